@@ -1,0 +1,222 @@
+//! The Stage contract: what every stage crate implements, and the registry the orchestrator
+//! builds stages from.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{CoreError, StageContext};
+
+/// One declared output of a stage: a name, and the file extension people see when the output
+/// is materialised under `artifacts/latest/<stage>/<name>.<ext>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OutputSpec {
+    /// The output's name, unique within the stage (`table`, `report`, `model`).
+    pub name: String,
+    /// File extension without the dot (`parquet`, `json`, `html`, `csv`).
+    pub ext: String,
+}
+
+impl OutputSpec {
+    /// An output named `name` with extension `ext`.
+    pub fn new(name: impl Into<String>, ext: impl Into<String>) -> Self {
+        Self { name: name.into(), ext: ext.into() }
+    }
+
+    /// `name.ext`: the file name used when materialising.
+    pub fn file_name(&self) -> String {
+        if self.ext.is_empty() { self.name.clone() } else { format!("{}.{}", self.name, self.ext) }
+    }
+}
+
+/// The error a stage returns: any error of the stage's own crate, boxed.
+///
+/// Like `anyhow::Error`, it deliberately does not implement `std::error::Error` itself, so that
+/// `?` converts every crate's error into it.
+pub struct StageError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl StageError {
+    /// A plain message.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        Self(message.to_string().into())
+    }
+
+    /// The boxed error.
+    pub fn into_inner(self) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self.0
+    }
+
+    /// The error and its sources, joined with `: `.
+    pub fn chain(&self) -> String {
+        let mut s = self.0.to_string();
+        let mut cur = self.0.source();
+        while let Some(e) = cur {
+            let next = e.to_string();
+            if !s.contains(&next) {
+                s.push_str(": ");
+                s.push_str(&next);
+            }
+            cur = e.source();
+        }
+        s
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for StageError {
+    fn from(e: E) -> Self {
+        Self(Box::new(e))
+    }
+}
+
+impl fmt::Display for StageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.chain())
+    }
+}
+
+impl fmt::Debug for StageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// One step of a pipeline.
+///
+/// Invariants (see ARCHITECTURE.md): outputs are a pure function of (kind, version, params,
+/// input contents); a stage reads and writes only through its [`StageContext`]; `run` is
+/// synchronous and is called on a blocking thread, so CPU-bound work never stalls the async
+/// executor. The trait is object safe: the DAG holds `Box<dyn Stage>`.
+pub trait Stage: Send + Sync {
+    /// The stage kind, e.g. `"segregate"`: the key in the [`Registry`].
+    fn kind(&self) -> &'static str;
+
+    /// The implementation version. Bump it when the same params and inputs would now produce
+    /// different bytes: it is part of the cache key.
+    fn version(&self) -> &'static str;
+
+    /// The named inputs this stage needs (may depend on params, e.g. a merge of N tables).
+    fn inputs(&self) -> Vec<String>;
+
+    /// The outputs this stage writes; every one must be written by a successful `run`.
+    fn outputs(&self) -> Vec<OutputSpec>;
+
+    /// The params as canonical JSON, defaults filled in: part of the cache key.
+    fn params(&self) -> serde_json::Value;
+
+    /// Whether the stage reads something outside its declared inputs (a URL, a file named in
+    /// a param), so it must run even on a cache hit. Such a stage sees its previous record via
+    /// [`StageContext::previous`] and may call [`StageContext::reuse_previous`].
+    fn volatile(&self) -> bool {
+        false
+    }
+
+    /// Does the work.
+    fn run(&self, ctx: &mut StageContext) -> Result<(), StageError>;
+}
+
+/// Deserialises a stage's params table into its typed form. Errors name the offending key
+/// path and what was expected.
+pub fn parse_params<P: DeserializeOwned>(kind: &str, value: serde_json::Value) -> Result<P, CoreError> {
+    let value = if value.is_null() { serde_json::Value::Object(serde_json::Map::new()) } else { value };
+    serde_path_to_error::deserialize::<_, P>(value).map_err(|e| {
+        let key = e.path().to_string();
+        CoreError::Param { kind: kind.to_owned(), key, message: e.into_inner().to_string() }
+    })
+}
+
+/// Serialises typed params back to JSON (for [`Stage::params`]).
+pub fn params_json<P: Serialize>(params: &P) -> serde_json::Value {
+    serde_json::to_value(params).unwrap_or(serde_json::Value::Null)
+}
+
+/// Builds a stage of one kind from its params.
+pub type BuildFn = fn(serde_json::Value) -> Result<Box<dyn Stage>, CoreError>;
+
+/// How to build one stage kind.
+#[derive(Clone)]
+pub struct StageFactory {
+    /// The kind, as written in pipeline files.
+    pub kind: &'static str,
+    /// One line saying what the stage does (shown by `esteira exec --list`).
+    pub summary: &'static str,
+    /// The constructor.
+    pub build: BuildFn,
+}
+
+/// The set of stage kinds an orchestrator knows.
+#[derive(Default, Clone)]
+pub struct Registry {
+    kinds: BTreeMap<&'static str, StageFactory>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a kind; a later registration of the same kind replaces the earlier one.
+    pub fn register(&mut self, factory: StageFactory) -> &mut Self {
+        self.kinds.insert(factory.kind, factory);
+        self
+    }
+
+    /// Builds a stage. An unknown kind is an error listing the known ones.
+    pub fn build(&self, kind: &str, params: serde_json::Value) -> Result<Box<dyn Stage>, CoreError> {
+        match self.kinds.get(kind) {
+            Some(f) => (f.build)(params),
+            None => Err(CoreError::Param {
+                kind: kind.to_owned(),
+                key: "kind".to_owned(),
+                message: format!("unknown stage kind (known kinds: {})", self.kinds().collect::<Vec<_>>().join(", ")),
+            }),
+        }
+    }
+
+    /// The known kinds, sorted.
+    pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.kinds.keys().copied()
+    }
+
+    /// The factory of one kind.
+    pub fn get(&self, kind: &str) -> Option<&StageFactory> {
+        self.kinds.get(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct P {
+        #[allow(dead_code, reason = "only deserialised")]
+        fraction: f64,
+    }
+
+    #[test]
+    fn param_errors_name_the_key() {
+        let err = parse_params::<P>("segregate", serde_json::json!({"fraction": "x"})).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("param `fraction`"), "{msg}");
+        assert!(msg.contains("expected f64"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_kind_lists_known() {
+        let mut r = Registry::new();
+        r.register(StageFactory { kind: "a", summary: "", build: |_| Err(CoreError::Run("x".into())) });
+        let msg = r.build("zzz", serde_json::Value::Null).err().unwrap().to_string();
+        assert!(msg.contains("known kinds: a"), "{msg}");
+    }
+
+    #[test]
+    fn stage_error_chains_sources() {
+        let io = std::io::Error::other("disk full");
+        let e: StageError = CoreError::io("/x", io).into();
+        assert!(e.to_string().contains("disk full"));
+    }
+}

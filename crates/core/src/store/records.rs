@@ -1,0 +1,160 @@
+//! The JSON records kept beside the objects: cache records and run records.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ContentHash;
+
+/// What one execution of a stage produced, stored under its cache key.
+///
+/// Written only after every output object is durably in the store, so a record never points
+/// at a missing or partial object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheRecord {
+    /// BLAKE3 of the canonical JSON {kind, version, params, inputs}.
+    pub key: ContentHash,
+    /// The stage kind.
+    pub kind: String,
+    /// The stage version.
+    pub version: String,
+    /// The canonical params.
+    pub params: serde_json::Value,
+    /// Input name -> content hash.
+    pub inputs: BTreeMap<String, ContentHash>,
+    /// Output name -> content hash.
+    pub outputs: BTreeMap<String, ContentHash>,
+    /// Metrics the stage recorded.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, serde_json::Value>,
+    /// Private state of a volatile stage (e.g. HTTP validators), carried to its next run.
+    #[serde(default)]
+    pub state: serde_json::Value,
+    /// Wall time of the execution that produced it.
+    pub duration_ms: f64,
+    /// The run that produced it.
+    pub run_id: String,
+    /// The stage name in that run.
+    pub stage: String,
+}
+
+/// How a stage ended within a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageStatus {
+    /// Executed and succeeded.
+    Ran,
+    /// Served from the cache (or, for a volatile stage, revalidated unchanged).
+    Cached,
+    /// Executed and failed.
+    Failed,
+    /// Not executed because an upstream stage failed, or excluded by `--until`/`--only`.
+    Skipped,
+}
+
+impl StageStatus {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ran => "ran",
+            Self::Cached => "cached",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+/// One stage within a run record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageRecord {
+    /// The stage kind.
+    pub kind: String,
+    /// The stage version.
+    pub version: String,
+    /// The canonical params.
+    pub params: serde_json::Value,
+    /// The cache key (absent when the stage was skipped before its inputs were known).
+    pub key: Option<ContentHash>,
+    /// How it ended.
+    pub status: StageStatus,
+    /// Input name -> where it came from (`stage.output` or `file:path`).
+    pub input_sources: BTreeMap<String, String>,
+    /// Input name -> content hash.
+    pub inputs: BTreeMap<String, ContentHash>,
+    /// Output name -> content hash.
+    pub outputs: BTreeMap<String, ContentHash>,
+    /// Output name -> file name used when materialised (`table.parquet`).
+    pub output_files: BTreeMap<String, String>,
+    /// Metrics (from the execution, or from the cache record on a hit).
+    pub metrics: BTreeMap<String, serde_json::Value>,
+    /// Milliseconds from run start to stage start.
+    pub start_ms: f64,
+    /// Milliseconds from run start to stage end.
+    pub end_ms: f64,
+    /// The error chain of a failed stage, or why it was skipped.
+    pub error: Option<String>,
+}
+
+/// How a whole run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Still going (or killed; see `Interrupted`).
+    Running,
+    /// Every selected stage ran or was cached.
+    Succeeded,
+    /// At least one stage failed.
+    Failed,
+    /// The process died before finishing; found and marked by the next writer.
+    Interrupted,
+}
+
+impl RunStatus {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The record of one `esteira run` (or `reproduce`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Sortable id: `YYYYMMDDTHHMMSSZ-xxxx`.
+    pub id: String,
+    /// How it ended.
+    pub status: RunStatus,
+    /// The pipeline file, as given.
+    pub pipeline: String,
+    /// BLAKE3 of the pipeline file's bytes.
+    pub config_hash: ContentHash,
+    /// The esteira version that ran it.
+    pub esteira_version: String,
+    /// The command line.
+    pub command: String,
+    /// Host name.
+    pub host: String,
+    /// RFC 3339 UTC start time.
+    pub started_at: String,
+    /// RFC 3339 UTC end time.
+    pub ended_at: Option<String>,
+    /// Stage names in execution (topological) order.
+    pub order: Vec<String>,
+    /// Stage name -> record.
+    pub stages: BTreeMap<String, StageRecord>,
+}
+
+impl RunRecord {
+    /// Counts of stages per status.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut m = BTreeMap::new();
+        for s in self.stages.values() {
+            *m.entry(s.status.as_str()).or_insert(0) += 1;
+        }
+        m
+    }
+}
