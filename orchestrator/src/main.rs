@@ -1,1 +1,7 @@
-fn main() {}
+//! The `esteira` binary: parse the command line and hand over to the library.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    esteira::cli::main(&esteira::registry::default_registry())
+}

@@ -1,1 +1,185 @@
-//! End-to-end tests live in tests/.
+//! Small real stages used to test the orchestrator end to end, and the `esteira-testbed`
+//! binary: the real `esteira` CLI with these kinds added to its registry.
+//!
+//! ```
+//! let registry = esteira_tests::registry();
+//! assert!(registry.kinds().any(|k| k == "test.upper"));
+//! ```
+
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use esteira_core::{OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params};
+use serde::{Deserialize, Serialize};
+
+/// The default registry plus the test kinds.
+pub fn registry() -> Registry {
+    let mut r = esteira::registry::default_registry();
+    r.register(StageFactory { kind: "test.source", summary: "writes params.text (test)", build: |p| build::<Source>(p) });
+    r.register(StageFactory { kind: "test.upper", summary: "upper-cases its input (test)", build: |p| build::<Upper>(p) });
+    r.register(StageFactory { kind: "test.concat", summary: "joins inputs a and b (test)", build: |p| build::<Concat>(p) });
+    r.register(StageFactory { kind: "test.sleep", summary: "sleeps, then copies (test)", build: |p| build::<Sleep>(p) });
+    r.register(StageFactory {
+        kind: "test.nondet",
+        summary: "writes the clock: nondeterministic on purpose (test)",
+        build: |p| build::<Nondet>(p),
+    });
+    r.register(StageFactory { kind: "test.fail", summary: "always fails (test)", build: |p| build::<Fail>(p) });
+    r
+}
+
+trait TestStage: Serialize + for<'de> Deserialize<'de> + Send + Sync + 'static {
+    const KIND: &'static str;
+    fn inputs(&self) -> Vec<String>;
+    fn go(&self, ctx: &mut StageContext) -> Result<(), StageError>;
+}
+
+struct Wrap<T>(T);
+
+fn build<T: TestStage>(p: serde_json::Value) -> Result<Box<dyn Stage>, esteira_core::CoreError> {
+    Ok(Box::new(Wrap(parse_params::<T>(T::KIND, p)?)))
+}
+
+impl<T: TestStage> Stage for Wrap<T> {
+    fn kind(&self) -> &'static str {
+        T::KIND
+    }
+    fn version(&self) -> &'static str {
+        "1"
+    }
+    fn inputs(&self) -> Vec<String> {
+        self.0.inputs()
+    }
+    fn outputs(&self) -> Vec<OutputSpec> {
+        vec![OutputSpec::new("out", "txt")]
+    }
+    fn params(&self) -> serde_json::Value {
+        params_json(&self.0)
+    }
+    fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        self.0.go(ctx)
+    }
+}
+
+/// Writes `text`; `note` does not change the output (for early-cutoff tests).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Source {
+    text: String,
+    #[serde(default)]
+    note: String,
+}
+
+impl TestStage for Source {
+    const KIND: &'static str = "test.source";
+    fn inputs(&self) -> Vec<String> {
+        vec![]
+    }
+    fn go(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        ctx.write_bytes("out", self.text.as_bytes())?;
+        ctx.metric("chars", self.text.chars().count());
+        Ok(())
+    }
+}
+
+/// Upper-cases input `in`, appending `suffix`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Upper {
+    #[serde(default)]
+    suffix: String,
+    #[serde(default)]
+    times: u32,
+}
+
+impl TestStage for Upper {
+    const KIND: &'static str = "test.upper";
+    fn inputs(&self) -> Vec<String> {
+        vec!["in".into()]
+    }
+    fn go(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let text = String::from_utf8(ctx.read_bytes("in")?)?;
+        let out = format!("{}{}", text.to_uppercase(), self.suffix.repeat(self.times.max(1) as usize));
+        ctx.write_bytes("out", out.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// Joins inputs `a` and `b` with a newline.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Concat {}
+
+impl TestStage for Concat {
+    const KIND: &'static str = "test.concat";
+    fn inputs(&self) -> Vec<String> {
+        vec!["a".into(), "b".into()]
+    }
+    fn go(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let mut a = ctx.read_bytes("a")?;
+        a.push(b'\n');
+        a.extend(ctx.read_bytes("b")?);
+        ctx.write_bytes("out", &a)?;
+        Ok(())
+    }
+}
+
+/// Sleeps `ms`, then copies input `in`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sleep {
+    ms: u64,
+}
+
+impl TestStage for Sleep {
+    const KIND: &'static str = "test.sleep";
+    fn inputs(&self) -> Vec<String> {
+        vec!["in".into()]
+    }
+    fn go(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let data = ctx.read_bytes("in")?;
+        let mut w = ctx.create_output("out")?;
+        // Write half, sleep, write the rest: a kill in between leaves a partial temp file.
+        let half = data.len() / 2;
+        std::io::Write::write_all(&mut w, &data[..half])?;
+        std::thread::sleep(Duration::from_millis(self.ms));
+        std::io::Write::write_all(&mut w, &data[half..])?;
+        ctx.commit_output(w)?;
+        Ok(())
+    }
+}
+
+/// Writes the current time: a deliberately nondeterministic stage.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Nondet {}
+
+impl TestStage for Nondet {
+    const KIND: &'static str = "test.nondet";
+    fn inputs(&self) -> Vec<String> {
+        vec!["in".into()]
+    }
+    fn go(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        ctx.write_bytes("out", nanos.to_string().as_bytes())?;
+        Ok(())
+    }
+}
+
+/// Fails with `message`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fail {
+    message: String,
+}
+
+impl TestStage for Fail {
+    const KIND: &'static str = "test.fail";
+    fn inputs(&self) -> Vec<String> {
+        vec!["in".into()]
+    }
+    fn go(&self, _ctx: &mut StageContext) -> Result<(), StageError> {
+        Err(StageError::msg(&self.message))
+    }
+}

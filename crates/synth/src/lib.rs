@@ -1,1 +1,253 @@
-//! placeholder
+//! Deterministic UFRN-format sample data at any scale.
+//!
+//! `esteira-synth` writes the four raw tables of the UFRN open-data portal that the esteira
+//! pipeline reads, in the portal's exact dialect (`;`-separated, every field double-quoted,
+//! UTF-8, CRLF line ends):
+//!
+//! | file | content |
+//! |---|---|
+//! | [`DISCENTES_FILE`] | one row per student: social data ([`DISCENTES_HEADER`]) |
+//! | [`SOCIO_FILE`] | socio-economic record of 2020.1 ([`SOCIO_HEADER`]) |
+//! | [`CURSOS_FILE`] | the **real** course table, byte for byte |
+//! | [`MATRICULAS_FILE`] | enrolments of the 2020.5 semester, one row per assessment unit ([`MATRICULAS_HEADER`]) |
+//!
+//! Values are drawn from aggregate figures of the real data ([`Marginals`], embedded): category
+//! shares, income and birth-year quantiles, outcome shares and approval rates by group. The
+//! outcome depends on the profile through a planted logistic model whose group approval rates
+//! match the real ones, so a model trained on the sample finds a signal of the real strength
+//! (ROC AUC around 0.6). Like the real data, some students have no socio-economic row, some
+//! socio-economic rows are duplicated or belong to no student, non-undergraduate courses are
+//! missing from the course table, about 28 % of enrolments are `INDEFERIDO`, and a few values are
+//! dirty (`sexo = "false"`, an empty `raca`, a birth year of 994).
+//!
+//! Same [`SynthConfig`] ⇒ byte-identical files. Rows are streamed to the writers, so memory does
+//! not grow with [`SynthConfig::scale`]; output size grows linearly (scale 1 ≈ 12 000 students,
+//! 11 200 with a socio-economic row, 11 500 enrolments after the pipeline's joins).
+//!
+//! ```
+//! use esteira_synth::{SynthConfig, TableWriters, generate, generate_to_writers, DISCENTES_FILE};
+//!
+//! let config = SynthConfig { scale: 0.02, seed: 2020 };
+//!
+//! // In memory.
+//! let mut tables = TableWriters::<Vec<u8>>::default();
+//! let summary = generate_to_writers(&config, &mut tables)?;
+//! assert_eq!(summary.discentes_rows, 240);
+//! assert!(tables.discentes.starts_with(b"\"id_discente\";\"nome_discente\";"));
+//!
+//! // Or as files; the same config gives the same bytes.
+//! let dir = tempfile::tempdir()?;
+//! generate(&config, dir.path())?;
+//! assert_eq!(std::fs::read(dir.path().join(DISCENTES_FILE))?, tables.discentes);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod courses;
+mod csv;
+mod error;
+mod generator;
+mod marginals;
+mod outcome;
+mod profile;
+mod sample;
+#[cfg(test)]
+mod tests;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use courses::EMBEDDED_COURSES_CSV;
+pub use error::SynthError;
+pub use marginals::{EMBEDDED_MARGINALS_JSON, Marginals};
+
+/// File name of the students table (the portal's "discentes" resource).
+pub const DISCENTES_FILE: &str = "discentes.csv";
+/// File name of the 2020.1 socio-economic table.
+pub const SOCIO_FILE: &str = "dados-socio-economicos-discentes-2020.1.csv";
+/// File name of the course table (the real one, embedded).
+pub const CURSOS_FILE: &str = "cursos-de-graduacao.csv";
+/// File name of the 2020.5 enrolment table.
+pub const MATRICULAS_FILE: &str = "matricula-componente-20205.csv";
+/// The four file names, in the order of [`SynthSummary::table_bytes`].
+pub const TABLE_FILES: [&str; 4] = [DISCENTES_FILE, SOCIO_FILE, CURSOS_FILE, MATRICULAS_FILE];
+
+/// Columns of [`DISCENTES_FILE`]. `nome_discente` is a placeholder (`DISCENTE SINTÉTICO <id>`).
+pub const DISCENTES_HEADER: &[&str] = &[
+    "id_discente",
+    "nome_discente",
+    "sexo",
+    "ano_nascimento",
+    "raca",
+    "estado_origem",
+    "cidade_origem",
+    "estado",
+    "municipio",
+    "nivel_ensino",
+    "forma_ingresso",
+    "ano_ingresso",
+    "periodo_ingresso",
+    "cotista",
+    "curso",
+    "tipo_cota",
+    "descricao_tipo_cota",
+    "id_curso",
+];
+/// Columns of [`SOCIO_FILE`]. Flags are `true`/`false`; `renda` is an integer amount in reais.
+pub const SOCIO_HEADER: &[&str] = &[
+    "id_discente",
+    "ano",
+    "periodo",
+    "renda",
+    "possui_bolsa_pesquisa",
+    "possui_auxilio_alimentacao",
+    "possui_auxilio_transporte",
+    "possui_auxilio_residencia_moradia",
+    "id_curso",
+];
+/// Columns of [`MATRICULAS_FILE`]. `discente` is the student id; `descricao` is the outcome.
+pub const MATRICULAS_HEADER: &[&str] =
+    &["id_turma", "discente", "id_curso", "unidade", "nota", "reposicao", "media_final", "numero_total_faltas", "descricao"];
+
+/// The largest accepted scale (about 120 million students).
+pub const MAX_SCALE: f64 = 10_000.0;
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SynthConfig {
+    /// Size factor: 1 is about the real size, 100 a hundred times more. Any value in (0, 10 000].
+    pub scale: f64,
+    /// Seed of the ChaCha8 stream all draws come from.
+    pub seed: u64,
+}
+
+impl Default for SynthConfig {
+    /// The bundled sample's configuration: scale 1, seed 2020.
+    fn default() -> Self {
+        Self { scale: 1.0, seed: 2020 }
+    }
+}
+
+impl SynthConfig {
+    /// Checks that the scale is usable.
+    pub fn validate(&self) -> Result<(), SynthError> {
+        if self.scale.is_finite() && self.scale > 0.0 && self.scale <= MAX_SCALE {
+            Ok(())
+        } else {
+            Err(SynthError::InvalidScale { value: self.scale, max: MAX_SCALE })
+        }
+    }
+}
+
+/// Counts of what was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SynthSummary {
+    /// Data rows of [`DISCENTES_FILE`] (one per student).
+    pub discentes_rows: u64,
+    /// Data rows of [`SOCIO_FILE`], duplicates and orphans included.
+    pub socio_rows: u64,
+    /// Data rows of [`CURSOS_FILE`].
+    pub cursos_rows: u64,
+    /// Data rows of [`MATRICULAS_FILE`] (one per assessment unit of each enrolment).
+    pub matricula_rows: u64,
+    /// Students of the discentes table with a socio-economic row.
+    pub students_with_socio: u64,
+    /// Students of the discentes table without one (dropped by the inner join).
+    pub students_without_socio: u64,
+    /// Socio-economic rows of students absent from the discentes table.
+    pub socio_orphans: u64,
+    /// Enrolments (not rows) in the enrolment table.
+    pub enrolments: u64,
+    /// Enrolments whose outcome is `INDEFERIDO`.
+    pub indeferido: u64,
+    /// Enrolments of students present in both discentes and socio: the rows the pipeline's
+    /// merge should produce after dropping exact duplicates.
+    pub joined_enrolments: u64,
+    /// Of those, enrolments whose `id_curso` is not in the course table (area unknown after the
+    /// left join; about 11 % as in the real data).
+    pub joined_enrolments_without_course: u64,
+    /// Bytes written per table, in the order of [`TABLE_FILES`].
+    pub table_bytes: [u64; 4],
+}
+
+impl SynthSummary {
+    /// Total bytes written.
+    pub fn total_bytes(&self) -> u64 {
+        self.table_bytes.iter().sum()
+    }
+}
+
+/// One writer per table.
+#[derive(Debug, Default)]
+pub struct TableWriters<W: Write> {
+    /// Receives [`DISCENTES_FILE`].
+    pub discentes: W,
+    /// Receives [`SOCIO_FILE`].
+    pub socio: W,
+    /// Receives [`CURSOS_FILE`].
+    pub cursos: W,
+    /// Receives [`MATRICULAS_FILE`].
+    pub matriculas: W,
+}
+
+/// Generates the four tables into `writers` (flushed, not closed), from the embedded marginals.
+pub fn generate_to_writers<W: Write>(
+    config: &SynthConfig,
+    writers: &mut TableWriters<W>,
+) -> Result<SynthSummary, SynthError> {
+    generate_with_marginals(config, &Marginals::embedded()?, writers)
+}
+
+/// Like [`generate_to_writers`], from other marginals (same format as [`EMBEDDED_MARGINALS_JSON`]).
+pub fn generate_with_marginals<W: Write>(
+    config: &SynthConfig,
+    marginals: &Marginals,
+    writers: &mut TableWriters<W>,
+) -> Result<SynthSummary, SynthError> {
+    config.validate()?;
+    generator::Generator::new(marginals)?.write(config, writers)
+}
+
+/// Generates the four tables as files named [`TABLE_FILES`] in `out_dir` (created if missing).
+/// Files are written under temporary names and renamed when all four are complete, so a failed
+/// run leaves no partial table behind under a final name.
+pub fn generate(config: &SynthConfig, out_dir: &Path) -> Result<SynthSummary, SynthError> {
+    config.validate()?;
+    std::fs::create_dir_all(out_dir).map_err(|source| SynthError::Io { path: out_dir.to_path_buf(), source })?;
+    let partial: Vec<PathBuf> = TABLE_FILES.iter().map(|name| out_dir.join(format!(".{name}.partial"))).collect();
+    let result = write_partial_files(config, &partial);
+    if result.is_err() {
+        for path in &partial {
+            // Best effort: the original error is what the caller needs to see.
+            let _ = std::fs::remove_file(path);
+        }
+        return result;
+    }
+    for (path, name) in partial.iter().zip(TABLE_FILES) {
+        let target = out_dir.join(name);
+        std::fs::rename(path, &target).map_err(|source| SynthError::Io { path: target, source })?;
+    }
+    result
+}
+
+fn write_partial_files(config: &SynthConfig, paths: &[PathBuf]) -> Result<SynthSummary, SynthError> {
+    let open = |path: &PathBuf| {
+        File::create(path)
+            .map(|f| BufWriter::with_capacity(1 << 16, f))
+            .map_err(|source| SynthError::Io { path: path.clone(), source })
+    };
+    let mut writers =
+        TableWriters { discentes: open(&paths[0])?, socio: open(&paths[1])?, cursos: open(&paths[2])?, matriculas: open(&paths[3])? };
+    let summary = generate_to_writers(config, &mut writers)?;
+    let TableWriters { discentes, socio, cursos, matriculas } = writers;
+    for (writer, path) in [discentes, socio, cursos, matriculas].into_iter().zip(paths) {
+        let file = writer.into_inner().map_err(|e| SynthError::Io { path: path.clone(), source: e.into_error() })?;
+        file.sync_all().map_err(|source| SynthError::Io { path: path.clone(), source })?;
+    }
+    Ok(summary)
+}

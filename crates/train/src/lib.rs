@@ -1,1 +1,62 @@
-//! placeholder
+//! esteira-train: a declared feature pipeline, Local Outlier Factor outlier removal and
+//! smartcore models (logistic regression, random forest), chosen by stratified grouped
+//! cross-validation, with class balancing and a decision threshold fitted on training rows
+//! only. The result is one versioned JSON [`Model`] that scores raw rows with [`predict`].
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+//! use esteira_train::{TrainParams, predict, train, Model};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // 200 students: group "b" passes more often.
+//! let n = 200;
+//! let grupo: Vec<&str> = (0..n).map(|i| if i % 2 == 0 { "a" } else { "b" }).collect();
+//! let renda: Vec<f64> = (0..n).map(|i| f64::from((i * 37) % 100)).collect();
+//! let descricao: Vec<&str> =
+//!     (0..n).map(|i| if (i % 2 == 1 && i % 7 != 0) || i % 5 == 0 { "APROVADO" } else { "FALHOU" }).collect();
+//! let batch = RecordBatch::try_from_iter([
+//!     ("grupo", Arc::new(StringArray::from(grupo)) as ArrayRef),
+//!     ("renda", Arc::new(Float64Array::from(renda)) as ArrayRef),
+//!     ("descricao", Arc::new(StringArray::from(descricao)) as ArrayRef),
+//! ])?;
+//! let params = TrainParams {
+//!     categorical: vec!["grupo".into()],
+//!     numeric: vec!["renda".into()],
+//!     derived: Default::default(),
+//!     ..TrainParams::default()
+//! };
+//! let trained = train(&params, &[batch.clone()], "example")?;
+//! let model = Model::from_json(&trained.model.to_json())?;
+//! let p = predict(&model, &[batch])?;
+//! assert!(p[1] > p[0]); // a "b" row scores above an "a" row
+//! assert_eq!(model.positive_class(), "APROVADO");
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod columns;
+mod error;
+mod estimator;
+mod features;
+mod fit;
+mod lof;
+mod model;
+mod neighbors;
+mod params;
+mod scores;
+mod split;
+mod stage;
+
+pub use error::TrainError;
+pub use fit::{CvPoint, CvReport, Trained, train};
+pub use lof::lof_scores;
+pub use model::{
+    FORMAT_VERSION, FeatureEffect, InputColumn, InputKind, Model, Prediction, TrainingSummary, predict,
+    predict_detailed,
+};
+pub use params::{
+    Balance, CvMetric, CvParams, Derived, GridEntry, GridPoint, LofParams, Scaling, ThresholdRule, TrainParams,
+};
+pub use stage::{TrainStage, register};

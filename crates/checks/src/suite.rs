@@ -1,0 +1,268 @@
+//! Expectation suites in Great Expectations' legacy JSON format, read and written losslessly.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::CheckError;
+use crate::expectation::Expectation;
+
+/// One expectation as written in a suite: its type, its kwargs and its meta. Fields this crate
+/// does not know (e.g. `ge_cloud_id`) are kept in `extra` and written back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpectationConfig {
+    /// E.g. `expect_column_values_to_not_be_null`.
+    pub expectation_type: String,
+    /// The expectation's arguments (`column`, `min_value`, `mostly` …).
+    #[serde(default)]
+    pub kwargs: Map<String, Value>,
+    /// Free-form metadata (notes, provenance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+    /// Any other field, preserved as read.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+impl ExpectationConfig {
+    /// An expectation of type `expectation_type` with `kwargs` (a JSON object; anything else
+    /// gives empty kwargs) and empty meta.
+    pub fn new(expectation_type: impl Into<String>, kwargs: Value) -> Self {
+        let kwargs = match kwargs {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        Self { expectation_type: expectation_type.into(), kwargs, meta: Some(Value::Object(Map::new())), extra: BTreeMap::new() }
+    }
+
+    /// The `column` kwarg, when the expectation has one.
+    pub fn column(&self) -> Option<&str> {
+        self.kwargs.get("column").and_then(Value::as_str)
+    }
+}
+
+/// An expectation suite: a name, a list of expectations and metadata.
+///
+/// [`Suite::from_json`] checks every expectation (type known, kwargs present and well typed)
+/// and fails with the expectation's index and the field at fault; [`Suite::to_json`] writes
+/// the suite back with every field it was read with, keys sorted as GE writes them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suite {
+    /// The suite's name.
+    pub expectation_suite_name: String,
+    /// The expectations, in evaluation order.
+    #[serde(default)]
+    pub expectations: Vec<ExpectationConfig>,
+    /// Suite metadata (GE keeps `great_expectations_version` and citations here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+    /// Other top-level fields (`data_asset_type`, `ge_cloud_id` …), preserved as read.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+impl Suite {
+    /// An empty suite called `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            expectation_suite_name: name.into(),
+            expectations: Vec::new(),
+            meta: Some(Value::Object(Map::new())),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Parses a suite from GE's legacy JSON and checks every expectation.
+    pub fn from_json(text: &str) -> Result<Self, CheckError> {
+        Self::from_json_named(text, "suite")
+    }
+
+    /// Like [`Suite::from_json`], naming `source_name` (a file name) in errors.
+    pub fn from_json_named(text: &str, source_name: &str) -> Result<Self, CheckError> {
+        let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
+            CheckError::SuiteFormat { source_name: source_name.to_owned(), message: e.to_string() }
+        })?;
+        Self::from_value(value, source_name)
+    }
+
+    /// Reads and checks a suite file.
+    pub fn from_path(path: &Path) -> Result<Self, CheckError> {
+        let text = std::fs::read_to_string(path).map_err(|e| CheckError::io(path, e))?;
+        Self::from_json_named(&text, &path.display().to_string())
+    }
+
+    /// Builds a suite from an already parsed JSON value and checks every expectation.
+    pub fn from_value(value: Value, source_name: &str) -> Result<Self, CheckError> {
+        let format = |message: String| CheckError::SuiteFormat { source_name: source_name.to_owned(), message };
+        let Value::Object(obj) = &value else {
+            return Err(format(format!("expected a JSON object at the top level, found {}", kind_of(&value))));
+        };
+        match obj.get("expectation_suite_name") {
+            Some(Value::String(_)) => {}
+            Some(v) => return Err(format(format!("`expectation_suite_name`: expected a string, found {}", kind_of(v)))),
+            None => return Err(format("missing field `expectation_suite_name`".into())),
+        }
+        match obj.get("expectations") {
+            Some(Value::Array(items)) => {
+                for (index, item) in items.iter().enumerate() {
+                    let err = |field: &str, message: String| CheckError::Expectation {
+                        source_name: source_name.to_owned(),
+                        index,
+                        expectation_type: item.get("expectation_type").and_then(Value::as_str).unwrap_or("?").to_owned(),
+                        field: field.to_owned(),
+                        message,
+                    };
+                    let Value::Object(e) = item else {
+                        return Err(err("expectation", format!("expected an object, found {}", kind_of(item))));
+                    };
+                    match e.get("expectation_type") {
+                        Some(Value::String(_)) => {}
+                        Some(v) => return Err(err("expectation_type", format!("expected a string, found {}", kind_of(v)))),
+                        None => return Err(err("expectation_type", "missing".into())),
+                    }
+                    if let Some(k) = e.get("kwargs").filter(|k| !k.is_object()) {
+                        return Err(err("kwargs", format!("expected an object, found {}", kind_of(k))));
+                    }
+                }
+            }
+            Some(v) => return Err(format(format!("`expectations`: expected an array, found {}", kind_of(v)))),
+            None => {}
+        }
+        let suite: Suite = serde_json::from_value(value).map_err(|e| format(e.to_string()))?;
+        suite.check_named(source_name)?;
+        Ok(suite)
+    }
+
+    /// Checks every expectation (known type, required kwargs present and well typed).
+    pub fn check(&self) -> Result<(), CheckError> {
+        self.check_named("suite")
+    }
+
+    fn check_named(&self, source_name: &str) -> Result<(), CheckError> {
+        for (index, config) in self.expectations.iter().enumerate() {
+            Expectation::parse(config).map_err(|e| e.into_error(source_name, index, &config.expectation_type))?;
+        }
+        Ok(())
+    }
+
+    /// The suite as pretty JSON in GE's legacy format (keys sorted, two-space indent, final newline).
+    pub fn to_json(&self) -> String {
+        let value = serde_json::to_value(self).unwrap_or(Value::Null);
+        let mut s = serde_json::to_string_pretty(&sorted(value)).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// Appends an expectation.
+    pub fn push(&mut self, expectation_type: &str, kwargs: Value) {
+        self.expectations.push(ExpectationConfig::new(expectation_type, kwargs));
+    }
+}
+
+/// Rebuilds objects with sorted keys, whatever map type serde_json was built with.
+pub(crate) fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(m) => {
+            let tree: BTreeMap<String, Value> = m.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            Value::Object(tree.into_iter().collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+        v => v,
+    }
+}
+
+/// A short description of a JSON value's kind, for error messages.
+pub(crate) fn kind_of(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("boolean {b}"),
+        Value::Number(n) => format!("number {n}"),
+        Value::String(s) => {
+            let short: String = s.chars().take(40).collect();
+            format!("string {short:?}")
+        }
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORIGINAL: &str = include_str!("../tests/data/students_expects.json");
+
+    #[test]
+    fn original_suite_round_trips_losslessly() {
+        let suite = Suite::from_json(ORIGINAL).unwrap();
+        assert_eq!(suite.expectation_suite_name, "students_expects");
+        assert_eq!(suite.expectations.len(), 39);
+        // Unknown top-level fields survive.
+        assert!(suite.extra.contains_key("ge_cloud_id"));
+        assert!(suite.extra.contains_key("data_asset_type"));
+        let original: Value = serde_json::from_str(ORIGINAL).unwrap();
+        let written: Value = serde_json::from_str(&suite.to_json()).unwrap();
+        assert_eq!(original, written);
+        // Writing twice gives the same bytes.
+        assert_eq!(Suite::from_json(&suite.to_json()).unwrap().to_json(), suite.to_json());
+    }
+
+    #[test]
+    fn unknown_expectation_fields_are_kept() {
+        let text = r#"{"expectation_suite_name": "s", "custom": {"a": 1}, "expectations": [
+            {"expectation_type": "expect_column_to_exist", "kwargs": {"column": "a"}, "ge_cloud_id": "x1", "rendered": [1]}
+        ]}"#;
+        let suite = Suite::from_json(text).unwrap();
+        let back: Value = serde_json::from_str(&suite.to_json()).unwrap();
+        assert_eq!(back["custom"]["a"], 1);
+        assert_eq!(back["expectations"][0]["ge_cloud_id"], "x1");
+        assert_eq!(back["expectations"][0]["rendered"][0], 1);
+        // A missing meta is not invented.
+        assert!(back["expectations"][0].get("meta").is_none());
+    }
+
+    #[test]
+    fn malformed_suites_name_index_and_field() {
+        let cases = [
+            (
+                r#"{"expectation_suite_name":"s","expectations":[{"expectation_type":"expect_column_to_exist","kwargs":{"column":"a"}},{"expectation_type":"expect_column_values_to_be_purple","kwargs":{"column":"a"}}]}"#,
+                vec!["expectation 1", "expect_column_values_to_be_purple", "expectation_type", "unknown expectation type"],
+            ),
+            (
+                r#"{"expectation_suite_name":"s","expectations":[{"expectation_type":"expect_column_values_to_be_in_set","kwargs":{"column":"a"}}]}"#,
+                vec!["expectation 0", "kwargs.value_set", "missing"],
+            ),
+            (
+                r#"{"expectation_suite_name":"s","expectations":[{"expectation_type":"expect_column_mean_to_be_between","kwargs":{"column":"a","min_value":"low"}}]}"#,
+                vec!["expectation 0", "kwargs.min_value", "expected a number or null", "string \"low\""],
+            ),
+            (
+                r#"{"expectation_suite_name":"s","expectations":[{"expectation_type":"expect_column_values_to_not_be_null","kwargs":{"column":3}}]}"#,
+                vec!["expectation 0", "kwargs.column", "expected a string", "number 3"],
+            ),
+            (
+                r#"{"expectation_suite_name":"s","expectations":[{"expectation_type":"expect_column_values_to_not_be_null","kwargs":{"column":"a","mostly":1.5}}]}"#,
+                vec!["kwargs.mostly", "between 0 and 1"],
+            ),
+            (
+                r#"{"expectation_suite_name":"s","expectations":[{"expectation_type":"expect_column_values_to_match_regex","kwargs":{"column":"a","regex":"("}}]}"#,
+                vec!["kwargs.regex", "invalid regular expression"],
+            ),
+            (
+                r#"{"expectation_suite_name":"s","expectations":[{"expectation_type":"expect_column_values_to_not_be_null","kwargs":{"column":"a","colum":"b"}}]}"#,
+                vec!["kwargs.colum", "unknown kwarg"],
+            ),
+            (r#"{"expectations": []}"#, vec!["missing field `expectation_suite_name`"]),
+            (r#"{"expectation_suite_name": "s", "expectations": [1]}"#, vec!["expectation 0", "expected an object"]),
+            ("{\"expectation_suite_name\": \"s\",\n \"expectations\": [}", vec!["line 2"]),
+        ];
+        for (text, needles) in cases {
+            let msg = Suite::from_json(text).unwrap_err().to_string();
+            for n in needles {
+                assert!(msg.contains(n), "{msg:?} should contain {n:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The one error type of esteira-download.
+
+use esteira_core::CoreError;
+
+/// Everything that can go wrong fetching a source, parsing a portal CSV or merging tables.
+///
+/// Every variant names what it is about: the URL or file, the line and column, the table.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DownloadError {
+    /// The source string is not an `http://`, `https://` or `file:` URL we can use.
+    #[error("{url}: {message}")]
+    BadUrl {
+        /// The source as written.
+        url: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The server answered with a status we do not retry (a 4xx, or 5xx after the last retry).
+    #[error("{url}: HTTP {status} (after {attempts} attempt(s))")]
+    HttpStatus {
+        /// The URL.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+        /// How many requests were made.
+        attempts: u32,
+    },
+    /// The transfer failed (connect error, timeout, reset, short body) on every attempt.
+    #[error("{url}: {message} (after {attempts} attempt(s))")]
+    Transfer {
+        /// The URL.
+        url: String,
+        /// What went wrong on the last attempt.
+        message: String,
+        /// How many requests were made.
+        attempts: u32,
+    },
+    /// The body does not hash to the pinned checksum.
+    #[error("{url}: checksum mismatch: expected blake3 {expected}, downloaded {bytes} bytes hashing to {actual}")]
+    ChecksumMismatch {
+        /// The URL.
+        url: String,
+        /// The pinned BLAKE3 hex digest.
+        expected: String,
+        /// The digest of what was received.
+        actual: String,
+        /// Bytes received.
+        bytes: u64,
+    },
+    /// The body is larger than the configured cap.
+    #[error("{url}: larger than max_bytes = {limit} ({what})")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The cap.
+        limit: u64,
+        /// How the size was found out (declared length, or bytes received so far).
+        what: String,
+    },
+    /// `--offline` and nothing fetched before.
+    #[error("offline and no previous fetch of {url}")]
+    Offline {
+        /// The URL.
+        url: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file (or sink) involved.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The bytes are not a CSV table at all (empty, an HTML page, a JSON document).
+    #[error("{source_name}: not a CSV table: {message}")]
+    NotCsv {
+        /// The file, URL or input name.
+        source_name: String,
+        /// What was found instead.
+        message: String,
+    },
+    /// A malformed record (unterminated quote, stray bytes after a closing quote, bad header).
+    #[error("{source_name}: line {line}: {message}")]
+    Csv {
+        /// The file, URL or input name.
+        source_name: String,
+        /// The physical line (1-based) where the record starts.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// A record has a different number of fields than the header.
+    #[error("{source_name}: line {line}: ragged row: {found} field(s), but the header has {expected} column(s)")]
+    Ragged {
+        /// The file, URL or input name.
+        source_name: String,
+        /// The physical line (1-based) where the record starts.
+        line: u64,
+        /// Columns in the header.
+        expected: usize,
+        /// Fields in this record.
+        found: usize,
+    },
+    /// A column named in a join, selection or rename does not exist.
+    #[error("{table}: no column `{column}` (columns: {available})")]
+    MissingColumn {
+        /// The table (input name).
+        table: String,
+        /// The missing column.
+        column: String,
+        /// The columns the table does have.
+        available: String,
+    },
+    /// A join or selection is inconsistent (key types differ, a name clash, a bad rename).
+    #[error("{context}: {message}")]
+    Join {
+        /// Which join or table.
+        context: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An Arrow kernel failed.
+    #[error("{what}: arrow: {source}")]
+    Arrow {
+        /// What was being done.
+        what: String,
+        /// The underlying error.
+        source: arrow::error::ArrowError,
+    },
+    /// The store or the stage contract failed.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl DownloadError {
+    pub(crate) fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
+        Self::Io { path: path.to_string(), source }
+    }
+
+    pub(crate) fn arrow(what: impl Into<String>, source: arrow::error::ArrowError) -> Self {
+        Self::Arrow { what: what.into(), source }
+    }
+}

@@ -1,0 +1,469 @@
+//! Relational operations on [`Table`]s with Arrow kernels: column selection with renames, inner
+//! and left hash joins, and dropping exact duplicate rows.
+//!
+//! Arrow has no join kernel. Keys of any type (and composite keys) are encoded with `arrow-row`
+//! into byte strings that compare equal exactly when the keys do; the right table is indexed
+//! in a hash map from key bytes to its first row, with the other rows of the same key chained
+//! in right-table order; the left table is probed batch by batch and the output gathered with
+//! `take`. Output order is deterministic: left rows in order, each followed by its matches in
+//! right-table order. Null keys never match (as in SQL).
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::row::{RowConverter, SortField};
+use serde::{Deserialize, Serialize};
+
+use crate::{DownloadError, Table};
+
+/// Which rows of the left table a join keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JoinType {
+    /// Only left rows with at least one match.
+    Inner,
+    /// Every left row; right columns are null where nothing matched.
+    Left,
+}
+
+impl JoinType {
+    /// `inner` or `left`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inner => "inner",
+            Self::Left => "left",
+        }
+    }
+}
+
+/// What a join did, for metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinStats {
+    /// Rows of the left table.
+    pub left_rows: usize,
+    /// Rows of the right table.
+    pub right_rows: usize,
+    /// Rows produced.
+    pub out_rows: usize,
+    /// Left rows with no match (dropped by an inner join, null-filled by a left join).
+    pub unmatched_left_rows: usize,
+    /// Distinct non-null keys among those rows.
+    pub unmatched_left_keys: usize,
+    /// Right rows that matched no left row.
+    pub unmatched_right_rows: usize,
+}
+
+/// Rows per output batch of a join, so one heavily duplicated key cannot make a huge batch.
+const OUT_BATCH_ROWS: usize = 65_536;
+const END: u32 = u32::MAX;
+
+/// Keeps `columns` (all when `None`, in the table's order) and renames some of them
+/// (`rename` maps an existing name to its new name). `name` labels the table in errors.
+pub fn select(
+    table: &Table,
+    name: &str,
+    columns: Option<&[String]>,
+    rename: &BTreeMap<String, String>,
+) -> Result<Table, DownloadError> {
+    let indices: Vec<usize> = match columns {
+        Some(columns) => columns.iter().map(|c| table.column_index(name, c)).collect::<Result<_, _>>()?,
+        None => (0..table.schema.fields().len()).collect(),
+    };
+    let bad = |message: String| DownloadError::Join { context: name.to_owned(), message };
+    for (k, &i) in indices.iter().enumerate() {
+        if indices[..k].contains(&i) {
+            return Err(bad(format!("column `{}` is selected twice", table.schema.field(i).name())));
+        }
+    }
+    for from in rename.keys() {
+        let i = table.column_index(name, from)?;
+        if !indices.contains(&i) {
+            return Err(bad(format!("column `{from}` is renamed but not selected")));
+        }
+    }
+    let fields: Vec<Field> = indices
+        .iter()
+        .map(|&i| {
+            let f = table.schema.field(i);
+            match rename.get(f.name()) {
+                Some(to) => f.clone().with_name(to.clone()),
+                None => f.clone(),
+            }
+        })
+        .collect();
+    for (k, f) in fields.iter().enumerate() {
+        if fields[..k].iter().any(|g| g.name() == f.name()) {
+            return Err(bad(format!("two columns would be named `{}` after renaming", f.name())));
+        }
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let batches = table
+        .batches
+        .iter()
+        .map(|b| {
+            let columns = indices.iter().map(|&i| Arc::clone(b.column(i))).collect();
+            RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| DownloadError::arrow(name, e))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Table::new(schema, batches))
+}
+
+/// Joins `right` onto `left` on the key columns `on` (same names and types on both sides).
+///
+/// The output has every left column, then every right column except the keys. A non-key column
+/// present on both sides is an error (rename or leave out one of them first).
+pub fn join(
+    left: &Table,
+    left_name: &str,
+    right: &Table,
+    right_name: &str,
+    on: &[String],
+    how: JoinType,
+) -> Result<(Table, JoinStats), DownloadError> {
+    let context = format!("{} join of `{right_name}` onto `{left_name}`", how.as_str());
+    let bad = |message: String| DownloadError::Join { context: context.clone(), message };
+    if on.is_empty() {
+        return Err(bad("no key columns (`on` is empty)".into()));
+    }
+    let left_keys: Vec<usize> = on.iter().map(|k| left.column_index(left_name, k)).collect::<Result<_, _>>()?;
+    let right_keys: Vec<usize> = on.iter().map(|k| right.column_index(right_name, k)).collect::<Result<_, _>>()?;
+    for ((k, &l), &r) in on.iter().zip(&left_keys).zip(&right_keys) {
+        let (lt, rt) = (left.schema.field(l).data_type(), right.schema.field(r).data_type());
+        if lt != rt {
+            return Err(bad(format!("key `{k}` is {lt} in `{left_name}` but {rt} in `{right_name}`")));
+        }
+    }
+    let right_carry: Vec<usize> = (0..right.schema.fields().len()).filter(|i| !right_keys.contains(i)).collect();
+    for &i in &right_carry {
+        let name = right.schema.field(i).name();
+        if left.schema.index_of(name).is_ok() {
+            return Err(bad(format!(
+                "column `{name}` is in both tables and is not a key: rename it or leave it out on one side"
+            )));
+        }
+    }
+    let mut fields: Vec<Field> = left.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(right_carry.iter().map(|&i| {
+        let f = right.schema.field(i).clone();
+        if how == JoinType::Left { f.with_nullable(true) } else { f }
+    }));
+    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let arrow_err = |e| DownloadError::arrow(context.clone(), e);
+
+    let right_batch = right.concat()?;
+    let n_right = right_batch.num_rows();
+    if u32::try_from(n_right).is_err() {
+        return Err(bad(format!("`{right_name}` has {n_right} rows, more than a join supports (2^32 - 1)")));
+    }
+    let converter = RowConverter::new(
+        left_keys.iter().map(|&i| SortField::new(left.schema.field(i).data_type().clone())).collect(),
+    )
+    .map_err(arrow_err)?;
+    let right_key_arrays: Vec<ArrayRef> = right_keys.iter().map(|&i| Arc::clone(right_batch.column(i))).collect();
+    let right_rows = converter.convert_columns(&right_key_arrays).map_err(arrow_err)?;
+
+    // Chains run in right-table order because they are built back to front.
+    let mut heads: HashMap<&[u8], u32, FxBuild> = HashMap::with_capacity_and_hasher(n_right, FxBuild::default());
+    let mut next = vec![END; n_right];
+    for j in (0..n_right).rev() {
+        if any_null(&right_key_arrays, j) {
+            continue;
+        }
+        match heads.entry(right_rows.row(j).data()) {
+            Entry::Occupied(mut e) => {
+                next[j] = *e.get();
+                *e.get_mut() = j as u32;
+            }
+            Entry::Vacant(e) => {
+                e.insert(j as u32);
+            }
+        }
+    }
+
+    let mut stats = JoinStats { left_rows: left.num_rows(), right_rows: n_right, ..JoinStats::default() };
+    let mut matched_right = vec![false; n_right];
+    let mut unmatched_keys: HashSet<Box<[u8]>, FxBuild> = HashSet::default();
+    let mut out = Vec::new();
+    let gather = Gather { schema: &schema, right: &right_batch, right_carry: &right_carry, context: &context };
+    for batch in &left.batches {
+        let keys: Vec<ArrayRef> = left_keys.iter().map(|&i| Arc::clone(batch.column(i))).collect();
+        let rows = converter.convert_columns(&keys).map_err(arrow_err)?;
+        let mut li: Vec<u32> = Vec::with_capacity(batch.num_rows());
+        let mut ri: Vec<Option<u32>> = Vec::with_capacity(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            let null = any_null(&keys, i);
+            let head = if null { None } else { heads.get(rows.row(i).data()).copied() };
+            if let Some(mut j) = head {
+                while j != END {
+                    li.push(i as u32);
+                    ri.push(Some(j));
+                    matched_right[j as usize] = true;
+                    j = next[j as usize];
+                }
+            } else {
+                stats.unmatched_left_rows += 1;
+                if !null {
+                    unmatched_keys.insert(rows.row(i).data().into());
+                }
+                if how == JoinType::Left {
+                    li.push(i as u32);
+                    ri.push(None);
+                }
+            }
+            if li.len() >= OUT_BATCH_ROWS {
+                out.push(gather.batch(batch, &li, &ri)?);
+                li.clear();
+                ri.clear();
+            }
+        }
+        if !li.is_empty() {
+            out.push(gather.batch(batch, &li, &ri)?);
+        }
+    }
+    stats.out_rows = out.iter().map(RecordBatch::num_rows).sum();
+    stats.unmatched_left_keys = unmatched_keys.len();
+    stats.unmatched_right_rows = matched_right.iter().filter(|m| !**m).count();
+    tracing::debug!(%context, ?stats, "joined");
+    Ok((Table::new(schema, out), stats))
+}
+
+struct Gather<'a> {
+    schema: &'a SchemaRef,
+    right: &'a RecordBatch,
+    right_carry: &'a [usize],
+    context: &'a str,
+}
+
+impl Gather<'_> {
+    fn batch(&self, left: &RecordBatch, li: &[u32], ri: &[Option<u32>]) -> Result<RecordBatch, DownloadError> {
+        let err = |e| DownloadError::arrow(self.context, e);
+        // A run of consecutive left rows (the common case of a many-to-one join) is a slice.
+        let contiguous = li.windows(2).all(|w| w[1] == w[0] + 1);
+        let mut columns: Vec<ArrayRef> = if contiguous && !li.is_empty() {
+            let b = left.slice(li[0] as usize, li.len());
+            b.columns().to_vec()
+        } else {
+            let idx = UInt32Array::from(li.to_vec());
+            left.columns()
+                .iter()
+                .map(|c| arrow::compute::take(c.as_ref(), &idx, None))
+                .collect::<Result<_, _>>()
+                .map_err(err)?
+        };
+        let idx = UInt32Array::from(ri.to_vec());
+        for &c in self.right_carry {
+            columns.push(arrow::compute::take(self.right.column(c).as_ref(), &idx, None).map_err(err)?);
+        }
+        RecordBatch::try_new(Arc::clone(self.schema), columns).map_err(err)
+    }
+}
+
+fn any_null(arrays: &[ArrayRef], i: usize) -> bool {
+    arrays.iter().any(|a| a.is_null(i))
+}
+
+/// Drops rows equal in every column to an earlier row; returns the table and how many rows
+/// were dropped. The first occurrence is kept, so the order of the rest is unchanged.
+pub fn drop_duplicates(table: &Table) -> Result<(Table, usize), DownloadError> {
+    if table.schema.fields().is_empty() || table.num_rows() == 0 {
+        return Ok((table.clone(), 0));
+    }
+    let err = |e| DownloadError::arrow("dropping duplicate rows", e);
+    let converter =
+        RowConverter::new(table.schema.fields().iter().map(|f| SortField::new(f.data_type().clone())).collect())
+            .map_err(err)?;
+    let rows = table.batches.iter().map(|b| converter.convert_columns(b.columns())).collect::<Result<Vec<_>, _>>();
+    let rows = rows.map_err(err)?;
+    let mut seen: HashSet<&[u8], FxBuild> = HashSet::with_capacity_and_hasher(table.num_rows(), FxBuild::default());
+    let mut out = Vec::with_capacity(table.batches.len());
+    let mut dropped = 0;
+    for (batch, rows) in table.batches.iter().zip(&rows) {
+        let keep: Vec<u32> = (0..batch.num_rows()).filter(|&i| seen.insert(rows.row(i).data())).map(|i| i as u32).collect();
+        dropped += batch.num_rows() - keep.len();
+        if keep.len() == batch.num_rows() {
+            out.push(batch.clone());
+        } else if !keep.is_empty() {
+            let idx = UInt32Array::from(keep);
+            let columns = batch
+                .columns()
+                .iter()
+                .map(|c| arrow::compute::take(c.as_ref(), &idx, None))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(err)?;
+            out.push(RecordBatch::try_new(Arc::clone(&table.schema), columns).map_err(err)?);
+        }
+    }
+    Ok((Table::new(Arc::clone(&table.schema), out), dropped))
+}
+
+type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// A fast non-cryptographic hasher for in-memory key bytes (the maps are never iterated into
+/// outputs, so their order does not matter). Fx mixing with a murmur3 finaliser.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::StringArray;
+    use arrow::datatypes::DataType;
+
+    fn table(names: &[&str], rows: &[&[Option<&str>]]) -> Table {
+        let schema = Arc::new(Schema::new(names.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect::<Vec<_>>()));
+        let columns: Vec<ArrayRef> = (0..names.len())
+            .map(|c| Arc::new(rows.iter().map(|r| r[c]).collect::<StringArray>()) as ArrayRef)
+            .collect();
+        Table::new(Arc::clone(&schema), vec![RecordBatch::try_new(schema, columns).unwrap()])
+    }
+
+    fn rows(t: &Table) -> Vec<Vec<Option<String>>> {
+        let b = t.concat().unwrap();
+        (0..b.num_rows())
+            .map(|i| {
+                b.columns()
+                    .iter()
+                    .map(|c| {
+                        let s = c.as_any().downcast_ref::<StringArray>().unwrap();
+                        s.is_valid(i).then(|| s.value(i).to_owned())
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn s(v: &[Option<&str>]) -> Vec<Option<String>> {
+        v.iter().map(|x| x.map(str::to_owned)).collect()
+    }
+
+    #[test]
+    fn inner_and_left_joins_keep_order_and_multiplicity() {
+        let l = table(&["k", "a"], &[&[Some("1"), Some("a1")], &[Some("2"), Some("a2")], &[None, Some("a3")], &[
+            Some("1"),
+            Some("a4"),
+        ]]);
+        let r = table(&["k", "b"], &[&[Some("1"), Some("b1")], &[Some("3"), Some("b3")], &[Some("1"), Some("b1x")], &[
+            None,
+            Some("bn"),
+        ]]);
+        let on = vec!["k".to_owned()];
+        let (t, st) = join(&l, "l", &r, "r", &on, JoinType::Inner).unwrap();
+        assert_eq!(rows(&t), vec![
+            s(&[Some("1"), Some("a1"), Some("b1")]),
+            s(&[Some("1"), Some("a1"), Some("b1x")]),
+            s(&[Some("1"), Some("a4"), Some("b1")]),
+            s(&[Some("1"), Some("a4"), Some("b1x")]),
+        ]);
+        assert_eq!(st, JoinStats {
+            left_rows: 4,
+            right_rows: 4,
+            out_rows: 4,
+            unmatched_left_rows: 2,
+            unmatched_left_keys: 1,
+            unmatched_right_rows: 2
+        });
+        let (t, st) = join(&l, "l", &r, "r", &on, JoinType::Left).unwrap();
+        assert_eq!(st.out_rows, 6);
+        assert_eq!(rows(&t)[2], s(&[Some("2"), Some("a2"), None]));
+        assert_eq!(rows(&t)[3], s(&[None, Some("a3"), None]));
+        assert!(t.schema.field(2).is_nullable());
+    }
+
+    #[test]
+    fn composite_keys() {
+        let l = table(&["x", "y"], &[&[Some("1"), Some("2")], &[Some("12"), Some("")]]);
+        let r = table(&["x", "y", "v"], &[&[Some("1"), Some("2"), Some("ok")], &[Some("1"), Some("22"), Some("no")]]);
+        let (t, _) = join(&l, "l", &r, "r", &["x".into(), "y".into()], JoinType::Inner).unwrap();
+        assert_eq!(rows(&t), vec![s(&[Some("1"), Some("2"), Some("ok")])]);
+    }
+
+    #[test]
+    fn join_errors_are_clear() {
+        let l = table(&["k", "a"], &[&[Some("1"), Some("a")]]);
+        let r = table(&["id", "a"], &[&[Some("1"), Some("b")]]);
+        let err = join(&l, "l", &r, "socio", &["k".into()], JoinType::Inner).unwrap_err().to_string();
+        assert_eq!(err, "socio: no column `k` (columns: id, a)");
+        let r2 = table(&["k", "a"], &[&[Some("1"), Some("b")]]);
+        let err = join(&l, "l", &r2, "r", &["k".into()], JoinType::Inner).unwrap_err().to_string();
+        assert!(err.contains("`a` is in both tables"), "{err}");
+    }
+
+    #[test]
+    fn select_and_rename() {
+        let t = table(&["discente", "x", "y"], &[&[Some("1"), Some("2"), Some("3")]]);
+        let rename = BTreeMap::from([("discente".to_owned(), "id_discente".to_owned())]);
+        let out = select(&t, "m", Some(&["y".into(), "discente".into()]), &rename).unwrap();
+        assert_eq!(out.column_names(), ["y", "id_discente"]);
+        let err = select(&t, "m", Some(&["y".into()]), &rename).unwrap_err().to_string();
+        assert!(err.contains("renamed but not selected"), "{err}");
+        let err = select(&t, "m", Some(&["nope".into()]), &BTreeMap::new()).unwrap_err().to_string();
+        assert!(err.contains("no column `nope`"), "{err}");
+    }
+
+    #[test]
+    fn duplicates_dropped_keep_first() {
+        let t = table(&["a", "b"], &[
+            &[Some("1"), None],
+            &[Some("1"), Some("")],
+            &[Some("1"), None],
+            &[Some("2"), Some("x")],
+            &[Some("1"), Some("")],
+        ]);
+        let (out, dropped) = drop_duplicates(&t).unwrap();
+        assert_eq!(dropped, 2);
+        assert_eq!(rows(&out), vec![s(&[Some("1"), None]), s(&[Some("1"), Some("")]), s(&[Some("2"), Some("x")])]);
+    }
+
+    #[test]
+    fn fx_hasher_spreads_similar_keys() {
+        use std::hash::BuildHasher;
+        let b = FxBuild::default();
+        let hashes: HashSet<u64> = (0..10_000).map(|i| b.hash_one(format!("2019{i:07}").as_bytes()) >> 50).collect();
+        // The top 14 bits of 10k sequential ids should take thousands of distinct values.
+        assert!(hashes.len() > 4000, "{}", hashes.len());
+    }
+}

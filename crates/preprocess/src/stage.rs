@@ -1,0 +1,86 @@
+//! The `preprocess` stage: a thin [`Stage`] over [`crate::apply`].
+
+use esteira_core::{CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params};
+
+use crate::{Spec, apply};
+
+/// The stage kind in pipeline files.
+pub const KIND: &str = "preprocess";
+
+/// Input `table` (Parquet) -> output `table` (Parquet), params = a [`Spec`].
+#[derive(Debug, Clone)]
+pub struct PreprocessStage {
+    spec: Spec,
+}
+
+impl PreprocessStage {
+    /// A stage running `spec` (checked with [`Spec::validate`]).
+    pub fn new(spec: Spec) -> Result<Self, crate::PreprocessError> {
+        spec.validate()?;
+        Ok(Self { spec })
+    }
+
+    /// Builds the stage from pipeline-file params; errors name the offending key.
+    pub fn from_params(params: serde_json::Value) -> Result<Self, CoreError> {
+        let spec: Spec = parse_params(KIND, params)?;
+        Self::new(spec).map_err(|e| CoreError::Param {
+            kind: KIND.to_owned(),
+            key: e.step().map_or_else(|| "steps".to_owned(), |s| format!("steps[{}]", s - 1)),
+            message: e.to_string(),
+        })
+    }
+
+    /// The recipe.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+}
+
+impl Stage for PreprocessStage {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn version(&self) -> &'static str {
+        "1"
+    }
+
+    fn inputs(&self) -> Vec<String> {
+        vec!["table".to_owned()]
+    }
+
+    fn outputs(&self) -> Vec<OutputSpec> {
+        vec![OutputSpec::new("table", "parquet")]
+    }
+
+    fn params(&self) -> serde_json::Value {
+        params_json(&self.spec)
+    }
+
+    fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let (schema, batches) = ctx.read_table("table")?;
+        let rows: usize = batches.iter().map(arrow::array::RecordBatch::num_rows).sum();
+        ctx.progress().set_message(&format!("{} steps over {rows} rows", self.spec.steps.len()));
+        let out = apply(&self.spec, &schema, batches)?;
+        for (name, value) in out.report.metrics() {
+            ctx.metric(&name, value);
+        }
+        tracing::info!(
+            stage = ctx.stage_name(),
+            rows_in = out.report.rows_in,
+            rows_out = out.report.rows_out,
+            "preprocess done"
+        );
+        ctx.write_table("table", &out.schema, &out.batches)?;
+        Ok(())
+    }
+}
+
+/// Registers the `preprocess` kind.
+pub fn register(registry: &mut Registry) {
+    registry.register(StageFactory {
+        kind: KIND,
+        summary: "select, cast, filter, map and fill columns of a table, in declared steps",
+        build: |params| Ok(Box::new(PreprocessStage::from_params(params)?)),
+    });
+}

@@ -1,0 +1,149 @@
+//! The two model families, fitted with smartcore and applied as probabilities.
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
+use smartcore::linalg::basic::arrays::Array;
+use smartcore::linalg::basic::matrix::DenseMatrix;
+use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
+
+use crate::TrainError;
+use crate::features::Matrix;
+use crate::params::GridPoint;
+use crate::split;
+
+type Dense = DenseMatrix<f64>;
+/// One smartcore tree, held as a one-tree forest: smartcore keeps a forest's trees private,
+/// and a one-tree forest still does the row bootstrap and the `sqrt(p)` feature sampling, so a
+/// list of them is a random forest whose per-tree votes we can count.
+type Tree = RandomForestClassifier<f64, u32, Dense, Vec<u32>>;
+
+/// A fitted model over the feature matrix. Probabilities are P(positive class).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "algorithm", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum Estimator {
+    /// p = sigmoid(x . coefficients + intercept).
+    LogisticRegression { alpha: f64, coefficients: Vec<f64>, intercept: f64 },
+    /// p = share of trees voting positive.
+    RandomForest { n_trees: u16, max_depth: u16, min_samples_leaf: usize, trees: Vec<Tree> },
+}
+
+fn dense(x: Matrix) -> Result<Dense, TrainError> {
+    DenseMatrix::new(x.rows, x.cols, x.data, false).map_err(|e| TrainError::Data(e.to_string()))
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+impl Estimator {
+    /// Fits one grid point on `x` (consumed) with labels `y` (true = positive).
+    pub(crate) fn fit(point: &GridPoint, x: Matrix, y: &[bool], seed: u64) -> Result<Self, TrainError> {
+        let algorithm = point.algorithm();
+        let pos = y.iter().filter(|&&v| v).count();
+        if pos == 0 || pos == y.len() {
+            return Err(TrainError::Data(format!("{algorithm}: the rows to fit hold a single class")));
+        }
+        if x.cols == 0 {
+            return Err(TrainError::Data("the feature matrix has no columns".into()));
+        }
+        let labels: Vec<u32> = y.iter().map(|&v| u32::from(v)).collect();
+        let x = dense(x)?;
+        match *point {
+            GridPoint::LogisticRegression { alpha } => {
+                let params = LogisticRegressionParameters::default().with_alpha(alpha);
+                let lr = LogisticRegression::fit(&x, &labels, params).map_err(|e| TrainError::fit(algorithm, e))?;
+                if lr.classes() != &[0, 1] {
+                    return Err(TrainError::fit(algorithm, "unexpected class set"));
+                }
+                let (_, p) = lr.coefficients().shape();
+                let coefficients = (0..p).map(|j| *lr.coefficients().get((0, j))).collect();
+                Ok(Self::LogisticRegression { alpha, coefficients, intercept: *lr.intercept().get((0, 0)) })
+            }
+            GridPoint::RandomForest { n_trees, max_depth, min_samples_leaf } => {
+                let mut rng = split::rng(seed, 100);
+                let seeds: Vec<u64> = (0..n_trees).map(|_| rng.next_u64()).collect();
+                let per = seeds.len().div_ceil(threads());
+                let mut trees = Vec::with_capacity(seeds.len());
+                let results: Vec<Result<Vec<Tree>, TrainError>> = std::thread::scope(|s| {
+                    let handles: Vec<_> = seeds
+                        .chunks(per)
+                        .map(|chunk| {
+                            let (x, labels) = (&x, &labels);
+                            s.spawn(move || {
+                                chunk
+                                    .iter()
+                                    .map(|&tree_seed| {
+                                        let mut p = RandomForestClassifierParameters::default()
+                                            .with_n_trees(1)
+                                            .with_min_samples_leaf(min_samples_leaf)
+                                            .with_seed(tree_seed);
+                                        if max_depth > 0 {
+                                            p = p.with_max_depth(max_depth);
+                                        }
+                                        Tree::fit(x, labels, p).map_err(|e| TrainError::fit(algorithm, e))
+                                    })
+                                    .collect()
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join()
+                                .unwrap_or_else(|_| Err(TrainError::fit(algorithm, "a tree-fitting thread panicked")))
+                        })
+                        .collect()
+                });
+                for r in results {
+                    trees.extend(r?);
+                }
+                Ok(Self::RandomForest { n_trees, max_depth, min_samples_leaf, trees })
+            }
+        }
+    }
+
+    /// `logistic_regression` or `random_forest`.
+    pub(crate) fn algorithm(&self) -> &'static str {
+        match self {
+            Self::LogisticRegression { .. } => "logistic_regression",
+            Self::RandomForest { .. } => "random_forest",
+        }
+    }
+
+    /// P(positive) per row of `x`.
+    pub(crate) fn predict_proba(&self, x: &Matrix) -> Result<Vec<f64>, TrainError> {
+        match self {
+            Self::LogisticRegression { coefficients, intercept, .. } => {
+                if coefficients.len() != x.cols {
+                    return Err(TrainError::Data(format!(
+                        "model has {} coefficients but the features have {} columns",
+                        coefficients.len(),
+                        x.cols
+                    )));
+                }
+                Ok((0..x.rows)
+                    .map(|i| {
+                        let z: f64 = x.row(i).iter().zip(coefficients).map(|(a, b)| a * b).sum::<f64>() + intercept;
+                        1.0 / (1.0 + (-z).exp())
+                    })
+                    .collect())
+            }
+            Self::RandomForest { trees, .. } => {
+                if x.rows == 0 {
+                    return Ok(Vec::new());
+                }
+                let d = dense(x.clone())?;
+                let mut votes = vec![0u32; x.rows];
+                for t in trees {
+                    let pred = t.predict(&d).map_err(|e| TrainError::fit("random_forest", e))?;
+                    for (v, p) in votes.iter_mut().zip(pred) {
+                        *v += p;
+                    }
+                }
+                let n = trees.len().max(1) as f64;
+                Ok(votes.into_iter().map(|v| f64::from(v) / n).collect())
+            }
+        }
+    }
+}

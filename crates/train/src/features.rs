@@ -1,0 +1,293 @@
+//! The declared feature pipeline: derived columns, imputation, one-hot encoding and scaling,
+//! fitted on training rows and applied unchanged to any later rows.
+
+use std::collections::BTreeMap;
+
+use arrow::array::RecordBatch;
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::columns;
+use crate::params::{Derived, Scaling, TrainParams};
+
+/// Where a feature's values come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum Source {
+    /// A raw column as it is.
+    Column { column: String },
+    /// `reference_year - column`.
+    Age { column: String, reference_year: i64 },
+    /// `"true"`/`"false"`: whether `column` equals `value`.
+    Equals { column: String, value: String },
+}
+
+impl Source {
+    fn new(name: &str, params: &TrainParams) -> Self {
+        match params.derived.get(name) {
+            Some(Derived::Age { from }) => Self::Age { column: from.clone(), reference_year: params.reference_year },
+            Some(Derived::Equals { from, value }) => Self::Equals { column: from.clone(), value: value.clone() },
+            None => Self::Column { column: name.to_owned() },
+        }
+    }
+
+    /// The raw column a row must carry.
+    pub(crate) fn raw_column(&self) -> &str {
+        match self {
+            Self::Column { column } | Self::Age { column, .. } | Self::Equals { column, .. } => column,
+        }
+    }
+
+    fn numbers(&self, batches: &[RecordBatch]) -> Result<Vec<Option<f64>>, TrainError> {
+        let mut v = columns::numbers(batches, self.raw_column())?;
+        if let Self::Age { reference_year, .. } = self {
+            let r = *reference_year as f64;
+            for x in v.iter_mut().flatten() {
+                *x = r - *x;
+            }
+        }
+        Ok(v)
+    }
+
+    /// Calls `f(row, value)` with the categorical value of every row.
+    fn for_each_text(
+        &self,
+        batches: &[RecordBatch],
+        mut f: impl FnMut(usize, Option<&str>) -> Result<(), TrainError>,
+    ) -> Result<(), TrainError> {
+        match self {
+            Self::Equals { column, value } => columns::for_each_text(batches, column, |row, v| {
+                f(row, v.map(|s| if s == value { "true" } else { "false" }))
+            }),
+            _ => columns::for_each_text(batches, self.raw_column(), f),
+        }
+    }
+}
+
+/// A fitted numeric feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NumericFeature {
+    pub(crate) name: String,
+    pub(crate) source: Source,
+    /// Imputed for missing values (median of the training values).
+    pub(crate) median: f64,
+    /// Smallest and largest training value (before imputation and scaling).
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+    /// Scaled value = (value - center) / scale.
+    pub(crate) center: f64,
+    pub(crate) scale: f64,
+}
+
+/// A fitted categorical feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CategoricalFeature {
+    pub(crate) name: String,
+    pub(crate) source: Source,
+    /// Imputed for missing values (most frequent training value; ties go to the smallest).
+    pub(crate) most_frequent: String,
+    /// Sorted training categories; the first is the reference and gets no column.
+    pub(crate) categories: Vec<String>,
+    /// For a derived feature: the distinct raw values of its source column seen in training.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) raw_values: Vec<String>,
+}
+
+/// The whole fitted pipeline. Matrix columns: numeric features in declared order, then each
+/// categorical feature's one-hot block (categories after the first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FeatureSpec {
+    pub(crate) scaling: Scaling,
+    pub(crate) numeric: Vec<NumericFeature>,
+    pub(crate) categorical: Vec<CategoricalFeature>,
+}
+
+/// A dense row-major feature matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Matrix {
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) data: Vec<f64>,
+}
+
+impl Matrix {
+    pub(crate) fn row(&self, i: usize) -> &[f64] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// The rows at `idx`, in that order (repeats allowed).
+    pub(crate) fn take(&self, idx: &[usize]) -> Self {
+        let mut data = Vec::with_capacity(idx.len() * self.cols);
+        for &i in idx {
+            data.extend_from_slice(self.row(i));
+        }
+        Self { rows: idx.len(), cols: self.cols, data }
+    }
+
+    /// The first `n` columns of every row.
+    pub(crate) fn leading_columns(&self, n: usize) -> Vec<f64> {
+        let mut out = Vec::with_capacity(self.rows * n);
+        for i in 0..self.rows {
+            out.extend_from_slice(&self.row(i)[..n]);
+        }
+        out
+    }
+}
+
+/// A transformed table and what the encoders did not recognise.
+#[derive(Debug, Clone)]
+pub(crate) struct Transformed {
+    pub(crate) matrix: Matrix,
+    /// Feature name -> rows whose category was not seen in training (encoded as all zeros).
+    pub(crate) unseen: BTreeMap<String, u64>,
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 { sorted[n / 2] } else { f64::midpoint(sorted[n / 2 - 1], sorted[n / 2]) }
+}
+
+/// scikit-learn's `_handle_zeros_in_scale`: a (near) zero scale becomes 1.
+fn safe_scale(s: f64) -> f64 {
+    if s < 10.0 * f64::EPSILON { 1.0 } else { s }
+}
+
+impl FeatureSpec {
+    /// Fits every declared feature on `batches` (the training rows).
+    pub(crate) fn fit(params: &TrainParams, batches: &[RecordBatch]) -> Result<Self, TrainError> {
+        let mut numeric = Vec::new();
+        for name in &params.numeric {
+            let source = Source::new(name, params);
+            let values = source.numbers(batches)?;
+            let mut seen: Vec<f64> = values.iter().flatten().copied().collect();
+            if seen.is_empty() {
+                return Err(TrainError::Data(format!(
+                    "numeric feature `{name}` (from column `{}`) has no values in the training rows",
+                    source.raw_column()
+                )));
+            }
+            seen.sort_by(f64::total_cmp);
+            let med = median(&seen);
+            let (min, max) = (seen[0], seen[seen.len() - 1]);
+            let n = values.len() as f64;
+            let (center, scale) = match params.scaling {
+                Scaling::Standard => {
+                    // Statistics of the imputed column, as a scikit-learn imputer -> scaler pipeline.
+                    let mean = values.iter().map(|v| v.unwrap_or(med)).sum::<f64>() / n;
+                    let var = values.iter().map(|v| (v.unwrap_or(med) - mean).powi(2)).sum::<f64>() / n;
+                    (mean, safe_scale(var.sqrt()))
+                }
+                Scaling::MinMax => (min, safe_scale(max - min)),
+            };
+            numeric.push(NumericFeature { name: name.clone(), source, median: med, min, max, center, scale });
+        }
+        let mut categorical = Vec::new();
+        for name in &params.categorical {
+            let source = Source::new(name, params);
+            let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+            source.for_each_text(batches, |_, v| {
+                if let Some(v) = v {
+                    if let Some(c) = counts.get_mut(v) {
+                        *c += 1;
+                    } else {
+                        counts.insert(v.to_owned(), 1);
+                    }
+                }
+                Ok(())
+            })?;
+            let mut most_frequent: Option<(&String, u64)> = None;
+            for (k, &c) in &counts {
+                if most_frequent.is_none_or(|(_, best)| c > best) {
+                    most_frequent = Some((k, c));
+                }
+            }
+            let Some((most_frequent, _)) = most_frequent else {
+                return Err(TrainError::Data(format!(
+                    "categorical feature `{name}` (from column `{}`) has no values in the training rows",
+                    source.raw_column()
+                )));
+            };
+            let most_frequent = most_frequent.clone();
+            let raw_values = if let Source::Equals { column, .. } = &source {
+                let mut raw = std::collections::BTreeSet::new();
+                columns::for_each_text(batches, column, |_, v| {
+                    if let Some(v) = v
+                        && !raw.contains(v)
+                    {
+                        raw.insert(v.to_owned());
+                    }
+                    Ok(())
+                })?;
+                raw.into_iter().collect()
+            } else {
+                Vec::new()
+            };
+            categorical.push(CategoricalFeature {
+                name: name.clone(),
+                source,
+                most_frequent,
+                categories: counts.into_keys().collect(),
+                raw_values,
+            });
+        }
+        Ok(Self { scaling: params.scaling, numeric, categorical })
+    }
+
+    /// Number of matrix columns.
+    pub(crate) fn width(&self) -> usize {
+        self.numeric.len() + self.categorical.iter().map(|c| c.categories.len().saturating_sub(1)).sum::<usize>()
+    }
+
+    /// Matrix column names with (column, category, reference) for each.
+    pub(crate) fn feature_names(&self) -> Vec<(String, String, Option<String>, Option<String>)> {
+        let mut out: Vec<_> = self.numeric.iter().map(|n| (n.name.clone(), n.name.clone(), None, None)).collect();
+        for c in &self.categorical {
+            for cat in c.categories.iter().skip(1) {
+                out.push((
+                    format!("{}={cat}", c.name),
+                    c.name.clone(),
+                    Some(cat.clone()),
+                    c.categories.first().cloned(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Applies the fitted pipeline to any rows (training, test, one served row).
+    pub(crate) fn transform(&self, batches: &[RecordBatch]) -> Result<Transformed, TrainError> {
+        let rows = columns::row_count(batches);
+        let cols = self.width();
+        let mut data = vec![0.0; rows * cols];
+        for (j, f) in self.numeric.iter().enumerate() {
+            let values = f.source.numbers(batches)?;
+            for (i, v) in values.into_iter().enumerate() {
+                data[i * cols + j] = (v.unwrap_or(f.median) - f.center) / f.scale;
+            }
+        }
+        let mut unseen = BTreeMap::new();
+        let mut offset = self.numeric.len();
+        for f in &self.categorical {
+            let mut missing = 0u64;
+            columns::require(batches, f.source.raw_column())?;
+            f.source.for_each_text(batches, |i, v| {
+                let v = v.unwrap_or(&f.most_frequent);
+                match f.categories.binary_search_by(|c| c.as_str().cmp(v)) {
+                    Ok(0) => {}
+                    Ok(k) => data[i * cols + offset + k - 1] = 1.0,
+                    Err(_) => missing += 1,
+                }
+                Ok(())
+            })?;
+            if missing > 0 {
+                tracing::debug!(feature = %f.name, rows = missing, "categories unseen in training encoded as all zeros");
+                unseen.insert(f.name.clone(), missing);
+            }
+            offset += f.categories.len().saturating_sub(1);
+        }
+        Ok(Transformed { matrix: Matrix { rows, cols, data }, unseen })
+    }
+}

@@ -1,0 +1,342 @@
+//! Training end to end: features, outlier removal, model selection by cross-validation,
+//! threshold choice on a held-out split, final fit.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use arrow::array::RecordBatch;
+use serde::{Deserialize, Serialize};
+
+use crate::estimator::Estimator;
+use crate::features::{FeatureSpec, Matrix};
+use crate::model::{FORMAT_VERSION, Model, TrainingSummary};
+use crate::params::{CvMetric, GridPoint, ThresholdRule, TrainParams};
+use crate::{TrainError, columns, lof, scores, split};
+
+/// Cross-validation scores of one grid point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvPoint {
+    /// The hyper-parameters.
+    pub point: GridPoint,
+    /// The score on each fold, in fold order.
+    pub scores: Vec<f64>,
+    /// Mean of `scores`.
+    pub mean: f64,
+    /// Population standard deviation of `scores`.
+    pub std: f64,
+}
+
+/// The `cv` output: every grid point's fold scores and which one won.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvReport {
+    /// The metric compared.
+    pub metric: CvMetric,
+    /// Number of folds.
+    pub folds: usize,
+    /// Rows in each fold.
+    pub fold_rows: Vec<usize>,
+    /// One entry per grid point, in declaration order.
+    pub points: Vec<CvPoint>,
+    /// Index in `points` of the chosen one (highest mean; the first on ties).
+    pub selected: usize,
+}
+
+/// What [`train`] returns.
+#[derive(Debug)]
+pub struct Trained {
+    /// The model artifact.
+    pub model: Model,
+    /// The cross-validation scores.
+    pub cv: CvReport,
+    /// Metrics for the run record (counts and scores).
+    pub metrics: BTreeMap<String, f64>,
+}
+
+struct Labels {
+    y: Vec<bool>,
+    negative: String,
+}
+
+fn read_labels(params: &TrainParams, batches: &[RecordBatch]) -> Result<Labels, TrainError> {
+    let target = &params.target;
+    let mut y = Vec::with_capacity(columns::row_count(batches));
+    let mut negative = params.negative_class.clone();
+    columns::for_each_text(batches, target, |row, v| {
+        let bad = |value: &str, message: String| TrainError::BadValue {
+            column: target.clone(),
+            row: row + 1,
+            value: value.to_owned(),
+            message,
+        };
+        let v = v.ok_or_else(|| bad("", "the outcome is missing".into()))?;
+        if v == params.positive_class {
+            y.push(true);
+        } else if let Some(neg) = &negative {
+            if v != neg {
+                return Err(bad(
+                    v,
+                    format!("the outcome must be `{}` or `{neg}` (map outcomes in preprocess)", params.positive_class),
+                ));
+            }
+            y.push(false);
+        } else {
+            negative = Some(v.to_owned());
+            y.push(false);
+        }
+        Ok(())
+    })?;
+    let negative = match negative {
+        Some(n) if y.iter().any(|&l| !l) => n,
+        _ => {
+            return Err(TrainError::Data(format!(
+                "column `{target}` holds only the positive class `{}`: nothing to learn",
+                params.positive_class
+            )));
+        }
+    };
+    if !y.iter().any(|&l| l) {
+        return Err(TrainError::Data(format!(
+            "column `{target}` never holds the positive class `{}` (positive_class param)",
+            params.positive_class
+        )));
+    }
+    Ok(Labels { y, negative })
+}
+
+fn read_groups(params: &TrainParams, batches: &[RecordBatch], n: usize) -> Result<Vec<usize>, TrainError> {
+    let Some(group) = &params.group else {
+        return Ok((0..n).collect());
+    };
+    // Ids by first appearance: deterministic; the map is only for lookup.
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(n);
+    columns::for_each_text(batches, group, |row, v| {
+        let v = v.ok_or_else(|| TrainError::BadValue {
+            column: group.clone(),
+            row: row + 1,
+            value: String::new(),
+            message: "the group key is missing".into(),
+        })?;
+        let next = ids.len();
+        out.push(*ids.entry(v.to_owned()).or_insert(next));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn score(metric: CvMetric, y: &[bool], p: &[f64], minority_positive: bool) -> f64 {
+    match metric {
+        CvMetric::RocAuc => scores::roc_auc(y, p),
+        CvMetric::BalancedAccuracy => scores::balanced_accuracy(y, p, 0.5),
+        CvMetric::MinorityF1 => scores::f1(y, p, 0.5, minority_positive),
+    }
+}
+
+fn pick<T: Copy>(v: &[T], idx: &[usize]) -> Vec<T> {
+    idx.iter().map(|&i| v[i]).collect()
+}
+
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    (m, (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt())
+}
+
+/// Runs `f` on every task index with one worker per core; results come back in task order,
+/// so the outcome does not depend on scheduling.
+fn parallel<T: Send>(tasks: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(tasks.max(1));
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<T>>> = (0..tasks).map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= tasks {
+                        break;
+                    }
+                    let r = f(i);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    slots.into_iter().filter_map(|m| m.into_inner().ok().flatten()).collect()
+}
+
+/// Fits `point` on the balanced `rows` and returns P(positive) for `eval_rows`.
+#[allow(clippy::too_many_arguments)]
+fn fit_and_score(
+    params: &TrainParams,
+    point: &GridPoint,
+    x: &Matrix,
+    y: &[bool],
+    rows: &[usize],
+    eval_rows: &[usize],
+    stream: u64,
+) -> Result<Vec<f64>, TrainError> {
+    let fit_rows = split::balanced_rows(rows, y, params.balance, &mut split::rng(params.seed, stream));
+    let est = Estimator::fit(point, x.take(&fit_rows), &pick(y, &fit_rows), params.seed.wrapping_add(stream))?;
+    est.predict_proba(&x.take(eval_rows))
+}
+
+/// Trains a model on `batches` (the training split). `data_hash` identifies the training data
+/// inside the artifact (the stage passes the input's content hash).
+pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> Result<Trained, TrainError> {
+    params.validate()?;
+    let n = columns::row_count(batches);
+    if n == 0 {
+        return Err(TrainError::Data("the training table has no rows".into()));
+    }
+    let Labels { y, negative } = read_labels(params, batches)?;
+    let groups = read_groups(params, batches, n)?;
+    let features = FeatureSpec::fit(params, batches)?;
+    let x = features.transform(batches)?.matrix;
+    let mut metrics = BTreeMap::new();
+
+    // Outliers: LOF over the scaled numeric columns only (the one-hot columns are not a space
+    // where density means anything).
+    let n_num = features.numeric.len();
+    let inliers: Vec<usize> = if params.lof.enabled && n_num > 0 {
+        let lof_scores = lof::lof_scores(&x.leading_columns(n_num), n_num, params.lof.k);
+        (0..n).filter(|&i| lof_scores[i] <= params.lof.max_score).collect()
+    } else {
+        (0..n).collect()
+    };
+    let outliers_removed = n - inliers.len();
+    tracing::info!(rows = n, outliers_removed, "local outlier factor applied");
+    let y_in = pick(&y, &inliers);
+    let g_in = pick(&groups, &inliers);
+    let pos = y_in.iter().filter(|&&l| l).count();
+    let class_counts = BTreeMap::from([(params.positive_class.clone(), pos), (negative.clone(), y_in.len() - pos)]);
+    let minority_positive = pos * 2 < y_in.len();
+    for (class, is_pos) in [(&params.positive_class, true), (&negative, false)] {
+        let mut gs: Vec<usize> = (0..y_in.len()).filter(|&i| y_in[i] == is_pos).map(|i| g_in[i]).collect();
+        gs.sort_unstable();
+        gs.dedup();
+        if gs.len() < params.cv.folds {
+            return Err(TrainError::Data(format!(
+                "class `{class}` has {} {} after outlier removal; cv.folds = {} needs at least that many",
+                gs.len(),
+                if params.group.is_some() { "groups" } else { "rows" },
+                params.cv.folds
+            )));
+        }
+    }
+
+    // Model selection: the same stratified, grouped folds for every grid point.
+    let folds = params.cv.folds;
+    let parts = split::assign_parts(&y_in, &g_in, &vec![1.0 / folds as f64; folds], &mut split::rng(params.seed, 1));
+    let fold_rows: Vec<Vec<usize>> =
+        (0..folds).map(|f| (0..inliers.len()).filter(|&i| parts[i] == f).map(|i| inliers[i]).collect()).collect();
+    let points = params.grid_points();
+    let results = parallel(points.len() * folds, |task| {
+        let (point, fold) = (task / folds, task % folds);
+        let mut train_rows: Vec<usize> =
+            (0..folds).filter(|&g| g != fold).flat_map(|g| fold_rows[g].iter().copied()).collect();
+        train_rows.sort_unstable();
+        let probs = fit_and_score(params, &points[point], &x, &y, &train_rows, &fold_rows[fold], 1000 + fold as u64)?;
+        let fold_score = score(params.cv.metric, &pick(&y, &fold_rows[fold]), &probs, minority_positive);
+        if fold_score.is_nan() {
+            return Err(TrainError::Data(format!("fold {} holds a single class: use fewer cv.folds", fold + 1)));
+        }
+        Ok(fold_score)
+    });
+    let mut cv_points = Vec::with_capacity(points.len());
+    let mut results = results.into_iter();
+    for point in &points {
+        let scores_ = results.by_ref().take(folds).collect::<Result<Vec<f64>, TrainError>>()?;
+        let (mean, std) = mean_std(&scores_);
+        metrics.insert(format!("cv_{}_{}", point.label(), params.cv.metric.as_str()), mean);
+        cv_points.push(CvPoint { point: point.clone(), scores: scores_, mean, std });
+    }
+    let mut selected = 0;
+    for (i, c) in cv_points.iter().enumerate() {
+        if c.mean > cv_points[selected].mean {
+            selected = i;
+        }
+    }
+    let best = points[selected].clone();
+    tracing::info!(selected = %best.label(), score = cv_points[selected].mean, "grid point chosen");
+
+    // Threshold: fit on part of the training rows, sweep on the held-out rest.
+    let vf = params.validation_fraction;
+    let val_parts = split::assign_parts(&y_in, &g_in, &[1.0 - vf, vf], &mut split::rng(params.seed, 2));
+    let fit_rows: Vec<usize> = (0..inliers.len()).filter(|&i| val_parts[i] == 0).map(|i| inliers[i]).collect();
+    let val_rows: Vec<usize> = (0..inliers.len()).filter(|&i| val_parts[i] == 1).map(|i| inliers[i]).collect();
+    let y_val = pick(&y, &val_rows);
+    if !(y_val.iter().any(|&l| l) && y_val.iter().any(|&l| !l)) {
+        return Err(TrainError::Data(
+            "the threshold validation split holds a single class: raise validation_fraction".into(),
+        ));
+    }
+    let p_val = fit_and_score(params, &best, &x, &y, &fit_rows, &val_rows, 2000)?;
+    let threshold = match params.threshold {
+        ThresholdRule::Fixed => 0.5,
+        ThresholdRule::BalancedAccuracy => {
+            scores::best_threshold(&y_val, &p_val, |tp, fp, tn, fn_| {
+                f64::midpoint(tp / (tp + fn_).max(1.0), tn / (tn + fp).max(1.0))
+            })
+            .0
+        }
+        ThresholdRule::MinorityF1 => {
+            scores::best_threshold(&y_val, &p_val, |tp, fp, tn, fn_| {
+                let (hits, false_alarms, misses) = if minority_positive { (tp, fp, fn_) } else { (tn, fn_, fp) };
+                2.0 * hits / (2.0 * hits + false_alarms + misses).max(1.0)
+            })
+            .0
+        }
+    };
+    metrics.insert("threshold".into(), threshold);
+    metrics.insert("validation_roc_auc".into(), scores::roc_auc(&y_val, &p_val));
+    metrics.insert("validation_balanced_accuracy".into(), scores::balanced_accuracy(&y_val, &p_val, threshold));
+    metrics.insert("validation_minority_f1".into(), scores::f1(&y_val, &p_val, threshold, minority_positive));
+
+    // Final model on every inlier row.
+    let all_rows = split::balanced_rows(&inliers, &y, params.balance, &mut split::rng(params.seed, 3));
+    let estimator = Estimator::fit(&best, x.take(&all_rows), &pick(&y, &all_rows), params.seed.wrapping_add(3))?;
+    let p_train = estimator.predict_proba(&x.take(&inliers))?;
+    metrics.insert("train_roc_auc".into(), scores::roc_auc(&y_in, &p_train));
+    metrics.insert("train_balanced_accuracy".into(), scores::balanced_accuracy(&y_in, &p_train, threshold));
+    metrics.insert(format!("cv_best_{}", params.cv.metric.as_str()), cv_points[selected].mean);
+    metrics.insert("rows".into(), n as f64);
+    metrics.insert("outliers_removed".into(), outliers_removed as f64);
+    metrics.insert("rows_fitted".into(), all_rows.len() as f64);
+    metrics.retain(|_, v| v.is_finite());
+
+    let feature_names = features.feature_names().into_iter().map(|f| f.0).collect();
+    let model = Model {
+        format_version: FORMAT_VERSION,
+        target: params.target.clone(),
+        positive_class: params.positive_class.clone(),
+        negative_class: negative,
+        group: params.group.clone(),
+        features,
+        feature_names,
+        estimator,
+        threshold,
+        threshold_rule: params.threshold,
+        training: TrainingSummary {
+            data_hash: data_hash.to_owned(),
+            rows: n,
+            outliers_removed,
+            class_counts,
+            selected: best,
+            cv_metric: params.cv.metric,
+            seed: params.seed,
+            metrics: metrics.clone(),
+        },
+    };
+    let cv = CvReport {
+        metric: params.cv.metric,
+        folds,
+        fold_rows: fold_rows.iter().map(Vec::len).collect(),
+        points: cv_points,
+        selected,
+    };
+    Ok(Trained { model, cv, metrics })
+}

@@ -1,0 +1,379 @@
+//! The typed params of the train stage, with the study's defaults.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+
+/// Everything the train stage is told: which columns are what, how to prepare them, which
+/// models to try and how to choose. Every field has a default (the UFRN study's setup).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainParams {
+    /// The outcome column.
+    pub target: String,
+    /// The class whose probability the model reports.
+    pub positive_class: String,
+    /// The other class; when absent, the single other value found in the target column.
+    pub negative_class: Option<String>,
+    /// Group key (one student has several enrolment rows): never a feature; CV folds and the
+    /// threshold validation split keep a group on one side.
+    pub group: Option<String>,
+    /// The year `age`-kind derived columns subtract from.
+    pub reference_year: i64,
+    /// Derived columns by name, computed from raw columns before anything else.
+    pub derived: BTreeMap<String, Derived>,
+    /// Categorical feature columns (raw or derived).
+    pub categorical: Vec<String>,
+    /// Numeric feature columns (raw or derived).
+    pub numeric: Vec<String>,
+    /// How numeric columns are scaled (with training statistics).
+    pub scaling: Scaling,
+    /// Local Outlier Factor removal of training rows.
+    pub lof: LofParams,
+    /// How the class imbalance is compensated while fitting.
+    pub balance: Balance,
+    /// How the decision threshold is chosen.
+    pub threshold: ThresholdRule,
+    /// Share of the training rows held out to choose the threshold.
+    pub validation_fraction: f64,
+    /// Cross-validation used to choose among the grid points.
+    pub cv: CvParams,
+    /// Seed of every random choice (folds, resampling, forests).
+    pub seed: u64,
+    /// The candidate models.
+    pub grid: Vec<GridEntry>,
+}
+
+/// A column computed from a raw column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Derived {
+    /// `reference_year - from` (a numeric column such as a birth year).
+    Age {
+        /// The raw year column.
+        from: String,
+    },
+    /// `"true"` when `from` equals `value`, `"false"` otherwise, null when `from` is null.
+    Equals {
+        /// The raw column.
+        from: String,
+        /// The value compared with.
+        value: String,
+    },
+}
+
+/// Numeric scaling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scaling {
+    /// `(x - mean) / std` (population std; a constant column is only centred).
+    Standard,
+    /// `(x - min) / (max - min)` (a constant column is only shifted).
+    MinMax,
+}
+
+/// LOF settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LofParams {
+    /// Whether outliers are removed at all.
+    pub enabled: bool,
+    /// Number of neighbours.
+    pub k: usize,
+    /// Rows whose LOF score is above this are removed (1.5 is scikit-learn's "auto").
+    pub max_score: f64,
+}
+
+impl Default for LofParams {
+    fn default() -> Self {
+        Self { enabled: true, k: 20, max_score: 1.5 }
+    }
+}
+
+/// Class imbalance handling (smartcore has no sample weights, so weighting is by resampling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    /// Fit on the rows as they are.
+    None,
+    /// Draw minority rows with replacement until both classes have the majority's count.
+    Oversample,
+    /// Draw majority rows without replacement down to the minority's count.
+    Undersample,
+}
+
+/// What the decision threshold maximises on the validation split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdRule {
+    /// Mean of the two recalls.
+    BalancedAccuracy,
+    /// F1 of the class with fewer training rows.
+    MinorityF1,
+    /// Keep 0.5.
+    Fixed,
+}
+
+/// Cross-validation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CvParams {
+    /// Number of stratified (and grouped) folds.
+    pub folds: usize,
+    /// The score the grid point is chosen by (higher is better).
+    pub metric: CvMetric,
+}
+
+impl Default for CvParams {
+    fn default() -> Self {
+        Self { folds: 5, metric: CvMetric::RocAuc }
+    }
+}
+
+/// Scores computed per CV fold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CvMetric {
+    /// Area under the ROC curve.
+    RocAuc,
+    /// Balanced accuracy at the 0.5 threshold.
+    BalancedAccuracy,
+    /// F1 of the minority class at the 0.5 threshold.
+    MinorityF1,
+}
+
+impl CvMetric {
+    /// The snake_case name used in metrics and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RocAuc => "roc_auc",
+            Self::BalancedAccuracy => "balanced_accuracy",
+            Self::MinorityF1 => "minority_f1",
+        }
+    }
+}
+
+/// One algorithm with lists of hyper-parameter values; the grid is their product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "algorithm", rename_all = "snake_case", deny_unknown_fields)]
+pub enum GridEntry {
+    /// smartcore logistic regression; `alpha` is the L2 strength on the summed log loss
+    /// (scikit-learn's `C` is `1 / alpha`).
+    LogisticRegression {
+        /// L2 strengths to try.
+        #[serde(default = "default_alphas")]
+        alpha: Vec<f64>,
+    },
+    /// A random forest of smartcore trees (bootstrap rows, `sqrt(p)` features per split).
+    RandomForest {
+        /// Numbers of trees to try.
+        #[serde(default = "default_trees")]
+        n_trees: Vec<u16>,
+        /// Maximum depths to try (0 = unlimited).
+        #[serde(default = "default_depths")]
+        max_depth: Vec<u16>,
+        /// Minimum rows per leaf to try.
+        #[serde(default = "default_leaf")]
+        min_samples_leaf: Vec<usize>,
+    },
+}
+
+fn default_alphas() -> Vec<f64> {
+    vec![0.1, 1.0, 10.0]
+}
+fn default_trees() -> Vec<u16> {
+    vec![100]
+}
+fn default_depths() -> Vec<u16> {
+    vec![10]
+}
+fn default_leaf() -> Vec<usize> {
+    vec![5]
+}
+
+/// One point of the grid: an algorithm with fixed hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "algorithm", rename_all = "snake_case", deny_unknown_fields)]
+pub enum GridPoint {
+    /// Logistic regression with one L2 strength.
+    LogisticRegression {
+        /// L2 strength.
+        alpha: f64,
+    },
+    /// Random forest with fixed settings.
+    RandomForest {
+        /// Number of trees.
+        n_trees: u16,
+        /// Maximum depth (0 = unlimited).
+        max_depth: u16,
+        /// Minimum rows per leaf.
+        min_samples_leaf: usize,
+    },
+}
+
+impl GridPoint {
+    /// `logistic_regression` or `random_forest`.
+    pub fn algorithm(&self) -> &'static str {
+        match self {
+            Self::LogisticRegression { .. } => "logistic_regression",
+            Self::RandomForest { .. } => "random_forest",
+        }
+    }
+
+    /// A short stable label used in metric names, e.g. `logistic_regression_alpha_1`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::LogisticRegression { alpha } => format!("logistic_regression_alpha_{alpha}"),
+            Self::RandomForest { n_trees, max_depth, min_samples_leaf } => {
+                format!("random_forest_trees_{n_trees}_depth_{max_depth}_leaf_{min_samples_leaf}")
+            }
+        }
+    }
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        Self {
+            target: "descricao".into(),
+            positive_class: "APROVADO".into(),
+            negative_class: None,
+            group: None,
+            reference_year: 2020,
+            derived: BTreeMap::from([
+                ("idade".to_owned(), Derived::Age { from: "ano_nascimento".into() }),
+                (
+                    "local_ou_de_fora".to_owned(),
+                    Derived::Equals { from: "estado_origem".into(), value: "Rio Grande do Norte".into() },
+                ),
+            ]),
+            categorical: [
+                "sexo",
+                "raca",
+                "area_conhecimento",
+                "grau_academico",
+                "local_ou_de_fora",
+                "possui_auxilio_alimentacao",
+                "possui_auxilio_transporte",
+                "possui_auxilio_residencia_moradia",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            numeric: vec!["idade".into(), "renda".into()],
+            scaling: Scaling::Standard,
+            lof: LofParams::default(),
+            balance: Balance::Oversample,
+            threshold: ThresholdRule::BalancedAccuracy,
+            validation_fraction: 0.2,
+            cv: CvParams::default(),
+            seed: 42,
+            grid: vec![GridEntry::LogisticRegression { alpha: default_alphas() }],
+        }
+    }
+}
+
+impl TrainParams {
+    /// The grid expanded into points, in declaration order.
+    pub fn grid_points(&self) -> Vec<GridPoint> {
+        let mut out = Vec::new();
+        for entry in &self.grid {
+            match entry {
+                GridEntry::LogisticRegression { alpha } => {
+                    out.extend(alpha.iter().map(|&alpha| GridPoint::LogisticRegression { alpha }));
+                }
+                GridEntry::RandomForest { n_trees, max_depth, min_samples_leaf } => {
+                    for &t in n_trees {
+                        for &d in max_depth {
+                            for &l in min_samples_leaf {
+                                out.push(GridPoint::RandomForest { n_trees: t, max_depth: d, min_samples_leaf: l });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Checks what the types cannot: consistent column roles and sane numbers.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (key, cols) in [("categorical", &self.categorical), ("numeric", &self.numeric)] {
+            for c in cols {
+                if !seen.insert(c.as_str()) {
+                    return Err(TrainError::param(key, format!("column `{c}` is listed twice")));
+                }
+                if c == &self.target {
+                    return Err(TrainError::param(key, format!("the target `{c}` cannot be a feature")));
+                }
+                if self.group.as_deref() == Some(c.as_str()) {
+                    return Err(TrainError::param(key, format!("the group key `{c}` is never a feature")));
+                }
+            }
+        }
+        if seen.is_empty() {
+            return Err(TrainError::param("categorical", "no feature columns declared"));
+        }
+        for (name, d) in &self.derived {
+            let (ok, list) = match d {
+                Derived::Age { .. } => (!self.categorical.contains(name), "numeric"),
+                Derived::Equals { .. } => (!self.numeric.contains(name), "categorical"),
+            };
+            if !ok {
+                return Err(TrainError::param(
+                    &format!("derived.{name}"),
+                    format!("this derived column belongs in `{list}`"),
+                ));
+            }
+            let from = match d {
+                Derived::Age { from } | Derived::Equals { from, .. } => from,
+            };
+            // Feeding a column and a function of it (ano_nascimento and idade) makes the
+            // coefficients collinear and unstable: the original study's mistake.
+            if seen.contains(name.as_str()) && seen.contains(from.as_str()) {
+                return Err(TrainError::param(
+                    &format!("derived.{name}"),
+                    format!("`{from}` is a feature and `{name}` is derived from it: keep only one"),
+                ));
+            }
+        }
+        if self.positive_class.is_empty() {
+            return Err(TrainError::param("positive_class", "must not be empty"));
+        }
+        if self.negative_class.as_deref() == Some(self.positive_class.as_str()) {
+            return Err(TrainError::param("negative_class", "must differ from positive_class"));
+        }
+        if self.lof.k == 0 {
+            return Err(TrainError::param("lof.k", "must be at least 1"));
+        }
+        if !(self.lof.max_score.is_finite() && self.lof.max_score > 0.0) {
+            return Err(TrainError::param("lof.max_score", "must be a positive number"));
+        }
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+            return Err(TrainError::param("validation_fraction", "must be strictly between 0 and 1"));
+        }
+        if self.cv.folds < 2 {
+            return Err(TrainError::param("cv.folds", "must be at least 2"));
+        }
+        let points = self.grid_points();
+        if points.is_empty() {
+            return Err(TrainError::param("grid", "declares no model to try"));
+        }
+        for p in &points {
+            match p {
+                GridPoint::LogisticRegression { alpha } if !(alpha.is_finite() && *alpha >= 0.0) => {
+                    return Err(TrainError::param("grid.alpha", format!("{alpha} is not a non-negative number")));
+                }
+                GridPoint::RandomForest { n_trees: 0, .. } => {
+                    return Err(TrainError::param("grid.n_trees", "must be at least 1"));
+                }
+                GridPoint::RandomForest { min_samples_leaf: 0, .. } => {
+                    return Err(TrainError::param("grid.min_samples_leaf", "must be at least 1"));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}

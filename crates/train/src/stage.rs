@@ -1,0 +1,77 @@
+//! The `train` stage: the [`train`](crate::train) function behind the Stage contract.
+
+use esteira_core::{OutputSpec, Stage, StageContext, StageError, StageFactory, params_json, parse_params};
+
+use crate::TrainError;
+use crate::params::TrainParams;
+
+/// Stage kind `train`: input `train` (Parquet), outputs `model` (JSON artifact) and `cv`
+/// (JSON: cross-validation scores per grid point).
+#[derive(Debug, Clone)]
+pub struct TrainStage {
+    params: TrainParams,
+}
+
+impl TrainStage {
+    /// Builds the stage from pipeline-file params (defaults filled, then checked).
+    pub fn from_params(value: serde_json::Value) -> Result<Self, esteira_core::CoreError> {
+        let params: TrainParams = parse_params("train", value)?;
+        params.validate().map_err(|e| match e {
+            TrainError::Param { key, message } => esteira_core::CoreError::Param { kind: "train".into(), key, message },
+            other => {
+                esteira_core::CoreError::Param { kind: "train".into(), key: ".".into(), message: other.to_string() }
+            }
+        })?;
+        Ok(Self { params })
+    }
+
+    /// A stage with these params.
+    pub fn new(params: TrainParams) -> Self {
+        Self { params }
+    }
+}
+
+impl Stage for TrainStage {
+    fn kind(&self) -> &'static str {
+        "train"
+    }
+
+    fn version(&self) -> &'static str {
+        "1"
+    }
+
+    fn inputs(&self) -> Vec<String> {
+        vec!["train".into()]
+    }
+
+    fn outputs(&self) -> Vec<OutputSpec> {
+        vec![OutputSpec::new("model", "json"), OutputSpec::new("cv", "json")]
+    }
+
+    fn params(&self) -> serde_json::Value {
+        params_json(&self.params)
+    }
+
+    fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let hash = ctx.input("train")?.hash.to_hex();
+        let (_, batches) = ctx.read_table("train")?;
+        ctx.progress().set_message("fitting features, outliers, cross-validation");
+        let trained = crate::train(&self.params, &batches, &hash)?;
+        ctx.write_bytes("model", &trained.model.to_json())?;
+        ctx.write_json("cv", &trained.cv)?;
+        for (k, v) in &trained.metrics {
+            ctx.metric(k, v);
+        }
+        ctx.metric("algorithm", trained.model.algorithm());
+        Ok(())
+    }
+}
+
+/// Registers kind `train`.
+pub fn register(registry: &mut esteira_core::Registry) {
+    registry.register(StageFactory {
+        kind: "train",
+        summary: "fit the feature pipeline, remove LOF outliers, choose a model by CV, write the model artifact",
+        build: |params| Ok(Box::new(TrainStage::from_params(params)?)),
+    });
+}

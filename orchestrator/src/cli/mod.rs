@@ -1,0 +1,176 @@
+//! The command line: clap definitions, one module per subcommand.
+
+mod cat;
+mod dag;
+mod exec;
+mod gc;
+mod reproduce;
+mod run;
+mod runs;
+mod show;
+mod status;
+mod table;
+mod verify;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use esteira_core::{LocalStore, Registry};
+
+use crate::dag::Dag;
+use crate::pipeline::Pipeline;
+use crate::{OrchestratorError, exit};
+
+/// esteira: an ML pipeline as a cached, reproducible DAG of stages.
+#[derive(Debug, Parser)]
+#[command(name = "esteira", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// The pipeline file.
+    #[arg(short = 'c', long = "config", global = true, default_value = "esteira.toml", env = "ESTEIRA_CONFIG")]
+    config: PathBuf,
+    /// The artifact store directory (default: the pipeline file's `store`, else ./artifacts).
+    #[arg(long, global = true, env = "ESTEIRA_STORE")]
+    store: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the pipeline: execute what changed, reuse the cache for the rest.
+    Run(run::Args),
+    /// Show what a run would do and why (which param, input or version changed).
+    Status(status::Args),
+    /// Print the DAG.
+    Dag(dag::Args),
+    /// List, show and compare recorded runs.
+    #[command(subcommand)]
+    Runs(runs::Cmd),
+    /// Which stage and run produced an object, from which inputs.
+    Show(show::Args),
+    /// Write an object's bytes to stdout.
+    Cat(cat::Args),
+    /// Re-execute a recorded run without the cache and compare every output hash.
+    Reproduce(reproduce::Args),
+    /// Re-hash every object in the store and report corrupt ones.
+    Verify(verify::Args),
+    /// Delete objects, cache entries and runs not reachable from the last N runs.
+    Gc(gc::Args),
+    /// Run one stage kind outside any pipeline file.
+    Exec(exec::Args),
+}
+
+/// Parses the command line, runs the command, and maps errors to exit codes.
+pub fn main(registry: &Registry) -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match dispatch(cli, registry) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ESTEIRA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+fn dispatch(cli: Cli, registry: &Registry) -> Result<u8, OrchestratorError> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Run(a) => run::exec(g, registry, &a),
+        Command::Status(a) => status::exec(g, registry, &a),
+        Command::Dag(a) => dag::exec(g, registry, &a),
+        Command::Runs(c) => runs::exec(g, &c),
+        Command::Show(a) => show::exec(g, &a),
+        Command::Cat(a) => cat::exec(g, &a),
+        Command::Reproduce(a) => reproduce::exec(g, registry, &a),
+        Command::Verify(a) => verify::exec(g, &a),
+        Command::Gc(a) => gc::exec(g, &a),
+        Command::Exec(a) => exec::exec(g, registry, &a),
+    }
+}
+
+/// Loads and validates the pipeline file.
+fn load_dag(g: &Global, registry: &Registry) -> Result<Dag, OrchestratorError> {
+    let pipeline = Pipeline::load(&g.config)?;
+    Dag::build(pipeline, registry)
+}
+
+/// Opens the store: `--store`, else the pipeline file's, else `./artifacts`.
+fn open_store(g: &Global, pipeline: Option<&Pipeline>) -> Result<Arc<LocalStore>, OrchestratorError> {
+    let root = match (&g.store, pipeline) {
+        (Some(s), _) => s.clone(),
+        (None, Some(p)) => p.store.clone(),
+        (None, None) if g.config.is_file() => Pipeline::load(&g.config)?.store,
+        (None, None) => PathBuf::from("artifacts"),
+    };
+    Ok(Arc::new(LocalStore::open(root)?))
+}
+
+/// The command line as typed, for records and lock holders.
+fn command_line() -> String {
+    std::env::args().map(|a| if a.contains(' ') { format!("{a:?}") } else { a }).collect::<Vec<_>>().join(" ")
+}
+
+/// Resolves an object hash or unique prefix (at least 6 hex digits).
+fn resolve_object(store: &LocalStore, prefix: &str) -> Result<esteira_core::ContentHash, OrchestratorError> {
+    use esteira_core::ArtifactStore;
+    if let Ok(h) = prefix.parse() {
+        return Ok(h);
+    }
+    if prefix.len() < 6 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(OrchestratorError::Usage(format!("{prefix:?}: give a hash or a prefix of at least 6 hex digits")));
+    }
+    let p = prefix.to_ascii_lowercase();
+    let matches: Vec<_> = store.list_objects()?.into_iter().filter(|h| h.to_hex().starts_with(&p)).collect();
+    match matches.as_slice() {
+        [h] => Ok(*h),
+        [] => Err(OrchestratorError::Usage(format!("no object starts with {prefix} in {}", store.root().display()))),
+        _ => Err(OrchestratorError::Usage(format!("{prefix} is ambiguous: {} objects start with it", matches.len()))),
+    }
+}
+
+/// `--json` output helper.
+fn print_json<T: serde::Serialize>(v: &T) -> Result<(), OrchestratorError> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| OrchestratorError::Internal(e.to_string()))?;
+    println!("{s}");
+    Ok(())
+}
+
+/// Seconds between two RFC 3339 stamps.
+fn duration_secs(start: &str, end: Option<&str>) -> Option<f64> {
+    let s = humantime::parse_rfc3339(start).ok()?;
+    let e = humantime::parse_rfc3339(end?).ok()?;
+    e.duration_since(s).ok().map(|d| d.as_secs_f64())
+}
+
+#[allow(dead_code, reason = "used by subcommands that land with their stage crates")]
+fn exists(p: &Path) -> Result<(), OrchestratorError> {
+    if p.exists() { Ok(()) } else { Err(OrchestratorError::Usage(format!("{}: no such file", p.display()))) }
+}
+
+#[allow(unused_imports, reason = "re-exported for subcommand modules")]
+use exit as _;

@@ -1,0 +1,134 @@
+//! `esteira run`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use esteira_core::{Registry, RunRecord, RunStatus};
+
+use super::{Global, command_line, load_dag, open_store, print_json, table};
+use crate::plan::plan;
+use crate::progress::Reporter;
+use crate::runner::{RunOptions, run};
+use crate::{OrchestratorError, exit};
+
+/// Options of `esteira run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub(super) select: Select,
+    /// Print what would run and why, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Seconds to wait for another process holding the store.
+    #[arg(long, default_value_t = 0.0)]
+    wait: f64,
+    /// Print the run record as JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Which stages run, shared by `run` and `status`.
+#[derive(Debug, clap::Args)]
+pub struct Select {
+    /// Stages executing at once (default: the number of cores).
+    #[arg(short, long)]
+    jobs: Option<usize>,
+    /// Re-execute this stage even if cached (repeatable).
+    #[arg(long, value_name = "STAGE")]
+    force: Vec<String>,
+    /// Re-execute every stage.
+    #[arg(long)]
+    force_all: bool,
+    /// Run this stage and everything upstream of it only.
+    #[arg(long, value_name = "STAGE", conflicts_with = "only")]
+    until: Option<String>,
+    /// Run this stage only; its inputs must be in the cache.
+    #[arg(long, value_name = "STAGE")]
+    only: Option<String>,
+    /// No network: fetch stages reuse their last download.
+    #[arg(long)]
+    offline: bool,
+}
+
+pub(super) fn options(s: &Select, wait: f64) -> RunOptions {
+    RunOptions {
+        jobs: s.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get)),
+        force: s.force.iter().cloned().collect::<BTreeSet<_>>(),
+        force_all: s.force_all,
+        until: s.until.clone(),
+        only: s.only.clone(),
+        offline: s.offline,
+        command: command_line(),
+        lock_wait: Duration::from_secs_f64(wait.max(0.0)),
+    }
+}
+
+pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, OrchestratorError> {
+    let dag = load_dag(g, registry)?;
+    let store = open_store(g, Some(&dag.pipeline))?;
+    let opts = options(&a.select, a.wait);
+    if a.dry_run {
+        let entries = plan(&dag, &store, &opts)?;
+        if a.json {
+            print_json(&entries)?;
+        } else {
+            print!("{}", super::status::render(&entries));
+        }
+        return Ok(exit::OK);
+    }
+    let reporter = Reporter::new(g.quiet);
+    let record = run(Arc::new(dag), store, &opts, &reporter)?;
+    if a.json {
+        print_json(&record)?;
+    } else {
+        print!("{}", summary(&record));
+    }
+    if record.status == RunStatus::Succeeded {
+        Ok(exit::OK)
+    } else {
+        let failed: Vec<_> = record
+            .order
+            .iter()
+            .filter_map(|n| record.stages.get(n).map(|s| (n, s)))
+            .filter(|(_, s)| s.status == esteira_core::StageStatus::Failed || s.error.is_some() && s.outputs.is_empty())
+            .collect();
+        let first = failed
+            .first()
+            .map(|(n, s)| format!("{n}: {}", s.error.as_deref().unwrap_or("failed")))
+            .unwrap_or_default();
+        Err(OrchestratorError::StagesFailed { count: failed.len(), first })
+    }
+}
+
+/// The summary table printed after a run.
+pub fn summary(r: &RunRecord) -> String {
+    let rows: Vec<Vec<String>> = r
+        .order
+        .iter()
+        .filter_map(|n| r.stages.get(n).map(|s| (n, s)))
+        .map(|(n, s)| {
+            vec![
+                n.clone(),
+                s.kind.clone(),
+                s.status.as_str().to_owned(),
+                format!("{:.3}s", (s.end_ms - s.start_ms) / 1e3),
+                s.key.map(|k| k.short()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut out = table::render(&["STAGE", "KIND", "STATUS", "TIME", "KEY"], &rows);
+    let c = r.counts();
+    let get = |k: &str| c.get(k).copied().unwrap_or(0);
+    let secs = r.stages.values().map(|s| s.end_ms).fold(0.0, f64::max) / 1e3;
+    out.push_str(&format!(
+        "run {} {}: {} ran, {} cached, {} failed, {} skipped in {secs:.3}s\n",
+        r.id,
+        r.status.as_str(),
+        get("ran"),
+        get("cached"),
+        get("failed"),
+        get("skipped"),
+    ));
+    out
+}

@@ -1,0 +1,212 @@
+//! `esteira runs list|show|diff`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use esteira_core::{ArtifactStore, RunRecord};
+
+use super::{Global, open_store, print_json, table};
+use crate::plan::flatten;
+use crate::{OrchestratorError, exit};
+
+/// `esteira runs` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Cmd {
+    /// One line per run, newest last.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A run's stages, keys, metrics and errors (`latest` for the newest).
+    Show {
+        /// Run id or unique prefix.
+        run: String,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Params, metrics and outputs of two runs side by side.
+    Diff {
+        /// The first run.
+        a: String,
+        /// The second run (default: latest).
+        #[arg(default_value = "latest")]
+        b: String,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(super) fn exec(g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
+    let store = open_store(g, None)?;
+    match cmd {
+        Cmd::List { json } => {
+            let runs = store.run_list()?;
+            if *json {
+                print_json(&runs)?;
+            } else {
+                print!("{}", list(&runs));
+            }
+        }
+        Cmd::Show { run, json } => {
+            let r = store.run_get(run)?;
+            if *json {
+                print_json(&r)?;
+            } else {
+                print!("{}", show(&r));
+            }
+        }
+        Cmd::Diff { a, b, json } => {
+            let (ra, rb) = (store.run_get(a)?, store.run_get(b)?);
+            let d = diff(&ra, &rb);
+            if *json {
+                print_json(&d)?;
+            } else {
+                print!("{}", render_diff(&ra, &rb, &d));
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Headline metrics of a run: the evaluation stage's scores when present.
+pub fn headline(r: &RunRecord) -> String {
+    let mut parts = Vec::new();
+    for s in r.stages.values() {
+        for key in ["roc_auc", "balanced_accuracy"] {
+            if let Some(v) = s.metrics.get(key).and_then(serde_json::Value::as_f64) {
+                parts.push(format!("{key}={v:.3}"));
+            }
+        }
+    }
+    parts.join(" ")
+}
+
+fn list(runs: &[RunRecord]) -> String {
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let c = r.counts();
+            let get = |k: &str| c.get(k).copied().unwrap_or(0).to_string();
+            vec![
+                r.id.clone(),
+                r.status.as_str().to_owned(),
+                r.started_at.clone(),
+                super::duration_secs(&r.started_at, r.ended_at.as_deref()).map_or("-".into(), |s| format!("{s:.0}s")),
+                get("ran"),
+                get("cached"),
+                get("failed"),
+                headline(r),
+            ]
+        })
+        .collect();
+    table::render(&["RUN", "STATUS", "STARTED", "TIME", "RAN", "CACHED", "FAILED", "METRICS"], &rows)
+}
+
+fn show(r: &RunRecord) -> String {
+    let mut out = format!(
+        "run {}  {}\npipeline {} (config {})\nstarted {}  ended {}  on {}  esteira {}\ncommand {}\n\n",
+        r.id,
+        r.status.as_str(),
+        r.pipeline,
+        r.config_hash.short(),
+        r.started_at,
+        r.ended_at.as_deref().unwrap_or("-"),
+        r.host,
+        r.esteira_version,
+        r.command
+    );
+    out.push_str(&super::run::summary(r));
+    for name in &r.order {
+        let Some(s) = r.stages.get(name) else { continue };
+        out.push_str(&format!("\n[{name}] {} {}\n", s.kind, s.status.as_str()));
+        for (k, v) in &s.inputs {
+            let src = s.input_sources.get(k).map(String::as_str).unwrap_or("");
+            out.push_str(&format!("  in  {k:<12} {}  ({src})\n", v.short()));
+        }
+        for (k, v) in &s.outputs {
+            out.push_str(&format!("  out {k:<12} {}\n", v));
+        }
+        for (k, v) in &s.metrics {
+            out.push_str(&format!("  metric {k} = {}\n", compact(v)));
+        }
+        if let Some(e) = &s.error {
+            out.push_str(&format!("  note: {e}\n"));
+        }
+    }
+    out
+}
+
+fn compact(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |f| {
+            if f.fract() == 0.0 && f.abs() < 1e15 { format!("{f:.0}") } else { format!("{f:.6}") }
+        }),
+        other => {
+            let s = other.to_string();
+            if s.len() > 100 { format!("{}…", &s[..s.char_indices().nth(100).map_or(s.len(), |(i, _)| i)]) } else { s }
+        }
+    }
+}
+
+/// One differing value.
+#[derive(Debug, serde::Serialize)]
+pub struct Change {
+    stage: String,
+    what: String,
+    a: Option<String>,
+    b: Option<String>,
+}
+
+fn diff(a: &RunRecord, b: &RunRecord) -> Vec<Change> {
+    let mut out = Vec::new();
+    let names: BTreeSet<&String> = a.stages.keys().chain(b.stages.keys()).collect();
+    for n in names {
+        let (sa, sb) = (a.stages.get(n), b.stages.get(n));
+        let mut fa = BTreeMap::new();
+        let mut fb = BTreeMap::new();
+        if let Some(s) = sa {
+            flatten("param", &s.params, &mut fa);
+            for (k, v) in &s.metrics {
+                flatten(&format!("metric.{k}"), v, &mut fa);
+            }
+            for (k, v) in &s.outputs {
+                fa.insert(format!("output.{k}"), v.short());
+            }
+            fa.insert("status".into(), s.status.as_str().into());
+        }
+        if let Some(s) = sb {
+            flatten("param", &s.params, &mut fb);
+            for (k, v) in &s.metrics {
+                flatten(&format!("metric.{k}"), v, &mut fb);
+            }
+            for (k, v) in &s.outputs {
+                fb.insert(format!("output.{k}"), v.short());
+            }
+            fb.insert("status".into(), s.status.as_str().into());
+        }
+        let keys: BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
+        for k in keys {
+            let (x, y) = (fa.get(k), fb.get(k));
+            if x != y && k != "status" {
+                out.push(Change { stage: n.clone(), what: k.clone(), a: x.cloned(), b: y.cloned() });
+            }
+        }
+    }
+    out
+}
+
+fn render_diff(a: &RunRecord, b: &RunRecord, d: &[Change]) -> String {
+    if d.is_empty() {
+        return format!("runs {} and {} have the same params, metrics and outputs\n", a.id, b.id);
+    }
+    let rows: Vec<Vec<String>> = d
+        .iter()
+        .map(|c| {
+            let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            vec![c.stage.clone(), c.what.clone(), show(&c.a), show(&c.b)]
+        })
+        .collect();
+    table::render(&["STAGE", "WHAT", &a.id, &b.id], &rows)
+}

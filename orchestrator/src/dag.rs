@@ -1,0 +1,331 @@
+//! The DAG: stages built from the registry, edges from input bindings, validated.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use esteira_core::{CoreError, Registry, Stage};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::OrchestratorError;
+use crate::pipeline::{Pipeline, Source, StageDecl};
+
+/// One node: the declaration and the built stage.
+pub struct Node {
+    /// As declared in the pipeline file.
+    pub decl: StageDecl,
+    /// Built from the registry.
+    pub stage: Box<dyn Stage>,
+}
+
+/// A validated pipeline graph.
+pub struct Dag {
+    /// The pipeline file.
+    pub pipeline: Pipeline,
+    /// Nodes by name.
+    pub nodes: BTreeMap<String, Node>,
+    /// Stage names in a deterministic topological order.
+    pub order: Vec<String>,
+    graph: DiGraph<String, ()>,
+    index: BTreeMap<String, NodeIndex>,
+}
+
+impl Dag {
+    /// Builds every stage and validates bindings; a cycle is reported with its path.
+    pub fn build(pipeline: Pipeline, registry: &Registry) -> Result<Self, OrchestratorError> {
+        let file = pipeline.path.clone();
+        let perr = |line: usize, message: String| OrchestratorError::Pipeline { file: file.clone(), line, message };
+        let mut nodes = BTreeMap::new();
+        for decl in pipeline.stages.values() {
+            let stage = registry.build(&decl.kind, decl.params.clone()).map_err(|e| match e {
+                CoreError::Param { key, message, .. } if key == "kind" => {
+                    perr(decl.line, format!("stage `{}`: kind `{}`: {message}", decl.name, decl.kind))
+                }
+                CoreError::Param { key, message, .. } => perr(
+                    pipeline.param_line(decl, &key),
+                    format!("stage `{}` (kind `{}`): param `{key}`: {message}", decl.name, decl.kind),
+                ),
+                other => perr(decl.line, format!("stage `{}`: {other}", decl.name)),
+            })?;
+            nodes.insert(decl.name.clone(), Node { decl: decl.clone(), stage });
+        }
+        let names: Vec<&str> = nodes.keys().map(String::as_str).collect();
+        for node in nodes.values() {
+            let d = &node.decl;
+            let wanted: BTreeSet<String> = node.stage.inputs().into_iter().collect();
+            for w in &wanted {
+                if !d.inputs.contains_key(w) {
+                    return Err(perr(
+                        d.line,
+                        format!("stage `{}` (kind `{}`) needs input `{w}`: add it to `inputs = {{ … }}`", d.name, d.kind),
+                    ));
+                }
+            }
+            for (input, src) in &d.inputs {
+                let line = d.input_lines.get(input).copied().unwrap_or(d.line);
+                if !wanted.contains(input) {
+                    let known = wanted.iter().cloned().collect::<Vec<_>>().join(", ");
+                    return Err(perr(
+                        line,
+                        format!("stage `{}` (kind `{}`) has no input `{input}` (its inputs: {known})", d.name, d.kind),
+                    ));
+                }
+                if let Source::Stage { stage, output } = src {
+                    let Some(up) = nodes.get(stage) else {
+                        return Err(perr(
+                            line,
+                            format!(
+                                "stage `{}`: input `{input}` names unknown stage `{stage}` (stages: {})",
+                                d.name,
+                                names.join(", ")
+                            ),
+                        ));
+                    };
+                    let outs = up.stage.outputs();
+                    if !outs.iter().any(|o| &o.name == output) {
+                        let known = outs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ");
+                        return Err(perr(
+                            line,
+                            format!(
+                                "stage `{}`: input `{input}` names unknown output `{stage}.{output}` (`{stage}` has: {known})",
+                                d.name
+                            ),
+                        ));
+                    }
+                }
+            }
+            for a in &d.after {
+                if !nodes.contains_key(a) {
+                    return Err(perr(d.line, format!("stage `{}`: `after` names unknown stage `{a}`", d.name)));
+                }
+            }
+        }
+        let mut graph = DiGraph::new();
+        let mut index = BTreeMap::new();
+        for name in nodes.keys() {
+            index.insert(name.clone(), graph.add_node(name.clone()));
+        }
+        for node in nodes.values() {
+            for up in upstream_of(&node.decl) {
+                graph.update_edge(index[&up], index[&node.decl.name], ());
+            }
+        }
+        if let Some(cycle) = find_cycle(&nodes) {
+            return Err(OrchestratorError::Cycle { file: pipeline.path.clone(), cycle: cycle.join(" -> ") });
+        }
+        let order = topo_order(&nodes);
+        Ok(Self { pipeline, nodes, order, graph, index })
+    }
+
+    /// Direct upstream stages of a stage.
+    pub fn upstream(&self, name: &str) -> Vec<String> {
+        self.graph
+            .neighbors_directed(self.index[name], petgraph::Direction::Incoming)
+            .map(|i| self.graph[i].clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// Direct downstream stages of a stage.
+    pub fn downstream(&self, name: &str) -> Vec<String> {
+        self.graph
+            .neighbors_directed(self.index[name], petgraph::Direction::Outgoing)
+            .map(|i| self.graph[i].clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// A stage and everything upstream of it.
+    pub fn ancestors_of(&self, name: &str) -> BTreeSet<String> {
+        self.closure(name, petgraph::Direction::Incoming)
+    }
+
+    /// A stage and everything downstream of it.
+    pub fn descendants_of(&self, name: &str) -> BTreeSet<String> {
+        self.closure(name, petgraph::Direction::Outgoing)
+    }
+
+    fn closure(&self, name: &str, dir: petgraph::Direction) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![name.to_owned()];
+        while let Some(n) = stack.pop() {
+            if seen.insert(n.clone()) {
+                for m in self.graph.neighbors_directed(self.index[&n], dir) {
+                    stack.push(self.graph[m].clone());
+                }
+            }
+        }
+        seen
+    }
+
+    /// Checks that a stage name exists, for `--force`, `--until`, `--only`.
+    pub fn require(&self, name: &str, flag: &str) -> Result<(), OrchestratorError> {
+        if self.nodes.contains_key(name) {
+            Ok(())
+        } else {
+            Err(OrchestratorError::Usage(format!(
+                "{flag} {name}: no such stage in {} (stages: {})",
+                self.pipeline.path.display(),
+                self.order.join(", ")
+            )))
+        }
+    }
+
+    /// Renders the graph as text, Graphviz dot or Mermaid.
+    pub fn render(&self, format: DagFormat) -> String {
+        let mut s = String::new();
+        match format {
+            DagFormat::Text => {
+                for name in &self.order {
+                    let n = &self.nodes[name];
+                    let _ = writeln!(s, "{name} ({})", n.decl.kind);
+                    for (input, src) in &n.decl.inputs {
+                        let _ = writeln!(s, "  <- {input} = {src}");
+                    }
+                    for a in &n.decl.after {
+                        let _ = writeln!(s, "  after {a}");
+                    }
+                    let outs: Vec<String> = n.stage.outputs().iter().map(esteira_core::OutputSpec::file_name).collect();
+                    if !outs.is_empty() {
+                        let _ = writeln!(s, "  -> {}", outs.join(", "));
+                    }
+                }
+            }
+            DagFormat::Dot => {
+                let _ = writeln!(s, "digraph {:?} {{\n  rankdir=LR;\n  node [shape=box];", self.pipeline.name);
+                for name in &self.order {
+                    let _ = writeln!(s, "  {name:?} [label=\"{name}\\n({})\"];", self.nodes[name].decl.kind);
+                }
+                for name in &self.order {
+                    for (input, src) in &self.nodes[name].decl.inputs {
+                        match src {
+                            Source::Stage { stage, output } => {
+                                let _ = writeln!(s, "  {stage:?} -> {name:?} [label=\"{output}→{input}\"];");
+                            }
+                            Source::File(p) => {
+                                let f = format!("file:{}", p.display());
+                                let _ = writeln!(s, "  {f:?} [shape=note];\n  {f:?} -> {name:?} [label=\"{input}\"];");
+                            }
+                        }
+                    }
+                    for a in &self.nodes[name].decl.after {
+                        let _ = writeln!(s, "  {a:?} -> {name:?} [style=dashed];");
+                    }
+                }
+                s.push_str("}\n");
+            }
+            DagFormat::Mermaid => {
+                s.push_str("flowchart LR\n");
+                for name in &self.order {
+                    let _ = writeln!(s, "  {name}[\"{name}<br/>({})\"]", self.nodes[name].decl.kind);
+                }
+                for name in &self.order {
+                    for (input, src) in &self.nodes[name].decl.inputs {
+                        if let Source::Stage { stage, output } = src {
+                            let _ = writeln!(s, "  {stage} -- \"{output}→{input}\" --> {name}");
+                        }
+                    }
+                    for a in &self.nodes[name].decl.after {
+                        let _ = writeln!(s, "  {a} -.-> {name}");
+                    }
+                }
+            }
+        }
+        s
+    }
+}
+
+/// Output formats of `esteira dag`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DagFormat {
+    /// One stage per line with its inputs and outputs.
+    Text,
+    /// Graphviz.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+fn upstream_of(d: &StageDecl) -> BTreeSet<String> {
+    let mut up: BTreeSet<String> = d
+        .inputs
+        .values()
+        .filter_map(|s| match s {
+            Source::Stage { stage, .. } => Some(stage.clone()),
+            Source::File(_) => None,
+        })
+        .collect();
+    up.extend(d.after.iter().cloned());
+    up
+}
+
+fn find_cycle(nodes: &BTreeMap<String, Node>) -> Option<Vec<String>> {
+    // Colour DFS; on a back edge, the stack from the target to here is the cycle.
+    fn visit(
+        n: &str,
+        nodes: &BTreeMap<String, Node>,
+        state: &mut BTreeMap<String, u8>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        state.insert(n.to_owned(), 1);
+        stack.push(n.to_owned());
+        // Follow edges downstream: from n to every stage that consumes it.
+        for (m, node) in nodes {
+            if !upstream_of(&node.decl).contains(n) {
+                continue;
+            }
+            match state.get(m).copied().unwrap_or(0) {
+                0 => {
+                    if let Some(c) = visit(m, nodes, state, stack) {
+                        return Some(c);
+                    }
+                }
+                1 => {
+                    let start = stack.iter().position(|s| s == m).unwrap_or(0);
+                    let mut cycle: Vec<String> = stack[start..].to_vec();
+                    cycle.push(m.clone());
+                    return Some(cycle);
+                }
+                _ => {}
+            }
+        }
+        stack.pop();
+        state.insert(n.to_owned(), 2);
+        None
+    }
+    let mut state = BTreeMap::new();
+    for n in nodes.keys() {
+        if state.get(n).copied().unwrap_or(0) == 0 {
+            let mut stack = Vec::new();
+            if let Some(c) = visit(n, nodes, &mut state, &mut stack) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+fn topo_order(nodes: &BTreeMap<String, Node>) -> Vec<String> {
+    let mut indeg: BTreeMap<&str, usize> = nodes.keys().map(|k| (k.as_str(), 0)).collect();
+    for node in nodes.values() {
+        indeg.insert(node.decl.name.as_str(), upstream_of(&node.decl).len());
+    }
+    let mut ready: BTreeSet<String> = indeg.iter().filter(|(_, d)| **d == 0).map(|(k, _)| (*k).to_owned()).collect();
+    let mut order = Vec::new();
+    while let Some(n) = ready.pop_first() {
+        for (m, node) in nodes {
+            if upstream_of(&node.decl).contains(&n) {
+                let d = indeg.get_mut(m.as_str()).map(|d| {
+                    *d -= 1;
+                    *d
+                });
+                if d == Some(0) {
+                    ready.insert(m.clone());
+                }
+            }
+        }
+        order.push(n);
+    }
+    order
+}

@@ -1,0 +1,262 @@
+//! The pipeline file: TOML declaring stages, their kinds, params and input bindings.
+//!
+//! ```toml
+//! [pipeline]
+//! name = "ufrn"
+//! store = "artifacts"           # relative to this file
+//!
+//! [stages.segregate]
+//! kind = "segregate"
+//! inputs = { table = "check_clean.table" }   # "stage.output" or "file:relative/path"
+//! after = ["some_stage"]                      # optional ordering-only dependencies
+//! [stages.segregate.params]
+//! target = "descricao"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::OrchestratorError;
+
+/// Where an input comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Output `output` of stage `stage`.
+    Stage {
+        /// The upstream stage.
+        stage: String,
+        /// Its output.
+        output: String,
+    },
+    /// A file named in the pipeline file, relative to the file's directory; hashed by content.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stage { stage, output } => write!(f, "{stage}.{output}"),
+            Self::File(p) => write!(f, "file:{}", p.display()),
+        }
+    }
+}
+
+/// One declared stage.
+#[derive(Debug, Clone)]
+pub struct StageDecl {
+    /// The stage name (the table key).
+    pub name: String,
+    /// The stage kind.
+    pub kind: String,
+    /// Input name -> source.
+    pub inputs: BTreeMap<String, Source>,
+    /// Ordering-only dependencies.
+    pub after: Vec<String>,
+    /// The params, converted to JSON.
+    pub params: serde_json::Value,
+    /// 1-based line of the stage's table header.
+    pub line: usize,
+    /// Line of each input binding.
+    pub input_lines: BTreeMap<String, usize>,
+    /// Byte span of the params table in the file (for locating param errors).
+    pub params_span: Option<std::ops::Range<usize>>,
+}
+
+/// A parsed pipeline file.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The directory relative paths are resolved against.
+    pub base_dir: PathBuf,
+    /// The file's bytes (for the config hash and error locations).
+    pub text: String,
+    /// Its name.
+    pub name: String,
+    /// The store directory (resolved).
+    pub store: PathBuf,
+    /// Stages by name.
+    pub stages: BTreeMap<String, StageDecl>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileToml {
+    #[serde(default)]
+    pipeline: Option<MetaToml>,
+    #[serde(default)]
+    stages: BTreeMap<String, Spanned<StageToml>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetaToml {
+    name: Option<String>,
+    store: Option<String>,
+    #[allow(dead_code, reason = "free text for humans, accepted so files can document themselves")]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StageToml {
+    kind: String,
+    #[serde(default)]
+    inputs: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    after: Vec<String>,
+    #[serde(default)]
+    params: Option<Spanned<toml::Table>>,
+    #[allow(dead_code, reason = "free text for humans")]
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+impl Pipeline {
+    /// Reads and parses a pipeline file.
+    pub fn load(path: &Path) -> Result<Self, OrchestratorError> {
+        let text = std::fs::read_to_string(path).map_err(|e| OrchestratorError::Pipeline {
+            file: path.to_path_buf(),
+            line: 0,
+            message: format!("cannot read the pipeline file: {e}"),
+        })?;
+        Self::parse(path, text)
+    }
+
+    /// Parses pipeline text that came from `path`.
+    pub fn parse(path: &Path, text: String) -> Result<Self, OrchestratorError> {
+        let err = |line: usize, message: String| OrchestratorError::Pipeline { file: path.to_path_buf(), line, message };
+        let file: FileToml = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(0, |s| line_of(&text, s.start));
+            err(line, e.message().trim().to_owned())
+        })?;
+        let base_dir = path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty());
+        let base_dir = base_dir.unwrap_or_else(|| PathBuf::from("."));
+        let meta = file.pipeline.unwrap_or(MetaToml { name: None, store: None, description: None });
+        let store = base_dir.join(meta.store.unwrap_or_else(|| "artifacts".to_owned()));
+        let name = meta.name.unwrap_or_else(|| {
+            path.file_stem().map_or_else(|| "pipeline".to_owned(), |s| s.to_string_lossy().into_owned())
+        });
+        if file.stages.is_empty() {
+            return Err(err(1, "no stages declared (expected [stages.<name>] tables)".into()));
+        }
+        let mut stages = BTreeMap::new();
+        for (name, spanned) in file.stages {
+            let line = line_of(&text, spanned.span().start);
+            let st = spanned.into_inner();
+            if name.contains('.') || name.is_empty() {
+                return Err(err(line, format!("stage name `{name}`: must be non-empty and contain no `.`")));
+            }
+            let mut inputs = BTreeMap::new();
+            let mut input_lines = BTreeMap::new();
+            for (input, src) in st.inputs {
+                let iline = line_of(&text, src.span().start);
+                let raw = src.into_inner();
+                let source = if let Some(p) = raw.strip_prefix("file:") {
+                    if p.is_empty() {
+                        return Err(err(iline, format!("stage `{name}`: input `{input}`: empty file path")));
+                    }
+                    Source::File(PathBuf::from(p))
+                } else if let Some((stage, output)) = raw.split_once('.') {
+                    Source::Stage { stage: stage.to_owned(), output: output.to_owned() }
+                } else {
+                    return Err(err(
+                        iline,
+                        format!("stage `{name}`: input `{input}` = {raw:?}: expected \"stage.output\" or \"file:path\""),
+                    ));
+                };
+                inputs.insert(input.clone(), source);
+                input_lines.insert(input, iline);
+            }
+            let (params, params_span) = match st.params {
+                Some(p) => {
+                    let span = p.span();
+                    let v = serde_json::to_value(p.into_inner())
+                        .map_err(|e| err(line, format!("stage `{name}`: params: {e}")))?;
+                    (v, Some(span))
+                }
+                None => (serde_json::Value::Object(serde_json::Map::new()), None),
+            };
+            stages.insert(
+                name.clone(),
+                StageDecl { name, kind: st.kind, inputs, after: st.after, params, line, input_lines, params_span },
+            );
+        }
+        Ok(Self { path: path.to_path_buf(), base_dir, text, name, store, stages })
+    }
+
+    /// The line where param `key` (a dotted path from the params root) of a stage is written,
+    /// falling back to the stage's line.
+    pub fn param_line(&self, stage: &StageDecl, key: &str) -> usize {
+        let Some(span) = &stage.params_span else { return stage.line };
+        let body = &self.text[span.clone()];
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        let leaf = leaf.split('[').next().unwrap_or(leaf);
+        if !leaf.is_empty() {
+            for (i, l) in body.lines().enumerate() {
+                let t = l.trim_start();
+                if t.starts_with(leaf) && t[leaf.len()..].trim_start().starts_with('=')
+                    || t.contains(&format!("{leaf} ="))
+                    || t.contains(&format!("{leaf}="))
+                {
+                    return line_of(&self.text, span.start) + i;
+                }
+            }
+        }
+        line_of(&self.text, span.start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sources_and_lines() {
+        let text = r#"
+[pipeline]
+name = "t"
+
+[stages.a]
+kind = "k"
+inputs = { x = "file:data/x.csv" }
+
+[stages.b]
+kind = "k"
+inputs = { y = "a.out" }
+[stages.b.params]
+n = 3
+"#;
+        let p = Pipeline::parse(Path::new("dir/p.toml"), text.to_owned()).unwrap();
+        assert_eq!(p.name, "t");
+        assert_eq!(p.store, Path::new("dir/artifacts"));
+        assert_eq!(p.stages["a"].inputs["x"], Source::File("data/x.csv".into()));
+        assert_eq!(p.stages["b"].inputs["y"], Source::Stage { stage: "a".into(), output: "out".into() });
+        assert_eq!(p.stages["b"].input_lines["y"], 11);
+        assert_eq!(p.stages["b"].params["n"], 3);
+        assert_eq!(p.param_line(&p.stages["b"], "n"), 13);
+    }
+
+    #[test]
+    fn duplicate_stage_is_an_error_with_a_line() {
+        let text = "[stages.a]\nkind = \"k\"\n[stages.a]\nkind = \"k\"\n";
+        let e = Pipeline::parse(Path::new("p.toml"), text.to_owned()).unwrap_err().to_string();
+        assert!(e.starts_with("p.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn bad_binding_names_the_line() {
+        let text = "[stages.a]\nkind = \"k\"\ninputs = { x = \"nodot\" }\n";
+        let e = Pipeline::parse(Path::new("p.toml"), text.to_owned()).unwrap_err().to_string();
+        assert!(e.starts_with("p.toml:3:"), "{e}");
+        assert!(e.contains("expected \"stage.output\""), "{e}");
+    }
+}

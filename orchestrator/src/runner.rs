@@ -1,0 +1,284 @@
+//! A whole run: selection, parallel scheduling, records, materialisation.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use esteira_core::{
+    ArtifactStore, ContentHash, LocalStore, RunRecord, RunStatus, StageRecord, StageStatus, now_rfc3339,
+};
+use tokio::task::JoinSet;
+
+use crate::OrchestratorError;
+use crate::dag::Dag;
+use crate::execute::{Env, Executed, Failure, Mode, Verified, execute_stage};
+use crate::progress::Reporter;
+
+/// Options of `esteira run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stages executing at once.
+    pub jobs: usize,
+    /// Stages to re-execute despite the cache.
+    pub force: BTreeSet<String>,
+    /// Re-execute everything.
+    pub force_all: bool,
+    /// Run only this stage and its ancestors.
+    pub until: Option<String>,
+    /// Run only this stage (inputs from the cache).
+    pub only: Option<String>,
+    /// Forbid network access.
+    pub offline: bool,
+    /// The command line, for the record.
+    pub command: String,
+    /// How long to wait for another writer.
+    pub lock_wait: Duration,
+}
+
+/// Which stages a run executes (others are resolved from the cache).
+pub fn selection(dag: &Dag, opts: &RunOptions) -> Result<BTreeSet<String>, OrchestratorError> {
+    for f in &opts.force {
+        dag.require(f, "--force")?;
+    }
+    if let Some(u) = &opts.until {
+        dag.require(u, "--until")?;
+        return Ok(dag.ancestors_of(u));
+    }
+    if let Some(o) = &opts.only {
+        dag.require(o, "--only")?;
+        return Ok(BTreeSet::from([o.clone()]));
+    }
+    Ok(dag.order.iter().cloned().collect())
+}
+
+/// A fresh, sortable run id.
+pub fn new_run_id() -> String {
+    let now = std::time::SystemTime::now();
+    let ts = humantime::format_rfc3339_seconds(now).to_string().replace(['-', ':'], "");
+    let nanos = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let salt = ContentHash::of_bytes(format!("{nanos}-{}", std::process::id()).as_bytes()).short();
+    format!("{}-{}", ts, &salt[..4])
+}
+
+/// Marks a run that was in progress when its process died (found by the next lock holder).
+fn mark_interrupted(store: &LocalStore) {
+    let marker = store.root().join("current-run");
+    if let Ok(id) = std::fs::read_to_string(&marker) {
+        if let Ok(mut r) = store.run_get(id.trim()) {
+            if r.status == RunStatus::Running {
+                r.status = RunStatus::Interrupted;
+                let _ = store.run_put(&r);
+                tracing::warn!(run = %r.id, "previous run was interrupted; marked as such");
+            }
+        }
+        let _ = std::fs::remove_file(&marker);
+    }
+}
+
+/// Executes the DAG. Returns the run record (also when stages failed).
+pub fn run(
+    dag: Arc<Dag>,
+    store: Arc<LocalStore>,
+    opts: &RunOptions,
+    reporter: &Arc<Reporter>,
+) -> Result<RunRecord, OrchestratorError> {
+    let selected = selection(&dag, opts)?;
+    let _lock = store.lock(&opts.command, opts.lock_wait)?;
+    mark_interrupted(&store);
+    let run_id = new_run_id();
+    let mut record = RunRecord {
+        id: run_id.clone(),
+        status: RunStatus::Running,
+        pipeline: dag.pipeline.path.display().to_string(),
+        config_hash: ContentHash::of_bytes(dag.pipeline.text.as_bytes()),
+        esteira_version: env!("CARGO_PKG_VERSION").to_owned(),
+        command: opts.command.clone(),
+        host: esteira_core::hostname(),
+        started_at: now_rfc3339(),
+        ended_at: None,
+        order: dag.order.clone(),
+        stages: BTreeMap::new(),
+    };
+    store.run_put(&record)?;
+    let _ = std::fs::write(store.root().join("current-run"), &run_id);
+
+    let jobs = opts.jobs.max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(jobs.min(4))
+        .max_blocking_threads(jobs.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| OrchestratorError::Internal(format!("cannot start the runtime: {e}")))?;
+    let t0 = Instant::now();
+    let verified = Arc::new(Verified::default());
+    let stages = runtime.block_on(schedule(&dag, &store, opts, &selected, &run_id, reporter, &verified, t0));
+
+    record.stages = stages;
+    // A selected stage that could not run (its inputs were unavailable) fails the run too.
+    let failed = record.stages.iter().any(|(n, s)| {
+        s.status == StageStatus::Failed || (s.status == StageStatus::Skipped && selected.contains(n))
+    });
+    record.status = if failed { RunStatus::Failed } else { RunStatus::Succeeded };
+    record.ended_at = Some(now_rfc3339());
+    store.run_put(&record)?;
+    let _ = std::fs::remove_file(store.root().join("current-run"));
+    materialise(&store, &record);
+    store.save_memo()?;
+    Ok(record)
+}
+
+enum Done {
+    Ok(Executed),
+    Err(Failure),
+}
+
+#[allow(clippy::too_many_arguments, reason = "internal scheduler entry point; a struct would only rename them")]
+async fn schedule(
+    dag: &Arc<Dag>,
+    store: &Arc<LocalStore>,
+    opts: &RunOptions,
+    selected: &BTreeSet<String>,
+    run_id: &str,
+    reporter: &Arc<Reporter>,
+    verified: &Arc<Verified>,
+    t0: Instant,
+) -> BTreeMap<String, StageRecord> {
+    let mut records: BTreeMap<String, StageRecord> = BTreeMap::new();
+    let mut outputs: BTreeMap<String, BTreeMap<String, ContentHash>> = BTreeMap::new();
+    let mut pending: BTreeSet<String> = dag.order.iter().cloned().collect();
+    let mut running: BTreeMap<String, f64> = BTreeMap::new();
+    let mut set: JoinSet<(String, Done, f64, f64)> = JoinSet::new();
+    let jobs = opts.jobs.max(1);
+    loop {
+        // Skip stages whose upstream failed or was skipped.
+        let doomed: Vec<(String, String)> = pending
+            .iter()
+            .filter_map(|n| {
+                dag.upstream(n)
+                    .into_iter()
+                    .find(|u| records.get(u).is_some_and(|r| matches!(r.status, StageStatus::Failed | StageStatus::Skipped)))
+                    .map(|u| (n.clone(), u))
+            })
+            .collect();
+        for (n, u) in doomed {
+            pending.remove(&n);
+            let now = t0.elapsed().as_secs_f64() * 1e3;
+            let mut r = base_record(dag, &n, now);
+            r.status = StageStatus::Skipped;
+            r.error = Some(format!("upstream stage `{u}` did not complete"));
+            reporter.finished(&n, &r);
+            records.insert(n, r);
+        }
+        let ready: Vec<String> = pending
+            .iter()
+            .filter(|n| dag.upstream(n).iter().all(|u| records.get(u).is_some_and(|r| is_ok(r.status))))
+            .cloned()
+            .collect();
+        for n in ready {
+            if running.len() >= jobs {
+                break;
+            }
+            pending.remove(&n);
+            let mode = if selected.contains(&n) {
+                Mode::Execute { force: opts.force_all || opts.force.contains(&n) }
+            } else {
+                Mode::ResolveOnly
+            };
+            let start = t0.elapsed().as_secs_f64() * 1e3;
+            running.insert(n.clone(), start);
+            if mode != Mode::ResolveOnly {
+                reporter.started(&n, &dag.nodes[&n].decl.kind);
+            }
+            let (dag, store, verified, reporter) =
+                (Arc::clone(dag), Arc::clone(store), Arc::clone(verified), Arc::clone(reporter));
+            let upstream = outputs.clone();
+            let run_id = run_id.to_owned();
+            let offline = opts.offline;
+            set.spawn_blocking(move || {
+                let env = Env { store: &store, offline, run_id: &run_id, verified: &verified };
+                let progress = reporter.progress_for(&n);
+                let done = match execute_stage(&dag, &env, &n, mode, &upstream, progress) {
+                    Ok(e) => Done::Ok(e),
+                    Err(f) => Done::Err(f),
+                };
+                let end = t0.elapsed().as_secs_f64() * 1e3;
+                (n, done, start, end)
+            });
+        }
+        let Some(joined) = set.join_next().await else { break };
+        let (n, done, start, end) = match joined {
+            Ok(v) => v,
+            Err(e) => {
+                // A join error means the blocking task itself died: record what we can.
+                tracing::error!("a stage task died: {e}");
+                continue;
+            }
+        };
+        running.remove(&n);
+        let mut r = base_record(dag, &n, start);
+        r.end_ms = end;
+        match done {
+            Done::Ok(ex) => {
+                r.status = if ex.cached { StageStatus::Cached } else { StageStatus::Ran };
+                r.key = Some(ex.key);
+                r.inputs = ex.inputs;
+                r.outputs = ex.outcome.outputs.clone();
+                r.metrics = ex.outcome.metrics;
+                if !selected.contains(&n) {
+                    r.error = Some("not selected; outputs taken from the cache".into());
+                }
+                outputs.insert(n.clone(), ex.outcome.outputs);
+            }
+            Done::Err(f) => {
+                r.status = if selected.contains(&n) { StageStatus::Failed } else { StageStatus::Skipped };
+                r.key = f.key;
+                r.inputs = f.inputs;
+                r.error = Some(f.message);
+            }
+        }
+        reporter.finished(&n, &r);
+        records.insert(n, r);
+    }
+    records
+}
+
+fn is_ok(s: StageStatus) -> bool {
+    matches!(s, StageStatus::Ran | StageStatus::Cached)
+}
+
+fn base_record(dag: &Dag, name: &str, start: f64) -> StageRecord {
+    let node = &dag.nodes[name];
+    StageRecord {
+        kind: node.stage.kind().to_owned(),
+        version: node.stage.version().to_owned(),
+        params: node.stage.params(),
+        key: None,
+        status: StageStatus::Skipped,
+        input_sources: node.decl.inputs.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+        inputs: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+        output_files: node.stage.outputs().iter().map(|o| (o.name.clone(), o.file_name())).collect(),
+        metrics: BTreeMap::new(),
+        start_ms: start,
+        end_ms: start,
+        error: None,
+    }
+}
+
+/// Links each completed stage's outputs under `<store>/latest/<stage>/<output>.<ext>`.
+pub fn materialise(store: &LocalStore, record: &RunRecord) {
+    let latest = store.root().join("latest");
+    for (name, s) in &record.stages {
+        if !is_ok(s.status) || s.outputs.is_empty() {
+            continue;
+        }
+        let dir = latest.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        for (out, hash) in &s.outputs {
+            let file = s.output_files.get(out).cloned().unwrap_or_else(|| out.clone());
+            if let Err(e) = store.link_object(hash, &dir.join(file)) {
+                tracing::warn!("cannot materialise {name}.{out}: {e}");
+            }
+        }
+    }
+}
