@@ -56,7 +56,10 @@ impl Dag {
                 if !d.inputs.contains_key(w) {
                     return Err(perr(
                         d.line,
-                        format!("stage `{}` (kind `{}`) needs input `{w}`: add it to `inputs = {{ … }}`", d.name, d.kind),
+                        format!(
+                            "stage `{}` (kind `{}`) needs input `{w}`: add it to `inputs = {{ … }}`",
+                            d.name, d.kind
+                        ),
                     ));
                 }
             }

@@ -117,8 +117,11 @@ pub fn execute_stage(
     let node = &dag.nodes[name];
     let stage = node.stage.as_ref();
     let store = env.store;
-    let inputs = resolve_inputs(dag, store, name, upstream)
-        .map_err(|message| Failure { message, inputs: BTreeMap::new(), key: None })?;
+    let inputs = resolve_inputs(dag, store, name, upstream).map_err(|message| Failure {
+        message,
+        inputs: BTreeMap::new(),
+        key: None,
+    })?;
     let params = stage.params();
     let key = cache_key(stage.kind(), stage.version(), &params, &inputs);
     let fail = |message: String| Failure { message, inputs: inputs.clone(), key: Some(key) };
@@ -145,8 +148,8 @@ pub fn execute_stage(
     let previous = if stage.volatile() && !force { usable } else { None };
     let started = Instant::now();
     let out: Arc<dyn ArtifactStore> = Arc::clone(store) as Arc<dyn ArtifactStore>;
-    let outcome =
-        run_stage(stage, name, &dag.pipeline.base_dir, artifacts, out, previous, env.offline, progress).map_err(fail)?;
+    let outcome = run_stage(stage, name, &dag.pipeline.base_dir, artifacts, out, previous, env.offline, progress)
+        .map_err(fail)?;
     let record = CacheRecord {
         key,
         kind: stage.kind().to_owned(),

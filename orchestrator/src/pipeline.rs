@@ -133,7 +133,8 @@ impl Pipeline {
 
     /// Parses pipeline text that came from `path`.
     pub fn parse(path: &Path, text: String) -> Result<Self, OrchestratorError> {
-        let err = |line: usize, message: String| OrchestratorError::Pipeline { file: path.to_path_buf(), line, message };
+        let err =
+            |line: usize, message: String| OrchestratorError::Pipeline { file: path.to_path_buf(), line, message };
         let file: FileToml = toml::from_str(&text).map_err(|e| {
             let line = e.span().map_or(0, |s| line_of(&text, s.start));
             err(line, e.message().trim().to_owned())
@@ -170,7 +171,9 @@ impl Pipeline {
                 } else {
                     return Err(err(
                         iline,
-                        format!("stage `{name}`: input `{input}` = {raw:?}: expected \"stage.output\" or \"file:path\""),
+                        format!(
+                            "stage `{name}`: input `{input}` = {raw:?}: expected \"stage.output\" or \"file:path\""
+                        ),
                     ));
                 };
                 inputs.insert(input.clone(), source);
@@ -197,7 +200,11 @@ impl Pipeline {
     /// falling back to the stage's line.
     pub fn param_line(&self, stage: &StageDecl, key: &str) -> usize {
         let Some(span) = &stage.params_span else { return stage.line };
-        let body = &self.text[span.clone()];
+        // A `[stages.x.params]` header's span may cover only the header: search on to the
+        // next table header.
+        let rest = &self.text[span.start..];
+        let end = rest.match_indices("\n[").map(|(i, _)| i).find(|&i| i >= span.end - span.start).unwrap_or(rest.len());
+        let body = &rest[..end];
         let leaf = key.rsplit('.').next().unwrap_or(key);
         let leaf = leaf.split('[').next().unwrap_or(leaf);
         if !leaf.is_empty() {

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use esteira_core::{ArtifactStore, ContentHash, LocalStore, RunRecord, StageStatus, cache_key};
 use serde::Serialize;
 
+use crate::OrchestratorError;
 use crate::dag::Dag;
 use crate::pipeline::Source;
 use crate::runner::{RunOptions, selection};
-use crate::OrchestratorError;
 
 /// What a stage would do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,7 +76,9 @@ pub fn plan(dag: &Dag, store: &LocalStore, opts: &RunOptions) -> Result<Vec<Plan
         }
         let params = stage.params();
         let key = complete.then(|| cache_key(stage.kind(), stage.version(), &params, &inputs));
-        let hit = key.and_then(|k| store.cache_get(&k).ok().flatten()).filter(|r| r.outputs.values().all(|h| store.contains(h)));
+        let hit = key
+            .and_then(|k| store.cache_get(&k).ok().flatten())
+            .filter(|r| r.outputs.values().all(|h| store.contains(h)));
         let forced = opts.force_all || opts.force.contains(name);
         let action = if !selected.contains(name) {
             Action::NotSelected

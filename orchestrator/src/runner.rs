@@ -51,10 +51,21 @@ pub fn selection(dag: &Dag, opts: &RunOptions) -> Result<BTreeSet<String>, Orche
     Ok(dag.order.iter().cloned().collect())
 }
 
-/// A fresh, sortable run id.
-pub fn new_run_id() -> String {
+/// A fresh run id that sorts after every earlier one (ids are created under the store lock).
+pub fn new_run_id(store: &LocalStore) -> String {
+    let last = store.run_get("latest").ok().map(|r| r.id);
+    loop {
+        let id = run_id_now();
+        if last.as_ref().is_none_or(|l| id > *l) {
+            return id;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn run_id_now() -> String {
     let now = std::time::SystemTime::now();
-    let ts = humantime::format_rfc3339_seconds(now).to_string().replace(['-', ':'], "");
+    let ts = humantime::format_rfc3339_millis(now).to_string().replace(['-', ':'], "");
     let nanos = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let salt = ContentHash::of_bytes(format!("{nanos}-{}", std::process::id()).as_bytes()).short();
     format!("{}-{}", ts, &salt[..4])
@@ -64,12 +75,12 @@ pub fn new_run_id() -> String {
 fn mark_interrupted(store: &LocalStore) {
     let marker = store.root().join("current-run");
     if let Ok(id) = std::fs::read_to_string(&marker) {
-        if let Ok(mut r) = store.run_get(id.trim()) {
-            if r.status == RunStatus::Running {
-                r.status = RunStatus::Interrupted;
-                let _ = store.run_put(&r);
-                tracing::warn!(run = %r.id, "previous run was interrupted; marked as such");
-            }
+        if let Ok(mut r) = store.run_get(id.trim())
+            && r.status == RunStatus::Running
+        {
+            r.status = RunStatus::Interrupted;
+            let _ = store.run_put(&r);
+            tracing::warn!(run = %r.id, "previous run was interrupted; marked as such");
         }
         let _ = std::fs::remove_file(&marker);
     }
@@ -77,15 +88,15 @@ fn mark_interrupted(store: &LocalStore) {
 
 /// Executes the DAG. Returns the run record (also when stages failed).
 pub fn run(
-    dag: Arc<Dag>,
-    store: Arc<LocalStore>,
+    dag: &Arc<Dag>,
+    store: &Arc<LocalStore>,
     opts: &RunOptions,
     reporter: &Arc<Reporter>,
 ) -> Result<RunRecord, OrchestratorError> {
-    let selected = selection(&dag, opts)?;
+    let selected = selection(dag, opts)?;
     let _lock = store.lock(&opts.command, opts.lock_wait)?;
-    mark_interrupted(&store);
-    let run_id = new_run_id();
+    mark_interrupted(store);
+    let run_id = new_run_id(store);
     let mut record = RunRecord {
         id: run_id.clone(),
         status: RunStatus::Running,
@@ -111,18 +122,19 @@ pub fn run(
         .map_err(|e| OrchestratorError::Internal(format!("cannot start the runtime: {e}")))?;
     let t0 = Instant::now();
     let verified = Arc::new(Verified::default());
-    let stages = runtime.block_on(schedule(&dag, &store, opts, &selected, &run_id, reporter, &verified, t0));
+    let stages = runtime.block_on(schedule(dag, store, opts, &selected, &run_id, reporter, &verified, t0));
 
     record.stages = stages;
     // A selected stage that could not run (its inputs were unavailable) fails the run too.
-    let failed = record.stages.iter().any(|(n, s)| {
-        s.status == StageStatus::Failed || (s.status == StageStatus::Skipped && selected.contains(n))
-    });
+    let failed = record
+        .stages
+        .iter()
+        .any(|(n, s)| s.status == StageStatus::Failed || (s.status == StageStatus::Skipped && selected.contains(n)));
     record.status = if failed { RunStatus::Failed } else { RunStatus::Succeeded };
     record.ended_at = Some(now_rfc3339());
     store.run_put(&record)?;
     let _ = std::fs::remove_file(store.root().join("current-run"));
-    materialise(&store, &record);
+    materialise(store, &record);
     store.save_memo()?;
     Ok(record)
 }
@@ -156,7 +168,9 @@ async fn schedule(
             .filter_map(|n| {
                 dag.upstream(n)
                     .into_iter()
-                    .find(|u| records.get(u).is_some_and(|r| matches!(r.status, StageStatus::Failed | StageStatus::Skipped)))
+                    .find(|u| {
+                        records.get(u).is_some_and(|r| matches!(r.status, StageStatus::Failed | StageStatus::Skipped))
+                    })
                     .map(|u| (n.clone(), u))
             })
             .collect();

@@ -16,10 +16,26 @@ use serde::{Deserialize, Serialize};
 /// The default registry plus the test kinds.
 pub fn registry() -> Registry {
     let mut r = esteira::registry::default_registry();
-    r.register(StageFactory { kind: "test.source", summary: "writes params.text (test)", build: |p| build::<Source>(p) });
-    r.register(StageFactory { kind: "test.upper", summary: "upper-cases its input (test)", build: |p| build::<Upper>(p) });
-    r.register(StageFactory { kind: "test.concat", summary: "joins inputs a and b (test)", build: |p| build::<Concat>(p) });
-    r.register(StageFactory { kind: "test.sleep", summary: "sleeps, then copies (test)", build: |p| build::<Sleep>(p) });
+    r.register(StageFactory {
+        kind: "test.source",
+        summary: "writes params.text (test)",
+        build: |p| build::<Source>(p),
+    });
+    r.register(StageFactory {
+        kind: "test.upper",
+        summary: "upper-cases its input (test)",
+        build: |p| build::<Upper>(p),
+    });
+    r.register(StageFactory {
+        kind: "test.concat",
+        summary: "joins inputs a and b (test)",
+        build: |p| build::<Concat>(p),
+    });
+    r.register(StageFactory {
+        kind: "test.sleep",
+        summary: "sleeps, then copies (test)",
+        build: |p| build::<Sleep>(p),
+    });
     r.register(StageFactory {
         kind: "test.nondet",
         summary: "writes the clock: nondeterministic on purpose (test)",

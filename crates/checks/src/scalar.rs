@@ -119,15 +119,6 @@ impl RowRef<'_> {
         }
     }
 
-    pub(crate) fn to_scalar(self) -> Scalar {
-        match self {
-            Self::Int(i) => Scalar::Int(i),
-            Self::Float(f) => Scalar::Float(f),
-            Self::Bool(b) => Scalar::Bool(b),
-            Self::Str(s) => Scalar::Str(s.to_owned()),
-        }
-    }
-
     /// Compares with a JSON bound; `None` when the kinds cannot be compared (Python would raise
     /// a `TypeError`).
     pub(crate) fn cmp_bound(self, bound: &Value) -> Option<Ordering> {
@@ -257,10 +248,6 @@ impl ScalarSet {
             RowRef::Bool(b) => self.bools[usize::from(b)],
             RowRef::Str(s) => self.strs.contains(s),
         }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.ints.is_empty() && self.floats.is_empty() && !self.bools[0] && !self.bools[1] && self.strs.is_empty()
     }
 }
 

@@ -226,14 +226,19 @@ impl StageContext {
     /// Writes an output as pretty JSON (object keys in the order the type serialises them:
     /// use `BTreeMap`s, never `HashMap`s, to keep the bytes deterministic).
     pub fn write_json<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<ContentHash, CoreError> {
-        let mut bytes = serde_json::to_vec_pretty(value)
-            .map_err(|e| CoreError::Record { path: PathBuf::from(name), source: e })?;
+        let mut bytes =
+            serde_json::to_vec_pretty(value).map_err(|e| CoreError::Record { path: PathBuf::from(name), source: e })?;
         bytes.push(b'\n');
         self.write_bytes(name, &bytes)
     }
 
     /// Writes an output as a Parquet table with the fixed writer properties.
-    pub fn write_table(&mut self, name: &str, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<ContentHash, CoreError> {
+    pub fn write_table(
+        &mut self,
+        name: &str,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<ContentHash, CoreError> {
         let w = self.create_output(name)?;
         let w = crate::table::write_parquet(w, schema, batches)?;
         self.commit_output(w)

@@ -91,16 +91,12 @@ pub fn rechunk(schema: &SchemaRef, batches: &[RecordBatch], rows: usize) -> Resu
 pub fn read_parquet(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), CoreError> {
     let what = || path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| CoreError::Parquet { what: what(), source: e })?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| CoreError::Parquet { what: what(), source: e })?;
     let schema = Arc::clone(builder.schema());
-    let reader = builder
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| CoreError::Parquet { what: what(), source: e })?;
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CoreError::Arrow { what: what(), source: e })?;
+    let reader =
+        builder.with_batch_size(BATCH_ROWS).build().map_err(|e| CoreError::Parquet { what: what(), source: e })?;
+    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| CoreError::Arrow { what: what(), source: e })?;
     Ok((schema, batches))
 }
 

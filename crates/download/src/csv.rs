@@ -499,8 +499,8 @@ impl TableBuilder {
             return Ok(());
         }
         let capacity = self.batch_rows.min(1 << 16);
-        let raw: Vec<RawColumn> =
-            std::mem::replace(&mut self.columns, (0..self.columns.len()).map(|_| RawColumn::new(capacity)).collect());
+        let fresh = (0..self.columns.len()).map(|_| RawColumn::new(capacity)).collect();
+        let raw: Vec<RawColumn> = std::mem::replace(&mut self.columns, fresh);
         self.batch_bytes = 0;
         let mut arrays = Vec::with_capacity(raw.len());
         let mut raw = raw.into_iter();

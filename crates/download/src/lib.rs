@@ -1,1 +1,71 @@
-//! placeholder
+//! esteira-download: getting the raw data in.
+//!
+//! - [`fetch`](fetch()) a source — `https://`, `http://` or `file:` — into a [`DownloadSink`],
+//!   streaming and hashing, with retries, resumption, size cap, checksum and conditional
+//!   requests; [`fetch_to_vec`] and [`fetch_to_file`] for the simple cases.
+//! - [`read_csv`] the UFRN portal's CSV dialect (`;`, quoted, CRLF or LF, BOM, UTF-8 or
+//!   Windows-1252) into Arrow, every column `Utf8`, empty fields null, with errors naming the
+//!   source, the physical line and the field counts.
+//! - [`select`], [`join`] (inner or left, composite keys) and [`drop_duplicates`] on
+//!   [`Table`]s, and [`merge_tables`] which chains them as a pipeline file declares.
+//! - The `fetch` and `merge` stages ([`FetchStage`], [`MergeStage`]) over these functions, for
+//!   the esteira orchestrator: [`register`] adds them to a registry.
+//!
+//! Using the functions directly, with no orchestrator:
+//!
+//! ```
+//! use esteira_download::{CsvOptions, JoinType, join, read_csv};
+//!
+//! # fn main() -> Result<(), esteira_download::DownloadError> {
+//! let students = "\"id_discente\";\"sexo\"\r\n\"1\";\"F\"\r\n\"2\";\"M\"\r\n\"3\";\"\"\r\n";
+//! let enrolments = "\"discente\";\"descricao\"\r\n\"1\";\"APROVADO\"\r\n\"3\";\"REPROVADO\"\r\n\"1\";\"APROVADO\"\r\n";
+//! let students = read_csv(students.as_bytes(), "discentes.csv", &CsvOptions::default())?.table;
+//! let enrolments = read_csv(enrolments.as_bytes(), "matriculas.csv", &CsvOptions::default())?.table;
+//! let rename = [("discente".to_owned(), "id_discente".to_owned())].into();
+//! let enrolments = esteira_download::select(&enrolments, "matriculas", None, &rename)?;
+//!
+//! let on = ["id_discente".to_owned()];
+//! let (joined, stats) = join(&students, "discentes", &enrolments, "matriculas", &on, JoinType::Inner)?;
+//! assert_eq!(joined.column_names(), ["id_discente", "sexo", "descricao"]);
+//! assert_eq!(stats.out_rows, 3);
+//! assert_eq!(stats.unmatched_left_rows, 1); // student 2 has no enrolment
+//!
+//! let (unique, dropped) = esteira_download::drop_duplicates(&joined)?;
+//! assert_eq!((unique.num_rows(), dropped), (2, 1));
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod csv;
+mod error;
+mod fetch;
+mod fetch_stage;
+mod join;
+mod merge;
+mod table;
+
+pub use csv::{CsvOptions, CsvTable, TextEncoding, read_csv, read_csv_file};
+pub use error::DownloadError;
+pub use fetch::{
+    DownloadSink, FetchOptions, FetchOutcome, FetchReport, Source, Validators, copy_file, fetch, fetch_http,
+    fetch_to_file, fetch_to_vec, http_client,
+};
+pub use fetch_stage::{FetchParams, FetchStage};
+pub use join::{JoinStats, JoinType, drop_duplicates, join, select};
+pub use merge::{JoinParams, JoinReport, MergeParams, MergeReport, MergeStage, merge_tables, read_table_file};
+pub use table::Table;
+
+/// Registers the `fetch` and `merge` stage kinds.
+pub fn register(registry: &mut esteira_core::Registry) {
+    registry.register(esteira_core::StageFactory {
+        kind: "fetch",
+        summary: "download one source (https, http or file) into the store, revalidating instead of re-downloading",
+        build: |params| Ok(Box::new(FetchStage::from_params(params)?)),
+    });
+    registry.register(esteira_core::StageFactory {
+        kind: "merge",
+        summary: "join portal CSV or Parquet inputs into one Parquet table (inner/left joins, duplicates dropped)",
+        build: |params| Ok(Box::new(MergeStage::from_params(params)?)),
+    });
+}

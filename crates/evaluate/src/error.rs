@@ -60,7 +60,9 @@ pub enum EvaluateError {
         /// What is wrong.
         message: String,
     },
-    // TRAIN-API: Model(#[from] esteira_train::TrainError) once esteira-train exposes it.
+    /// Loading the model or predicting with it failed.
+    #[error("model: {0}")]
+    Model(#[from] esteira_train::TrainError),
     /// Drawing a chart failed.
     #[error("chart `{chart}`: {message}")]
     Chart {

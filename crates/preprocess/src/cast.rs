@@ -363,10 +363,24 @@ mod tests {
 
     #[test]
     fn fast_path_agrees_with_the_standard_parser() {
-        for text in ["0.1", "0.3", "123.456", "999999999999999", "0.000000000000001", "-7.0", "42", "3.14159265358979"] {
+        for text in ["0.1", "0.3", "123.456", "999999999999999", "0.00000000000001", "-7.0", "42", "3.14159265358979"] {
             assert_eq!(fast_decimal(text.as_bytes()), Some(text.parse::<f64>().unwrap()), "{text}");
         }
         assert_eq!(fast_decimal(b"1234567890123456"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_path_is_exact(int in 0u64..100_000_000, frac in 0u64..10_000_000, width in 1usize..8, neg: bool) {
+            let text = format!("{}{int}.{frac:0width$}", if neg { "-" } else { "" });
+            let comma = text.replace('.', ",");
+            let want = text.parse::<f64>().unwrap();
+            proptest::prop_assert_eq!(parse_float64(&text), Parsed::Value(want));
+            // A decimal comma reads the same number unless it is ambiguous.
+            if !ambiguous_comma(&comma) {
+                proptest::prop_assert_eq!(parse_float64(&comma), Parsed::Value(want));
+            }
+        }
     }
 
     #[test]

@@ -59,12 +59,13 @@ pub(crate) fn table_courses() -> Result<Vec<Course>, SynthError> {
     let mut lines = EMBEDDED_COURSES_CSV.split("\r\n").filter(|l| !l.is_empty());
     let header = split_quoted_line(lines.next().unwrap_or_default(), 1)?;
     let column = |name: &str| {
-        header.iter().position(|h| h == name).ok_or_else(|| SynthError::CourseTable {
-            line: 1,
-            message: format!("missing column `{name}`"),
-        })
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| SynthError::CourseTable { line: 1, message: format!("missing column `{name}`") })
     };
-    let (id, name, area, grau) = (column("id_curso")?, column("nome")?, column("area_conhecimento")?, column("grau_academico")?);
+    let (id, name, area, grau) =
+        (column("id_curso")?, column("nome")?, column("area_conhecimento")?, column("grau_academico")?);
     let mut courses = Vec::new();
     for (index, line) in lines.enumerate() {
         let fields = split_quoted_line(line, index + 2)?;
@@ -88,8 +89,23 @@ pub(crate) fn table_courses() -> Result<Vec<Course>, SynthError> {
 /// table, as in the real data where only undergraduate courses are listed, so after the left join
 /// their area and degree are missing (about 11 % of enrolments, matching the real missing share).
 const OTHER_LEVEL_COURSES: &[(&str, &[&str])] = &[
-    ("TÉCNICO", &["TÉCNICO EM INFORMÁTICA PARA INTERNET", "TÉCNICO EM ENFERMAGEM", "TÉCNICO EM MÚSICA", "TÉCNICO EM GUIA DE TURISMO"]),
-    ("TÉCNICO INTEGRADO", &["TÉCNICO INTEGRADO EM AGROPECUÁRIA", "TÉCNICO INTEGRADO EM INFORMÁTICA", "TÉCNICO INTEGRADO EM AGROINDÚSTRIA"]),
+    (
+        "TÉCNICO",
+        &[
+            "TÉCNICO EM INFORMÁTICA PARA INTERNET",
+            "TÉCNICO EM ENFERMAGEM",
+            "TÉCNICO EM MÚSICA",
+            "TÉCNICO EM GUIA DE TURISMO",
+        ],
+    ),
+    (
+        "TÉCNICO INTEGRADO",
+        &[
+            "TÉCNICO INTEGRADO EM AGROPECUÁRIA",
+            "TÉCNICO INTEGRADO EM INFORMÁTICA",
+            "TÉCNICO INTEGRADO EM AGROINDÚSTRIA",
+        ],
+    ),
     (
         "MESTRADO",
         &[
@@ -99,7 +115,14 @@ const OTHER_LEVEL_COURSES: &[(&str, &[&str])] = &[
             "PROGRAMA DE PÓS-GRADUAÇÃO EM ESTUDOS DA LINGUAGEM",
         ],
     ),
-    ("DOUTORADO", &["PROGRAMA DE PÓS-GRADUAÇÃO EM FÍSICA", "PROGRAMA DE PÓS-GRADUAÇÃO EM EDUCAÇÃO", "PROGRAMA DE PÓS-GRADUAÇÃO EM QUÍMICA"]),
+    (
+        "DOUTORADO",
+        &[
+            "PROGRAMA DE PÓS-GRADUAÇÃO EM FÍSICA",
+            "PROGRAMA DE PÓS-GRADUAÇÃO EM EDUCAÇÃO",
+            "PROGRAMA DE PÓS-GRADUAÇÃO EM QUÍMICA",
+        ],
+    ),
     ("LATO SENSU", &["ESPECIALIZAÇÃO EM GESTÃO PÚBLICA", "ESPECIALIZAÇÃO EM SAÚDE DA FAMÍLIA"]),
     ("MÉDIO", &["ENSINO MÉDIO"]),
 ];
@@ -138,7 +161,10 @@ impl CourseSampler {
                 let id = next_id.to_string();
                 next_id += 1;
                 if table_ids.contains(&id) {
-                    return Err(field_error("cursos", &format!("synthetic course id {id} collides with the course table")));
+                    return Err(field_error(
+                        "cursos",
+                        &format!("synthetic course id {id} collides with the course table"),
+                    ));
                 }
                 level_courses.push(Course { id, name: (*name).to_owned(), area: None, grau: None });
             }
@@ -218,7 +244,11 @@ mod tests {
     fn the_real_course_table_parses_with_accents() {
         let courses = table_courses().unwrap();
         assert_eq!(courses.len(), 120);
-        assert!(courses.iter().any(|c| c.name == "ADMINISTRAÇÃO" && c.area.as_deref() == Some("Ciências Sociais Aplicadas")));
+        assert!(
+            courses
+                .iter()
+                .any(|c| c.name == "ADMINISTRAÇÃO" && c.area.as_deref() == Some("Ciências Sociais Aplicadas"))
+        );
     }
 
     #[test]

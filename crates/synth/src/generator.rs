@@ -145,8 +145,11 @@ impl Generator {
         let student = self.profiles.sample(rng);
         let id = id.to_string();
         if in_discentes {
-            let forma_ingresso =
-                if student.nivel_ensino == UNDERGRADUATE { *self.forma_ingresso.sample(rng) } else { FORMA_INGRESSO_OTHER };
+            let forma_ingresso = if student.nivel_ensino == UNDERGRADUATE {
+                *self.forma_ingresso.sample(rng)
+            } else {
+                FORMA_INGRESSO_OTHER
+            };
             write_discente(&mut tables.discentes, &id, &student, forma_ingresso)?;
         }
 
@@ -210,7 +213,13 @@ impl Generator {
         }
         let approved = is_approved(outcome);
         let with_absences = outcome.contains("FALTA");
-        let spread = if approved { 18.0 } else if with_absences { 25.0 } else { 15.0 };
+        let spread = if approved {
+            18.0
+        } else if with_absences {
+            25.0
+        } else {
+            15.0
+        };
         let top = if approved { 100.0 } else { 49.0 };
         let bottom = if approved { 50.0 } else { 0.0 };
         let media = (top - (standard_normal(rng) * spread).abs()).round().clamp(bottom, top) as u32;

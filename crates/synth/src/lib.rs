@@ -109,8 +109,17 @@ pub const SOCIO_HEADER: &[&str] = &[
     "id_curso",
 ];
 /// Columns of [`MATRICULAS_FILE`]. `discente` is the student id; `descricao` is the outcome.
-pub const MATRICULAS_HEADER: &[&str] =
-    &["id_turma", "discente", "id_curso", "unidade", "nota", "reposicao", "media_final", "numero_total_faltas", "descricao"];
+pub const MATRICULAS_HEADER: &[&str] = &[
+    "id_turma",
+    "discente",
+    "id_curso",
+    "unidade",
+    "nota",
+    "reposicao",
+    "media_final",
+    "numero_total_faltas",
+    "descricao",
+];
 
 /// The largest accepted scale (about 120 million students).
 pub const MAX_SCALE: f64 = 10_000.0;
@@ -241,8 +250,12 @@ fn write_partial_files(config: &SynthConfig, paths: &[PathBuf]) -> Result<SynthS
             .map(|f| BufWriter::with_capacity(1 << 16, f))
             .map_err(|source| SynthError::Io { path: path.clone(), source })
     };
-    let mut writers =
-        TableWriters { discentes: open(&paths[0])?, socio: open(&paths[1])?, cursos: open(&paths[2])?, matriculas: open(&paths[3])? };
+    let mut writers = TableWriters {
+        discentes: open(&paths[0])?,
+        socio: open(&paths[1])?,
+        cursos: open(&paths[2])?,
+        matriculas: open(&paths[3])?,
+    };
     let summary = generate_to_writers(config, &mut writers)?;
     let TableWriters { discentes, socio, cursos, matriculas } = writers;
     for (writer, path) in [discentes, socio, cursos, matriculas].into_iter().zip(paths) {

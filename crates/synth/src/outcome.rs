@@ -38,7 +38,8 @@ const CALIBRATION_SEED: u64 = 0x00E5_7E1A;
 const CALIBRATION_PROFILES: usize = 10_000;
 const RAKING_ROUNDS: usize = 12;
 /// Three-point Gauss–Hermite rule for E[f(z)], z ~ N(0, 1): exact for polynomials up to degree 5.
-const QUADRATURE: [(f64, f64); 3] = [(0.0, 2.0 / 3.0), (1.732_050_807_568_877_2, 1.0 / 6.0), (-1.732_050_807_568_877_2, 1.0 / 6.0)];
+const QUADRATURE: [(f64, f64); 3] =
+    [(0.0, 2.0 / 3.0), (1.732_050_807_568_877_2, 1.0 / 6.0), (-1.732_050_807_568_877_2, 1.0 / 6.0)];
 
 /// How approvals and failures split into the portal's detailed outcomes. The marginals only give
 /// the mapped outcome (APROVADO / FALHOU / INDEFERIDO); these splits are assumptions.

@@ -117,6 +117,7 @@ pub(crate) const REFERENCE_YEAR: i32 = 2020;
 
 /// A student's profile. Strings borrow from the sampler's tables.
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_excessive_bools)] // they are the socio table's four flag columns
 pub(crate) struct Student<'a> {
     pub(crate) sexo: &'a str,
     pub(crate) ano_nascimento: i32,
@@ -184,7 +185,10 @@ impl ProfileSampler {
         let ppi_race_share: f64 = PPI_RACES.iter().map(|r| m.discentes_share("raca", r)).sum::<Result<f64, _>>()?;
         let ppi_quota_given_ppi_race = if ppi_race_share > 0.0 { ppi_share / ppi_race_share } else { 0.0 };
         if ppi_quota_given_ppi_race + other_share > 1.0 + 1e-9 {
-            return Err(field_error("discentes.tipo_cota", "race-based quota shares exceed the share of eligible races"));
+            return Err(field_error(
+                "discentes.tipo_cota",
+                "race-based quota shares exceed the share of eligible races",
+            ));
         }
         let quota_descriptions =
             QUOTA_DESCRIPTIONS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<BTreeMap<_, _>>();

@@ -1,6 +1,7 @@
 //! End-to-end tests: generate, parse the CSV back, and check what the pipeline relies on.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::*;
@@ -25,6 +26,7 @@ fn parse(table: &str, bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
 
 struct Parsed {
     summary: SynthSummary,
+    raw: TableWriters<Vec<u8>>,
     discentes: Vec<BTreeMap<String, String>>,
     socio: Vec<BTreeMap<String, String>>,
     matriculas: Vec<BTreeMap<String, String>>,
@@ -48,6 +50,7 @@ fn scale_one() -> &'static Parsed {
             discentes: records(DISCENTES_FILE, &tables.discentes, DISCENTES_HEADER),
             socio: records(SOCIO_FILE, &tables.socio, SOCIO_HEADER),
             matriculas: records(MATRICULAS_FILE, &tables.matriculas, MATRICULAS_HEADER),
+            raw: tables,
         }
     })
 }
@@ -162,7 +165,11 @@ fn category_shares_are_close_to_the_marginals() {
 
 /// Rows as the pipeline sees them: discentes ⋈ socio ⋈ matriculas on the student, one row per
 /// enrolment, INDEFERIDO dropped. Returns (discente row, socio row, approved) triples.
-fn joined(p: &Parsed) -> Vec<(&BTreeMap<String, String>, &BTreeMap<String, String>, bool)> {
+type Row = BTreeMap<String, String>;
+/// A joined enrolment: its discente row, its socio row, and whether it was approved.
+type Joined<'a> = (&'a Row, &'a Row, bool);
+
+fn joined(p: &Parsed) -> Vec<Joined<'_>> {
     let discentes: BTreeMap<&str, _> = p.discentes.iter().map(|r| (r["id_discente"].as_str(), r)).collect();
     let socio: BTreeMap<&str, _> = p.socio.iter().map(|r| (r["id_discente"].as_str(), r)).collect();
     let mut seen = BTreeSet::new();
@@ -179,7 +186,7 @@ fn joined(p: &Parsed) -> Vec<(&BTreeMap<String, String>, &BTreeMap<String, Strin
     out
 }
 
-fn rate<'a>(rows: impl Iterator<Item = &'a (&'a BTreeMap<String, String>, &'a BTreeMap<String, String>, bool)>) -> f64 {
+fn rate<'a>(rows: impl Iterator<Item = &'a Joined<'a>>) -> f64 {
     let (mut n, mut approved) = (0.0, 0.0);
     for (_, _, a) in rows {
         n += 1.0;
@@ -202,8 +209,7 @@ fn approval_depends_on_the_profile_in_the_real_direction() {
     let rich = rate(rows.iter().filter(|(_, s, _)| renda(s) >= 3117.0));
     assert!(rich > poor + 0.03, "q4 {rich} vs q1 {poor}");
     let courses = courses::table_courses().unwrap();
-    let area: BTreeMap<&str, &str> =
-        courses.iter().filter_map(|c| Some((c.id.as_str(), c.area.as_deref()?))).collect();
+    let area: BTreeMap<&str, &str> = courses.iter().filter_map(|c| Some((c.id.as_str(), c.area.as_deref()?))).collect();
     let by_area = |name: &str| rate(rows.iter().filter(|(_, s, _)| area.get(s["id_curso"].as_str()) == Some(&name)));
     let (saude, letras) = (by_area("Ciências da Saúde"), by_area("Linguística, Letras e Artes"));
     assert!(saude > letras + 0.08, "Saúde {saude} vs Letras {letras}");
@@ -230,7 +236,9 @@ fn the_data_is_dirty_and_incomplete_like_the_real_one() {
     let indeferido = p.matriculas.iter().filter(|r| r["descricao"] == "INDEFERIDO").count();
     assert!(indeferido > 1_000 && indeferido as u64 == p.summary.indeferido);
     let outcomes: BTreeSet<&str> = p.matriculas.iter().map(|r| r["descricao"].as_str()).collect();
-    for expected in ["APROVADO", "APROVADO POR NOTA", "REPROVADO", "REPROVADO POR MÉDIA E POR FALTAS", "CANCELADO", "EXCLUIDA"] {
+    for expected in
+        ["APROVADO", "APROVADO POR NOTA", "REPROVADO", "REPROVADO POR MÉDIA E POR FALTAS", "CANCELADO", "EXCLUIDA"]
+    {
         assert!(outcomes.contains(expected), "outcome {expected} missing");
     }
     assert!(share(&p.discentes, "sexo", "false") > 0.0, "the real dirty sexo value");
@@ -243,4 +251,20 @@ fn the_data_is_dirty_and_incomplete_like_the_real_one() {
     }
     assert_eq!(kept.len() as u64, p.summary.enrolments);
     assert!(p.matriculas.len() as u64 > p.summary.enrolments, "several unit rows per graded enrolment");
+}
+
+#[test]
+fn the_bundled_sample_is_what_the_generator_writes() {
+    // data/sample in the workspace is generated with the default config; if the generator
+    // changes, regenerate it (see data/sample/README.md) so the default pipeline stays honest.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
+    if !dir.exists() {
+        eprintln!("no bundled sample at {}: nothing to compare", dir.display());
+        return;
+    }
+    let raw = &scale_one().raw;
+    for (name, bytes) in TABLE_FILES.iter().zip([&raw.discentes, &raw.socio, &raw.cursos, &raw.matriculas]) {
+        let committed = std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(&committed == bytes, "data/sample/{name} differs from `generate(scale 1, seed 2020)`: regenerate it");
+    }
 }

@@ -291,3 +291,106 @@ impl FeatureSpec {
         Ok(Transformed { matrix: Matrix { rows, cols, data }, unseen })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+
+    use super::*;
+
+    fn table() -> RecordBatch {
+        RecordBatch::try_from_iter([
+            ("sexo", Arc::new(StringArray::from(vec![Some("F"), Some("M"), None, Some("M")])) as ArrayRef),
+            (
+                "estado_origem",
+                Arc::new(StringArray::from(vec![
+                    Some("Rio Grande do Norte"),
+                    Some("Paraíba"),
+                    None,
+                    Some("Rio Grande do Norte"),
+                ])) as ArrayRef,
+            ),
+            ("ano_nascimento", Arc::new(Int64Array::from(vec![Some(2000), Some(1990), None, Some(1995)])) as ArrayRef),
+            (
+                "renda",
+                Arc::new(StringArray::from(vec![Some("1000"), Some(""), Some("3000.0"), Some("2000")])) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    fn params(scaling: Scaling) -> TrainParams {
+        TrainParams {
+            categorical: vec!["sexo".into(), "local_ou_de_fora".into()],
+            numeric: vec!["idade".into(), "renda".into()],
+            scaling,
+            ..TrainParams::default()
+        }
+    }
+
+    #[test]
+    fn standard_pipeline_matches_hand_computation() {
+        let spec = FeatureSpec::fit(&params(Scaling::Standard), &[table()]).unwrap();
+        let t = spec.transform(&[table()]).unwrap();
+        // idade = 2020 - ano: [20, 30, missing -> median 25, 25]; mean 25, std sqrt(12.5).
+        // renda: [1000, missing -> 2000, 3000, 2000]; mean 2000, std sqrt(5e5).
+        // sexo: most frequent M imputes the null; F is the reference -> column sexo=M.
+        // local_ou_de_fora: [true, false, missing -> true, true]; reference "false".
+        let (a, r) = (12.5f64.sqrt(), 500_000f64.sqrt());
+        #[rustfmt::skip]
+        let expected = vec![
+            -5.0 / a, -1000.0 / r, 0.0, 1.0,
+             5.0 / a,  0.0,        1.0, 0.0,
+             0.0,      1000.0 / r, 1.0, 1.0,
+             0.0,      0.0,        1.0, 1.0,
+        ];
+        assert_eq!(t.matrix.cols, 4);
+        for (g, e) in t.matrix.data.iter().zip(&expected) {
+            assert!((g - e).abs() < 1e-12, "{:?} vs {expected:?}", t.matrix.data);
+        }
+        let names: Vec<String> = spec.feature_names().into_iter().map(|f| f.0).collect();
+        assert_eq!(names, ["idade", "renda", "sexo=M", "local_ou_de_fora=true"]);
+        assert!(t.unseen.is_empty());
+        assert_eq!(spec.categorical[1].raw_values, ["Paraíba", "Rio Grande do Norte"]);
+    }
+
+    #[test]
+    fn min_max_uses_training_range_and_unseen_is_zero() {
+        let spec = FeatureSpec::fit(&params(Scaling::MinMax), &[table()]).unwrap();
+        let t = spec.transform(&[table()]).unwrap();
+        let col = |j: usize| (0..4).map(|i| t.matrix.data[i * 4 + j]).collect::<Vec<_>>();
+        assert_eq!(col(0), [0.0, 1.0, 0.5, 0.5]);
+        assert_eq!(col(1), [0.0, 0.5, 1.0, 0.5]);
+        // A later row: unseen sex, birth year outside the training range (not clipped).
+        let row = RecordBatch::try_from_iter([
+            ("sexo", Arc::new(StringArray::from(vec!["X"])) as ArrayRef),
+            ("estado_origem", Arc::new(StringArray::from(vec!["Ceará"])) as ArrayRef),
+            ("ano_nascimento", Arc::new(Float64Array::from(vec![1970.0])) as ArrayRef),
+            ("renda", Arc::new(Float64Array::from(vec![None])) as ArrayRef),
+        ])
+        .unwrap();
+        let t = spec.transform(&[row]).unwrap();
+        // idade 2020 - 1970 = 50 -> (50 - 20) / (30 - 20) = 3; renda imputed with the median 2000.
+        assert_eq!(t.matrix.data, [3.0, 0.5, 0.0, 0.0]);
+        assert_eq!(t.unseen, BTreeMap::from([("sexo".to_owned(), 1)]));
+    }
+
+    #[test]
+    fn bad_numbers_and_missing_columns_are_named() {
+        let bad = RecordBatch::try_from_iter([
+            ("sexo", Arc::new(StringArray::from(vec!["F", "M"])) as ArrayRef),
+            ("estado_origem", Arc::new(StringArray::from(vec!["x", "y"])) as ArrayRef),
+            ("ano_nascimento", Arc::new(Int64Array::from(vec![2000, 2001])) as ArrayRef),
+            ("renda", Arc::new(StringArray::from(vec!["10", "dez"])) as ArrayRef),
+        ])
+        .unwrap();
+        let msg = FeatureSpec::fit(&params(Scaling::Standard), std::slice::from_ref(&bad)).unwrap_err().to_string();
+        assert!(msg.contains("column `renda`, row 2: value \"dez\""), "{msg}");
+        let spec = FeatureSpec::fit(&params(Scaling::Standard), &[table()]).unwrap();
+        let missing = bad.project(&[0, 1, 2]).unwrap();
+        let msg = spec.transform(&[missing]).unwrap_err().to_string();
+        assert!(msg.contains("column `renda` is missing"), "{msg}");
+    }
+}

@@ -52,17 +52,16 @@ pub(super) fn exec(_g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orc
     let kind = a.kind.clone().unwrap_or_default();
     let mut table = match &a.params_file {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| OrchestratorError::Usage(format!("{}: {e}", p.display())))?;
+            let text =
+                std::fs::read_to_string(p).map_err(|e| OrchestratorError::Usage(format!("{}: {e}", p.display())))?;
             toml::from_str::<toml::Table>(&text)
                 .map_err(|e| OrchestratorError::Usage(format!("{}: {}", p.display(), e.message())))?
         }
         None => toml::Table::new(),
     };
     for kv in &a.params {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| OrchestratorError::Usage(format!("--param {kv}: expected key=value")))?;
+        let (k, v) =
+            kv.split_once('=').ok_or_else(|| OrchestratorError::Usage(format!("--param {kv}: expected key=value")))?;
         let mut cur = &mut table;
         let parts: Vec<&str> = k.split('.').collect();
         for p in &parts[..parts.len() - 1] {
@@ -80,9 +79,8 @@ pub(super) fn exec(_g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orc
     let store = Arc::new(LocalStore::open(&tmp)?);
     let mut inputs = BTreeMap::new();
     for kv in &a.inputs {
-        let (name, path) = kv
-            .split_once('=')
-            .ok_or_else(|| OrchestratorError::Usage(format!("--input {kv}: expected name=path")))?;
+        let (name, path) =
+            kv.split_once('=').ok_or_else(|| OrchestratorError::Usage(format!("--input {kv}: expected name=path")))?;
         let hash = store.put_file(std::path::Path::new(path))?;
         inputs.insert(name.to_owned(), InputArtifact { hash, path: store.object_path(&hash)? });
     }

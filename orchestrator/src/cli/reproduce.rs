@@ -96,13 +96,15 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
                     .iter()
                     .filter(|(o, h)| outcome.outputs.get(*o) != Some(h))
                     .map(|(o, h)| {
-                        let got = outcome.outputs.get(o).map_or_else(|| "(missing)".into(), |x| x.short());
+                        let got =
+                            outcome.outputs.get(o).map_or_else(|| "(missing)".into(), esteira_core::ContentHash::short);
                         format!("{o}: recorded {} now {got}", h.short())
                     })
                     .collect();
                 let secs = started.elapsed().as_secs_f64();
                 if diffs.is_empty() {
-                    verdicts.push(v("identical", format!("{} output(s) bit-for-bit equal ({secs:.2}s)", s.outputs.len())));
+                    verdicts
+                        .push(v("identical", format!("{} output(s) bit-for-bit equal ({secs:.2}s)", s.outputs.len())));
                 } else {
                     verdicts.push(v("different", diffs.join("; ")));
                 }
@@ -119,8 +121,7 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
             verdicts.iter().map(|v| vec![v.stage.clone(), v.result.to_owned(), v.detail.clone()]).collect();
         print!("{}", table::render(&["STAGE", "RESULT", "DETAIL"], &rows));
     }
-    let different: Vec<&str> =
-        verdicts.iter().filter(|v| v.result == "different").map(|v| v.stage.as_str()).collect();
+    let different: Vec<&str> = verdicts.iter().filter(|v| v.result == "different").map(|v| v.stage.as_str()).collect();
     if different.is_empty() {
         if !a.json {
             println!("run {} reproduced: every re-executed output is identical", record.id);

@@ -78,7 +78,7 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
         return Ok(exit::OK);
     }
     let reporter = Reporter::new(g.quiet);
-    let record = run(Arc::new(dag), store, &opts, &reporter)?;
+    let record = run(&Arc::new(dag), &store, &opts, &reporter)?;
     if a.json {
         print_json(&record)?;
     } else {
@@ -93,10 +93,8 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
             .filter_map(|n| record.stages.get(n).map(|s| (n, s)))
             .filter(|(_, s)| s.status == esteira_core::StageStatus::Failed || s.error.is_some() && s.outputs.is_empty())
             .collect();
-        let first = failed
-            .first()
-            .map(|(n, s)| format!("{n}: {}", s.error.as_deref().unwrap_or("failed")))
-            .unwrap_or_default();
+        let first =
+            failed.first().map(|(n, s)| format!("{n}: {}", s.error.as_deref().unwrap_or("failed"))).unwrap_or_default();
         Err(OrchestratorError::StagesFailed { count: failed.len(), first })
     }
 }

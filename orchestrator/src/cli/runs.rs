@@ -126,7 +126,7 @@ fn show(r: &RunRecord) -> String {
             out.push_str(&format!("  in  {k:<12} {}  ({src})\n", v.short()));
         }
         for (k, v) in &s.outputs {
-            out.push_str(&format!("  out {k:<12} {}\n", v));
+            out.push_str(&format!("  out {k:<12} {v}\n"));
         }
         for (k, v) in &s.metrics {
             out.push_str(&format!("  metric {k} = {}\n", compact(v)));
@@ -140,12 +140,19 @@ fn show(r: &RunRecord) -> String {
 
 fn compact(v: &serde_json::Value) -> String {
     match v {
-        serde_json::Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |f| {
-            if f.fract() == 0.0 && f.abs() < 1e15 { format!("{f:.0}") } else { format!("{f:.6}") }
-        }),
+        serde_json::Value::Number(n) => n.as_f64().map_or_else(
+            || n.to_string(),
+            |f| {
+                if f.fract() == 0.0 && f.abs() < 1e15 { format!("{f:.0}") } else { format!("{f:.6}") }
+            },
+        ),
         other => {
             let s = other.to_string();
-            if s.len() > 100 { format!("{}…", &s[..s.char_indices().nth(100).map_or(s.len(), |(i, _)| i)]) } else { s }
+            if s.len() > 100 {
+                format!("{}…", &s[..s.char_indices().nth(100).map_or(s.len(), |(i, _)| i)])
+            } else {
+                s
+            }
         }
     }
 }

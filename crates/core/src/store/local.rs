@@ -146,9 +146,9 @@ fn write_json_atomic<T: Serialize>(root: &Path, dest: &Path, value: &T) -> Resul
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, CoreError> {
     match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| CoreError::Record { path: path.into(), source: e }),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| CoreError::Record { path: path.into(), source: e })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(CoreError::io(path, e)),
     }
@@ -156,9 +156,7 @@ fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, CoreError> {
 
 fn tmp_path(root: &Path) -> PathBuf {
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     root.join("tmp").join(format!("{}-{n}-{nanos}.part", std::process::id()))
 }
 
@@ -298,7 +296,7 @@ impl ArtifactStore for LocalStore {
                 out.push(r);
             }
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.sort_by_key(|r| r.key);
         Ok(out)
     }
 

@@ -17,10 +17,7 @@ pub(crate) struct Stamp {
 impl Stamp {
     pub(crate) fn of(path: &Path) -> std::io::Result<Self> {
         let md = std::fs::metadata(path)?;
-        let mtime_ns = md
-            .modified()?
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
+        let mtime_ns = md.modified()?.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
         #[cfg(unix)]
         let inode = std::os::unix::fs::MetadataExt::ino(&md);
         #[cfg(not(unix))]

@@ -1,0 +1,131 @@
+//! The `check` stage: validates a table against a suite inside a pipeline.
+
+use esteira_core::{CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params};
+use serde::{Deserialize, Serialize};
+
+use crate::{CheckError, Suite, input, profile_columns, render_html, validate_table};
+
+/// What a failing suite does to the pipeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The stage fails with an error naming the failed expectations; descendants do not run.
+    #[default]
+    Error,
+    /// The failure is recorded (result, report, metrics, a warning) and the pipeline continues.
+    Warn,
+}
+
+/// Params of the `check` stage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckParams {
+    /// `"error"` (default) or `"warn"`.
+    #[serde(default)]
+    pub severity: Severity,
+}
+
+/// The `check` stage. Inputs `table` (Parquet, or CSV detected by content) and `suite` (GE
+/// legacy JSON); outputs `table` (the input's exact bytes, so descendants consume the validated
+/// table), `result` (GE result JSON) and `report` (HTML). Metrics: `evaluated`, `successful`,
+/// `unsuccessful`, `success_percent`.
+#[derive(Debug, Clone, Default)]
+pub struct CheckStage {
+    params: CheckParams,
+}
+
+/// The stage kind.
+pub const CHECK_KIND: &str = "check";
+
+impl CheckStage {
+    /// A stage with these params.
+    pub fn new(params: CheckParams) -> Self {
+        Self { params }
+    }
+
+    /// Builds the stage from pipeline-file params (errors name the offending key).
+    pub fn from_params(params: serde_json::Value) -> Result<Self, CoreError> {
+        Ok(Self::new(parse_params(CHECK_KIND, params)?))
+    }
+}
+
+impl Stage for CheckStage {
+    fn kind(&self) -> &'static str {
+        CHECK_KIND
+    }
+
+    fn version(&self) -> &'static str {
+        "1"
+    }
+
+    fn inputs(&self) -> Vec<String> {
+        vec!["table".into(), "suite".into()]
+    }
+
+    fn outputs(&self) -> Vec<OutputSpec> {
+        vec![OutputSpec::new("table", "parquet"), OutputSpec::new("result", "json"), OutputSpec::new("report", "html")]
+    }
+
+    fn params(&self) -> serde_json::Value {
+        params_json(&self.params)
+    }
+
+    fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let stage = ctx.stage_name().to_owned();
+        let bytes = ctx.read_bytes("table")?;
+        let (schema, batches) = if input::is_parquet(&bytes) {
+            let path = ctx.input("table")?.path.clone();
+            esteira_core::table::read_parquet(&path).map_err(CheckError::from)?
+        } else {
+            input::read_csv(&bytes, &format!("stage `{stage}` input `table`"))?
+        };
+        let suite_bytes = ctx.read_bytes("suite")?;
+        let suite_name = format!("stage `{stage}` input `suite`");
+        let text = std::str::from_utf8(&suite_bytes)
+            .map_err(|e| CheckError::SuiteFormat { source_name: suite_name.clone(), message: format!("not UTF-8: {e}") })?;
+        let suite = Suite::from_json_named(text, &suite_name)?;
+        ctx.progress().set_message("validating");
+        let result = validate_table(&schema, &batches, &suite);
+        let mut named: Vec<String> =
+            suite.expectations.iter().filter_map(|e| e.column().map(str::to_owned)).collect();
+        named.sort();
+        named.dedup();
+        let columns = profile_columns(&schema, &batches, (!named.is_empty()).then_some(named.as_slice()));
+        ctx.write_bytes("table", &bytes)?;
+        ctx.write_bytes("result", result.to_json().as_bytes())?;
+        ctx.write_bytes("report", render_html(&result, &columns).as_bytes())?;
+        let st = &result.statistics;
+        ctx.metric("evaluated", st.evaluated_expectations);
+        ctx.metric("successful", st.successful_expectations);
+        ctx.metric("unsuccessful", st.unsuccessful_expectations);
+        ctx.metric("success_percent", st.success_percent);
+        if !result.success {
+            let failed: Vec<String> = result.failed().map(|(i, r)| r.label(i)).collect();
+            match self.params.severity {
+                Severity::Error => {
+                    return Err(CheckError::SuiteFailed {
+                        stage,
+                        suite: suite.expectation_suite_name.clone(),
+                        failed_count: failed.len(),
+                        evaluated: result.results.len(),
+                        failed: failed.join(", "),
+                    }
+                    .into());
+                }
+                Severity::Warn => {
+                    tracing::warn!(stage = %stage, suite = %suite.expectation_suite_name, failed = %failed.join(", "), "suite failed (severity warn)");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Registers the `check` stage kind.
+pub fn register(registry: &mut Registry) {
+    registry.register(StageFactory {
+        kind: CHECK_KIND,
+        summary: "validate a table against a Great Expectations suite (result JSON + HTML report)",
+        build: |params| Ok(Box::new(CheckStage::from_params(params)?)),
+    });
+}

@@ -1,0 +1,258 @@
+//! The `merge` stage: the raw tables joined into one, as declared in the pipeline file.
+//!
+//! ```toml
+//! [stages.merge.params]
+//! base = "discentes"
+//! base_columns = ["id_discente", "sexo", "ano_nascimento"]   # optional: all columns by default
+//! drop_duplicates = true                                      # the default
+//!
+//! [[stages.merge.params.joins]]
+//! input = "matriculas"
+//! how = "inner"                                               # or "left"
+//! on = ["id_discente"]
+//! columns = ["id_turma", "discente", "descricao"]             # optional: all by default
+//! rename = { discente = "id_discente" }                       # old name -> new name
+//! ```
+//!
+//! Each join's `columns` and `rename` use the input's own column names; `on` uses the names
+//! after renaming, which must exist on both sides. Key columns are brought along even when
+//! `columns` leaves them out, and appear once in the output (from the left side).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use esteira_core::{CoreError, OutputSpec, Stage, StageContext, StageError, params_json, parse_params};
+use serde::{Deserialize, Serialize};
+
+use crate::csv::{CsvOptions, read_csv};
+use crate::join::{JoinStats, JoinType, drop_duplicates, join, select};
+use crate::{DownloadError, Table};
+
+/// Params of the `merge` stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeParams {
+    /// The input every join is applied to, in order.
+    pub base: String,
+    /// Columns kept from the base (all when absent).
+    #[serde(default)]
+    pub base_columns: Option<Vec<String>>,
+    /// Renames applied to the base's columns (old name -> new name).
+    #[serde(default)]
+    pub base_rename: BTreeMap<String, String>,
+    /// The joins, applied in order.
+    #[serde(default)]
+    pub joins: Vec<JoinParams>,
+    /// Drop rows that are exact duplicates of an earlier row, after the joins.
+    #[serde(default = "default_true")]
+    pub drop_duplicates: bool,
+    /// The CSV field separator for inputs that are CSV.
+    #[serde(default = "default_delimiter")]
+    pub delimiter: String,
+}
+
+/// One join of a merge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinParams {
+    /// The input joined onto the table so far.
+    pub input: String,
+    /// `inner` (default) or `left`.
+    #[serde(default = "default_how")]
+    pub how: JoinType,
+    /// Key columns (names after renaming).
+    pub on: Vec<String>,
+    /// Columns brought from the input (its own names; all when absent). Keys are implied.
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+    /// Renames of the input's columns (old name -> new name).
+    #[serde(default)]
+    pub rename: BTreeMap<String, String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_delimiter() -> String {
+    ";".into()
+}
+fn default_how() -> JoinType {
+    JoinType::Inner
+}
+
+/// One join's figures, as recorded in the `joins` metric.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinReport {
+    /// The input joined.
+    pub input: String,
+    /// How.
+    pub how: JoinType,
+    /// Row counts.
+    #[serde(flatten)]
+    pub stats: JoinStats,
+}
+
+/// What a merge did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeReport {
+    /// Rows of the base table.
+    pub rows_in: usize,
+    /// Each join, in order.
+    pub joins: Vec<JoinReport>,
+    /// Exact duplicate rows dropped.
+    pub duplicates_dropped: usize,
+    /// Rows in the result.
+    pub rows_out: usize,
+}
+
+impl MergeParams {
+    /// The input names the merge reads, sorted, each once.
+    pub fn input_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::iter::once(self.base.clone()).chain(self.joins.iter().map(|j| j.input.clone())).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The CSV options implied by the params.
+    pub fn csv_options(&self) -> CsvOptions {
+        CsvOptions { delimiter: self.delimiter.as_bytes().first().copied().unwrap_or(b';'), ..CsvOptions::default() }
+    }
+}
+
+/// Runs the merge declared by `params` on `tables` (input name -> table).
+pub fn merge_tables(params: &MergeParams, tables: &BTreeMap<String, Table>) -> Result<(Table, MergeReport), DownloadError> {
+    let get = |name: &str| {
+        tables.get(name).ok_or_else(|| DownloadError::Join {
+            context: "merge".into(),
+            message: format!("no input table named `{name}` (inputs: {})", tables.keys().cloned().collect::<Vec<_>>().join(", ")),
+        })
+    };
+    let base = get(&params.base)?;
+    let mut report = MergeReport { rows_in: base.num_rows(), ..MergeReport::default() };
+    let mut acc = select(base, &params.base, params.base_columns.as_deref(), &params.base_rename)?;
+    let mut acc_name = params.base.clone();
+    for j in &params.joins {
+        let right = get(&j.input)?;
+        let columns = j.columns.as_ref().map(|cols| {
+            let mut cols = cols.clone();
+            for key in &j.on {
+                // The input's own name for the key: the one renamed to it, or the key itself.
+                let source = j.rename.iter().find(|(_, to)| *to == key).map_or(key, |(from, _)| from);
+                if !cols.contains(source) {
+                    cols.push(source.clone());
+                }
+            }
+            cols
+        });
+        let right = select(right, &j.input, columns.as_deref(), &j.rename)?;
+        let (joined, stats) = join(&acc, &acc_name, &right, &j.input, &j.on, j.how)?;
+        tracing::info!(input = %j.input, how = j.how.as_str(), rows = stats.out_rows,
+            unmatched = stats.unmatched_left_rows, "join");
+        report.joins.push(JoinReport { input: j.input.clone(), how: j.how, stats });
+        acc = joined;
+        acc_name = format!("{acc_name}+{}", j.input);
+    }
+    if params.drop_duplicates {
+        let (deduped, dropped) = drop_duplicates(&acc)?;
+        report.duplicates_dropped = dropped;
+        acc = deduped;
+    }
+    report.rows_out = acc.num_rows();
+    Ok((acc, report))
+}
+
+/// Reads a table from a file: Parquet when it starts with the `PAR1` magic, else a portal CSV.
+/// `name` labels it in errors.
+pub fn read_table_file(path: &Path, name: &str, csv: &CsvOptions) -> Result<Table, DownloadError> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| DownloadError::io(name, e))?;
+    let mut magic = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match file.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(DownloadError::io(name, e)),
+        }
+    }
+    if got == 4 && &magic == b"PAR1" {
+        let (schema, batches) = esteira_core::table::read_parquet(path)?;
+        return Ok(Table::new(schema, batches));
+    }
+    let file = std::fs::File::open(path).map_err(|e| DownloadError::io(name, e))?;
+    Ok(read_csv(file, name, csv)?.table)
+}
+
+/// Joins several inputs (portal CSV or Parquet) into the `table` output.
+#[derive(Debug, Clone)]
+pub struct MergeStage {
+    params: MergeParams,
+}
+
+impl MergeStage {
+    /// Builds the stage from pipeline-file params.
+    pub fn from_params(value: serde_json::Value) -> Result<Self, CoreError> {
+        let params: MergeParams = parse_params("merge", value)?;
+        let bad = |key: String, message: String| CoreError::Param { kind: "merge".into(), key, message };
+        if params.delimiter.len() != 1 || !params.delimiter.is_ascii() || params.delimiter == "\"" {
+            return Err(bad("delimiter".into(), format!("{:?} is not a single ASCII character", params.delimiter)));
+        }
+        for (i, j) in params.joins.iter().enumerate() {
+            if j.on.is_empty() {
+                return Err(bad(format!("joins[{i}].on"), "at least one key column is needed".into()));
+            }
+        }
+        Ok(Self { params })
+    }
+
+    /// The typed params.
+    pub fn params_typed(&self) -> &MergeParams {
+        &self.params
+    }
+}
+
+impl Stage for MergeStage {
+    fn kind(&self) -> &'static str {
+        "merge"
+    }
+
+    fn version(&self) -> &'static str {
+        "1"
+    }
+
+    fn inputs(&self) -> Vec<String> {
+        self.params.input_names()
+    }
+
+    fn outputs(&self) -> Vec<OutputSpec> {
+        vec![OutputSpec::new("table", "parquet")]
+    }
+
+    fn params(&self) -> serde_json::Value {
+        params_json(&self.params)
+    }
+
+    fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let csv = self.params.csv_options();
+        let mut tables = BTreeMap::new();
+        for name in self.inputs() {
+            let input = ctx.input(&name)?;
+            ctx.progress().set_message(&format!("reading {name}"));
+            let table = read_table_file(&input.path, &format!("input `{name}`"), &csv)?;
+            tables.insert(name, table);
+        }
+        ctx.progress().set_message("joining");
+        let (table, report) = merge_tables(&self.params, &tables)?;
+        drop(tables);
+        ctx.metric("rows_in", report.rows_in);
+        ctx.metric("rows_out", report.rows_out);
+        ctx.metric("duplicates_dropped", report.duplicates_dropped);
+        ctx.metric("joins", &report.joins);
+        let schema = Arc::clone(&table.schema);
+        ctx.write_table("table", &schema, &table.batches)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,275 @@
+//! Evaluating an esteira-train model on a raw test table: labels, predictions, every metric,
+//! the study's question (odds ratios, permutation importance), charts and the report.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use esteira_train::{Model, predict, predict_detailed};
+use serde::{Deserialize, Serialize};
+
+use crate::charts::{OddsRatioBar, confusion_heatmap_svg, odds_ratio_svg, pr_svg, roc_svg};
+use crate::evaluation::evaluate_scores;
+use crate::importance::permutation_importance;
+use crate::metrics::{precision_recall_curve, roc_curve};
+use crate::report::{Charts, Evaluation, METRICS_FORMAT, OddsRatio, render_html};
+use crate::{EvaluateError, ScoreEvaluation};
+
+/// Name of the predictions column holding the true class.
+pub const TRUE_CLASS_COLUMN: &str = "true_class";
+/// Name of the predictions column holding the decision.
+pub const PREDICTED_CLASS_COLUMN: &str = "predicted_class";
+
+/// The name of the predictions column holding P(positive class), e.g. `probability_APROVADO`.
+pub fn probability_column(positive_class: &str) -> String {
+    format!("probability_{positive_class}")
+}
+
+/// How to evaluate: the typed params of the `evaluate` stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvaluateParams {
+    /// Bootstrap resamples for the 95 % intervals (0 = no intervals).
+    pub bootstrap: usize,
+    /// Seed of the bootstrap and of the permutations.
+    pub seed: u64,
+    /// Shuffles per input column for permutation importance (0 = skip it).
+    pub permutation_repeats: usize,
+    /// Largest odds ratios drawn in the chart (the table lists all).
+    pub chart_effects: usize,
+}
+
+impl Default for EvaluateParams {
+    fn default() -> Self {
+        Self { bootstrap: 1000, seed: 0, permutation_repeats: 5, chart_effects: 30 }
+    }
+}
+
+/// Everything [`evaluate_model`] produces.
+#[derive(Debug, Clone)]
+pub struct EvaluationOutput {
+    /// The metrics document.
+    pub evaluation: Evaluation,
+    /// The charts.
+    pub charts: Charts,
+    /// The HTML report.
+    pub report_html: String,
+    /// The test rows with `true_class`, `probability_<positive>` and `predicted_class` appended.
+    pub predictions: RecordBatch,
+}
+
+/// The labels of `batch` as booleans (`true` = `positive`): the target column, cast to text,
+/// must hold only the two class names.
+pub fn labels(batch: &RecordBatch, target: &str, positive: &str, negative: &str) -> Result<Vec<bool>, EvaluateError> {
+    let err = |row: Option<usize>, message: String| EvaluateError::Table { column: target.to_owned(), row, message };
+    let index = batch
+        .schema()
+        .index_of(target)
+        .map_err(|_| err(None, "the model's target column is missing from the test table".into()))?;
+    let text = arrow::compute::cast(batch.column(index), &DataType::Utf8)
+        .map_err(|e| EvaluateError::arrow(format!("reading target column `{target}` as text"), e))?;
+    let text = text
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| err(None, "could not be read as text".into()))?;
+    let mut out = Vec::with_capacity(text.len());
+    for row in 0..text.len() {
+        if text.is_null(row) {
+            return Err(err(Some(row), "the class is missing (null)".into()));
+        }
+        match text.value(row) {
+            v if v == positive => out.push(true),
+            v if v == negative => out.push(false),
+            v => {
+                return Err(err(Some(row), format!("class {v:?} is neither {positive:?} nor {negative:?} (the model's classes)")));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The positive-class share of the model's training rows, if it recorded its class counts.
+pub fn training_prior(model: &Model) -> Option<f64> {
+    let counts = &model.training().class_counts;
+    let total: usize = counts.values().sum();
+    let positive = *counts.get(model.positive_class())?;
+    (total > 0).then(|| positive as f64 / total as f64)
+}
+
+/// Scores `batches` (the test split, raw columns plus the target) with `model` and evaluates
+/// it: metrics beside the majority baseline, bootstrap intervals, odds ratios, permutation
+/// importance, charts, the report and the per-row predictions. Deterministic for equal inputs.
+pub fn evaluate_model(
+    model: &Model,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    params: &EvaluateParams,
+) -> Result<EvaluationOutput, EvaluateError> {
+    let batch = arrow::compute::concat_batches(schema, batches)
+        .map_err(|e| EvaluateError::arrow("joining the test table's batches", e))?;
+    if batch.num_rows() == 0 {
+        return Err(EvaluateError::Empty { metric: "evaluate (the test table)" });
+    }
+    let (pos, neg) = (model.positive_class(), model.negative_class());
+    let y = labels(&batch, model.target(), pos, neg)?;
+    let prediction = predict_detailed(model, std::slice::from_ref(&batch))?;
+    let scores = prediction.probabilities;
+    let threshold = model.threshold();
+    let score_eval = evaluate_scores(&y, &scores, threshold, training_prior(model), params.bootstrap, params.seed)?;
+
+    let odds_ratios = model.feature_effects().map(|effects| {
+        let mut v: Vec<OddsRatio> = effects.into_iter().map(OddsRatio::from).collect();
+        v.sort_by(|a, b| b.coefficient.abs().total_cmp(&a.coefficient.abs()).then_with(|| a.feature.cmp(&b.feature)));
+        v
+    });
+
+    let importance = if params.permutation_repeats > 0 && score_eval.model.roc_auc.is_some() {
+        let columns: Vec<String> = model
+            .input_columns()
+            .into_iter()
+            .map(|c| c.name)
+            .filter(|name| batch.schema().index_of(name).is_ok())
+            .collect();
+        permutation_importance(&batch, &columns, &y, params.permutation_repeats, params.seed, |b| {
+            Ok(predict(model, std::slice::from_ref(b))?)
+        })?
+    } else {
+        Vec::new()
+    };
+
+    let evaluation = Evaluation {
+        format: METRICS_FORMAT.to_owned(),
+        target: model.target().to_owned(),
+        positive_class: pos.to_owned(),
+        negative_class: neg.to_owned(),
+        algorithm: model.algorithm().to_owned(),
+        scores: score_eval,
+        odds_ratios,
+        permutation_importance: importance,
+        permutation_repeats: params.permutation_repeats,
+        permutation_seed: params.seed,
+        unseen_categories: prediction.unseen,
+    };
+    let charts = draw_charts(&evaluation, &y, &scores, params.chart_effects)?;
+    let report_html = render_html(&evaluation, &charts);
+    let predictions = predictions_table(&batch, &y, &scores, threshold, pos, neg)?;
+    tracing::info!(
+        rows = evaluation.scores.rows,
+        balanced_accuracy = evaluation.scores.model.balanced_accuracy,
+        roc_auc = ?evaluation.scores.model.roc_auc,
+        "evaluated model"
+    );
+    Ok(EvaluationOutput { evaluation, charts, report_html, predictions })
+}
+
+/// Draws the four charts of an evaluation from the labels and scores it was computed on.
+pub fn draw_charts(
+    evaluation: &Evaluation,
+    y_true: &[bool],
+    scores: &[f64],
+    chart_effects: usize,
+) -> Result<Charts, EvaluateError> {
+    let s: &ScoreEvaluation = &evaluation.scores;
+    let (pos, neg) = (&evaluation.positive_class, &evaluation.negative_class);
+    let confusion = confusion_heatmap_svg(&s.model.confusion, neg, pos)?;
+    let roc = match s.model.roc_auc {
+        Some(auc) => roc_svg(&roc_curve(y_true, scores)?, auc)?,
+        None => odds_ratio_svg(&[], "ROC curve", "undefined: the test split holds one class only")?,
+    };
+    let pr = match s.model.average_precision {
+        Some(ap) => pr_svg(&precision_recall_curve(y_true, scores)?, ap, s.prevalence)?,
+        None => odds_ratio_svg(&[], "Precision-recall curve", "undefined: the test split holds no positive row")?,
+    };
+    let effects = match &evaluation.odds_ratios {
+        Some(all) if !all.is_empty() => {
+            let shown = all.len().min(chart_effects);
+            let mut bars: Vec<OddsRatioBar> = all
+                .iter()
+                .take(shown)
+                .map(|e| OddsRatioBar { label: e.label(), odds_ratio: e.odds_ratio })
+                .collect();
+            bars.sort_by(|a, b| b.odds_ratio.total_cmp(&a.odds_ratio).then_with(|| a.label.cmp(&b.label)));
+            let title = if shown < all.len() {
+                format!("Odds ratios of {pos} (the {shown} largest of {})", all.len())
+            } else {
+                format!("Odds ratios of {pos}")
+            };
+            odds_ratio_svg(&bars, &title, "")?
+        }
+        _ => odds_ratio_svg(
+            &[],
+            &format!("Odds ratios of {pos}"),
+            &format!("the {} model has no coefficients", evaluation.algorithm.replace('_', " ")),
+        )?,
+    };
+    Ok(Charts { confusion, roc, pr, effects })
+}
+
+/// The test rows with the true class, P(positive) and the decision appended.
+pub fn predictions_table(
+    batch: &RecordBatch,
+    y_true: &[bool],
+    scores: &[f64],
+    threshold: f64,
+    positive: &str,
+    negative: &str,
+) -> Result<RecordBatch, EvaluateError> {
+    let probability = probability_column(positive);
+    let schema = batch.schema();
+    for name in [TRUE_CLASS_COLUMN, probability.as_str(), PREDICTED_CLASS_COLUMN] {
+        if schema.index_of(name).is_ok() {
+            return Err(EvaluateError::Table {
+                column: name.to_owned(),
+                row: None,
+                message: "the test table already has this column, which the predictions output adds".into(),
+            });
+        }
+    }
+    let class = |b: bool| if b { positive } else { negative };
+    let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new(TRUE_CLASS_COLUMN, DataType::Utf8, false)));
+    fields.push(Arc::new(Field::new(probability, DataType::Float64, false)));
+    fields.push(Arc::new(Field::new(PREDICTED_CLASS_COLUMN, DataType::Utf8, false)));
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    columns.push(Arc::new(StringArray::from_iter_values(y_true.iter().map(|&t| class(t)))));
+    columns.push(Arc::new(Float64Array::from(scores.to_vec())));
+    columns.push(Arc::new(StringArray::from_iter_values(scores.iter().map(|&s| class(s >= threshold)))));
+    // Keep the input's schema metadata: the predictions are the test table, extended.
+    let out_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    RecordBatch::try_new(out_schema, columns).map_err(|e| EvaluateError::arrow("building the predictions table", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> RecordBatch {
+        RecordBatch::try_from_iter([
+            ("descricao", Arc::new(StringArray::from(vec!["APROVADO", "FALHOU", "APROVADO"])) as ArrayRef),
+            ("renda", Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0])) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn labels_name_the_bad_row() {
+        let b = table();
+        assert_eq!(labels(&b, "descricao", "APROVADO", "FALHOU").unwrap(), vec![true, false, true]);
+        let err = labels(&b, "descricao", "APROVADO", "REPROVADO").unwrap_err().to_string();
+        assert!(err.contains("row 1") && err.contains("\"FALHOU\""), "{err}");
+        let err = labels(&b, "outcome", "APROVADO", "FALHOU").unwrap_err().to_string();
+        assert!(err.contains("`outcome`"), "{err}");
+    }
+
+    #[test]
+    fn predictions_append_three_columns() {
+        let b = table();
+        let p = predictions_table(&b, &[true, false, true], &[0.7, 0.2, 0.4], 0.5, "APROVADO", "FALHOU").unwrap();
+        assert_eq!(p.num_columns(), 5);
+        let decided = p.column(4).as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(decided.iter().flatten().collect::<Vec<_>>(), ["APROVADO", "FALHOU", "FALHOU"]);
+        assert_eq!(p.schema().field(3).name(), "probability_APROVADO");
+        let again = predictions_table(&p.project(&[0, 1, 2]).unwrap(), &[true; 3], &[0.5; 3], 0.5, "APROVADO", "FALHOU");
+        assert!(again.is_err());
+    }
+}

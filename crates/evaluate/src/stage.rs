@@ -1,0 +1,110 @@
+//! The `evaluate` stage: a thin [`Stage`] over [`evaluate_model`].
+
+use esteira_core::{OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params};
+use esteira_train::Model;
+
+use crate::EvaluateError;
+use crate::model_eval::{EvaluateParams, evaluate_model};
+
+/// The stage kind.
+pub const KIND: &str = "evaluate";
+
+/// Evaluates a model (input `model`, the esteira-train JSON artifact) on a test split (input
+/// `test`, Parquet). Outputs `metrics` (json), `report` (html), `predictions` (parquet) and
+/// the charts `confusion`, `roc`, `pr`, `effects` (svg).
+#[derive(Debug, Clone)]
+pub struct EvaluateStage {
+    params: EvaluateParams,
+}
+
+impl EvaluateStage {
+    /// A stage with typed params.
+    pub fn new(params: EvaluateParams) -> Self {
+        Self { params }
+    }
+
+    /// Builds the stage from pipeline-file params (JSON); errors name the offending key.
+    pub fn from_params(value: serde_json::Value) -> Result<Self, esteira_core::CoreError> {
+        Ok(Self::new(parse_params(KIND, value)?))
+    }
+}
+
+impl Stage for EvaluateStage {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn version(&self) -> &'static str {
+        "1"
+    }
+
+    fn inputs(&self) -> Vec<String> {
+        vec!["model".into(), "test".into()]
+    }
+
+    fn outputs(&self) -> Vec<OutputSpec> {
+        vec![
+            OutputSpec::new("metrics", "json"),
+            OutputSpec::new("report", "html"),
+            OutputSpec::new("predictions", "parquet"),
+            OutputSpec::new("confusion", "svg"),
+            OutputSpec::new("roc", "svg"),
+            OutputSpec::new("pr", "svg"),
+            OutputSpec::new("effects", "svg"),
+        ]
+    }
+
+    fn params(&self) -> serde_json::Value {
+        params_json(&self.params)
+    }
+
+    fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let model_path = ctx.input("model")?.path.clone();
+        let model = Model::from_json(&ctx.read_bytes("model")?)
+            .map_err(|e| StageError::msg(format!("input `model` ({}): {e}", model_path.display())))?;
+        let (schema, batches) = ctx.read_table("test")?;
+        ctx.progress().set_message("scoring the test split");
+        let out = evaluate_model(&model, &schema, &batches, &self.params)?;
+        let s = &out.evaluation.scores;
+        ctx.metric("rows", s.rows);
+        ctx.metric("accuracy", s.model.accuracy);
+        ctx.metric("balanced_accuracy", s.model.balanced_accuracy);
+        ctx.metric("roc_auc", s.model.roc_auc);
+        ctx.metric("average_precision", s.model.average_precision);
+        ctx.metric("log_loss", s.model.log_loss);
+        ctx.metric("brier_score", s.model.brier_score);
+        ctx.metric("f1_macro", s.model.classes.macro_avg.f1);
+        ctx.metric("baseline_accuracy", s.baseline.metrics.accuracy);
+        ctx.metric("baseline_balanced_accuracy", s.baseline.metrics.balanced_accuracy);
+        if let Some(i) = s.intervals.roc_auc {
+            ctx.metric("roc_auc_lower", i.lower);
+            ctx.metric("roc_auc_upper", i.upper);
+        }
+        if let Some(i) = s.intervals.balanced_accuracy {
+            ctx.metric("balanced_accuracy_lower", i.lower);
+            ctx.metric("balanced_accuracy_upper", i.upper);
+        }
+        ctx.write_json("metrics", &out.evaluation)?;
+        ctx.write_bytes("report", out.report_html.as_bytes())?;
+        let predictions_schema = out.predictions.schema();
+        ctx.write_table("predictions", &predictions_schema, std::slice::from_ref(&out.predictions))?;
+        ctx.write_bytes("confusion", out.charts.confusion.as_bytes())?;
+        ctx.write_bytes("roc", out.charts.roc.as_bytes())?;
+        ctx.write_bytes("pr", out.charts.pr.as_bytes())?;
+        ctx.write_bytes("effects", out.charts.effects.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// Registers the `evaluate` kind.
+pub fn register(registry: &mut Registry) {
+    registry.register(StageFactory {
+        kind: KIND,
+        summary: "metrics (sklearn-exact) with bootstrap intervals and a majority baseline, odds ratios, \
+                  permutation importance, SVG charts and an HTML report",
+        build: |params| Ok(Box::new(EvaluateStage::from_params(params)?)),
+    });
+}
+
+// Keeps the error type referenced from this module's docs honest: stage errors are the crate's.
+const _: fn(EvaluateError) -> StageError = StageError::from;

@@ -1,0 +1,80 @@
+//! The one error type of esteira-segregate.
+
+/// Everything that can go wrong in a split.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SegregateError {
+    /// `test_fraction` is not strictly between 0 and 1.
+    #[error("test_fraction must be in (0, 1), got {value}")]
+    Fraction {
+        /// The value given.
+        value: f64,
+    },
+    /// The table has no column named by a param.
+    #[error("{param} column `{column}` does not exist (available: {})", ticks(available))]
+    MissingColumn {
+        /// The param (`target` or `group`).
+        param: &'static str,
+        /// The column named.
+        column: String,
+        /// The table's columns.
+        available: Vec<String>,
+    },
+    /// Under stratification every class needs a row on each side.
+    #[error(
+        "stratifying on `{column}` needs at least 2 rows per class; too few: {}; drop or merge these classes, or set stratify = false",
+        classes.iter().map(|(c, n)| format!("{c:?} ({n} row{})", if *n == 1 { "" } else { "s" })).collect::<Vec<_>>().join(", ")
+    )]
+    SmallClasses {
+        /// The target column (`labels` for the slice functions).
+        column: String,
+        /// Each class with fewer than 2 rows, and its row count.
+        classes: Vec<(String, usize)>,
+    },
+    /// Null targets cannot be stratified.
+    #[error("target column `{column}` has {count} null values (the first at row {first_row}); fill or filter them before splitting, or set stratify = false")]
+    NullTarget {
+        /// The target column.
+        column: String,
+        /// How many nulls.
+        count: usize,
+        /// The 1-based row of the first null.
+        first_row: usize,
+    },
+    /// Too few rows (or groups) for a split with a row on each side.
+    #[error("a split needs at least 2 {what}, got {count}")]
+    TooFew {
+        /// `rows` or `groups`.
+        what: &'static str,
+        /// How many there are.
+        count: usize,
+    },
+    /// A k-fold request that cannot be met.
+    #[error("k-fold with k = {k}: {message}")]
+    Folds {
+        /// The number of folds asked for.
+        k: usize,
+        /// Why it cannot be done.
+        message: String,
+    },
+    /// Labels and group keys of different lengths.
+    #[error("{labels} labels but {groups} group keys")]
+    LengthMismatch {
+        /// Number of labels.
+        labels: usize,
+        /// Number of group keys.
+        groups: usize,
+    },
+    /// An Arrow kernel failed.
+    #[error("{what}: arrow: {source}")]
+    Arrow {
+        /// What was being done.
+        what: String,
+        /// The underlying error.
+        source: arrow::error::ArrowError,
+    },
+}
+
+fn ticks(names: &[String]) -> String {
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,252 @@
+//! End-to-end tests of the public API and the stage, on small synthetic tables with a planted
+//! signal.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use esteira_core::{ArtifactStore, InputArtifact, LocalStore, Stage, StageContext};
+use esteira_train::{
+    GridEntry, InputKind, Model, TrainError, TrainParams, TrainStage, predict, predict_detailed, train,
+};
+use rand::{Rng, SeedableRng};
+
+/// Students with 1-3 enrolment rows each. P(APROVADO) rises with the food grant and income
+/// and falls with age; about 80 % pass.
+fn synthetic(students: usize, seed: u64) -> RecordBatch {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let (mut id, mut sexo, mut raca, mut ano, mut estado, mut renda, mut aux, mut out) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for s in 0..students {
+        let sx = if rng.random::<f64>() < 0.52 { "F" } else { "M" };
+        let rc = ["Pardo", "Branco", "Negro", "Não Informado"][rng.random_range(0..4)];
+        let year: i64 = 2002 - (rng.random::<f64>().powi(2) * 35.0) as i64;
+        let st = if rng.random::<f64>() < 0.9 { "Rio Grande do Norte" } else { "Paraíba" };
+        let income = (rng.random::<f64>() * 3000.0).round();
+        let grant = rng.random::<f64>() < 0.3;
+        for _ in 0..rng.random_range(1..=3) {
+            let z = 1.2 + 1.5 * f64::from(u8::from(grant)) + 0.0006 * (income - 1500.0) - 0.06 * (2000.0 - year as f64);
+            let p = 1.0 / (1.0 + (-z).exp());
+            id.push(format!("d{s}"));
+            sexo.push((rng.random::<f64>() > 0.02).then_some(sx));
+            raca.push(rc);
+            ano.push((rng.random::<f64>() > 0.03).then_some(year));
+            estado.push(st);
+            renda.push((rng.random::<f64>() > 0.05).then_some(income));
+            aux.push(grant);
+            out.push(if rng.random::<f64>() < p { "APROVADO" } else { "FALHOU" });
+        }
+    }
+    RecordBatch::try_from_iter([
+        ("id_discente", Arc::new(StringArray::from(id)) as ArrayRef),
+        ("sexo", Arc::new(StringArray::from(sexo)) as ArrayRef),
+        ("raca", Arc::new(StringArray::from(raca)) as ArrayRef),
+        ("ano_nascimento", Arc::new(Int64Array::from(ano)) as ArrayRef),
+        ("estado_origem", Arc::new(StringArray::from(estado)) as ArrayRef),
+        ("renda", Arc::new(Float64Array::from(renda)) as ArrayRef),
+        ("possui_auxilio_alimentacao", Arc::new(BooleanArray::from(aux)) as ArrayRef),
+        ("descricao", Arc::new(StringArray::from(out)) as ArrayRef),
+    ])
+    .unwrap()
+}
+
+fn params() -> TrainParams {
+    TrainParams {
+        group: Some("id_discente".into()),
+        categorical: ["sexo", "raca", "local_ou_de_fora", "possui_auxilio_alimentacao"].map(str::to_owned).to_vec(),
+        numeric: vec!["idade".into(), "renda".into()],
+        cv: esteira_train::CvParams { folds: 3, ..Default::default() },
+        ..TrainParams::default()
+    }
+}
+
+fn auc(labels: &[bool], p: &[f64]) -> f64 {
+    let (mut wins, mut pairs) = (0.0, 0.0);
+    for (i, &li) in labels.iter().enumerate() {
+        for (j, &lj) in labels.iter().enumerate() {
+            if li && !lj {
+                pairs += 1.0;
+                wins += if p[i] > p[j] {
+                    1.0
+                } else if p[i] == p[j] {
+                    0.5
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+    wins / pairs
+}
+
+fn labels(batch: &RecordBatch) -> Vec<bool> {
+    let col = batch.column_by_name("descricao").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+    col.iter().map(|v| v == Some("APROVADO")).collect()
+}
+
+#[test]
+fn logistic_regression_beats_chance_on_held_out_rows() {
+    let trained = train(&params(), &[synthetic(600, 1)], "h").unwrap();
+    let test = synthetic(400, 2);
+    let p = predict(&trained.model, std::slice::from_ref(&test)).unwrap();
+    let y = labels(&test);
+    let a = auc(&y, &p);
+    assert!(a > 0.7, "held-out AUC {a}");
+    // The threshold is not the all-APROVADO decision: both classes are predicted.
+    let t = trained.model.threshold();
+    let predicted_pos = p.iter().filter(|&&v| v >= t).count();
+    assert!(predicted_pos > 0 && predicted_pos < p.len(), "threshold {t} predicts one class");
+    assert_eq!(trained.model.algorithm(), "logistic_regression");
+    assert_eq!(trained.cv.points.len(), 3);
+    assert!(trained.cv.points.iter().all(|c| c.scores.len() == 3 && c.mean > 0.6));
+    // The grant's odds ratio for passing is > 1 and names its reference category.
+    let effects = trained.model.feature_effects().unwrap();
+    let grant = effects.iter().find(|e| e.feature == "possui_auxilio_alimentacao=true").unwrap();
+    assert!(grant.odds_ratio > 1.5, "{grant:?}");
+    assert_eq!(grant.reference.as_deref(), Some("false"));
+    assert!(!effects.iter().any(|e| e.column == "id_discente" || e.column == "ano_nascimento"));
+}
+
+#[test]
+fn random_forest_beats_chance_and_is_deterministic() {
+    let mut params = params();
+    params.grid = vec![GridEntry::RandomForest { n_trees: vec![15], max_depth: vec![6], min_samples_leaf: vec![5] }];
+    params.cv.folds = 2;
+    let data = synthetic(250, 3);
+    let a = train(&params, std::slice::from_ref(&data), "h").unwrap();
+    let b = train(&params, &[data], "h").unwrap();
+    assert_eq!(a.model.to_json(), b.model.to_json());
+    assert_eq!(a.model.algorithm(), "random_forest");
+    assert!(a.model.feature_effects().is_none());
+    let test = synthetic(300, 4);
+    let p = predict(&Model::from_json(&a.model.to_json()).unwrap(), std::slice::from_ref(&test)).unwrap();
+    assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(auc(&labels(&test), &p) > 0.65);
+}
+
+#[test]
+fn same_seed_gives_identical_bytes_and_a_new_seed_does_not() {
+    let data = synthetic(300, 5);
+    let a = train(&params(), std::slice::from_ref(&data), "h").unwrap().model.to_json();
+    let b =
+        train(&params(), &[data.slice(0, 100), data.slice(100, data.num_rows() - 100)], "h").unwrap().model.to_json();
+    assert_eq!(a, b);
+    let round_trip = Model::from_json(&a).unwrap().to_json();
+    assert_eq!(a, round_trip);
+    let mut other = params();
+    other.seed = 7;
+    assert_ne!(a, train(&other, &[data], "h").unwrap().model.to_json());
+}
+
+#[test]
+fn predicts_rows_with_unseen_categories_and_nulls() {
+    let model = train(&params(), &[synthetic(300, 6)], "h").unwrap().model;
+    let row = RecordBatch::try_from_iter([
+        ("sexo", Arc::new(StringArray::from(vec![Some("Outro"), None])) as ArrayRef),
+        ("raca", Arc::new(StringArray::from(vec![None, Some("Indígena")])) as ArrayRef),
+        ("ano_nascimento", Arc::new(Int64Array::from(vec![None, Some(1999)])) as ArrayRef),
+        ("estado_origem", Arc::new(StringArray::from(vec![None, Some("Ignorado/exterior")])) as ArrayRef),
+        ("renda", Arc::new(StringArray::from(vec![Some(""), Some("1200,5")])) as ArrayRef),
+        ("possui_auxilio_alimentacao", Arc::new(BooleanArray::from(vec![None, Some(true)])) as ArrayRef),
+    ])
+    .unwrap();
+    let pred = predict_detailed(&model, &[row]).unwrap();
+    assert_eq!(pred.probabilities.len(), 2);
+    assert!(pred.probabilities.iter().all(|p| p.is_finite() && *p > 0.0 && *p < 1.0));
+    assert_eq!(pred.unseen, BTreeMap::from([("raca".to_owned(), 1), ("sexo".to_owned(), 1)]));
+}
+
+#[test]
+fn input_columns_describe_the_raw_form() {
+    let model = train(&params(), &[synthetic(200, 8)], "h").unwrap().model;
+    let cols = model.input_columns();
+    let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["ano_nascimento", "renda", "sexo", "raca", "estado_origem", "possui_auxilio_alimentacao"]);
+    let InputKind::Numeric { min, max, median } = cols[0].kind else { panic!("{:?}", cols[0]) };
+    assert!(min >= 1967.0 && max <= 2002.0 && min <= median && median <= max);
+    assert_eq!(
+        cols[4].kind,
+        InputKind::Categorical { categories: vec!["Paraíba".into(), "Rio Grande do Norte".into()] }
+    );
+    assert_eq!(model.target(), "descricao");
+    assert_eq!((model.positive_class(), model.negative_class()), ("APROVADO", "FALHOU"));
+}
+
+#[test]
+fn unknown_format_version_is_rejected_clearly() {
+    let model = train(&params(), &[synthetic(150, 9)], "h").unwrap().model;
+    let json = String::from_utf8(model.to_json()).unwrap();
+    let v2 = json.replacen("\"format_version\": 1", "\"format_version\": 2", 1);
+    let msg = Model::from_json(v2.as_bytes()).unwrap_err().to_string();
+    assert!(msg.contains("format_version 2") && msg.contains("only version 1"), "{msg}");
+    let msg = Model::from_json(b"{\"target\": \"x\"}").unwrap_err().to_string();
+    assert!(msg.contains("format_version missing"), "{msg}");
+    assert!(matches!(Model::from_json(b"{not json"), Err(TrainError::ModelJson { line: 1, .. })));
+}
+
+#[test]
+fn lof_removal_is_counted_and_can_be_disabled() {
+    let data = synthetic(300, 10);
+    let with = train(&params(), std::slice::from_ref(&data), "h").unwrap();
+    let mut off = params();
+    off.lof.enabled = false;
+    let without = train(&off, &[data], "h").unwrap();
+    assert_eq!(without.model.training().outliers_removed, 0);
+    let removed = with.model.training().outliers_removed;
+    assert!(removed < with.model.training().rows / 10, "{removed}");
+    assert_eq!(with.metrics["outliers_removed"], removed as f64);
+}
+
+#[test]
+fn bad_targets_and_params_are_named() {
+    let data = synthetic(100, 11);
+    let mut p = params();
+    p.negative_class = Some("REPROVADO".into());
+    let msg = train(&p, std::slice::from_ref(&data), "h").unwrap_err().to_string();
+    assert!(msg.contains("column `descricao`, row") && msg.contains("REPROVADO"), "{msg}");
+    let mut p = params();
+    p.categorical.push("id_discente".into());
+    let msg = train(&p, std::slice::from_ref(&data), "h").unwrap_err().to_string();
+    assert!(msg.contains("group key `id_discente` is never a feature"), "{msg}");
+    let mut p = params();
+    p.numeric.push("ano_nascimento".into());
+    let msg = train(&p, &[data], "h").unwrap_err().to_string();
+    assert!(msg.contains("derived.idade"), "{msg}");
+    let err = TrainStage::from_params(serde_json::json!({"cv": {"folds": 5, "metrik": "x"}})).unwrap_err();
+    assert!(err.to_string().contains("metrik"), "{err}");
+}
+
+#[test]
+fn stage_writes_model_and_cv_through_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalStore::open(dir.path()).unwrap());
+    let data = synthetic(200, 12);
+    let parquet = esteira_core::table::write_parquet(Vec::new(), &data.schema(), &[data]).unwrap();
+    let hash = store.put_bytes(&parquet).unwrap();
+    let toml_params = serde_json::json!({
+        "group": "id_discente",
+        "categorical": ["sexo", "raca", "local_ou_de_fora", "possui_auxilio_alimentacao"],
+        "numeric": ["idade", "renda"],
+        "scaling": "min_max",
+        "lof": {"enabled": true, "k": 10},
+        "threshold": "minority_f1",
+        "cv": {"folds": 3, "metric": "balanced_accuracy"},
+        "seed": 3,
+        "grid": [{"algorithm": "logistic_regression", "alpha": [1.0, 5.0]}]
+    });
+    let stage = TrainStage::from_params(toml_params).unwrap();
+    assert_eq!(stage.params()["lof"]["max_score"], 1.5);
+    let inputs =
+        BTreeMap::from([("train".to_owned(), InputArtifact { hash, path: store.object_path(&hash).unwrap() })]);
+    let mut ctx = StageContext::new("train", inputs, stage.outputs(), store.clone());
+    stage.run(&mut ctx).unwrap();
+    let out = ctx.finish().unwrap();
+    let model = Model::from_json(&std::fs::read(store.object_path(&out.outputs["model"]).unwrap()).unwrap()).unwrap();
+    assert_eq!(model.training().data_hash, hash.to_hex());
+    let cv: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.object_path(&out.outputs["cv"]).unwrap()).unwrap()).unwrap();
+    assert_eq!(cv["points"].as_array().unwrap().len(), 2);
+    assert_eq!(cv["metric"], "balanced_accuracy");
+    assert!(out.metrics.contains_key("cv_logistic_regression_alpha_5_balanced_accuracy"));
+    assert!(out.metrics.contains_key("outliers_removed"));
+}

@@ -1,0 +1,349 @@
+//! End-to-end tests of the orchestrator against the real CLI and a temp store.
+
+mod common;
+
+use common::Bed;
+
+const PIPELINE: &str = r#"
+[pipeline]
+name = "demo"
+
+[stages.src]
+kind = "test.source"
+params = { text = "abc", note = "n1" }
+
+[stages.up]
+kind = "test.upper"
+inputs = { in = "file:data/in.txt" }
+params = { suffix = "!" }
+
+[stages.slow_a]
+kind = "test.sleep"
+inputs = { in = "up.out" }
+params = { ms = 400 }
+
+[stages.slow_b]
+kind = "test.sleep"
+inputs = { in = "src.out" }
+params = { ms = 400 }
+
+[stages.join]
+kind = "test.concat"
+inputs = { a = "slow_a.out", b = "slow_b.out" }
+"#;
+
+fn bed() -> Bed {
+    let b = Bed::new();
+    b.write("esteira.toml", PIPELINE);
+    b.write("data/in.txt", "hello world");
+    b
+}
+
+fn all(statuses: &[(String, String)], s: &str) -> bool {
+    statuses.iter().all(|(_, st)| st == s)
+}
+
+#[test]
+fn second_run_is_fully_cached_with_identical_outputs() {
+    let b = bed();
+    let first = b.esteira(&["run", "-j", "2"]).ok();
+    assert!(first.stdout.contains("5 ran, 0 cached"), "{}", first.stdout);
+    let out1 = b.latest("join", "out.txt");
+    assert_eq!(out1, "HELLO WORLD!\nabc");
+    let r1 = b.record("latest");
+    b.esteira(&["run"]).ok();
+    assert!(all(&b.statuses("latest"), "cached"));
+    let r2 = b.record("latest");
+    assert_eq!(r1["stages"]["join"]["outputs"], r2["stages"]["join"]["outputs"]);
+    assert_eq!(b.latest("join", "out.txt"), out1);
+}
+
+#[test]
+fn a_param_change_reruns_the_stage_and_descendants_only() {
+    let b = bed();
+    b.esteira(&["run"]).ok();
+    b.write("esteira.toml", &PIPELINE.replace("suffix = \"!\"", "suffix = \"?\""));
+    b.esteira(&["run"]).ok();
+    let st: std::collections::BTreeMap<_, _> = b.statuses("latest").into_iter().collect();
+    assert_eq!(st["up"], "ran");
+    assert_eq!(st["slow_a"], "ran");
+    assert_eq!(st["join"], "ran");
+    assert_eq!(st["src"], "cached");
+    assert_eq!(st["slow_b"], "cached");
+    assert_eq!(b.latest("join", "out.txt"), "HELLO WORLD?\nabc");
+}
+
+#[test]
+fn unchanged_output_bytes_let_descendants_hit_the_cache() {
+    let b = bed();
+    b.esteira(&["run"]).ok();
+    // `note` changes src's key but not its output bytes.
+    b.write("esteira.toml", &PIPELINE.replace("note = \"n1\"", "note = \"n2\""));
+    b.esteira(&["run"]).ok();
+    let st: std::collections::BTreeMap<_, _> = b.statuses("latest").into_iter().collect();
+    assert_eq!(st["src"], "ran");
+    assert_eq!(st["slow_b"], "cached", "early cutoff");
+    assert_eq!(st["join"], "cached");
+}
+
+#[test]
+fn independent_branches_overlap_in_time() {
+    let b = bed();
+    b.esteira(&["run", "-j", "2"]).ok();
+    let r = b.record("latest");
+    let span = |s: &str| (r["stages"][s]["start_ms"].as_f64().unwrap(), r["stages"][s]["end_ms"].as_f64().unwrap());
+    let (a0, a1) = span("slow_a");
+    let (b0, b1) = span("slow_b");
+    assert!(a0 < b1 && b0 < a1, "slow_a {a0}..{a1} and slow_b {b0}..{b1} did not overlap");
+    // And with one job they must not.
+    b.esteira(&["run", "-j", "1", "--force", "slow_a", "--force", "slow_b"]).ok();
+    let r = b.record("latest");
+    let span = |s: &str| (r["stages"][s]["start_ms"].as_f64().unwrap(), r["stages"][s]["end_ms"].as_f64().unwrap());
+    let (a0, a1) = span("slow_a");
+    let (b0, b1) = span("slow_b");
+    assert!(a1 <= b0 || b1 <= a0, "with -j 1 they overlapped: {a0}..{a1} {b0}..{b1}");
+}
+
+#[test]
+fn status_names_the_changed_param_with_old_and_new_values() {
+    let b = bed();
+    b.esteira(&["run"]).ok();
+    b.write("esteira.toml", &PIPELINE.replace("suffix = \"!\"", "suffix = \"?\""));
+    let out = b.esteira(&["status"]).ok();
+    assert!(out.stdout.contains("param `suffix` changed: \"!\" -> \"?\""), "{}", out.stdout);
+    assert!(out.stdout.contains("upstream `up` will run"), "{}", out.stdout);
+    b.write("data/in.txt", "changed");
+    let out = b.esteira(&["status", "--json"]).ok();
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let up = plan.as_array().unwrap().iter().find(|e| e["stage"] == "up").unwrap();
+    let reasons = up["reasons"].to_string();
+    assert!(reasons.contains("input `in` changed"), "{reasons}");
+}
+
+#[test]
+fn reproduce_passes_on_deterministic_stages_and_names_the_nondeterministic_one() {
+    let b = bed();
+    b.esteira(&["run"]).ok();
+    let out = b.esteira(&["reproduce", "latest"]).ok();
+    assert!(out.stdout.contains("reproduced"), "{}", out.stdout);
+    let mut p = PIPELINE.to_owned();
+    p.push_str("\n[stages.clock]\nkind = \"test.nondet\"\ninputs = { in = \"src.out\" }\n");
+    b.write("esteira.toml", &p);
+    b.esteira(&["run"]).ok();
+    let out = b.esteira(&["reproduce", "latest"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let line = out.stdout.lines().find(|l| l.starts_with("clock")).unwrap();
+    assert!(line.contains("different"), "{line}");
+    assert!(out.stdout.lines().filter(|l| l.contains("identical")).count() == 5, "{}", out.stdout);
+    assert!(out.stderr.contains("clock"), "{}", out.stderr);
+}
+
+#[test]
+fn a_failed_stage_stops_descendants_and_lets_other_branches_finish() {
+    let b = bed();
+    let p = PIPELINE.replace(
+        "kind = \"test.sleep\"\ninputs = { in = \"up.out\" }\nparams = { ms = 400 }",
+        "kind = \"test.fail\"\ninputs = { in = \"up.out\" }\nparams = { message = \"the disk is made of lava\" }",
+    );
+    b.write("esteira.toml", &p);
+    let out = b.esteira(&["run"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("the disk is made of lava"), "{}", out.stderr);
+    let st: std::collections::BTreeMap<_, _> = b.statuses("latest").into_iter().collect();
+    assert_eq!(st["slow_a"], "failed");
+    assert_eq!(st["join"], "skipped");
+    assert_eq!(st["slow_b"], "ran");
+    assert_eq!(b.record("latest")["status"], "failed");
+}
+
+#[test]
+fn pipeline_errors_name_file_line_and_key() {
+    let b = Bed::new();
+    let check = |toml: &str, expect: &[&str]| {
+        b.write("esteira.toml", toml);
+        let out = b.esteira(&["dag"]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        for e in expect {
+            assert!(out.stderr.contains(e), "expected {e:?} in: {}", out.stderr);
+        }
+    };
+    check(
+        "[stages.a]\nkind = \"test.upper\"\ninputs = { in = \"b.out\" }\n[stages.b]\nkind = \"test.upper\"\ninputs = { in = \"a.out\" }\n",
+        &["cycle", "a -> b -> a"],
+    );
+    check(
+        "[stages.a]\nkind = \"test.upper\"\ninputs = { in = \"nope.out\" }\n",
+        &["esteira.toml:3:", "unknown stage `nope`"],
+    );
+    check(
+        "[stages.s]\nkind = \"test.source\"\nparams = { text = \"x\" }\n[stages.a]\nkind = \"test.upper\"\ninputs = { in = \"s.missing\" }\n",
+        &["esteira.toml:6:", "unknown output `s.missing`", "has: out"],
+    );
+    check("[stages.a]\nkind = \"test.upper\"\n[stages.a]\nkind = \"test.upper\"\n", &["esteira.toml:3:"]);
+    check("[stages.a]\nkind = \"no.such\"\n", &["esteira.toml:1:", "unknown stage kind", "test.upper"]);
+    check(
+        "[stages.a]\nkind = \"test.sleep\"\ninputs = { in = \"file:x\" }\n[stages.a.params]\nms = \"soon\"\n",
+        &["esteira.toml:5:", "param `ms`", "expected u64"],
+    );
+}
+
+#[test]
+fn a_second_writer_is_told_who_holds_the_lock() {
+    let b = bed();
+    b.write("esteira.toml", &PIPELINE.replace("ms = 400", "ms = 3000"));
+    let mut first = b.spawn(&["run"]);
+    // Wait until the first run holds the lock (its lock file names it).
+    let lock = b.store().join("lock");
+    for _ in 0..100 {
+        if std::fs::read_to_string(&lock).is_ok_and(|s| s.contains("pid")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = b.esteira(&["run"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("pid {}", first.id())), "{}", out.stderr);
+    assert!(first.wait().unwrap().success());
+}
+
+#[test]
+fn kill_9_leaves_no_partial_object_and_the_next_run_redoes_only_the_rest() {
+    let b = bed();
+    b.write("esteira.toml", &PIPELINE.replace("ms = 400", "ms = 4000"));
+    let mut child = b.spawn(&["run", "-j", "2"]);
+    // Wait until both sleeping stages are mid-write (their temp files exist), then kill.
+    let tmp = b.store().join("tmp");
+    for _ in 0..200 {
+        let n = std::fs::read_dir(&tmp).map(Iterator::count).unwrap_or(0);
+        if n >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Every visible object is intact; no cache record names a missing object.
+    let v = b.esteira(&["verify"]).ok();
+    assert!(v.stdout.contains("0 corrupt"), "{}", v.stdout);
+    // Visible: the imported input file and the outputs of the two finished stages; the
+    // sleeping stages' half-written outputs are not.
+    assert_eq!(b.objects().len(), 3, "{:?}", b.objects());
+    let cache = std::fs::read_dir(b.store().join("cache")).unwrap().count();
+    assert_eq!(cache, 2, "only the finished stages have cache records");
+    b.esteira(&["run", "-j", "2"]).ok();
+    let st: std::collections::BTreeMap<_, _> = b.statuses("latest").into_iter().collect();
+    assert_eq!(st["src"], "cached");
+    assert_eq!(st["up"], "cached");
+    assert_eq!(st["slow_a"], "ran");
+    assert_eq!(st["slow_b"], "ran");
+    let runs = b.esteira(&["runs", "list"]).ok();
+    assert!(runs.stdout.contains("interrupted"), "{}", runs.stdout);
+}
+
+#[test]
+fn a_tampered_object_is_found_and_never_silently_used() {
+    let b = bed();
+    b.esteira(&["run"]).ok();
+    let r = b.record("latest");
+    let hash = r["stages"]["up"]["outputs"]["out"].as_str().unwrap().to_owned();
+    let path = b.store().join("objects").join(&hash[..2]).join(&hash);
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false, reason = "the test tampers on purpose")]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&path, perms).unwrap();
+    std::fs::write(&path, "EVIL").unwrap();
+    let v = b.esteira(&["verify"]);
+    assert_eq!(v.code, 1);
+    assert!(v.stdout.contains(&format!("CORRUPT {hash}")), "{}", v.stdout);
+    // A stage that would read it refuses.
+    let out = b.esteira(&["run", "--force", "slow_a"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("corrupt"), "{}", out.stderr);
+    let cat = b.esteira(&["cat", &hash]);
+    assert_ne!(cat.code, 0);
+    // Repair quarantines it; the next run recomputes it.
+    let rep = b.esteira(&["verify", "--repair"]);
+    assert!(rep.stdout.contains("moved 1 object"), "{}", rep.stdout);
+    b.esteira(&["run"]).ok();
+    assert_eq!(b.status_of("latest", "up"), "ran");
+    b.esteira(&["verify"]).ok();
+    assert_eq!(b.esteira(&["cat", &hash]).ok().stdout, "HELLO WORLD!");
+}
+
+#[test]
+fn show_names_the_producing_stage_and_its_inputs() {
+    let b = bed();
+    b.esteira(&["run"]).ok();
+    let r = b.record("latest");
+    let hash = r["stages"]["join"]["outputs"]["out"].as_str().unwrap();
+    let out = b.esteira(&["show", &hash[..10]]).ok();
+    assert!(out.stdout.contains("produced by stage `join` (kind `test.concat`"), "{}", out.stdout);
+    assert!(out.stdout.contains("a = "), "{}", out.stdout);
+    assert!(out.stdout.contains("(slow_a.out)"), "{}", out.stdout);
+}
+
+#[test]
+fn gc_keeps_what_the_last_runs_reference() {
+    let b = bed();
+    b.esteira(&["run"]).ok();
+    b.write("esteira.toml", &PIPELINE.replace("suffix = \"!\"", "suffix = \"?\""));
+    b.esteira(&["run"]).ok();
+    let before = b.objects().len();
+    let out = b.esteira(&["gc", "--keep", "1"]).ok();
+    assert!(out.stdout.contains("removed"), "{}", out.stdout);
+    assert!(b.objects().len() < before);
+    // The kept run is still fully cached and verifiable.
+    b.esteira(&["run"]).ok();
+    assert!(all(&b.statuses("latest"), "cached"));
+    b.esteira(&["verify"]).ok();
+    assert_eq!(b.esteira(&["runs", "list", "--json"]).ok().stdout.matches("\"id\"").count(), 2);
+}
+
+#[test]
+fn until_and_only_select_stages() {
+    let b = bed();
+    b.esteira(&["run", "--until", "slow_a"]).ok();
+    let st: std::collections::BTreeMap<_, _> = b.statuses("latest").into_iter().collect();
+    assert_eq!(st["up"], "ran");
+    assert_eq!(st["slow_a"], "ran");
+    assert_eq!(st["slow_b"], "skipped");
+    // --only join needs slow_b from the cache: it is not there.
+    let out = b.esteira(&["run", "--only", "join"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    b.esteira(&["run"]).ok();
+    b.esteira(&["run", "--only", "join", "--force", "join"]).ok();
+    assert_eq!(b.status_of("latest", "join"), "ran");
+}
+
+#[test]
+fn exec_runs_one_stage_kind_from_the_shell() {
+    let b = Bed::new();
+    b.write("in.txt", "shell");
+    let out = b
+        .esteira(&[
+            "exec",
+            "test.upper",
+            "--param",
+            "suffix=\"?\"",
+            "--param",
+            "times=2",
+            "--input",
+            "in=in.txt",
+            "--out",
+            "o",
+        ])
+        .ok();
+    assert!(out.stdout.contains("out"), "{}", out.stdout);
+    assert_eq!(std::fs::read_to_string(b.path().join("o/out.txt")).unwrap(), "SHELL??");
+    let bad = b.esteira(&["exec", "test.upper", "--param", "times=many"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("param `times`"), "{}", bad.stderr);
+}
+
+#[test]
+fn dag_renders_in_three_formats() {
+    let b = bed();
+    insta::assert_snapshot!("dag_text", b.esteira(&["dag"]).ok().stdout);
+    insta::assert_snapshot!("dag_dot", b.esteira(&["dag", "--format", "dot"]).ok().stdout);
+    insta::assert_snapshot!("dag_mermaid", b.esteira(&["dag", "--format", "mermaid"]).ok().stdout);
+}
