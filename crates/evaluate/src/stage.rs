@@ -3,7 +3,6 @@
 use esteira_core::{OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params};
 use esteira_train::Model;
 
-use crate::EvaluateError;
 use crate::model_eval::{EvaluateParams, evaluate_model};
 
 /// The stage kind.
@@ -105,6 +104,3 @@ pub fn register(registry: &mut Registry) {
         build: |params| Ok(Box::new(EvaluateStage::from_params(params)?)),
     });
 }
-
-// Keeps the error type referenced from this module's docs honest: stage errors are the crate's.
-const _: fn(EvaluateError) -> StageError = StageError::from;

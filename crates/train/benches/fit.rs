@@ -1,0 +1,252 @@
+//! Fit-time and memory benchmark: `cargo bench -p esteira-train --bench fit` (add
+//! `--profile dev` for a quick run: this crate and smartcore are opt-level 3 there too).
+//!
+//! 1. logistic regression (smartcore LBFGS, as the train stage calls it) on 1M rows x 30
+//!    features, beside scikit-learn's lbfgs on the same data when python3 + scikit-learn exist;
+//! 2. random forest (smartcore trees, as the train stage builds them) on a smaller set;
+//! 3. LOF on 100k two-dimensional points with many duplicates (integer ages, rounded incomes);
+//! 4. the whole `train` (features, LOF, 5-fold CV over 3 alphas, threshold, final fit) on a
+//!    UFRN-sized table (11.5k rows) and at 10x.
+//!
+//! Peak memory is the process's VmHWM, reset before each step through /proc/self/clear_refs.
+//! Sizes can be scaled down with ESTEIRA_BENCH_ROWS (LR rows).
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
+use smartcore::linalg::basic::arrays::Array;
+use smartcore::linalg::basic::matrix::DenseMatrix;
+use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
+
+fn reset_peak() {
+    // "5" resets the peak resident set size (Linux >= 4.0); ignored elsewhere.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn report(what: &str, start: Instant) {
+    println!("{what:<58} {:>9.2} s   peak RSS {:>7.0} MB", start.elapsed().as_secs_f64(), peak_mb());
+}
+
+/// Rows of `cols` features (standard-normal-ish) and labels from a planted logistic model.
+fn dense_data(rows: usize, cols: usize, seed: u64) -> (Vec<f64>, Vec<u32>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let w: Vec<f64> = (0..cols).map(|j| if j % 3 == 0 { 0.5 } else { -0.2 } / (1.0 + j as f64 / 10.0)).collect();
+    let mut x = Vec::with_capacity(rows * cols);
+    let mut y = Vec::with_capacity(rows);
+    for _ in 0..rows {
+        let mut z = 1.2;
+        for wj in &w {
+            let v = (0..4).map(|_| rng.random::<f64>()).sum::<f64>() * 1.732 - 3.464;
+            z += wj * v;
+            x.push(v);
+        }
+        y.push(u32::from(rng.random::<f64>() < 1.0 / (1.0 + (-z).exp())));
+    }
+    (x, y)
+}
+
+fn sklearn_lr(x: &[f64], y: &[u32], rows: usize, cols: usize, alpha: f64) {
+    let dir = std::env::temp_dir().join(format!("esteira-bench-{}", std::process::id()));
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let (xp, yp) = (dir.join("x.f64"), dir.join("y.f64"));
+    let write = |p: &std::path::Path, v: &mut dyn Iterator<Item = f64>| -> std::io::Result<()> {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(p)?);
+        for a in v {
+            f.write_all(&a.to_le_bytes())?;
+        }
+        f.flush()
+    };
+    if write(&xp, &mut x.iter().copied()).is_err() || write(&yp, &mut y.iter().map(|&v| f64::from(v))).is_err() {
+        return;
+    }
+    let script = format!(
+        r#"
+import time, resource, numpy as np
+from sklearn.linear_model import LogisticRegression
+X = np.fromfile("{x}", dtype="<f8").reshape({rows}, {cols}); y = np.fromfile("{y}", dtype="<f8")
+t = time.perf_counter()
+m = LogisticRegression(C={c}, solver="lbfgs", max_iter=1000).fit(X, y)
+dt = time.perf_counter() - t
+print(f"{{'scikit-learn lbfgs LogisticRegression (same data)':<58}} {{dt:>9.2f}} s   peak RSS {{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:>7.0f}} MB (python process)")
+print("  sklearn n_iter", int(m.n_iter_[0]), "intercept", float(m.intercept_[0]), "coef[:3]", [float(v) for v in m.coef_[0][:3]])
+"#,
+        x = xp.display(),
+        y = yp.display(),
+        c = 1.0 / alpha,
+    );
+    match std::process::Command::new("python3").arg("-c").arg(script).output() {
+        Ok(out) if out.status.success() => print!("{}", String::from_utf8_lossy(&out.stdout)),
+        Ok(out) => println!(
+            "scikit-learn comparison skipped: {}",
+            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+        ),
+        Err(e) => println!("scikit-learn comparison skipped: {e}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn bench_lr(rows: usize) {
+    let cols = 30;
+    let alpha = 1.0;
+    let (x, y) = dense_data(rows, cols, 1);
+    sklearn_lr(&x, &y, rows, cols, alpha);
+    reset_peak();
+    let start = Instant::now();
+    let m = DenseMatrix::new(rows, cols, x, false).expect("shape");
+    let lr = LogisticRegression::fit(&m, &y, LogisticRegressionParameters::default().with_alpha(alpha)).expect("fit");
+    report(&format!("smartcore LogisticRegression fit {rows} x {cols}"), start);
+    let c = lr.coefficients();
+    println!(
+        "  smartcore intercept {} coef[:3] {:?}",
+        lr.intercept().get((0, 0)),
+        [c.get((0, 0)), c.get((0, 1)), c.get((0, 2))]
+    );
+}
+
+fn bench_rf(rows: usize, trees: u16) {
+    let cols = 30;
+    let (x, y) = dense_data(rows, cols, 2);
+    let m = DenseMatrix::new(rows, cols, x, false).expect("shape");
+    reset_peak();
+    let start = Instant::now();
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let per = usize::from(trees).div_ceil(threads);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (m, y) = (&m, &y);
+            s.spawn(move || {
+                for i in t * per..((t + 1) * per).min(usize::from(trees)) {
+                    let p = RandomForestClassifierParameters::default()
+                        .with_n_trees(1)
+                        .with_max_depth(10)
+                        .with_min_samples_leaf(5)
+                        .with_seed(i as u64);
+                    RandomForestClassifier::fit(m, y, p).expect("fit");
+                }
+            });
+        }
+    });
+    report(&format!("random forest {trees} trees (depth 10) {rows} x {cols}, {threads} threads"), start);
+}
+
+fn bench_lof(n: usize) {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut pts = Vec::with_capacity(2 * n);
+    for _ in 0..n {
+        let age = (18.0 + rng.random::<f64>().powi(2) * 45.0).round();
+        let income = (rng.random::<f64>().powi(3) * 20.0).round() * 250.0;
+        pts.push((age - 25.0) / 8.0);
+        pts.push((income - 1500.0) / 1200.0);
+    }
+    reset_peak();
+    let start = Instant::now();
+    let scores = esteira_train::lof_scores(&pts, 2, 20);
+    let flagged = scores.iter().filter(|&&s| s > 1.5).count();
+    report(&format!("LOF k=20 on {n} 2-d points (many duplicates): {flagged} flagged"), start);
+}
+
+fn ufrn_like(rows: usize) -> RecordBatch {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let pick = |rng: &mut ChaCha8Rng, xs: &[&'static str]| xs[rng.random_range(0..xs.len())];
+    let (mut id, mut sexo, mut raca, mut area, mut grau, mut estado, mut ano, mut renda) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut a1, mut a2, mut a3, mut out) = (vec![], vec![], vec![], vec![]);
+    for i in 0..rows {
+        let aux = rng.random::<f64>() < 0.25;
+        let year = 2002 - (rng.random::<f64>().powi(2) * 40.0) as i64;
+        let income = (rng.random::<f64>().powi(3) * 20.0).round() * 250.0;
+        let z = 1.3 + 0.6 * f64::from(u8::from(aux)) - 0.03 * (2002 - year) as f64 + 0.0001 * income;
+        id.push(format!("d{}", i / 2));
+        sexo.push(pick(&mut rng, &["F", "M"]));
+        raca.push(pick(&mut rng, &["Pardo", "Branco", "Negro", "Não Informado", "Amarelo", "Indígena"]));
+        area.push(pick(
+            &mut rng,
+            &[
+                "Ciências Exatas",
+                "Ciências Humanas",
+                "Ciências da Saúde",
+                "Engenharias",
+                "Linguística",
+                "Ciências Sociais Aplicadas",
+                "Ciências Biológicas",
+                "Multidisciplinar",
+            ],
+        ));
+        grau.push(pick(&mut rng, &["BACHARELADO", "LICENCIATURA", "TECNÓLOGO"]));
+        estado.push(if rng.random::<f64>() < 0.9 { "Rio Grande do Norte" } else { "Paraíba" });
+        ano.push(year);
+        renda.push(income);
+        a1.push(if aux { "true" } else { "false" });
+        a2.push(pick(&mut rng, &["true", "false", "false"]));
+        a3.push(pick(&mut rng, &["true", "false", "false", "false"]));
+        out.push(if rng.random::<f64>() < 1.0 / (1.0 + (-z).exp()) { "APROVADO" } else { "FALHOU" });
+    }
+    let s = |v: Vec<&'static str>| Arc::new(StringArray::from(v)) as ArrayRef;
+    RecordBatch::try_from_iter([
+        ("id_discente", Arc::new(StringArray::from(id)) as ArrayRef),
+        ("sexo", s(sexo)),
+        ("raca", s(raca)),
+        ("area_conhecimento", s(area)),
+        ("grau_academico", s(grau)),
+        ("estado_origem", s(estado)),
+        ("ano_nascimento", Arc::new(Int64Array::from(ano)) as ArrayRef),
+        ("renda", Arc::new(Float64Array::from(renda)) as ArrayRef),
+        ("possui_auxilio_alimentacao", s(a1)),
+        ("possui_auxilio_transporte", s(a2)),
+        ("possui_auxilio_residencia_moradia", s(a3)),
+        ("descricao", s(out)),
+    ])
+    .expect("batch")
+}
+
+fn bench_train(rows: usize, grid: Vec<esteira_train::GridEntry>, what: &str) {
+    let batch = ufrn_like(rows);
+    let params = esteira_train::TrainParams { group: Some("id_discente".into()), grid, ..Default::default() };
+    reset_peak();
+    let start = Instant::now();
+    let trained = esteira_train::train(&params, &[batch], "bench").expect("train");
+    report(&format!("train() {what} on {rows} UFRN-like rows"), start);
+    let m = &trained.metrics;
+    println!(
+        "  chosen {}, cv {:.3}, validation balanced accuracy {:.3}, outliers removed {}",
+        trained.model.training().selected.label(),
+        m.get("cv_best_roc_auc").copied().unwrap_or(f64::NAN),
+        m.get("validation_balanced_accuracy").copied().unwrap_or(f64::NAN),
+        trained.model.training().outliers_removed
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` probes with --list.
+    }
+    let rows = std::env::var("ESTEIRA_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    bench_lof(100_000);
+    bench_rf(20_000, 50);
+    let lr = vec![esteira_train::GridEntry::LogisticRegression { alpha: vec![0.1, 1.0, 10.0] }];
+    bench_train(11_500, lr.clone(), "LR, 3 alphas x 5 folds");
+    let rf = vec![esteira_train::GridEntry::RandomForest {
+        n_trees: vec![50],
+        max_depth: vec![10],
+        min_samples_leaf: vec![5],
+    }];
+    bench_train(11_500, rf, "RF 50 trees x 5 folds");
+    bench_train(115_000, lr, "LR, 3 alphas x 5 folds");
+    bench_lr(rows);
+}
