@@ -195,7 +195,7 @@ impl Expectation {
             }
             "expect_column_values_to_be_in_type_list" => {
                 let column = kw.column()?;
-                kw.allow(&["mostly"]);
+                kw.allow(&["mostly", "type_list"]);
                 let types = match kw.get("type_list") {
                     None => return Err(KwError::new("kwargs.type_list", "missing (a list of type names, or null)")),
                     Some(Value::Null) => None,

@@ -331,10 +331,7 @@ impl RecordScanner {
 }
 
 fn unterminated(open: usize, index: usize) -> ScanError {
-    ScanError {
-        pos: open,
-        message: format!("field {}: the quote opened here is never closed", index + 1),
-    }
+    ScanError { pos: open, message: format!("field {}: the quote opened here is never closed", index + 1) }
 }
 
 /// One column being built: raw bytes, offsets and validity.
@@ -579,7 +576,8 @@ mod tests {
 
     #[test]
     fn quoted_fields_crlf_bom_and_nulls() {
-        let t = parse(b"\xEF\xBB\xBF\"a\";\"b\";\"c\"\r\n\"1\";\"x;y\";\"\"\r\n\"2\";;\"he said \"\"hi\"\"\"\r\n").unwrap();
+        let t =
+            parse(b"\xEF\xBB\xBF\"a\";\"b\";\"c\"\r\n\"1\";\"x;y\";\"\"\r\n\"2\";;\"he said \"\"hi\"\"\"\r\n").unwrap();
         assert_eq!(t.table.column_names(), ["a", "b", "c"]);
         assert_eq!(t.table.num_rows(), 2);
         assert_eq!(cell(&t, 0, 1).as_deref(), Some("x;y"));

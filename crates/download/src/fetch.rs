@@ -46,7 +46,9 @@ impl Source {
         if let Some(rest) = url.strip_prefix("file:") {
             if let Some(abs) = rest.strip_prefix("//") {
                 if !abs.starts_with('/') {
-                    return Err(bad("a file URL with a host is not supported: use file:///absolute/path or file:relative/path"));
+                    return Err(bad(
+                        "a file URL with a host is not supported: use file:///absolute/path or file:relative/path",
+                    ));
                 }
                 return Ok(Self::File(PathBuf::from(abs)));
             }
@@ -184,7 +186,11 @@ impl DownloadSink for std::fs::File {
 
 /// Fetches `source` into `sink`, blocking (an HTTP fetch runs on its own current-thread tokio
 /// runtime, so this may be called from a blocking thread of another runtime).
-pub fn fetch(source: &Source, options: &FetchOptions, sink: &mut dyn DownloadSink) -> Result<FetchOutcome, DownloadError> {
+pub fn fetch(
+    source: &Source,
+    options: &FetchOptions,
+    sink: &mut dyn DownloadSink,
+) -> Result<FetchOutcome, DownloadError> {
     match source {
         Source::File(path) => copy_file(path, options, sink).map(FetchOutcome::Fetched),
         Source::Http(url) => {
@@ -229,7 +235,11 @@ pub fn http_client(options: &FetchOptions) -> Result<reqwest::Client, DownloadEr
 }
 
 /// Copies a local file into the sink, hashing it and enforcing the cap and checksum.
-pub fn copy_file(path: &Path, options: &FetchOptions, sink: &mut dyn DownloadSink) -> Result<FetchReport, DownloadError> {
+pub fn copy_file(
+    path: &Path,
+    options: &FetchOptions,
+    sink: &mut dyn DownloadSink,
+) -> Result<FetchReport, DownloadError> {
     use std::io::Read;
     let name = path.display().to_string();
     let mut file = std::fs::File::open(path).map_err(|e| DownloadError::io(&name, e))?;
@@ -349,7 +359,10 @@ enum Step {
 
 enum Failure {
     /// Worth another attempt, after `wait` (or the backoff).
-    Retry { reason: String, wait: Option<Duration> },
+    Retry {
+        reason: String,
+        wait: Option<Duration>,
+    },
     Fatal(DownloadError),
 }
 
@@ -597,7 +610,10 @@ mod tests {
     #[test]
     fn parses_sources() {
         let base = |p: &Path| Path::new("/pipelines").join(p);
-        assert_eq!(Source::parse("https://dados.ufrn.br/x.csv", base).unwrap(), Source::Http("https://dados.ufrn.br/x.csv".into()));
+        assert_eq!(
+            Source::parse("https://dados.ufrn.br/x.csv", base).unwrap(),
+            Source::Http("https://dados.ufrn.br/x.csv".into())
+        );
         assert_eq!(Source::parse("file:data/a.csv", base).unwrap(), Source::File("/pipelines/data/a.csv".into()));
         assert_eq!(Source::parse("file:///tmp/a.csv", base).unwrap(), Source::File("/tmp/a.csv".into()));
         let err = Source::parse("ftp://x/y", base).unwrap_err().to_string();
@@ -622,7 +638,11 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let o = FetchOptions { backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(1), ..FetchOptions::default() };
+        let o = FetchOptions {
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            ..FetchOptions::default()
+        };
         let d1 = backoff(&o, 1, "u");
         let d3 = backoff(&o, 3, "u");
         let d9 = backoff(&o, 9, "u");

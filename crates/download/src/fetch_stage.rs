@@ -10,8 +10,8 @@ use esteira_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::fetch::{DownloadSink, FetchOptions, FetchOutcome, FetchReport, Source, Validators, copy_file, fetch};
 use crate::DownloadError;
+use crate::fetch::{DownloadSink, FetchOptions, FetchOutcome, FetchReport, Source, Validators, copy_file, fetch};
 
 /// Params of the `fetch` stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,7 +96,10 @@ impl FetchStage {
             *c = c.to_ascii_lowercase();
         }
         if !(params.timeout_secs.is_finite() && params.timeout_secs > 0.0) {
-            return Err(bad("timeout_secs", format!("must be a positive number of seconds, not {}", params.timeout_secs)));
+            return Err(bad(
+                "timeout_secs",
+                format!("must be a positive number of seconds, not {}", params.timeout_secs),
+            ));
         }
         if params.ext.is_empty() || !params.ext.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') {
             return Err(bad("ext", format!("{:?} is not a file extension (letters, digits and dots)", params.ext)));

@@ -282,7 +282,8 @@ pub fn drop_duplicates(table: &Table) -> Result<(Table, usize), DownloadError> {
     let mut out = Vec::with_capacity(table.batches.len());
     let mut dropped = 0;
     for (batch, rows) in table.batches.iter().zip(&rows) {
-        let keep: Vec<u32> = (0..batch.num_rows()).filter(|&i| seen.insert(rows.row(i).data())).map(|i| i as u32).collect();
+        let keep: Vec<u32> =
+            (0..batch.num_rows()).filter(|&i| seen.insert(rows.row(i).data())).map(|i| i as u32).collect();
         dropped += batch.num_rows() - keep.len();
         if keep.len() == batch.num_rows() {
             out.push(batch.clone());
@@ -354,7 +355,8 @@ mod tests {
     use arrow::datatypes::DataType;
 
     fn table(names: &[&str], rows: &[&[Option<&str>]]) -> Table {
-        let schema = Arc::new(Schema::new(names.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect::<Vec<_>>()));
+        let schema =
+            Arc::new(Schema::new(names.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect::<Vec<_>>()));
         let columns: Vec<ArrayRef> = (0..names.len())
             .map(|c| Arc::new(rows.iter().map(|r| r[c]).collect::<StringArray>()) as ArrayRef)
             .collect();
@@ -382,30 +384,36 @@ mod tests {
 
     #[test]
     fn inner_and_left_joins_keep_order_and_multiplicity() {
-        let l = table(&["k", "a"], &[&[Some("1"), Some("a1")], &[Some("2"), Some("a2")], &[None, Some("a3")], &[
-            Some("1"),
-            Some("a4"),
-        ]]);
-        let r = table(&["k", "b"], &[&[Some("1"), Some("b1")], &[Some("3"), Some("b3")], &[Some("1"), Some("b1x")], &[
-            None,
-            Some("bn"),
-        ]]);
+        let l = table(
+            &["k", "a"],
+            &[&[Some("1"), Some("a1")], &[Some("2"), Some("a2")], &[None, Some("a3")], &[Some("1"), Some("a4")]],
+        );
+        let r = table(
+            &["k", "b"],
+            &[&[Some("1"), Some("b1")], &[Some("3"), Some("b3")], &[Some("1"), Some("b1x")], &[None, Some("bn")]],
+        );
         let on = vec!["k".to_owned()];
         let (t, st) = join(&l, "l", &r, "r", &on, JoinType::Inner).unwrap();
-        assert_eq!(rows(&t), vec![
-            s(&[Some("1"), Some("a1"), Some("b1")]),
-            s(&[Some("1"), Some("a1"), Some("b1x")]),
-            s(&[Some("1"), Some("a4"), Some("b1")]),
-            s(&[Some("1"), Some("a4"), Some("b1x")]),
-        ]);
-        assert_eq!(st, JoinStats {
-            left_rows: 4,
-            right_rows: 4,
-            out_rows: 4,
-            unmatched_left_rows: 2,
-            unmatched_left_keys: 1,
-            unmatched_right_rows: 2
-        });
+        assert_eq!(
+            rows(&t),
+            vec![
+                s(&[Some("1"), Some("a1"), Some("b1")]),
+                s(&[Some("1"), Some("a1"), Some("b1x")]),
+                s(&[Some("1"), Some("a4"), Some("b1")]),
+                s(&[Some("1"), Some("a4"), Some("b1x")]),
+            ]
+        );
+        assert_eq!(
+            st,
+            JoinStats {
+                left_rows: 4,
+                right_rows: 4,
+                out_rows: 4,
+                unmatched_left_rows: 2,
+                unmatched_left_keys: 1,
+                unmatched_right_rows: 2
+            }
+        );
         let (t, st) = join(&l, "l", &r, "r", &on, JoinType::Left).unwrap();
         assert_eq!(st.out_rows, 6);
         assert_eq!(rows(&t)[2], s(&[Some("2"), Some("a2"), None]));
@@ -446,13 +454,16 @@ mod tests {
 
     #[test]
     fn duplicates_dropped_keep_first() {
-        let t = table(&["a", "b"], &[
-            &[Some("1"), None],
-            &[Some("1"), Some("")],
-            &[Some("1"), None],
-            &[Some("2"), Some("x")],
-            &[Some("1"), Some("")],
-        ]);
+        let t = table(
+            &["a", "b"],
+            &[
+                &[Some("1"), None],
+                &[Some("1"), Some("")],
+                &[Some("1"), None],
+                &[Some("2"), Some("x")],
+                &[Some("1"), Some("")],
+            ],
+        );
         let (out, dropped) = drop_duplicates(&t).unwrap();
         assert_eq!(dropped, 2);
         assert_eq!(rows(&out), vec![s(&[Some("1"), None]), s(&[Some("1"), Some("")]), s(&[Some("2"), Some("x")])]);

@@ -109,7 +109,8 @@ pub struct MergeReport {
 impl MergeParams {
     /// The input names the merge reads, sorted, each once.
     pub fn input_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::iter::once(self.base.clone()).chain(self.joins.iter().map(|j| j.input.clone())).collect();
+        let mut names: Vec<String> =
+            std::iter::once(self.base.clone()).chain(self.joins.iter().map(|j| j.input.clone())).collect();
         names.sort();
         names.dedup();
         names
@@ -122,11 +123,17 @@ impl MergeParams {
 }
 
 /// Runs the merge declared by `params` on `tables` (input name -> table).
-pub fn merge_tables(params: &MergeParams, tables: &BTreeMap<String, Table>) -> Result<(Table, MergeReport), DownloadError> {
+pub fn merge_tables(
+    params: &MergeParams,
+    tables: &BTreeMap<String, Table>,
+) -> Result<(Table, MergeReport), DownloadError> {
     let get = |name: &str| {
         tables.get(name).ok_or_else(|| DownloadError::Join {
             context: "merge".into(),
-            message: format!("no input table named `{name}` (inputs: {})", tables.keys().cloned().collect::<Vec<_>>().join(", ")),
+            message: format!(
+                "no input table named `{name}` (inputs: {})",
+                tables.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
         })
     };
     let base = get(&params.base)?;

@@ -187,19 +187,26 @@ fn conditional_request_gets_not_modified() {
         }
     });
     let options = FetchOptions {
-        validators: Some(Validators { etag: Some("\"v7\"".into()), last_modified: Some("Tue, 01 Dec 2020 10:00:00 GMT".into()) }),
+        validators: Some(Validators {
+            etag: Some("\"v7\"".into()),
+            last_modified: Some("Tue, 01 Dec 2020 10:00:00 GMT".into()),
+        }),
         ..quick()
     };
     let (bytes, outcome) = fetch_to_vec(&server.url, &options).unwrap();
     assert!(bytes.is_empty());
-    assert_eq!(outcome, FetchOutcome::NotModified {
-        validators: Validators { etag: Some("\"v7\"".into()), last_modified: None },
-        attempts: 1
-    });
+    assert_eq!(
+        outcome,
+        FetchOutcome::NotModified {
+            validators: Validators { etag: Some("\"v7\"".into()), last_modified: None },
+            attempts: 1
+        }
+    );
     let req = &server.requests()[0];
     assert_eq!(req.header("if-modified-since"), Some("Tue, 01 Dec 2020 10:00:00 GMT"));
     // A changed resource comes back whole.
-    let options = FetchOptions { validators: Some(Validators { etag: Some("\"v6\"".into()), last_modified: None }), ..quick() };
+    let options =
+        FetchOptions { validators: Some(Validators { etag: Some("\"v6\"".into()), last_modified: None }), ..quick() };
     let (bytes, outcome) = fetch_to_vec(&server.url, &options).unwrap();
     assert_eq!(bytes, b"fresh");
     assert_eq!(fetched(outcome).validators.etag.as_deref(), Some("\"v8\""));

@@ -71,7 +71,9 @@ fn fetch_stage_downloads_then_revalidates_with_304() {
         if req.header("if-none-match") == Some("\"e1\"") {
             Reply::new(304, "")
         } else {
-            Reply::new(200, "a;b\r\n1;2\r\n").header("ETag", "\"e1\"").header("Last-Modified", "Tue, 01 Dec 2020 10:00:00 GMT")
+            Reply::new(200, "a;b\r\n1;2\r\n")
+                .header("ETag", "\"e1\"")
+                .header("Last-Modified", "Tue, 01 Dec 2020 10:00:00 GMT")
         }
     });
     let (dir, store) = store();
@@ -203,7 +205,8 @@ const DISCENTES: &str = "\"id_discente\";\"sexo\";\"id_curso\";\"extra\"\r\n\
 
 const SOCIO: &str = "\"id_discente\";\"renda\"\r\n\"1\";\"1.5\"\r\n\"2\";\"\"\r\n\"4\";\"3\"\r\n\"7\";\"9\"\r\n";
 
-const CURSOS: &str = "\"id_curso\";\"area_conhecimento\";\"nome\"\r\n\"10\";\"Ciências Exatas\";\"X\"\r\n\"20\";\"Saúde\";\"Y\"\r\n";
+const CURSOS: &str =
+    "\"id_curso\";\"area_conhecimento\";\"nome\"\r\n\"10\";\"Ciências Exatas\";\"X\"\r\n\"20\";\"Saúde\";\"Y\"\r\n";
 
 // Student 1 has a duplicated enrolment row; student 2 has two different ones; 3 has no socio.
 const MATRICULAS: &str = "\"id_turma\";\"discente\";\"descricao\"\r\n\
@@ -250,7 +253,8 @@ fn merge_stage_gives_exactly_the_rows_the_joins_imply() {
     assert_eq!(stage.inputs(), ["cursos", "discentes", "matriculas", "socio"]);
     let out = run(stage.as_ref(), &store, inputs, None, false, dir.path()).unwrap();
 
-    let (schema, batches) = esteira_core::table::read_parquet(&store.object_path(&out.outputs["table"]).unwrap()).unwrap();
+    let (schema, batches) =
+        esteira_core::table::read_parquet(&store.object_path(&out.outputs["table"]).unwrap()).unwrap();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(names, ["id_discente", "sexo", "id_curso", "renda", "area_conhecimento", "id_turma", "descricao"]);
     let b = esteira_core::table::concat(&schema, &batches).unwrap();
@@ -277,8 +281,9 @@ fn merge_stage_gives_exactly_the_rows_the_joins_imply() {
     assert_eq!(joins[2]["unmatched_left_rows"], 1); // student 4
 
     // Deterministic: the same inputs give the same bytes.
-    let again = run(stage.as_ref(), &store, merge_inputs(&store, cursos_without_20.as_bytes()), None, false, dir.path())
-        .unwrap();
+    let again =
+        run(stage.as_ref(), &store, merge_inputs(&store, cursos_without_20.as_bytes()), None, false, dir.path())
+            .unwrap();
     assert_eq!(again.outputs, out.outputs);
 }
 
@@ -297,7 +302,8 @@ fn merge_accepts_parquet_inputs_and_can_keep_duplicates() {
     let out = run(stage.as_ref(), &store, inputs, None, false, dir.path()).unwrap();
     assert_eq!(out.metrics["rows_out"], 4);
     assert_eq!(out.metrics["duplicates_dropped"], 0);
-    let (schema, batches) = esteira_core::table::read_parquet(&store.object_path(&out.outputs["table"]).unwrap()).unwrap();
+    let (schema, batches) =
+        esteira_core::table::read_parquet(&store.object_path(&out.outputs["table"]).unwrap()).unwrap();
     let b = esteira_core::table::concat(&schema, &batches).unwrap();
     assert_eq!(column(&b, "area_conhecimento")[3].as_deref(), Some("Saúde"));
 }
@@ -308,7 +314,8 @@ fn merge_errors_name_the_table_and_column() {
     let mut params = merge_params();
     params["joins"][0]["on"] = json!(["id_aluno"]);
     let stage = build("merge", params);
-    let err = run(stage.as_ref(), &store, merge_inputs(&store, CURSOS.as_bytes()), None, false, dir.path()).unwrap_err();
+    let err =
+        run(stage.as_ref(), &store, merge_inputs(&store, CURSOS.as_bytes()), None, false, dir.path()).unwrap_err();
     assert!(err.contains("no column `id_aluno`"), "{err}");
     assert!(err.contains("discentes"), "{err}");
 

@@ -1,0 +1,158 @@
+//! The `evaluate` stage end to end: a model trained by esteira-train on a synthetic table with
+//! a planted signal, evaluated through `StageContext` and a real `LocalStore`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use esteira_core::{ArtifactStore, ContentHash, InputArtifact, LocalStore, Stage, StageContext, StageOutcome};
+use esteira_evaluate::{EvaluateStage, Evaluation, register};
+use esteira_train::{CvParams, GridEntry, LofParams, TrainParams, train};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Students whose pass probability rises with income and is higher for one group: a planted
+/// signal of roughly the study's strength, plus a column that is pure noise.
+fn students(n: usize, seed: u64) -> RecordBatch {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut sexo, mut raca, mut renda, mut descricao) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..n {
+        let s = if rng.random_bool(0.5) { "F" } else { "M" };
+        let r = ["Branca", "Parda", "Preta"][rng.random_range(0..3)];
+        let income: f64 = rng.random_range(0.0..5.0);
+        let logit = 0.4 + 0.9 * (income - 2.5) + if s == "F" { 0.8 } else { -0.2 };
+        let passed = rng.random_bool(1.0 / (1.0 + (-logit).exp()));
+        sexo.push(s);
+        raca.push(r);
+        renda.push((income * 100.0).round() / 100.0);
+        descricao.push(if passed { "APROVADO" } else { "FALHOU" });
+    }
+    RecordBatch::try_from_iter([
+        ("sexo", Arc::new(StringArray::from(sexo)) as ArrayRef),
+        ("raca", Arc::new(StringArray::from(raca)) as ArrayRef),
+        ("renda", Arc::new(Float64Array::from(renda)) as ArrayRef),
+        ("descricao", Arc::new(StringArray::from(descricao)) as ArrayRef),
+    ])
+    .unwrap()
+}
+
+fn params(grid: Vec<GridEntry>) -> TrainParams {
+    TrainParams {
+        derived: BTreeMap::new(),
+        categorical: vec!["sexo".into(), "raca".into()],
+        numeric: vec!["renda".into()],
+        lof: LofParams { enabled: false, ..LofParams::default() },
+        cv: CvParams { folds: 3, ..CvParams::default() },
+        grid,
+        ..TrainParams::default()
+    }
+}
+
+fn run_stage(
+    store: &Arc<LocalStore>,
+    model_json: &[u8],
+    test: &RecordBatch,
+    stage_params: serde_json::Value,
+) -> StageOutcome {
+    let model = store.put_bytes(model_json).unwrap();
+    let mut parquet = Vec::new();
+    esteira_core::table::write_parquet(&mut parquet, &test.schema(), std::slice::from_ref(test)).unwrap();
+    let table = store.put_bytes(&parquet).unwrap();
+    let input = |hash: ContentHash| InputArtifact { hash, path: store.object_path(&hash).unwrap() };
+    let inputs = BTreeMap::from([("model".to_owned(), input(model)), ("test".to_owned(), input(table))]);
+    let mut registry = esteira_core::Registry::new();
+    register(&mut registry);
+    let stage = registry.build("evaluate", stage_params).unwrap();
+    let mut ctx = StageContext::new("evaluate", inputs, stage.outputs(), Arc::clone(store) as Arc<dyn ArtifactStore>);
+    stage.run(&mut ctx).unwrap();
+    ctx.finish().unwrap()
+}
+
+fn read(store: &LocalStore, out: &StageOutcome, name: &str) -> Vec<u8> {
+    std::fs::read(store.object_path(&out.outputs[name]).unwrap()).unwrap()
+}
+
+#[test]
+fn logistic_model_beats_the_baseline_and_outputs_are_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalStore::open(dir.path()).unwrap());
+    let trained = train(&params(vec![GridEntry::LogisticRegression { alpha: vec![1.0] }]), &[students(600, 1)], "t").unwrap();
+    let model_json = trained.model.to_json();
+    let test = students(400, 2);
+    let stage_params = serde_json::json!({"bootstrap": 200, "seed": 5, "permutation_repeats": 2});
+    let out = run_stage(&store, &model_json, &test, stage_params.clone());
+
+    let eval: Evaluation = serde_json::from_slice(&read(&store, &out, "metrics")).unwrap();
+    let s = &eval.scores;
+    assert_eq!(s.rows, 400);
+    assert!(s.model.balanced_accuracy > 0.6, "balanced accuracy {}", s.model.balanced_accuracy);
+    assert!(s.intervals.balanced_accuracy.unwrap().lower > 0.5);
+    assert!(s.model.roc_auc.unwrap() > 0.65);
+    assert_eq!(s.baseline.metrics.balanced_accuracy, 0.5);
+    assert_eq!(s.baseline.prior_source, esteira_evaluate::PriorSource::Training);
+    assert_eq!(out.metrics["balanced_accuracy"], serde_json::json!(s.model.balanced_accuracy));
+
+    // The study's question: income and sex carry the signal, race none.
+    let effects = eval.odds_ratios.as_ref().unwrap();
+    assert!(effects.iter().any(|e| e.column == "sexo" && e.reference.is_some()));
+    let renda = effects.iter().find(|e| e.column == "renda").unwrap();
+    assert!(renda.odds_ratio > 1.5, "{renda:?}");
+    let imp = &eval.permutation_importance;
+    assert_eq!(imp[0].column, "renda", "{imp:?}");
+    let raca = imp.iter().find(|c| c.column == "raca").unwrap();
+    assert!(raca.mean_drop < imp[0].mean_drop / 4.0, "{imp:?}");
+
+    let html = String::from_utf8(read(&store, &out, "report")).unwrap();
+    assert!(!html.contains("http://") && !html.contains("https://"));
+    assert!(html.contains("<svg") && html.contains("majority baseline") && html.contains("renda"));
+    for chart in ["confusion", "roc", "pr", "effects"] {
+        assert!(read(&store, &out, chart).starts_with(b"<svg"), "{chart}");
+    }
+
+    let (schema, batches) = esteira_core::table::read_parquet(&store.object_path(&out.outputs["predictions"]).unwrap()).unwrap();
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 400);
+    for col in ["sexo", "descricao", "true_class", "probability_APROVADO", "predicted_class"] {
+        assert!(schema.index_of(col).is_ok(), "{col}");
+    }
+
+    let again = run_stage(&store, &model_json, &test, stage_params);
+    assert_eq!(out.outputs, again.outputs, "same inputs and params must give byte-identical outputs");
+}
+
+#[test]
+fn random_forest_has_no_odds_ratios_but_still_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalStore::open(dir.path()).unwrap());
+    let grid = vec![GridEntry::RandomForest { n_trees: vec![15], max_depth: vec![4], min_samples_leaf: vec![5] }];
+    let trained = train(&params(grid), &[students(300, 3)], "t").unwrap();
+    let out = run_stage(&store, &trained.model.to_json(), &students(200, 4), serde_json::json!({"bootstrap": 50}));
+    let eval: Evaluation = serde_json::from_slice(&read(&store, &out, "metrics")).unwrap();
+    assert_eq!(eval.algorithm, "random_forest");
+    assert!(eval.odds_ratios.is_none());
+    assert!(!eval.permutation_importance.is_empty());
+    let effects = String::from_utf8(read(&store, &out, "effects")).unwrap();
+    assert!(effects.contains("no coefficients"));
+}
+
+#[test]
+fn bad_params_and_bad_tables_are_clear_errors() {
+    let mut registry = esteira_core::Registry::new();
+    register(&mut registry);
+    let err = registry.build("evaluate", serde_json::json!({"bootstrapp": 10})).err().unwrap().to_string();
+    assert!(err.contains("bootstrapp"), "{err}");
+    let stage = EvaluateStage::from_params(serde_json::Value::Null).unwrap();
+    assert_eq!(stage.params()["bootstrap"], 1000);
+    assert_eq!(stage.params()["permutation_repeats"], 5);
+
+    let trained = train(&params(vec![GridEntry::LogisticRegression { alpha: vec![1.0] }]), &[students(200, 1)], "t").unwrap();
+    let test = students(10, 2).project(&[0, 1, 2]).unwrap();
+    let err = esteira_evaluate::evaluate_model(
+        &trained.model,
+        &test.schema(),
+        &[test],
+        &esteira_evaluate::EvaluateParams::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("`descricao`") && err.contains("missing"), "{err}");
+}
