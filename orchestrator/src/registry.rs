@@ -4,7 +4,7 @@ use esteira_core::Registry;
 
 /// Every stage kind shipped with esteira.
 pub fn default_registry() -> Registry {
-    let r = Registry::new();
-    // Stage crates register here as they land.
+    let mut r = Registry::new();
+    esteira_checks::register(&mut r);
     r
 }

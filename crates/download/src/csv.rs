@@ -502,7 +502,7 @@ impl TableBuilder {
         let mut arrays = Vec::with_capacity(raw.len());
         let mut raw = raw.into_iter();
         if self.encoding == TextEncoding::Utf8 {
-            while let Some(column) = raw.next() {
+            for column in raw.by_ref() {
                 match column.into_utf8()? {
                     Ok(array) => arrays.push(array),
                     Err(column) => {

@@ -180,7 +180,7 @@ impl DownloadSink for std::fs::File {
     fn restart(&mut self) -> std::io::Result<()> {
         use std::io::Seek;
         self.set_len(0)?;
-        self.rewind().map(|_| ())
+        self.rewind()
     }
 }
 

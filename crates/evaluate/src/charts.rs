@@ -66,8 +66,12 @@ pub fn confusion_heatmap_svg(cm: &ConfusionMatrix, negative: &str, positive: &st
     let names = [negative, positive];
     render(CHART, (560, 420), |root| {
         let err = chart_err(CHART);
-        root.draw(&Text::new("Confusion matrix (share of each true class)", (280, 24), text_style(18, BLACK, HPos::Center)))
-            .map_err(&err)?;
+        root.draw(&Text::new(
+            "Confusion matrix (share of each true class)",
+            (280, 24),
+            text_style(18, BLACK, HPos::Center),
+        ))
+        .map_err(&err)?;
         for (r, row) in shares.iter().enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 let (x, y) = (left + cell * c as i32, top + cell * r as i32);
@@ -93,8 +97,12 @@ pub fn confusion_heatmap_svg(cm: &ConfusionMatrix, negative: &str, positive: &st
             root.draw(&Text::new((*name).to_owned(), (x, top + 2 * cell + 16), text_style(14, BLACK, HPos::Center)))
                 .map_err(&err)?;
         }
-        root.draw(&Text::new("predicted class", (left + cell, top + 2 * cell + 40), text_style(14, BLACK, HPos::Center)))
-            .map_err(&err)?;
+        root.draw(&Text::new(
+            "predicted class",
+            (left + cell, top + 2 * cell + 40),
+            text_style(14, BLACK, HPos::Center),
+        ))
+        .map_err(&err)?;
         root.draw(&Text::new("true class", (20, top + cell), text_style(14, BLACK, HPos::Left))).map_err(&err)?;
         // Colour bar: ten steps from 0 to 1.
         let (bx, bh) = (left + 2 * cell + 30, 2 * cell / 10);

@@ -2,12 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::EvaluateError;
 use crate::bootstrap::{BootstrapIntervals, bootstrap_intervals};
 use crate::metrics::{
     ClassificationReport, ConfusionMatrix, accuracy, average_precision, balanced_accuracy, brier_score,
     classification_report_of, confusion_matrix, decide, log_loss, roc_auc,
 };
-use crate::EvaluateError;
 
 /// Every metric of one set of scores at one decision threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -79,8 +79,11 @@ where
             drops.push(reference - roc_auc(y_true, &predict(&permuted)?)?);
         }
         let mean = if drops.is_empty() { 0.0 } else { drops.iter().sum::<f64>() / drops.len() as f64 };
-        let var =
-            if drops.is_empty() { 0.0 } else { drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / drops.len() as f64 };
+        let var = if drops.is_empty() {
+            0.0
+        } else {
+            drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / drops.len() as f64
+        };
         tracing::debug!(column = %name, mean_drop = mean, "permutation importance");
         out.push(ColumnImportance { column: name.clone(), mean_drop: mean, std_drop: var.sqrt(), drops });
     }
@@ -117,6 +120,7 @@ mod tests {
         (batch, y)
     }
 
+    #[allow(clippy::unnecessary_wraps, reason = "the signature permutation_importance expects")]
     fn model(batch: &RecordBatch) -> Result<Vec<f64>, EvaluateError> {
         let idx = batch.schema().index_of("signal").unwrap();
         let col = batch.column(idx).as_any().downcast_ref::<Float64Array>().unwrap();

@@ -45,7 +45,9 @@ mod stage;
 
 pub use bootstrap::{BootstrapIntervals, Interval, bootstrap_intervals};
 pub use error::EvaluateError;
-pub use evaluation::{Baseline, MetricSet, PriorSource, ScoreEvaluation, evaluate_scores, majority_baseline, metric_set};
+pub use evaluation::{
+    Baseline, MetricSet, PriorSource, ScoreEvaluation, evaluate_scores, majority_baseline, metric_set,
+};
 pub use importance::{ColumnImportance, permutation_importance};
 pub use model_eval::{
     EvaluateParams, EvaluationOutput, PREDICTED_CLASS_COLUMN, TRUE_CLASS_COLUMN, draw_charts, evaluate_model, labels,

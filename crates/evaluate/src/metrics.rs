@@ -116,7 +116,12 @@ fn check_len(metric: &'static str, what: &'static str, y_true: &[bool], n: usize
     Ok(())
 }
 
-fn check_scores(metric: &'static str, y_true: &[bool], scores: &[f64], probabilities: bool) -> Result<(), EvaluateError> {
+fn check_scores(
+    metric: &'static str,
+    y_true: &[bool],
+    scores: &[f64],
+    probabilities: bool,
+) -> Result<(), EvaluateError> {
     check_len(metric, "scores", y_true, scores.len())?;
     for (row, &value) in scores.iter().enumerate() {
         if probabilities && !(0.0..=1.0).contains(&value) {
@@ -195,9 +200,9 @@ pub(crate) fn classification_report_of(cm: &ConfusionMatrix) -> ClassificationRe
     let negative = class_scores(cm.tn, cm.tn + cm.fn_, cm.tn + cm.fp);
     let positive = class_scores(cm.tp, cm.tp + cm.fp, cm.tp + cm.fn_);
     let macro_avg = AveragedScores {
-        precision: (negative.precision + positive.precision) / 2.0,
-        recall: (negative.recall + positive.recall) / 2.0,
-        f1: (negative.f1 + positive.f1) / 2.0,
+        precision: f64::midpoint(negative.precision, positive.precision),
+        recall: f64::midpoint(negative.recall, positive.recall),
+        f1: f64::midpoint(negative.f1, positive.f1),
     };
     let (wn, wp) = (negative.support as f64, positive.support as f64);
     let weighted = |a: f64, b: f64| divide_or_zero(a * wn + b * wp, wn + wp);
@@ -255,9 +260,8 @@ pub fn roc_curve(y_true: &[bool], scores: &[f64]) -> Result<RocCurve, EvaluateEr
                 if k == 0 || k + 1 == points.len() {
                     return true;
                 }
-                let second_diff = |f: fn(&(f64, f64, f64)) -> f64| {
-                    f(&points[k + 1]) - 2.0 * f(&points[k]) + f(&points[k - 1]) != 0.0
-                };
+                let second_diff =
+                    |f: fn(&(f64, f64, f64)) -> f64| f(&points[k + 1]) - 2.0 * f(&points[k]) + f(&points[k - 1]) != 0.0;
                 second_diff(|p| p.0) || second_diff(|p| p.1)
             })
             .collect()
@@ -444,10 +448,25 @@ mod tests {
         let roc = roc_curve(&Y, &S).unwrap();
         let ninth = 1.0 / 9.0;
         let eleventh = 1.0 / 11.0;
-        close_all(&roc.fpr, &[0.0, 0.0, 0.0, ninth, 2.0 * ninth, 2.0 * ninth, 3.0 * ninth, 4.0 * ninth, 6.0 * ninth, 6.0 * ninth, 1.0]);
+        close_all(
+            &roc.fpr,
+            &[0.0, 0.0, 0.0, ninth, 2.0 * ninth, 2.0 * ninth, 3.0 * ninth, 4.0 * ninth, 6.0 * ninth, 6.0 * ninth, 1.0],
+        );
         close_all(
             &roc.tpr,
-            &[0.0, eleventh, 4.0 * eleventh, 4.0 * eleventh, 6.0 * eleventh, 7.0 * eleventh, 8.0 * eleventh, 10.0 * eleventh, 10.0 * eleventh, 1.0, 1.0],
+            &[
+                0.0,
+                eleventh,
+                4.0 * eleventh,
+                4.0 * eleventh,
+                6.0 * eleventh,
+                7.0 * eleventh,
+                8.0 * eleventh,
+                10.0 * eleventh,
+                10.0 * eleventh,
+                1.0,
+                1.0,
+            ],
         );
         close_all(&roc.thresholds, &[f64::INFINITY, 1.0, 0.8, 0.7, 0.65, 0.55, 0.5, 0.4, 0.3, 0.2, 0.0]);
         let pr = precision_recall_curve(&Y, &S).unwrap();
@@ -474,9 +493,29 @@ mod tests {
         );
         close_all(
             &pr.recall,
-            &[1.0, 1.0, 1.0, 1.0, 10.0 * eleventh, 10.0 * eleventh, 10.0 * eleventh, 8.0 * eleventh, 7.0 * eleventh, 6.0 * eleventh, 4.0 * eleventh, 4.0 * eleventh, 3.0 * eleventh, 2.0 * eleventh, eleventh, 0.0],
+            &[
+                1.0,
+                1.0,
+                1.0,
+                1.0,
+                10.0 * eleventh,
+                10.0 * eleventh,
+                10.0 * eleventh,
+                8.0 * eleventh,
+                7.0 * eleventh,
+                6.0 * eleventh,
+                4.0 * eleventh,
+                4.0 * eleventh,
+                3.0 * eleventh,
+                2.0 * eleventh,
+                eleventh,
+                0.0,
+            ],
         );
-        close_all(&pr.thresholds, &[0.0, 1e-20, 0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.55, 0.65, 0.7, 0.8, 0.9, 0.999_999_999_99, 1.0]);
+        close_all(
+            &pr.thresholds,
+            &[0.0, 1e-20, 0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.55, 0.65, 0.7, 0.8, 0.9, 0.999_999_999_99, 1.0],
+        );
     }
 
     #[test]

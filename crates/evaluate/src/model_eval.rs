@@ -68,10 +68,8 @@ pub fn labels(batch: &RecordBatch, target: &str, positive: &str, negative: &str)
         .map_err(|_| err(None, "the model's target column is missing from the test table".into()))?;
     let text = arrow::compute::cast(batch.column(index), &DataType::Utf8)
         .map_err(|e| EvaluateError::arrow(format!("reading target column `{target}` as text"), e))?;
-    let text = text
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or_else(|| err(None, "could not be read as text".into()))?;
+    let text =
+        text.as_any().downcast_ref::<StringArray>().ok_or_else(|| err(None, "could not be read as text".into()))?;
     let mut out = Vec::with_capacity(text.len());
     for row in 0..text.len() {
         if text.is_null(row) {
@@ -81,7 +79,10 @@ pub fn labels(batch: &RecordBatch, target: &str, positive: &str, negative: &str)
             v if v == positive => out.push(true),
             v if v == negative => out.push(false),
             v => {
-                return Err(err(Some(row), format!("class {v:?} is neither {positive:?} nor {negative:?} (the model's classes)")));
+                return Err(err(
+                    Some(row),
+                    format!("class {v:?} is neither {positive:?} nor {negative:?} (the model's classes)"),
+                ));
             }
         }
     }
@@ -183,11 +184,8 @@ pub fn draw_charts(
     let effects = match &evaluation.odds_ratios {
         Some(all) if !all.is_empty() => {
             let shown = all.len().min(chart_effects);
-            let mut bars: Vec<OddsRatioBar> = all
-                .iter()
-                .take(shown)
-                .map(|e| OddsRatioBar { label: e.label(), odds_ratio: e.odds_ratio })
-                .collect();
+            let mut bars: Vec<OddsRatioBar> =
+                all.iter().take(shown).map(|e| OddsRatioBar { label: e.label(), odds_ratio: e.odds_ratio }).collect();
             bars.sort_by(|a, b| b.odds_ratio.total_cmp(&a.odds_ratio).then_with(|| a.label.cmp(&b.label)));
             let title = if shown < all.len() {
                 format!("Odds ratios of {pos} (the {shown} largest of {})", all.len())
@@ -269,7 +267,8 @@ mod tests {
         let decided = p.column(4).as_any().downcast_ref::<StringArray>().unwrap();
         assert_eq!(decided.iter().flatten().collect::<Vec<_>>(), ["APROVADO", "FALHOU", "FALHOU"]);
         assert_eq!(p.schema().field(3).name(), "probability_APROVADO");
-        let again = predictions_table(&p.project(&[0, 1, 2]).unwrap(), &[true; 3], &[0.5; 3], 0.5, "APROVADO", "FALHOU");
+        let again =
+            predictions_table(&p.project(&[0, 1, 2]).unwrap(), &[true; 3], &[0.5; 3], 0.5, "APROVADO", "FALHOU");
         assert!(again.is_err());
     }
 }

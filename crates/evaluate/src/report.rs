@@ -334,7 +334,7 @@ pub fn render_html(e: &Evaluation, charts: &Charts) -> String {
         inline_svg(&charts.pr),
     );
 
-    let _ = write!(o, "<h2>Which characteristics are associated with {pos}?</h2>\n");
+    let _ = writeln!(o, "<h2>Which characteristics are associated with {pos}?</h2>");
     match &e.odds_ratios {
         Some(effects) if !effects.is_empty() => {
             let _ = write!(
@@ -348,10 +348,10 @@ pub fn render_html(e: &Evaluation, charts: &Charts) -> String {
             o.push_str(&effects_table(effects));
         }
         _ => {
-            let _ = write!(
+            let _ = writeln!(
                 o,
                 "<p>The {} model has no coefficients to read as odds ratios; the permutation importance \
-                 below says which inputs it relies on.</p>\n",
+                 below says which inputs it relies on.</p>",
                 h(&e.algorithm.replace('_', " "))
             );
         }

@@ -76,7 +76,8 @@ fn read(store: &LocalStore, out: &StageOutcome, name: &str) -> Vec<u8> {
 fn logistic_model_beats_the_baseline_and_outputs_are_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(LocalStore::open(dir.path()).unwrap());
-    let trained = train(&params(vec![GridEntry::LogisticRegression { alpha: vec![1.0] }]), &[students(600, 1)], "t").unwrap();
+    let trained =
+        train(&params(vec![GridEntry::LogisticRegression { alpha: vec![1.0] }]), &[students(600, 1)], "t").unwrap();
     let model_json = trained.model.to_json();
     let test = students(400, 2);
     let stage_params = serde_json::json!({"bootstrap": 200, "seed": 5, "permutation_repeats": 2});
@@ -109,7 +110,8 @@ fn logistic_model_beats_the_baseline_and_outputs_are_deterministic() {
         assert!(read(&store, &out, chart).starts_with(b"<svg"), "{chart}");
     }
 
-    let (schema, batches) = esteira_core::table::read_parquet(&store.object_path(&out.outputs["predictions"]).unwrap()).unwrap();
+    let (schema, batches) =
+        esteira_core::table::read_parquet(&store.object_path(&out.outputs["predictions"]).unwrap()).unwrap();
     assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 400);
     for col in ["sexo", "descricao", "true_class", "probability_APROVADO", "predicted_class"] {
         assert!(schema.index_of(col).is_ok(), "{col}");
@@ -144,7 +146,8 @@ fn bad_params_and_bad_tables_are_clear_errors() {
     assert_eq!(stage.params()["bootstrap"], 1000);
     assert_eq!(stage.params()["permutation_repeats"], 5);
 
-    let trained = train(&params(vec![GridEntry::LogisticRegression { alpha: vec![1.0] }]), &[students(200, 1)], "t").unwrap();
+    let trained =
+        train(&params(vec![GridEntry::LogisticRegression { alpha: vec![1.0] }]), &[students(200, 1)], "t").unwrap();
     let test = students(10, 2).project(&[0, 1, 2]).unwrap();
     let err = esteira_evaluate::evaluate_model(
         &trained.model,

@@ -18,7 +18,7 @@
 //! (ROC AUC around 0.6). Like the real data, some students have no socio-economic row, some
 //! socio-economic rows are duplicated or belong to no student, non-undergraduate courses are
 //! missing from the course table, about 28 % of enrolments are `INDEFERIDO`, and a few values are
-//! dirty (`sexo = "false"`, an empty `raca`, a birth year of 994).
+//! dirty (`sexo = "false"`, an empty `raca` or `estado_origem`, rarely a birth year of 994).
 //!
 //! Same [`SynthConfig`] ⇒ byte-identical files. Rows are streamed to the writers, so memory does
 //! not grow with [`SynthConfig::scale`]; output size grows linearly (scale 1 ≈ 12 000 students,

@@ -1,6 +1,7 @@
 //! The command line: clap definitions, one module per subcommand.
 
 mod cat;
+mod checks;
 mod dag;
 mod exec;
 mod gc;
@@ -9,6 +10,7 @@ mod run;
 mod runs;
 mod show;
 mod status;
+mod synth;
 mod table;
 mod verify;
 
@@ -70,6 +72,11 @@ enum Command {
     Gc(gc::Args),
     /// Run one stage kind outside any pipeline file.
     Exec(exec::Args),
+    /// Validate tables against expectation suites, or propose a suite.
+    #[command(subcommand)]
+    Checks(checks::Cmd),
+    /// Write UFRN-format synthetic tables.
+    Synth(synth::Args),
 }
 
 /// Parses the command line, runs the command, and maps errors to exit codes.
@@ -110,6 +117,8 @@ fn dispatch(cli: Cli, registry: &Registry) -> Result<u8, OrchestratorError> {
         Command::Verify(a) => verify::exec(g, &a),
         Command::Gc(a) => gc::exec(g, &a),
         Command::Exec(a) => exec::exec(g, registry, &a),
+        Command::Checks(c) => checks::exec(g, &c),
+        Command::Synth(a) => synth::exec(g, &a),
     }
 }
 
