@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use crate::result::{EXIT_BAD_INPUT, ValidationResult};
-use crate::{CheckError, ProfileOptions, Suite, profile, profile_columns, read_table_file, render_html, validate_table};
+use crate::{
+    CheckError, ProfileOptions, Suite, profile, profile_columns, read_table_file, render_html, validate_table,
+};
 
 /// `esteira checks validate TABLE --suite SUITE [-o result.json] [--html report.html]`:
 /// reads the table (Parquet, or CSV by content) and the suite, validates, and writes the

@@ -89,7 +89,7 @@ impl Column {
             Some(t) => arrays.map(|a| if a.data_type() == t { a } else { cast(&a, t) }).collect(),
             None => arrays.collect(),
         };
-        let len = normalised.iter().map(|a| a.len()).sum();
+        let len = normalised.iter().map(Array::len).sum();
         let data = match target {
             Some(DataType::Int64) if normalised.iter().all(|a| a.data_type() == &DataType::Int64) => {
                 ColData::Int(normalised.iter().map(|a| a.as_primitive::<Int64Type>().clone()).collect())
@@ -114,16 +114,13 @@ impl Column {
     /// Missing values: nulls, and NaN in float columns (pandas treats NaN as missing).
     pub(crate) fn missing(&self) -> usize {
         *self.missing.get_or_init(|| match &self.data {
-            ColData::Float(arrays) => arrays
-                .iter()
-                .map(|a| {
-                    a.null_count() + a.iter().filter(|v| v.is_some_and(f64::is_nan)).count()
-                })
-                .sum(),
+            ColData::Float(arrays) => {
+                arrays.iter().map(|a| a.null_count() + a.iter().filter(|v| v.is_some_and(f64::is_nan)).count()).sum()
+            }
             ColData::Int(a) => a.iter().map(Array::null_count).sum(),
             ColData::Bool(a) => a.iter().map(Array::null_count).sum(),
             ColData::Str(a) => a.iter().map(Array::null_count).sum(),
-            ColData::Other(a) => a.iter().map(|x| x.logical_null_count()).sum(),
+            ColData::Other(a) => a.iter().map(Array::logical_null_count).sum(),
         })
     }
 
@@ -278,7 +275,8 @@ impl Column {
                         *map.entry(v).or_insert(0) += 1;
                     }
                 }
-                let mut out: Vec<(Scalar, u64)> = map.into_iter().map(|(k, c)| (Scalar::Str(k.to_owned()), c)).collect();
+                let mut out: Vec<(Scalar, u64)> =
+                    map.into_iter().map(|(k, c)| (Scalar::Str(k.to_owned()), c)).collect();
                 out.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
                 Ok(out)
             }
@@ -319,7 +317,7 @@ impl Column {
             ColData::Bool(arrays) => {
                 let ones: usize = arrays.iter().map(BooleanArray::true_count).sum();
                 let n = self.nonmissing();
-                Ok((n > 0).then(|| (Scalar::Bool(ones == n), Scalar::Bool(ones > 0))))
+                Ok((n > 0).then_some((Scalar::Bool(ones == n), Scalar::Bool(ones > 0))))
             }
             ColData::Str(_) | ColData::Other(_) => Err(self.not_numeric()),
         }
@@ -406,7 +404,7 @@ fn sort_ints(values: &mut [i64]) {
         return;
     };
     let range = (i128::from(hi) - i128::from(lo)) as u128;
-    let limit = (values.len() as u128 * 2).max(1 << 16).min(1 << 26);
+    let limit = (values.len() as u128 * 2).clamp(1 << 16, 1 << 26);
     if range >= limit {
         values.sort_unstable();
         return;

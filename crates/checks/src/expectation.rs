@@ -36,8 +36,16 @@ pub const EXPECTATION_TYPES: &[&str] = &[
 ];
 
 /// Kwargs GE accepts on every expectation; they do not change what is evaluated here.
-const COMMON_KWARGS: &[&str] =
-    &["result_format", "include_config", "catch_exceptions", "meta", "batch_id", "condition_parser", "auto", "profiler_config"];
+const COMMON_KWARGS: &[&str] = &[
+    "result_format",
+    "include_config",
+    "catch_exceptions",
+    "meta",
+    "batch_id",
+    "condition_parser",
+    "auto",
+    "profiler_config",
+];
 
 /// A malformed kwarg: which field, and what is wrong.
 #[derive(Debug, Clone)]
@@ -146,9 +154,10 @@ impl Expectation {
         let t = config.expectation_type.as_str();
         let parsed = match t {
             "expect_table_columns_to_match_ordered_list" => Self::ColumnsOrdered(kw.req_strings("column_list")?),
-            "expect_table_columns_to_match_set" => {
-                Self::ColumnsSet { set: kw.req_strings("column_set")?, exact: kw.opt_bool("exact_match")?.unwrap_or(true) }
-            }
+            "expect_table_columns_to_match_set" => Self::ColumnsSet {
+                set: kw.req_strings("column_set")?,
+                exact: kw.opt_bool("exact_match")?.unwrap_or(true),
+            },
             "expect_table_row_count_to_be_between" => Self::RowCount(kw.bounds(false)?),
             "expect_column_to_exist" => {
                 let column = kw.column()?;
@@ -335,7 +344,9 @@ impl Kw<'_> {
         match self.take(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(v) => Err(KwError::new(format!("kwargs.{key}"), format!("expected true or false, found {}", kind_of(v)))),
+            Some(v) => {
+                Err(KwError::new(format!("kwargs.{key}"), format!("expected true or false, found {}", kind_of(v))))
+            }
         }
     }
 
@@ -396,13 +407,18 @@ impl Kw<'_> {
                 Some(f) if (0.0..=1.0).contains(&f) => Ok(Some(f)),
                 _ => Err(KwError::new("kwargs.mostly", format!("must be between 0 and 1, found {n}"))),
             },
-            Some(v) => Err(KwError::new("kwargs.mostly", format!("expected a number between 0 and 1, found {}", kind_of(v)))),
+            Some(v) => {
+                Err(KwError::new("kwargs.mostly", format!("expected a number between 0 and 1, found {}", kind_of(v))))
+            }
         }
     }
 
     fn no_datetimes(&mut self) -> Result<(), KwError> {
         if self.opt_bool("parse_strings_as_datetimes")? == Some(true) {
-            return Err(KwError::new("kwargs.parse_strings_as_datetimes", "parsing strings as datetimes is not supported"));
+            return Err(KwError::new(
+                "kwargs.parse_strings_as_datetimes",
+                "parsing strings as datetimes is not supported",
+            ));
         }
         Ok(())
     }
@@ -416,7 +432,11 @@ impl Kw<'_> {
                 Some(v @ Value::String(_)) if strings => Ok(Some(v.clone())),
                 Some(v) => Err(KwError::new(
                     format!("kwargs.{key}"),
-                    format!("expected a number{} or null, found {}", if strings { ", a string" } else { "" }, kind_of(v)),
+                    format!(
+                        "expected a number{} or null, found {}",
+                        if strings { ", a string" } else { "" },
+                        kind_of(v)
+                    ),
                 )),
             }
         };
@@ -470,7 +490,10 @@ impl Kw<'_> {
         let ranges_value = match self.take("quantile_ranges") {
             Some(Value::Object(m)) => m.clone(),
             Some(v) => {
-                return Err(KwError::new("kwargs.quantile_ranges", format!("expected an object, found {}", kind_of(v))));
+                return Err(KwError::new(
+                    "kwargs.quantile_ranges",
+                    format!("expected an object, found {}", kind_of(v)),
+                ));
             }
             None => return Err(KwError::new("kwargs.quantile_ranges", "missing")),
         };
@@ -500,7 +523,12 @@ impl Kw<'_> {
                 .enumerate()
                 .map(|(i, v)| {
                     let field = format!("kwargs.quantile_ranges.value_ranges[{i}]");
-                    let bad = |v: &Value| KwError::new(field.clone(), format!("expected [min, max] (numbers or null), found {}", kind_of(v)));
+                    let bad = |v: &Value| {
+                        KwError::new(
+                            field.clone(),
+                            format!("expected [min, max] (numbers or null), found {}", kind_of(v)),
+                        )
+                    };
                     match v {
                         Value::Array(pair) if pair.len() == 2 => {
                             let one = |x: &Value| match x {

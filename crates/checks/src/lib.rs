@@ -59,11 +59,13 @@ mod validate;
 
 pub use error::CheckError;
 pub use expectation::EXPECTATION_TYPES;
-pub use result::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED, ExceptionInfo, ExpectationResult, Statistics, ValidationResult};
-pub use suite::{ExpectationConfig, Suite};
-pub use types::{type_matches, type_name};
-pub use validate::{PARTIAL_UNEXPECTED, validate, validate_table};
 pub use input::{PANDAS_NA_VALUES, infer_types, is_parquet, read_csv, read_table_file};
 pub use profile::{Chart, ColumnProfile, ProfileOptions, profile, profile_columns};
 pub use report::{escape, render_html};
+pub use result::{
+    EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED, ExceptionInfo, ExpectationResult, Statistics, ValidationResult,
+};
 pub use stage::{CHECK_KIND, CheckParams, CheckStage, Severity, register};
+pub use suite::{ExpectationConfig, Suite};
+pub use types::{type_matches, type_name};
+pub use validate::{PARTIAL_UNEXPECTED, validate, validate_table};

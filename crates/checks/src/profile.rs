@@ -35,13 +35,20 @@ pub struct ProfileOptions {
 
 impl Default for ProfileOptions {
     fn default() -> Self {
-        Self { suite_name: "profiled".into(), tolerance: 0.1, row_count_tolerance: 0.5, max_set_size: 20, null_tolerance: 0.05 }
+        Self {
+            suite_name: "profiled".into(),
+            tolerance: 0.1,
+            row_count_tolerance: 0.5,
+            max_set_size: 20,
+            null_tolerance: 0.05,
+        }
     }
 }
 
 impl ProfileOptions {
     fn check(&self) -> Result<(), CheckError> {
-        let bad = |field: &str, message: &str| Err(CheckError::Invalid { field: field.into(), message: message.into() });
+        let bad =
+            |field: &str, message: &str| Err(CheckError::Invalid { field: field.into(), message: message.into() });
         if !(0.0..=10.0).contains(&self.tolerance) {
             return bad("tolerance", "must be between 0 and 10");
         }
@@ -163,7 +170,11 @@ fn round_up(x: f64) -> f64 {
 /// `[lo, hi]` bounds as JSON: integers for integer columns (rounded outward), floats to four
 /// decimals (rounded outward) otherwise.
 fn range(lo: f64, hi: f64, integer: bool) -> (Value, Value) {
-    if integer { (json!(lo.floor() as i64), json!(hi.ceil() as i64)) } else { (json_f64(round_down(lo)), json_f64(round_up(hi))) }
+    if integer {
+        (json!(lo.floor() as i64), json!(hi.ceil() as i64))
+    } else {
+        (json_f64(round_down(lo)), json_f64(round_up(hi)))
+    }
 }
 
 /// Proposes a suite for a table: its exact schema (ordered columns and pandas types), a row
@@ -246,7 +257,10 @@ pub fn profile(schema: &SchemaRef, batches: &[RecordBatch], options: &ProfileOpt
                 if nonmissing > 1 {
                     let std = (col.sum_sq_dev(mean) / (nonmissing - 1) as f64).sqrt();
                     let (a, b) = range(std * (1.0 - 2.0 * tol).max(0.0), std * (1.0 + 2.0 * tol), false);
-                    suite.push("expect_column_stdev_to_be_between", json!({"column": name, "min_value": a, "max_value": b}));
+                    suite.push(
+                        "expect_column_stdev_to_be_between",
+                        json!({"column": name, "min_value": a, "max_value": b}),
+                    );
                 }
             }
             ColData::Str(_) if counts.len() > options.max_set_size => {
@@ -257,7 +271,10 @@ pub fn profile(schema: &SchemaRef, batches: &[RecordBatch], options: &ProfileOpt
                 let (lo, hi) = lens.fold((usize::MAX, 0), |(l, h), n| (l.min(n), h.max(n)));
                 let lo = (lo as f64 * (1.0 - tol)).floor() as u64;
                 let hi = (hi as f64 * (1.0 + tol)).ceil() as u64;
-                suite.push("expect_column_value_lengths_to_be_between", json!({"column": name, "min_value": lo, "max_value": hi}));
+                suite.push(
+                    "expect_column_value_lengths_to_be_between",
+                    json!({"column": name, "min_value": lo, "max_value": hi}),
+                );
             }
             _ => {}
         }

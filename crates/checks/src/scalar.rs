@@ -149,9 +149,8 @@ pub(crate) fn within(
     strict_min: bool,
     strict_max: bool,
 ) -> Result<bool, String> {
-    let cmp = |b: &Value| {
-        value.cmp_bound(b).ok_or_else(|| format!("cannot compare {} with bound {b}", value.to_json()))
-    };
+    let cmp =
+        |b: &Value| value.cmp_bound(b).ok_or_else(|| format!("cannot compare {} with bound {b}", value.to_json()));
     if let Some(b) = min {
         let o = cmp(b)?;
         if o == Ordering::Less || (strict_min && o == Ordering::Equal) {

@@ -1,6 +1,8 @@
 //! The `check` stage: validates a table against a suite inside a pipeline.
 
-use esteira_core::{CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params};
+use esteira_core::{
+    CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{CheckError, Suite, input, profile_columns, render_html, validate_table};
@@ -81,13 +83,14 @@ impl Stage for CheckStage {
         };
         let suite_bytes = ctx.read_bytes("suite")?;
         let suite_name = format!("stage `{stage}` input `suite`");
-        let text = std::str::from_utf8(&suite_bytes)
-            .map_err(|e| CheckError::SuiteFormat { source_name: suite_name.clone(), message: format!("not UTF-8: {e}") })?;
+        let text = std::str::from_utf8(&suite_bytes).map_err(|e| CheckError::SuiteFormat {
+            source_name: suite_name.clone(),
+            message: format!("not UTF-8: {e}"),
+        })?;
         let suite = Suite::from_json_named(text, &suite_name)?;
         ctx.progress().set_message("validating");
         let result = validate_table(&schema, &batches, &suite);
-        let mut named: Vec<String> =
-            suite.expectations.iter().filter_map(|e| e.column().map(str::to_owned)).collect();
+        let mut named: Vec<String> = suite.expectations.iter().filter_map(|e| e.column().map(str::to_owned)).collect();
         named.sort();
         named.dedup();
         let columns = profile_columns(&schema, &batches, (!named.is_empty()).then_some(named.as_slice()));

@@ -34,7 +34,12 @@ impl ExpectationConfig {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        Self { expectation_type: expectation_type.into(), kwargs, meta: Some(Value::Object(Map::new())), extra: BTreeMap::new() }
+        Self {
+            expectation_type: expectation_type.into(),
+            kwargs,
+            meta: Some(Value::Object(Map::new())),
+            extra: BTreeMap::new(),
+        }
     }
 
     /// The `column` kwarg, when the expectation has one.
@@ -81,9 +86,8 @@ impl Suite {
 
     /// Like [`Suite::from_json`], naming `source_name` (a file name) in errors.
     pub fn from_json_named(text: &str, source_name: &str) -> Result<Self, CheckError> {
-        let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
-            CheckError::SuiteFormat { source_name: source_name.to_owned(), message: e.to_string() }
-        })?;
+        let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
+            .map_err(|e| CheckError::SuiteFormat { source_name: source_name.to_owned(), message: e.to_string() })?;
         Self::from_value(value, source_name)
     }
 
@@ -101,7 +105,9 @@ impl Suite {
         };
         match obj.get("expectation_suite_name") {
             Some(Value::String(_)) => {}
-            Some(v) => return Err(format(format!("`expectation_suite_name`: expected a string, found {}", kind_of(v)))),
+            Some(v) => {
+                return Err(format(format!("`expectation_suite_name`: expected a string, found {}", kind_of(v))));
+            }
             None => return Err(format("missing field `expectation_suite_name`".into())),
         }
         match obj.get("expectations") {
@@ -110,7 +116,11 @@ impl Suite {
                     let err = |field: &str, message: String| CheckError::Expectation {
                         source_name: source_name.to_owned(),
                         index,
-                        expectation_type: item.get("expectation_type").and_then(Value::as_str).unwrap_or("?").to_owned(),
+                        expectation_type: item
+                            .get("expectation_type")
+                            .and_then(Value::as_str)
+                            .unwrap_or("?")
+                            .to_owned(),
                         field: field.to_owned(),
                         message,
                     };
@@ -119,7 +129,9 @@ impl Suite {
                     };
                     match e.get("expectation_type") {
                         Some(Value::String(_)) => {}
-                        Some(v) => return Err(err("expectation_type", format!("expected a string, found {}", kind_of(v)))),
+                        Some(v) => {
+                            return Err(err("expectation_type", format!("expected a string, found {}", kind_of(v))));
+                        }
                         None => return Err(err("expectation_type", "missing".into())),
                     }
                     if let Some(k) = e.get("kwargs").filter(|k| !k.is_object()) {
@@ -228,7 +240,12 @@ mod tests {
         let cases = [
             (
                 r#"{"expectation_suite_name":"s","expectations":[{"expectation_type":"expect_column_to_exist","kwargs":{"column":"a"}},{"expectation_type":"expect_column_values_to_be_purple","kwargs":{"column":"a"}}]}"#,
-                vec!["expectation 1", "expect_column_values_to_be_purple", "expectation_type", "unknown expectation type"],
+                vec![
+                    "expectation 1",
+                    "expect_column_values_to_be_purple",
+                    "expectation_type",
+                    "unknown expectation type",
+                ],
             ),
             (
                 r#"{"expectation_suite_name":"s","expectations":[{"expectation_type":"expect_column_values_to_be_in_set","kwargs":{"column":"a"}}]}"#,

@@ -127,7 +127,10 @@ impl<'a> Table<'a> {
                 let success = missing.is_empty() && (!exact || unexpected.is_empty());
                 let mut result = observed(json!(actual));
                 if !missing.is_empty() || !unexpected.is_empty() {
-                    result.insert("details".into(), json!({"mismatched": {"missing": missing, "unexpected": unexpected}}));
+                    result.insert(
+                        "details".into(),
+                        json!({"mismatched": {"missing": missing, "unexpected": unexpected}}),
+                    );
                 }
                 Ok((success, result))
             }
@@ -180,7 +183,9 @@ impl<'a> Table<'a> {
                 let success = types.as_ref().is_none_or(|list| list.iter().any(|t| type_matches(&data_type, t)));
                 Ok((success, observed(Value::String(type_name(&data_type)))))
             }
-            Expectation::CompoundUnique { columns, mostly, ignore } => self.eval_compound_unique(columns, *mostly, *ignore),
+            Expectation::CompoundUnique { columns, mostly, ignore } => {
+                self.eval_compound_unique(columns, *mostly, *ignore)
+            }
         }
     }
 
@@ -260,7 +265,13 @@ impl<'a> Table<'a> {
                         let (min, max) = (min.map(|m| json!(m)), max.map(|m| json!(m)));
                         test(&|v| {
                             let Scalar::Str(s) = v else { return Ok(false) };
-                            within(RowRef::Int(s.chars().count() as i64), min.as_ref(), max.as_ref(), *strict_min, *strict_max)
+                            within(
+                                RowRef::Int(s.chars().count() as i64),
+                                min.as_ref(),
+                                max.as_ref(),
+                                *strict_min,
+                                *strict_max,
+                            )
                         })?;
                     }
                     MapKind::NotNull | MapKind::Null => {}
@@ -281,7 +292,10 @@ impl<'a> Table<'a> {
                 let nonmissing = col.nonmissing();
                 let success = mostly_success(nonmissing, unexpected_count as usize, mostly);
                 let partial_counts = top_counts(unexpected.iter().copied());
-                Ok((success, map_result(element_count, Some(nonmissing), unexpected_count as usize, list, partial_counts)))
+                Ok((
+                    success,
+                    map_result(element_count, Some(nonmissing), unexpected_count as usize, list, partial_counts),
+                ))
             }
         }
     }
@@ -434,6 +448,7 @@ fn python_str(v: &Scalar) -> String {
 
 /// One cell of any array as JSON (numbers, booleans and strings natively, others as text).
 pub(crate) fn cell_json(array: &ArrayRef, row: usize) -> Value {
+    use arrow::datatypes as t;
     if array.is_null(row) {
         return Value::Null;
     }
@@ -442,7 +457,6 @@ pub(crate) fn cell_json(array: &ArrayRef, row: usize) -> Value {
             json!(array.as_primitive::<$t>().value(row))
         };
     }
-    use arrow::datatypes as t;
     match array.data_type() {
         DataType::Int8 => prim!(t::Int8Type),
         DataType::Int16 => prim!(t::Int16Type),
@@ -463,9 +477,7 @@ pub(crate) fn cell_json(array: &ArrayRef, row: usize) -> Value {
 
 fn eval_aggregate(col: &Column, stat: Stat, bounds: &Bounds) -> Outcome {
     let value: Option<Scalar> = match stat {
-        Stat::Min | Stat::Max => {
-            col.min_max()?.map(|(lo, hi)| if stat == Stat::Min { lo } else { hi })
-        }
+        Stat::Min | Stat::Max => col.min_max()?.map(|(lo, hi)| if stat == Stat::Min { lo } else { hi }),
         Stat::Mean => {
             let n = col.nonmissing();
             if !col.is_numeric() {

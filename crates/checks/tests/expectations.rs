@@ -18,6 +18,8 @@
 //! [x for x in s.dropna() if not re.search("^[ab]", x)] -> ["ccc", "dd", "e"]
 //! ```
 
+#![allow(clippy::needless_pass_by_value, reason = "the helpers take json! literals")]
+
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
@@ -114,7 +116,10 @@ fn table_columns_to_match_ordered_list() {
     let r = pass(e, json!({"column_list": ["i", "f", "s", "b", "k", "g"]}));
     assert_eq!(observed(&r), &json!(["i", "f", "s", "b", "k", "g"]));
     let r = fail(e, json!({"column_list": ["i", "s", "f", "b", "k", "g"]}));
-    assert_eq!(r.result["details"]["mismatched"][0], json!({"Expected Column Position": 1, "Expected": "s", "Found": "f"}));
+    assert_eq!(
+        r.result["details"]["mismatched"][0],
+        json!({"Expected Column Position": 1, "Expected": "s", "Found": "f"})
+    );
 }
 
 #[test]
@@ -351,7 +356,7 @@ fn column_quantile_values_to_be_between() {
         json!({"column": "f", "allow_relative_error": "linear",
                "quantile_ranges": {"quantiles": [0.1, 0.25, 0.5, 0.9], "value_ranges": [[null, null], [null, null], [null, null], [null, null]]}}),
     );
-    assert_eq!(observed(&r)["values"], json!([-0.07999999999999996, 1.15, 2.25, 6.079999999999999]));
+    assert_eq!(observed(&r)["values"], json!([-0.079_999_999_999_999_96, 1.15, 2.25, 6.079_999_999_999_999]));
 }
 
 #[test]

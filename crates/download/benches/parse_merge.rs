@@ -1,2 +1,70 @@
-//! Benchmark placeholder: the crate author replaces it.
-fn main() {}
+//! Parse + merge benchmark on esteira-synth's UFRN-format tables at growing scales.
+//!
+//! `cargo bench -p esteira-download --bench parse_merge` (release). Scales come from the
+//! `ESTEIRA_BENCH_SCALES` variable (comma-separated, default `1,10,100`). For each scale the four
+//! tables are generated as files (not timed), parsed (timed: MB/s of CSV, one core), merged
+//! as the UFRN pipeline does (timed), and the peak resident memory so far (VmHWM) is printed
+//! beside the raw CSV size.
+
+#[path = "../tests/common/ufrn_merge.rs"]
+mod ufrn_merge;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use esteira_download::{CsvOptions, MergeParams, merge_tables, read_csv_file};
+use esteira_synth::{SynthConfig, TABLE_FILES, generate};
+
+fn vm_hwm_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `cargo bench` passes `--bench`; nothing else is accepted.
+    let scales: Vec<f64> = std::env::var("ESTEIRA_BENCH_SCALES")
+        .unwrap_or_else(|_| "1,10,100".into())
+        .split(',')
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()?;
+    let params: MergeParams = serde_json::from_value(ufrn_merge::ufrn_merge_params())?;
+    let names = ["discentes", "socio", "cursos", "matriculas"];
+    println!(
+        "{:>6} {:>10} {:>9} {:>9} {:>9} {:>10} {:>9} {:>10} {:>9} {:>7}",
+        "scale", "csv_MB", "parse_s", "MB/s", "merge_s", "rows_in", "rows_out", "expected", "peak_MiB", "peak/csv"
+    );
+    for scale in scales {
+        let dir = tempfile::tempdir()?;
+        let summary = generate(&SynthConfig { scale, seed: 2020 }, dir.path())?;
+        let csv_bytes = summary.total_bytes() as f64;
+
+        let started = Instant::now();
+        let mut tables = BTreeMap::new();
+        for (name, file) in names.iter().zip(TABLE_FILES) {
+            let parsed = read_csv_file(&dir.path().join(file), &CsvOptions::default())?;
+            tables.insert((*name).to_owned(), parsed.table);
+        }
+        let parse_s = started.elapsed().as_secs_f64();
+        let rows_in: usize = tables.values().map(esteira_download::Table::num_rows).sum();
+
+        let started = Instant::now();
+        let (merged, _report) = merge_tables(&params, &tables)?;
+        let merge_s = started.elapsed().as_secs_f64();
+        let peak = vm_hwm_mib();
+        println!(
+            "{scale:>6} {:>10.1} {parse_s:>9.3} {:>9.0} {merge_s:>9.3} {rows_in:>10} {:>9} {:>10} {peak:>9.0} {:>7.2}",
+            csv_bytes / 1e6,
+            csv_bytes / 1e6 / parse_s,
+            merged.num_rows(),
+            summary.joined_enrolments,
+            peak * 1024.0 * 1024.0 / csv_bytes,
+        );
+        drop(merged);
+        drop(tables);
+    }
+    Ok(())
+}

@@ -58,6 +58,12 @@ pub enum DownloadError {
         /// How the size was found out (declared length, or bytes received so far).
         what: String,
     },
+    /// The HTTP client could not be built (TLS setup).
+    #[error("building the HTTP client: {message}")]
+    Client {
+        /// What failed.
+        message: String,
+    },
     /// `--offline` and nothing fetched before.
     #[error("offline and no previous fetch of {url}")]
     Offline {

@@ -231,7 +231,7 @@ pub fn http_client(options: &FetchOptions) -> Result<reqwest::Client, DownloadEr
         .connect_timeout(options.timeout)
         .read_timeout(options.timeout)
         .build()
-        .map_err(|e| DownloadError::BadUrl { url: String::new(), message: format!("building the HTTP client: {e}") })
+        .map_err(|e| DownloadError::Client { message: e.to_string() })
 }
 
 /// Copies a local file into the sink, hashing it and enforcing the cap and checksum.

@@ -1,4 +1,26 @@
 //! The `fetch` stage: one source into the store, revalidated rather than re-downloaded.
+//!
+//! ```toml
+//! [stages.fetch_cursos]
+//! kind = "fetch"
+//! [stages.fetch_cursos.params]
+//! url = "https://dados.ufrn.br/dataset/…/download/cursos-de-graduacao.csv"  # or "file:data/cursos.csv"
+//! checksum = "…64 hex digits…"   # optional: BLAKE3 the body must hash to
+//! max_bytes = 500_000_000        # optional size cap
+//! timeout_secs = 30              # connect and idle-read timeout (default 30)
+//! retries = 4                    # default 4
+//! backoff_ms = 500               # first backoff delay (default 500)
+//! ext = "csv"                    # extension of the `data` output (default "csv")
+//! ```
+//!
+//! Each run sends the previous run's validators (`If-None-Match`, `If-Modified-Since`); a `304`
+//! reuses the stored object and the stage counts as cached. A `file:` source is revalidated by
+//! its (size, mtime). With a pinned checksum whose object is already stored, no request is
+//! made at all. Offline, the previous object is reused, or the stage fails with
+//! "offline and no previous fetch of URL".
+//!
+//! The stage does not sniff content: it stores what the server sent (an HTML error page served
+//! with `200` included) and the CSV reader in the merge stage rejects it with a clear error.
 
 use std::io::Write;
 use std::path::Path;

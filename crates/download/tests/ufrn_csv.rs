@@ -36,7 +36,7 @@ fn real_course_table_parses_with_accents() {
     assert_eq!(value(&b, "nome", 119).as_deref(), Some("ZOOTECNIA"));
     assert_eq!(value(&b, "municipio", 119).as_deref(), Some("MACAÍBA"));
     // 348 fields of the file are "" (counted independently of this reader).
-    let nulls: usize = b.columns().iter().map(|c| c.null_count()).sum();
+    let nulls: usize = b.columns().iter().map(Array::null_count).sum();
     assert_eq!(nulls, 348);
     // No value keeps its quotes or a stray CR.
     for c in b.columns() {

@@ -16,6 +16,24 @@ const BASELINE_COLOUR: RGBColor = RGBColor(150, 150, 150);
 const HEAT_LOW: RGBColor = RGBColor(247, 251, 255);
 const HEAT_HIGH: RGBColor = RGBColor(8, 48, 107);
 
+/// Drops points that move less than a thousandth of the unit square (well under a pixel) from
+/// the last point kept, keeping the first and the last: a test split of 100 000 rows would
+/// otherwise put 100 000 vertices in the SVG without changing a pixel.
+fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    const TOLERANCE: f64 = 1e-3;
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(points.len().min(4096));
+    for (k, &(x, y)) in points.iter().enumerate() {
+        let keep = match out.last() {
+            None => true,
+            Some(&(lx, ly)) => k + 1 == points.len() || (x - lx).abs() > TOLERANCE || (y - ly).abs() > TOLERANCE,
+        };
+        if keep {
+            out.push((x, y));
+        }
+    }
+    out
+}
+
 /// One row of the odds-ratio chart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OddsRatioBar {
@@ -145,7 +163,7 @@ pub fn roc_svg(curve: &RocCurve, auc: f64) -> Result<String, EvaluateError> {
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BASELINE_COLOUR.stroke_width(1)));
         let points: Vec<(f64, f64)> = curve.fpr.iter().copied().zip(curve.tpr.iter().copied()).collect();
         chart
-            .draw_series(LineSeries::new(points, MODEL_COLOUR.stroke_width(2)))
+            .draw_series(LineSeries::new(thin(&points), MODEL_COLOUR.stroke_width(2)))
             .map_err(&err)?
             .label(format!("model (AUC = {auc:.3})"))
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], MODEL_COLOUR.stroke_width(2)));
@@ -195,7 +213,7 @@ pub fn pr_svg(curve: &PrCurve, average_precision: f64, prevalence: f64) -> Resul
             steps.push((r, p));
         }
         chart
-            .draw_series(LineSeries::new(steps, MODEL_COLOUR.stroke_width(2)))
+            .draw_series(LineSeries::new(thin(&steps), MODEL_COLOUR.stroke_width(2)))
             .map_err(&err)?
             .label(format!("model (AP = {average_precision:.3})"))
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], MODEL_COLOUR.stroke_width(2)));
@@ -339,6 +357,19 @@ mod tests {
         assert_eq!(ratio_ticks(0.7, 1.4), vec![0.7, 0.8, 0.9, 1.0, 1.1, 1.25]);
         assert_eq!(ratio_ticks(0.15, 3.0), vec![0.2, 0.5, 1.0, 2.0]);
         assert!(first[4].contains("no coefficients"));
+    }
+
+    #[test]
+    fn thinning_keeps_ends_and_visible_moves() {
+        let dense: Vec<(f64, f64)> = (0..=10_000).map(|i| (f64::from(i) / 10_000.0, 0.5)).collect();
+        let thinned = thin(&dense);
+        assert!(thinned.len() < 1100, "{}", thinned.len());
+        assert_eq!(thinned.first(), Some(&(0.0, 0.5)));
+        assert_eq!(thinned.last(), Some(&(1.0, 0.5)));
+        assert_eq!(
+            thin(&[(0.0, 0.0), (0.0, 0.5), (0.0, 0.5001), (1.0, 1.0)]),
+            vec![(0.0, 0.0), (0.0, 0.5), (1.0, 1.0)]
+        );
     }
 
     #[test]

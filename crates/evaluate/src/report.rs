@@ -43,11 +43,12 @@ impl From<esteira_train::FeatureEffect> for OddsRatio {
 }
 
 impl OddsRatio {
-    /// A short label: `column: category` or the feature name.
+    /// A short label: `column: category vs reference`, or the feature name.
     pub fn label(&self) -> String {
-        match &self.category {
-            Some(c) => format!("{}: {c}", self.column),
-            None => self.feature.clone(),
+        match (&self.category, &self.reference) {
+            (Some(c), Some(r)) => format!("{}: {c} vs {r}", self.column),
+            (Some(c), None) => format!("{}: {c}", self.column),
+            _ => self.feature.clone(),
         }
     }
 }
@@ -340,8 +341,9 @@ pub fn render_html(e: &Evaluation, charts: &Charts) -> String {
             let _ = write!(
                 o,
                 "<p>The logistic regression's coefficients as odds ratios: how the odds of {pos} multiply for a \
-                 row in the category compared with the reference category (one-hot features), or per standard \
-                 deviation (scaled numeric features), other features held equal. Associations, not causes; \
+                 row in the category compared with a row in the reference category (one-hot features), or per \
+                 unit of the scaled feature (one standard deviation with standard scaling) for numeric features, \
+                 other features held equal. Associations, not causes; \
                  with a weak model, small ratios are within noise.</p>\n<figure>{}</figure>\n",
                 inline_svg(&charts.effects)
             );

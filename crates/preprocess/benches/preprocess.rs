@@ -1,1 +1,174 @@
-fn main() {}
+//! Wall time and peak memory of a typical UFRN recipe over a large raw table (12 text columns,
+//! as the merge stage produces them).
+//!
+//! `cargo bench -p esteira-preprocess --bench preprocess` runs 10 million rows (`ROWS=n` to
+//! change); run without `--bench` (e.g. by `cargo test --benches`) it does a 100k-row smoke run.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use esteira_preprocess::{Spec, apply};
+
+const BATCH: usize = 8192;
+
+/// xorshift64*: deterministic data without a dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+const COLUMNS: [&str; 12] = [
+    "id_discente",
+    "sexo",
+    "ano_nascimento",
+    "raca",
+    "estado_origem",
+    "renda",
+    "area_conhecimento",
+    "possui_auxilio_alimentacao",
+    "possui_auxilio_transporte",
+    "possui_auxilio_residencia_moradia",
+    "grau_academico",
+    "descricao",
+];
+
+fn table(rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
+    let schema = Arc::new(Schema::new(COLUMNS.map(|c| Field::new(c, DataType::Utf8, true)).to_vec()));
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let raca = ["Pardo", "Branco", "Negro", "Não Informado", "Amarelo (de origem oriental)", "Indígena", ""];
+    let estados =
+        ["Rio Grande do Norte", "Rio Grande do Norte", "Rio Grande do Norte", "Paraíba", "São Paulo", "Ceará"];
+    let areas = ["Ciências da Saúde", "Engenharias", "Ciências Humanas", "Ciências Exatas e da Terra", "Outra", ""];
+    let graus = ["BACHARELADO", "LICENCIATURA", "TECNOLÓGICO", ""];
+    let outcomes = [
+        "APROVADO",
+        "APROVADO",
+        "APROVADO",
+        "APROVADO POR NOTA",
+        "INDEFERIDO",
+        "INDEFERIDO",
+        "REPROVADO",
+        "REPROVADO POR MÉDIA E POR FALTAS",
+        "CANCELADO",
+    ];
+    let bools = ["false", "false", "false", "true"];
+    let mut batches = Vec::new();
+    let mut done = 0;
+    while done < rows {
+        let n = BATCH.min(rows - done);
+        let mut cols: Vec<StringBuilder> =
+            (0..COLUMNS.len()).map(|_| StringBuilder::with_capacity(n, n * 12)).collect();
+        for _ in 0..n {
+            let r = rng.next();
+            cols[0].append_value(format!("{}", 20_150_000_000 + r % 2_500_000));
+            cols[1].append_value(if r & 1 == 0 { "F" } else { "M" });
+            cols[2].append_value(format!("{}", 1980 + (r >> 8) % 25));
+            let opt = |b: &mut StringBuilder, v: &str| if v.is_empty() { b.append_null() } else { b.append_value(v) };
+            opt(&mut cols[3], rng.pick(&raca));
+            opt(&mut cols[4], rng.pick(&estados));
+            match (r >> 16) % 10 {
+                0 => cols[5].append_null(),
+                1..=4 => cols[5].append_value(format!("{},{:02}", (r >> 20) % 9000, (r >> 40) % 100)),
+                _ => cols[5].append_value(format!("{}", (r >> 20) % 9000)),
+            }
+            opt(&mut cols[6], rng.pick(&areas));
+            for flag in &mut cols[7..10] {
+                flag.append_value(rng.pick(&bools));
+            }
+            opt(&mut cols[10], rng.pick(&graus));
+            cols[11].append_value(rng.pick(&outcomes));
+        }
+        let arrays: Vec<ArrayRef> = cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        batches.push(RecordBatch::try_new(schema.clone(), arrays).expect("bench table"));
+        done += n;
+    }
+    (schema, batches)
+}
+
+fn recipe() -> Spec {
+    serde_json::from_value(serde_json::json!({ "steps": [
+        { "select": COLUMNS },
+        { "cast": {
+            "ano_nascimento": "int64",
+            "renda": { "type": "float64", "on_error": "null" },
+            "possui_auxilio_alimentacao": "bool",
+            "possui_auxilio_transporte": "bool",
+            "possui_auxilio_residencia_moradia": "bool",
+        } },
+        { "filter": { "column": "descricao", "not_in": ["INDEFERIDO"] } },
+        { "map": { "column": "descricao", "values": {
+            "APROVADO": "APROVADO", "APROVADO POR NOTA": "APROVADO", "REPROVADO": "FALHOU",
+            "REPROVADO POR MÉDIA E POR FALTAS": "FALHOU", "REPROVADO POR NOTA E FALTA": "FALHOU",
+            "CANCELADO": "FALHOU", "EXCLUIDA": "FALHOU" } } },
+        { "fill": { "raca": "Não Informado", "area_conhecimento": "Outra", "grau_academico": "OUTRO" } },
+    ]}))
+    .expect("recipe")
+}
+
+/// (VmRSS, VmHWM) in bytes.
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Bytes of the buffers the rows use (not the builders' spare capacity).
+fn used_bytes(batches: &[RecordBatch]) -> u64 {
+    batches.iter().flat_map(RecordBatch::columns).map(|c| c.to_data().get_slice_memory_size().unwrap_or(0) as u64).sum()
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let rows: usize =
+        std::env::var("ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(if full { 10_000_000 } else { 100_000 });
+    let (baseline, _) = memory();
+    let (schema, batches) = table(rows);
+    let table_bytes = used_bytes(&batches);
+    let spec = recipe();
+    // Resetting the high-water mark (clear_refs 5) measures the peak of this phase only.
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let (rss_before, _) = memory();
+    let start = Instant::now();
+    let out = apply(&spec, &schema, batches).expect("recipe runs");
+    let elapsed = start.elapsed();
+    let (rss_after, peak) = memory();
+    let out_bytes = used_bytes(&out.batches);
+    println!("preprocess: {rows} rows x {} columns, 5 steps (select, cast x5, filter, map, fill x3)", COLUMNS.len());
+    println!(
+        "  wall time       {:.3} s ({:.0} ns/row)",
+        elapsed.as_secs_f64(),
+        elapsed.as_nanos() as f64 / rows as f64
+    );
+    println!("  input table     {:.1} MB (bytes in use by its Arrow buffers)", mb(table_bytes));
+    println!("  output table    {:.1} MB, {} rows", mb(out_bytes), out.report.rows_out);
+    println!("  RSS baseline    {:.1} MB (before generating the table)", mb(baseline));
+    println!("  RSS before      {:.1} MB", mb(rss_before));
+    println!(
+        "  peak RSS        {:.1} MB; above baseline {:.2}x the input table{}",
+        mb(peak),
+        peak.saturating_sub(baseline) as f64 / table_bytes as f64,
+        if reset { "" } else { " (high-water mark not reset: includes generating the table)" }
+    );
+    println!("  RSS after       {:.1} MB", mb(rss_after));
+}

@@ -94,7 +94,8 @@ pub fn apply(spec: &Spec, schema: &SchemaRef, batches: Vec<RecordBatch>) -> Resu
         for (i, step) in plan.steps[..limit].iter().enumerate() {
             let report = &mut reports[i];
             report.rows_in += batch.rows as u64;
-            let result = steps::run(step, &mut batch, &mut report.counts, rows_in + 1).map_err(|e| arrow_error(step, e))?;
+            let result =
+                steps::run(step, &mut batch, &mut report.counts, rows_in + 1).map_err(|e| arrow_error(step, e))?;
             if let Some(f) = result {
                 failed_here = Some((i, f));
                 break;
@@ -135,7 +136,12 @@ fn check_batch(n: usize, schema: &SchemaRef, batch: &RecordBatch) -> Result<(), 
     }
     for (col, field) in batch.columns().iter().zip(schema.fields()) {
         if col.data_type() != field.data_type() {
-            return mismatch(format!("column `{}` is {}, the schema says {}", field.name(), col.data_type(), field.data_type()));
+            return mismatch(format!(
+                "column `{}` is {}, the schema says {}",
+                field.name(),
+                col.data_type(),
+                field.data_type()
+            ));
         }
     }
     Ok(())
@@ -154,7 +160,13 @@ fn failure_error(step: &PlannedStep, failure: Failure) -> PreprocessError {
                 crate::plan::Op::Cast(cs) => cs.iter().find(|c| c.name == column).map(|c| c.to),
                 _ => None,
             };
-            PreprocessError::Cast { step: step.number, column, to: to.unwrap_or(crate::CastType::Utf8), count, examples }
+            PreprocessError::Cast {
+                step: step.number,
+                column,
+                to: to.unwrap_or(crate::CastType::Utf8),
+                count,
+                examples,
+            }
         }
         Failure::Unmapped(values) => {
             let mut values: Vec<(Option<String>, u64)> = values.into_iter().collect();

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, Int64Array, NullBufferBuilder,
-    StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, Int64Array, NullBufferBuilder, StringArray,
 };
 use arrow::compute::{CastOptions, can_cast_types, cast, cast_with_options};
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
@@ -183,7 +182,12 @@ pub(crate) fn convert(array: &ArrayRef, to: CastType) -> Result<Converted, Arrow
     let from = array.data_type();
     if from == &target {
         let nulls = array.null_count();
-        return Ok(Converted { array: Arc::clone(array), failed: Vec::new(), was_null: nulls as u64, ok: (array.len() - nulls) as u64 });
+        return Ok(Converted {
+            array: Arc::clone(array),
+            failed: Vec::new(),
+            was_null: nulls as u64,
+            ok: (array.len() - nulls) as u64,
+        });
     }
     if is_string_like(from) {
         let text = cast(array, &DataType::Utf8)?;
@@ -222,7 +226,12 @@ pub(crate) fn value_text(array: &dyn Array, i: usize) -> String {
 fn text_column(text: &StringArray) -> Converted {
     // A string type other than Utf8 (or a dictionary): the cast to Utf8 already did the work.
     let nulls = text.null_count();
-    Converted { array: Arc::new(text.clone()), failed: Vec::new(), was_null: nulls as u64, ok: (text.len() - nulls) as u64 }
+    Converted {
+        array: Arc::new(text.clone()),
+        failed: Vec::new(),
+        was_null: nulls as u64,
+        ok: (text.len() - nulls) as u64,
+    }
 }
 
 fn parse_primitive<T>(text: &StringArray, parse: fn(&str) -> Parsed<T::Native>) -> Converted

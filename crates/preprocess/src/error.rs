@@ -117,7 +117,10 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 
 fn cast_message(step: usize, column: &str, to: CastType, count: u64, examples: &[(u64, String)]) -> String {
     let verb = if count == 1 { "does" } else { "do" };
-    let mut s = format!("step {step} (cast): column `{column}`: {} {verb} not parse as {to}: ", plural(count, "value", "values"));
+    let mut s = format!(
+        "step {step} (cast): column `{column}`: {} {verb} not parse as {to}: ",
+        plural(count, "value", "values")
+    );
     let listed: Vec<String> = examples.iter().map(|(row, v)| format!("row {row} {v:?}")).collect();
     s.push_str(&listed.join(", "));
     let more = count.saturating_sub(examples.len() as u64);
@@ -131,7 +134,8 @@ fn cast_message(step: usize, column: &str, to: CastType, count: u64, examples: &
 fn unmapped_message(step: usize, column: &str, values: &[(Option<String>, u64)]) -> String {
     let n = values.len() as u64;
     let verb = if n == 1 { "is" } else { "are" };
-    let mut s = format!("step {step} (map): column `{column}`: {} {verb} not in the mapping: ", plural(n, "value", "values"));
+    let mut s =
+        format!("step {step} (map): column `{column}`: {} {verb} not in the mapping: ", plural(n, "value", "values"));
     let listed: Vec<String> = values
         .iter()
         .take(MAX_EXAMPLES)

@@ -152,7 +152,12 @@ pub(crate) fn compile(spec: &Spec, schema: &SchemaRef) -> Result<Plan, Preproces
     Ok(Plan { steps, schema })
 }
 
-fn resolve(fields: &[FieldRef], names: &[&str], step: usize, kind: &'static str) -> Result<Vec<usize>, PreprocessError> {
+fn resolve(
+    fields: &[FieldRef],
+    names: &[&str],
+    step: usize,
+    kind: &'static str,
+) -> Result<Vec<usize>, PreprocessError> {
     let mut indices = Vec::with_capacity(names.len());
     let mut missing = Vec::new();
     for name in names {
@@ -226,10 +231,7 @@ mod tests {
     use arrow::array::Array;
 
     fn schema() -> SchemaRef {
-        Arc::new(Schema::new(vec![
-            Field::new("a", DataType::Utf8, true),
-            Field::new("n", DataType::Int8, true),
-        ]))
+        Arc::new(Schema::new(vec![Field::new("a", DataType::Utf8, true), Field::new("n", DataType::Int8, true)]))
     }
 
     #[test]
@@ -237,7 +239,10 @@ mod tests {
         assert_eq!(literal_array(&Literal::Int(3), &DataType::Int8).unwrap().data_type(), &DataType::Int8);
         assert_eq!(literal_array(&Literal::Int(3), &DataType::Float32).unwrap().data_type(), &DataType::Float32);
         assert!(literal_array(&Literal::Int(300), &DataType::Int8).unwrap_err().contains("does not fit"));
-        assert_eq!(literal_array(&Literal::Float(2.5), &DataType::Int64).unwrap_err(), "the constant 2.5 is not an integer");
+        assert_eq!(
+            literal_array(&Literal::Float(2.5), &DataType::Int64).unwrap_err(),
+            "the constant 2.5 is not an integer"
+        );
         assert_eq!(
             literal_array(&Literal::Str("x".into()), &DataType::Int64).unwrap_err(),
             r#"the constant "x" is a string, which does not fit this column"#
@@ -265,6 +270,9 @@ mod tests {
         ]}))
         .unwrap();
         let err = output_schema(&spec, &schema()).unwrap_err().to_string();
-        assert_eq!(err, "step 1 (map): column `n` (Int8): map needs a string column (cast it to utf8 in an earlier step)");
+        assert_eq!(
+            err,
+            "step 1 (map): column `n` (Int8): map needs a string column (cast it to utf8 in an earlier step)"
+        );
     }
 }

@@ -227,9 +227,7 @@ impl<'de> Deserialize<'de> for Literal {
                 Ok(Literal::Int(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Literal, E> {
-                i64::try_from(v)
-                    .map(Literal::Int)
-                    .map_err(|_| E::custom(format!("integer {v} does not fit in int64")))
+                i64::try_from(v).map(Literal::Int).map_err(|_| E::custom(format!("integer {v} does not fit in int64")))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Literal, E> {
                 Ok(Literal::Float(v))

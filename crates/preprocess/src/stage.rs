@@ -1,6 +1,8 @@
 //! The `preprocess` stage: a thin [`Stage`] over [`crate::apply`].
 
-use esteira_core::{CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params};
+use esteira_core::{
+    CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params,
+};
 
 use crate::{Spec, apply};
 

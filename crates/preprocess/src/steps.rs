@@ -91,7 +91,12 @@ fn bump(counts: &mut Counts, column: &str, what: &str, n: u64) {
 }
 
 /// Runs `step` on `batch`. `first_row` is the 1-based number of the batch's first input row.
-pub(crate) fn run(step: &PlannedStep, batch: &mut Batch, counts: &mut Counts, first_row: u64) -> Result<Option<Failure>, ArrowError> {
+pub(crate) fn run(
+    step: &PlannedStep,
+    batch: &mut Batch,
+    counts: &mut Counts,
+    first_row: u64,
+) -> Result<Option<Failure>, ArrowError> {
     match &step.op {
         Op::Select(indices) => {
             batch.cols = indices.iter().map(|&i| batch.cols[i].clone()).collect();
@@ -112,7 +117,9 @@ pub(crate) fn run(step: &PlannedStep, batch: &mut Batch, counts: &mut Counts, fi
                                 .failed
                                 .iter()
                                 .take(MAX_EXAMPLES)
-                                .map(|&i| (first_row + batch.origin(i) as u64, value_text(batch.cols[c.index].as_ref(), i)))
+                                .map(|&i| {
+                                    (first_row + batch.origin(i) as u64, value_text(batch.cols[c.index].as_ref(), i))
+                                })
                                 .collect();
                             failures.insert(c.name.clone(), (n, examples));
                         }

@@ -50,7 +50,8 @@ fn stage_runs_through_the_store() {
     let (schema, batch) = input_table();
     let bytes = esteira_core::table::write_parquet(Vec::new(), &schema, &[batch]).unwrap();
     let hash = store.put_bytes(&bytes).unwrap();
-    let inputs = BTreeMap::from([("table".to_owned(), InputArtifact { hash, path: store.object_path(&hash).unwrap() })]);
+    let inputs =
+        BTreeMap::from([("table".to_owned(), InputArtifact { hash, path: store.object_path(&hash).unwrap() })]);
 
     let mut registry = Registry::new();
     esteira_preprocess::register(&mut registry);

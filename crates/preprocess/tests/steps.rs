@@ -20,7 +20,9 @@ fn strs(v: &[Option<&str>]) -> ArrayRef {
 }
 
 fn spec(steps: serde_json::Value) -> Spec {
-    serde_json::from_value(json!({ "steps": steps })).unwrap()
+    let mut recipe = serde_json::Map::new();
+    recipe.insert("steps".into(), steps);
+    serde_json::from_value(recipe.into()).unwrap()
 }
 
 fn run(steps: serde_json::Value, cols: Vec<(&str, ArrayRef)>) -> Result<Preprocessed, PreprocessError> {
@@ -42,7 +44,8 @@ fn outcome() -> ArrayRef {
 
 #[test]
 fn select_keeps_the_declared_order() {
-    let out = run(json!([{ "select": ["b", "a"] }]), vec![("a", strs(&[Some("1")])), ("b", strs(&[Some("2")]))]).unwrap();
+    let out =
+        run(json!([{ "select": ["b", "a"] }]), vec![("a", strs(&[Some("1")])), ("b", strs(&[Some("2")]))]).unwrap();
     let names: Vec<&String> = out.schema.fields().iter().map(|f| f.name()).collect();
     assert_eq!(names, ["b", "a"]);
     assert_eq!(texts(&one(&out), "b"), [Some("2".to_owned())]);
@@ -126,7 +129,8 @@ fn cast_error_lists_at_most_twenty_values_across_batches() {
 
 #[test]
 fn cast_error_in_an_earlier_step_wins_even_if_found_later() {
-    let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Utf8, true), Field::new("b", DataType::Utf8, true)]));
+    let schema =
+        Arc::new(Schema::new(vec![Field::new("a", DataType::Utf8, true), Field::new("b", DataType::Utf8, true)]));
     let batch = |a: &str, b: &str| {
         RecordBatch::try_new(
             schema.clone(),
@@ -144,7 +148,12 @@ fn cast_error_in_an_earlier_step_wins_even_if_found_later() {
 
 #[test]
 fn cast_null_and_drop_policies() {
-    let cols = || vec![("a", strs(&[Some("1"), Some("x"), Some("3"), Some("y")])), ("b", strs(&[Some("t"), Some("t"), Some("?"), Some("f")]))];
+    let cols = || {
+        vec![
+            ("a", strs(&[Some("1"), Some("x"), Some("3"), Some("y")])),
+            ("b", strs(&[Some("t"), Some("t"), Some("?"), Some("f")])),
+        ]
+    };
     let out = run(json!([{ "cast": { "a": { "type": "int64", "on_error": "null" } } }]), cols()).unwrap();
     assert_eq!(one(&out).column(0).null_count(), 2);
     assert_eq!(out.report.metrics()["step01.cast.a.set_null"], 2);
@@ -163,8 +172,9 @@ fn cast_null_and_drop_policies() {
 
 #[test]
 fn cast_rejects_impossible_types_before_reading_rows() {
-    let err = run(json!([{ "cast": { "f": "bool" } }]), vec![("f", Arc::new(arrow::array::Float64Array::from(vec![1.0])))])
-        .unwrap_err();
+    let err =
+        run(json!([{ "cast": { "f": "bool" } }]), vec![("f", Arc::new(arrow::array::Float64Array::from(vec![1.0])))])
+            .unwrap_err();
     assert_eq!(err.to_string(), "step 1 (cast): column `f` (Float64): cannot be cast to bool");
 }
 
@@ -227,7 +237,8 @@ fn map_replaces_values() {
 #[test]
 fn map_error_lists_unmapped_values_and_counts() {
     let d = strs(&[Some("APROVADO"), Some("TRANCADO"), None, Some("TRANCADO"), Some("CANCELADO"), Some("TRANCADO")]);
-    let err = run(json!([{ "map": { "column": "d", "values": { "APROVADO": "APROVADO" } } }]), vec![("d", d)]).unwrap_err();
+    let err =
+        run(json!([{ "map": { "column": "d", "values": { "APROVADO": "APROVADO" } } }]), vec![("d", d)]).unwrap_err();
     assert_eq!(
         err.to_string(),
         r#"step 1 (map): column `d`: 3 values are not in the mapping: "TRANCADO" (3 rows), null (1 row), "CANCELADO" (1 row); add them to `values` or set unmapped = "keep" or "drop""#
@@ -289,5 +300,8 @@ fn mismatched_batches_are_an_error_not_a_panic() {
     let (schema, _) = table(vec![("d", strs(&[]))]);
     let (_, other) = table(vec![("n", Arc::new(Int64Array::from(vec![1])) as ArrayRef)]);
     let err = apply(&spec(json!([{ "select": ["d"] }])), &schema, vec![other]).unwrap_err();
-    assert_eq!(err.to_string(), "input batch 0 does not match the table schema: column `d` is Int64, the schema says Utf8");
+    assert_eq!(
+        err.to_string(),
+        "input batch 0 does not match the table schema: column `d` is Int64, the schema says Utf8"
+    );
 }

@@ -1,1 +1,168 @@
-fn main() {}
+//! Wall time and peak memory of the UFRN split (stratified on the outcome, grouped by student)
+//! over a large clean table of 12 typed columns.
+//!
+//! `cargo bench -p esteira-segregate --bench segregate` runs 10 million rows (`ROWS=n` to
+//! change); run without `--bench` (e.g. by `cargo test --benches`) it does a 100k-row smoke run.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use esteira_segregate::{SegregateParams, split_table};
+
+const BATCH: usize = 8192;
+
+/// xorshift64*: deterministic data without a dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn table(rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
+    let text = |n: &str| Field::new(n, DataType::Utf8, true);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id_discente", DataType::Int64, false),
+        text("sexo"),
+        Field::new("ano_nascimento", DataType::Int64, true),
+        text("raca"),
+        text("estado_origem"),
+        Field::new("renda", DataType::Float64, true),
+        text("area_conhecimento"),
+        Field::new("possui_auxilio_alimentacao", DataType::Boolean, true),
+        Field::new("possui_auxilio_transporte", DataType::Boolean, true),
+        Field::new("possui_auxilio_residencia_moradia", DataType::Boolean, true),
+        text("grau_academico"),
+        text("descricao"),
+    ]));
+    let raca = ["Pardo", "Branco", "Negro", "Não Informado"];
+    let estados = ["Rio Grande do Norte", "Rio Grande do Norte", "Paraíba", "São Paulo"];
+    let areas = ["Ciências da Saúde", "Engenharias", "Ciências Humanas", "Outra"];
+    let graus = ["BACHARELADO", "LICENCIATURA", "TECNOLÓGICO", "OUTRO"];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // Enrolments of one student are contiguous, 1–7 of them (about 4 on average).
+    let mut student = 20_150_000_000i64;
+    let mut left_for_student = 0u64;
+    let mut batches = Vec::new();
+    let mut done = 0;
+    while done < rows {
+        let n = BATCH.min(rows - done);
+        let mut ids = Vec::with_capacity(n);
+        let mut draws = Vec::with_capacity(n);
+        for _ in 0..n {
+            if left_for_student == 0 {
+                student += 1;
+                left_for_student = 1 + rng.next() % 7;
+            }
+            left_for_student -= 1;
+            ids.push(student);
+            draws.push(rng.next());
+        }
+        let pick = |items: &[&'static str; 4], shift: u32| -> ArrayRef {
+            Arc::new(StringArray::from(draws.iter().map(|r| items[((r >> shift) % 4) as usize]).collect::<Vec<_>>()))
+        };
+        let flag = |shift: u32| -> ArrayRef {
+            Arc::new(BooleanArray::from(draws.iter().map(|r| (r >> shift).is_multiple_of(8)).collect::<Vec<_>>()))
+        };
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(ids)),
+            Arc::new(StringArray::from(draws.iter().map(|r| if r & 1 == 0 { "F" } else { "M" }).collect::<Vec<_>>())),
+            Arc::new(Int64Array::from(draws.iter().map(|r| 1980 + ((r >> 3) % 25) as i64).collect::<Vec<_>>())),
+            pick(&raca, 8),
+            pick(&estados, 10),
+            Arc::new(Float64Array::from(
+                draws.iter().map(|r| ((r >> 12) % 900_000) as f64 / 100.0).collect::<Vec<_>>(),
+            )),
+            pick(&areas, 32),
+            flag(34),
+            flag(37),
+            flag(40),
+            pick(&graus, 43),
+            Arc::new(StringArray::from(
+                draws.iter().map(|r| if (r >> 50) % 100 < 81 { "APROVADO" } else { "FALHOU" }).collect::<Vec<_>>(),
+            )),
+        ];
+        batches.push(RecordBatch::try_new(schema.clone(), cols).expect("bench table"));
+        done += n;
+    }
+    (schema, batches)
+}
+
+/// (VmRSS, VmHWM) in bytes.
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Bytes of the buffers the rows use.
+fn used_bytes(batches: &[RecordBatch]) -> u64 {
+    batches.iter().flat_map(RecordBatch::columns).map(|c| c.to_data().get_slice_memory_size().unwrap_or(0) as u64).sum()
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+fn main() {
+    let cases = [("stratified, grouped by id_discente", Some("id_discente")), ("stratified, no groups", None)];
+    // Each case runs in a fresh process so one case's freed memory does not hide the next's peak.
+    let Some(case) = std::env::var("SEGREGATE_BENCH_CASE").ok().and_then(|c| c.parse::<usize>().ok()) else {
+        let exe = std::env::current_exe().expect("bench binary path");
+        for i in 0..cases.len() {
+            let status = std::process::Command::new(&exe)
+                .args(std::env::args().skip(1))
+                .env("SEGREGATE_BENCH_CASE", i.to_string())
+                .status()
+                .expect("bench case runs");
+            assert!(status.success(), "bench case {i} failed");
+        }
+        return;
+    };
+    let (name, group) = cases[case];
+    let full = std::env::args().any(|a| a == "--bench");
+    let rows: usize =
+        std::env::var("ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(if full { 10_000_000 } else { 100_000 });
+    let (baseline, _) = memory();
+    let (schema, batches) = table(rows);
+    let table_bytes = used_bytes(&batches);
+    let params = SegregateParams { seed: 42, group: group.map(str::to_owned), ..SegregateParams::new("descricao") };
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let (rss_before, _) = memory();
+    let start = Instant::now();
+    let out = split_table(&schema, batches, &params).expect("split runs");
+    let elapsed = start.elapsed();
+    let (rss_after, peak) = memory();
+    println!("segregate ({name}): {rows} rows x 12 columns, test_fraction 0.3");
+    println!(
+        "  wall time       {:.3} s ({:.0} ns/row)",
+        elapsed.as_secs_f64(),
+        elapsed.as_nanos() as f64 / rows as f64
+    );
+    println!("  input table     {:.1} MB (bytes in use by its Arrow buffers)", mb(table_bytes));
+    println!(
+        "  sides           train {} / test {} rows, groups {:?}",
+        out.report.rows.train, out.report.rows.test, out.report.groups
+    );
+    println!("  RSS baseline    {:.1} MB (before generating the table)", mb(baseline));
+    println!("  RSS before      {:.1} MB", mb(rss_before));
+    println!(
+        "  peak RSS        {:.1} MB; above baseline {:.2}x the input table{}",
+        mb(peak),
+        peak.saturating_sub(baseline) as f64 / table_bytes as f64,
+        if reset { "" } else { " (high-water mark not reset)" }
+    );
+    println!("  RSS after       {:.1} MB", mb(rss_after));
+}

@@ -32,7 +32,10 @@ pub enum SegregateError {
         classes: Vec<(String, usize)>,
     },
     /// Null targets cannot be stratified.
-    #[error("target column `{column}` has {count} null values (the first at row {first_row}); fill or filter them before splitting, or set stratify = false")]
+    #[error(
+        "target column `{column}` has {count} null value{} (the first at row {first_row}); fill or filter them before splitting, or set stratify = false",
+        if *count == 1 { "" } else { "s" }
+    )]
     NullTarget {
         /// The target column.
         column: String,

@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn rejects_impossible_k() {
-        assert_eq!(stratified_kfold(&[1, 2, 3], 1, 0).unwrap_err().to_string(), "k-fold with k = 1: k must be at least 2");
+        assert_eq!(
+            stratified_kfold(&[1, 2, 3], 1, 0).unwrap_err().to_string(),
+            "k-fold with k = 1: k must be at least 2"
+        );
         assert_eq!(stratified_kfold(&[1, 2, 3], 4, 0).unwrap_err().to_string(), "k-fold with k = 4: only 3 rows");
         assert_eq!(
             stratified_group_kfold(&[1, 2, 3], &["a", "a", "b"], 3, 0).unwrap_err().to_string(),

@@ -124,7 +124,11 @@ pub(crate) fn encode_groups<G: Hash + Eq>(groups: &[G]) -> (Vec<u32>, usize) {
 }
 
 /// `true` = test, per row.
-pub(crate) fn assign(labels: &Labels<'_>, groups: Option<&Groups<'_>>, options: &SplitOptions) -> Result<Vec<bool>, SegregateError> {
+pub(crate) fn assign(
+    labels: &Labels<'_>,
+    groups: Option<&Groups<'_>>,
+    options: &SplitOptions,
+) -> Result<Vec<bool>, SegregateError> {
     options.validate()?;
     let n = labels.ids.len();
     if n < 2 {
@@ -258,7 +262,11 @@ pub(crate) fn majority_classes(labels: &[u32], n_classes: usize, groups: &Groups
         .collect()
 }
 
-fn assign_groups(labels: &Labels<'_>, groups: &Groups<'_>, options: &SplitOptions) -> Result<Vec<bool>, SegregateError> {
+fn assign_groups(
+    labels: &Labels<'_>,
+    groups: &Groups<'_>,
+    options: &SplitOptions,
+) -> Result<Vec<bool>, SegregateError> {
     if groups.count < 2 {
         return Err(SegregateError::TooFew { what: "groups", count: groups.count });
     }
@@ -299,10 +307,10 @@ fn assign_groups(labels: &Labels<'_>, groups: &Groups<'_>, options: &SplitOption
         if m.len() >= 2 {
             if chosen == 0 {
                 group_test[m[0] as usize] = true;
-            } else if chosen == m.len() {
-                if let Some(g) = last {
-                    group_test[g as usize] = false;
-                }
+            } else if chosen == m.len()
+                && let Some(g) = last
+            {
+                group_test[g as usize] = false;
             }
         }
     }

@@ -1,6 +1,8 @@
 //! The `segregate` stage: a thin [`Stage`] over [`crate::split_table`].
 
-use esteira_core::{CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params};
+use esteira_core::{
+    CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params,
+};
 
 use crate::{SegregateParams, split_table};
 
@@ -23,7 +25,11 @@ impl SegregateStage {
     /// Builds the stage from pipeline-file params; errors name the offending key.
     pub fn from_params(params: serde_json::Value) -> Result<Self, CoreError> {
         let p: SegregateParams = parse_params(KIND, params)?;
-        Self::new(p).map_err(|e| CoreError::Param { kind: KIND.to_owned(), key: "test_fraction".into(), message: e.to_string() })
+        Self::new(p).map_err(|e| CoreError::Param {
+            kind: KIND.to_owned(),
+            key: "test_fraction".into(),
+            message: e.to_string(),
+        })
     }
 
     /// The params.
@@ -60,7 +66,12 @@ impl Stage for SegregateStage {
         for (name, value) in out.report.metrics() {
             ctx.metric(&name, value);
         }
-        tracing::info!(stage = ctx.stage_name(), train = out.report.rows.train, test = out.report.rows.test, "split done");
+        tracing::info!(
+            stage = ctx.stage_name(),
+            train = out.report.rows.train,
+            test = out.report.rows.test,
+            "split done"
+        );
         ctx.write_table("train", &out.schema, &out.train)?;
         ctx.write_table("test", &out.schema, &out.test)?;
         Ok(())

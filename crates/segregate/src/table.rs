@@ -108,7 +108,11 @@ pub struct SplitTables {
 /// [`crate::group_train_test_split`] for how rows are chosen). Batches are taken by value and
 /// released as they are split, so peak memory stays near one copy of the table. Rows whose
 /// group key is null are each a group of their own.
-pub fn split_table(schema: &SchemaRef, batches: Vec<RecordBatch>, params: &SegregateParams) -> Result<SplitTables, SegregateError> {
+pub fn split_table(
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+    params: &SegregateParams,
+) -> Result<SplitTables, SegregateError> {
     let options = params.options();
     options.validate()?;
     let column = |param: &'static str, name: &str| {
@@ -195,7 +199,11 @@ fn as_utf8(batches: &[RecordBatch], index: usize, what: &str) -> Result<Vec<Arra
         .iter()
         .map(|b| {
             let col = b.column(index);
-            if col.data_type() == &DataType::Utf8 { Ok(col.clone()) } else { cast(col, &DataType::Utf8).map_err(arrow(what)) }
+            if col.data_type() == &DataType::Utf8 {
+                Ok(col.clone())
+            } else {
+                cast(col, &DataType::Utf8).map_err(arrow(what))
+            }
         })
         .collect()
 }

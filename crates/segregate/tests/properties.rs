@@ -23,16 +23,12 @@ fn labels() -> impl Strategy<Value = Vec<u8>> {
 /// (labels, group keys): labels mostly follow the group, as enrolments follow a student.
 fn grouped() -> impl Strategy<Value = (Vec<u8>, Vec<u16>)> {
     (4usize..300, 1u16..40, 2u8..4).prop_flat_map(|(n, spread, k)| {
-        (
-            prop::collection::vec((0..spread.max(2) * 4, any::<bool>(), 0..k), n),
-            Just(k),
-        )
-            .prop_map(|(rows, k)| {
-                let groups: Vec<u16> = rows.iter().map(|r| r.0).collect();
-                let labels: Vec<u8> =
-                    rows.iter().map(|&(g, noisy, c)| if noisy { c } else { (g % u16::from(k)) as u8 }).collect();
-                (labels, groups)
-            })
+        (prop::collection::vec((0..spread.max(2) * 4, any::<bool>(), 0..k), n), Just(k)).prop_map(|(rows, k)| {
+            let groups: Vec<u16> = rows.iter().map(|r| r.0).collect();
+            let labels: Vec<u8> =
+                rows.iter().map(|&(g, noisy, c)| if noisy { c } else { (g % u16::from(k)) as u8 }).collect();
+            (labels, groups)
+        })
     })
 }
 

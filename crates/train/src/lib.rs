@@ -3,6 +3,38 @@
 //! cross-validation, with class balancing and a decision threshold fitted on training rows
 //! only. The result is one versioned JSON [`Model`] that scores raw rows with [`predict`].
 //!
+//! In a pipeline file (every key optional; these are the defaults unless marked):
+//!
+//! ```toml
+//! [stages.train]
+//! kind = "train"
+//! inputs = { train = "segregate.train" }
+//! [stages.train.params]
+//! target = "descricao"
+//! positive_class = "APROVADO"
+//! group = "id_discente"            # (default none) never a feature; keeps a student in one fold
+//! reference_year = 2020
+//! derived = { idade = { kind = "age", from = "ano_nascimento" }, local_ou_de_fora = { kind = "equals", from = "estado_origem", value = "Rio Grande do Norte" } }
+//! categorical = ["sexo", "raca", "area_conhecimento", "grau_academico", "local_ou_de_fora",
+//!                "possui_auxilio_alimentacao", "possui_auxilio_transporte", "possui_auxilio_residencia_moradia"]
+//! numeric = ["idade", "renda"]
+//! scaling = "standard"             # or "min_max"
+//! lof = { enabled = true, k = 20, max_score = 1.5 }
+//! balance = "oversample"           # or "undersample", "none"
+//! threshold = "balanced_accuracy"  # or "minority_f1", "fixed" (0.5)
+//! validation_fraction = 0.2
+//! cv = { folds = 5, metric = "roc_auc" }   # or "balanced_accuracy", "minority_f1"
+//! seed = 42
+//! [[stages.train.params.grid]]
+//! algorithm = "logistic_regression"
+//! alpha = [0.1, 1.0, 10.0]
+//! [[stages.train.params.grid]]     # (not in the defaults) a second family to compare
+//! algorithm = "random_forest"
+//! n_trees = [100]
+//! max_depth = [10]                 # 0 = unlimited
+//! min_samples_leaf = [5]
+//! ```
+//!
 //! ```
 //! use std::sync::Arc;
 //! use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};

@@ -1,0 +1,83 @@
+//! What every request reads: the store, the loaded model and pages computed once at start-up.
+//! Nothing in it changes after construction, so requests can never change server state.
+
+use std::sync::Arc;
+
+use esteira_core::ArtifactStore;
+
+use crate::api::model_card;
+use crate::load::LoadedModel;
+use crate::rows::InputSchema;
+use crate::{ServeError, form};
+
+/// The default request body limit: 2 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The server's immutable state; cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn ArtifactStore>,
+    pub(crate) loaded: LoadedModel,
+    pub(crate) inputs: InputSchema,
+    /// The model card, serialised once.
+    pub(crate) card: Vec<u8>,
+    /// The empty form page, rendered once.
+    pub(crate) form_page: String,
+    pub(crate) body_limit: usize,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.inner.store.describe())
+            .field("model", &self.inner.loaded.hash)
+            .field("run", &self.inner.loaded.run_id)
+            .field("body_limit", &self.inner.body_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Loads the model to serve (see [`LoadedModel::load`]) and prepares the state.
+    pub fn load(store: Arc<dyn ArtifactStore>, run: Option<&str>, model: Option<&str>) -> Result<Self, ServeError> {
+        let loaded = LoadedModel::load(store.as_ref(), run, model)?;
+        Ok(Self::new(store, loaded))
+    }
+
+    /// State serving an already loaded model; the store backs the run browser and downloads.
+    pub fn new(store: Arc<dyn ArtifactStore>, loaded: LoadedModel) -> Self {
+        let inputs = InputSchema::new(&loaded.model);
+        let card = model_card(&loaded, &inputs.columns);
+        let form_page = form::render(&loaded, &inputs.columns, &std::collections::BTreeMap::new(), &[], None);
+        Self { inner: Arc::new(Inner { store, loaded, inputs, card, form_page, body_limit: DEFAULT_BODY_LIMIT }) }
+    }
+
+    /// Sets the largest request body accepted (bigger ones get 413).
+    #[must_use]
+    pub fn with_body_limit(self, bytes: usize) -> Self {
+        let Inner { store, loaded, inputs, card, form_page, .. } =
+            Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+                store: shared.store.clone(),
+                loaded: shared.loaded.clone(),
+                inputs: shared.inputs.clone(),
+                card: shared.card.clone(),
+                form_page: shared.form_page.clone(),
+                body_limit: shared.body_limit,
+            });
+        Self { inner: Arc::new(Inner { store, loaded, inputs, card, form_page, body_limit: bytes }) }
+    }
+
+    /// The served model and where it came from.
+    pub fn model(&self) -> &LoadedModel {
+        &self.inner.loaded
+    }
+
+    /// The request body limit in bytes.
+    pub fn body_limit(&self) -> usize {
+        self.inner.body_limit
+    }
+}

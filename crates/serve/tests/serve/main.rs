@@ -1,0 +1,5 @@
+//! Tests of esteira-serve against a real server on 127.0.0.1 and a real store.
+
+mod browser;
+mod fixture;
+mod http;
