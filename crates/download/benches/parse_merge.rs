@@ -12,7 +12,7 @@ mod ufrn_merge;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use esteira_download::{CsvOptions, MergeParams, merge_tables, read_csv_file};
+use esteira_download::{CsvOptions, MergeParams, drop_duplicates, merge_tables, read_csv_file};
 use esteira_synth::{SynthConfig, TABLE_FILES, generate};
 
 fn vm_hwm_mib() -> f64 {
@@ -31,11 +31,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .split(',')
         .map(|s| s.trim().parse())
         .collect::<Result<_, _>>()?;
-    let params: MergeParams = serde_json::from_value(ufrn_merge::ufrn_merge_params())?;
+    // Duplicates are dropped separately to time the two phases apart.
+    let mut params: MergeParams = serde_json::from_value(ufrn_merge::ufrn_merge_params())?;
+    params.drop_duplicates = false;
     let names = ["discentes", "socio", "cursos", "matriculas"];
     println!(
-        "{:>6} {:>10} {:>9} {:>9} {:>9} {:>10} {:>9} {:>10} {:>9} {:>7}",
-        "scale", "csv_MB", "parse_s", "MB/s", "merge_s", "rows_in", "rows_out", "expected", "peak_MiB", "peak/csv"
+        "{:>6} {:>8} {:>8} {:>6} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "scale",
+        "csv_MB",
+        "parse_s",
+        "MB/s",
+        "joins_s",
+        "dedup_s",
+        "rows_in",
+        "rows_out",
+        "expected",
+        "peak_prs",
+        "peak_MiB",
+        "prs/csv",
+        "peak/csv"
     );
     for scale in scales {
         let dir = tempfile::tempdir()?;
@@ -50,18 +64,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let parse_s = started.elapsed().as_secs_f64();
         let rows_in: usize = tables.values().map(esteira_download::Table::num_rows).sum();
+        let peak_parse = vm_hwm_mib();
 
         let started = Instant::now();
-        let (merged, _report) = merge_tables(&params, &tables)?;
-        let merge_s = started.elapsed().as_secs_f64();
+        let (joined, _report) = merge_tables(&params, &tables)?;
+        let joins_s = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let (merged, _dropped) = drop_duplicates(&joined)?;
+        let dedup_s = started.elapsed().as_secs_f64();
+        drop(joined);
         let peak = vm_hwm_mib();
+        let mib = 1024.0 * 1024.0;
         println!(
-            "{scale:>6} {:>10.1} {parse_s:>9.3} {:>9.0} {merge_s:>9.3} {rows_in:>10} {:>9} {:>10} {peak:>9.0} {:>7.2}",
+            "{scale:>6} {:>8.1} {parse_s:>8.3} {:>6.0} {joins_s:>8.3} {dedup_s:>7.3} {rows_in:>8} {:>9} {:>9} \
+             {peak_parse:>9.0} {peak:>9.0} {:>8.2} {:>8.2}",
             csv_bytes / 1e6,
             csv_bytes / 1e6 / parse_s,
             merged.num_rows(),
             summary.joined_enrolments,
-            peak * 1024.0 * 1024.0 / csv_bytes,
+            peak_parse * mib / csv_bytes,
+            peak * mib / csv_bytes,
         );
         drop(merged);
         drop(tables);

@@ -343,10 +343,12 @@ struct RawColumn {
 }
 
 impl RawColumn {
-    fn new(rows: usize) -> Self {
+    /// `text` is the expected byte size: sizing from the previous batch avoids the up-to-2x
+    /// slack of a doubling `Vec`, which the Arrow buffer would keep for the table's lifetime.
+    fn new(rows: usize, text: usize) -> Self {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
-        Self { values: Vec::new(), offsets, validity: BooleanBufferBuilder::new(rows), nulls: 0 }
+        Self { values: Vec::with_capacity(text), offsets, validity: BooleanBufferBuilder::new(rows), nulls: 0 }
     }
 
     fn push(&mut self, bytes: &[u8]) {
@@ -365,35 +367,42 @@ impl RawColumn {
         (self.nulls > 0).then(|| NullBuffer::new(self.validity.finish()))
     }
 
-    /// The column as UTF-8 strings, or the column back when its bytes are not UTF-8.
-    fn into_utf8(mut self) -> Result<Result<ArrayRef, Self>, DownloadError> {
-        let valid = match std::str::from_utf8(&self.values) {
-            // Every field must be valid on its own, not just the concatenation.
-            Ok(s) => self.offsets.iter().all(|&o| s.is_char_boundary(o as usize)),
-            Err(_) => false,
-        };
-        if !valid {
-            return Ok(Err(self));
-        }
+    /// The column as UTF-8 strings, or its raw bytes when they are not UTF-8 (Arrow's own
+    /// validation is the only pass over the bytes: it also checks every field boundary).
+    fn into_utf8(mut self) -> Result<ArrayRef, RawText> {
         let nulls = self.null_buffer();
         let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut self.offsets)));
-        let array = StringArray::try_new(offsets, Buffer::from_vec(std::mem::take(&mut self.values)), nulls)
-            .map_err(|e| DownloadError::arrow("building a text column", e))?;
-        Ok(Ok(Arc::new(array)))
+        let values = Buffer::from_vec(std::mem::take(&mut self.values));
+        // Buffer clones share the allocation: keeping them costs nothing.
+        match StringArray::try_new(offsets.clone(), values.clone(), nulls) {
+            Ok(array) => Ok(Arc::new(array)),
+            Err(_) => Err(RawText { values, offsets }),
+        }
     }
 
     fn decode_1252(&self) -> ArrayRef {
-        let mut b = StringBuilder::with_capacity(self.len(), self.values.len());
-        for i in 0..self.len() {
-            let bytes = &self.values[self.offsets[i] as usize..self.offsets[i + 1] as usize];
-            if bytes.is_empty() {
-                b.append_null();
-            } else {
-                b.append_value(WINDOWS_1252.decode_without_bom_handling(bytes).0);
-            }
-        }
-        Arc::new(b.finish())
+        decode_1252(&self.values, &self.offsets)
     }
+}
+
+/// A column's bytes that turned out not to be UTF-8.
+struct RawText {
+    values: Buffer,
+    offsets: OffsetBuffer<i32>,
+}
+
+fn decode_1252(values: &[u8], offsets: &[i32]) -> ArrayRef {
+    let rows = offsets.len().saturating_sub(1);
+    let mut b = StringBuilder::with_capacity(rows, values.len());
+    for w in offsets.windows(2) {
+        let bytes = &values[w[0] as usize..w[1] as usize];
+        if bytes.is_empty() {
+            b.append_null();
+        } else {
+            b.append_value(WINDOWS_1252.decode_without_bom_handling(bytes).0);
+        }
+    }
+    Arc::new(b.finish())
 }
 
 /// Re-decodes a column built as UTF-8 whose file turned out to be Windows-1252.
@@ -486,7 +495,7 @@ impl TableBuilder {
                 )));
             }
         }
-        self.columns = names.iter().map(|_| RawColumn::new(self.batch_rows.min(1 << 16))).collect();
+        self.columns = names.iter().map(|_| RawColumn::new(self.batch_rows.min(1 << 16), 0)).collect();
         self.header = Some(names);
         Ok(())
     }
@@ -496,16 +505,17 @@ impl TableBuilder {
             return Ok(());
         }
         let capacity = self.batch_rows.min(1 << 16);
-        let fresh = (0..self.columns.len()).map(|_| RawColumn::new(capacity)).collect();
+        let fresh =
+            self.columns.iter().map(|c| RawColumn::new(capacity, c.values.len() + c.values.len() / 16 + 64)).collect();
         let raw: Vec<RawColumn> = std::mem::replace(&mut self.columns, fresh);
         self.batch_bytes = 0;
         let mut arrays = Vec::with_capacity(raw.len());
         let mut raw = raw.into_iter();
         if self.encoding == TextEncoding::Utf8 {
             for column in raw.by_ref() {
-                match column.into_utf8()? {
+                match column.into_utf8() {
                     Ok(array) => arrays.push(array),
-                    Err(column) => {
+                    Err(raw) => {
                         tracing::debug!(source = %self.source, "not valid UTF-8: decoding as windows-1252");
                         self.encoding = TextEncoding::Windows1252;
                         for done in &mut self.done {
@@ -516,7 +526,7 @@ impl TableBuilder {
                         for a in &mut arrays {
                             *a = recode_1252(a);
                         }
-                        arrays.push(column.decode_1252());
+                        arrays.push(decode_1252(raw.values.as_slice(), &raw.offsets));
                         break;
                     }
                 }

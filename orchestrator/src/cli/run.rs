@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use esteira_core::{Registry, RunRecord, RunStatus};
+use esteira_core::{Registry, RunRecord, RunStatus, StageStatus};
 
 use super::{Global, command_line, load_dag, open_store, print_json, table};
 use crate::plan::plan;
@@ -87,15 +87,17 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
     if record.status == RunStatus::Succeeded {
         Ok(exit::OK)
     } else {
-        let failed: Vec<_> = record
-            .order
-            .iter()
-            .filter_map(|n| record.stages.get(n).map(|s| (n, s)))
-            .filter(|(_, s)| s.status == esteira_core::StageStatus::Failed || s.error.is_some() && s.outputs.is_empty())
-            .collect();
-        let first =
-            failed.first().map(|(n, s)| format!("{n}: {}", s.error.as_deref().unwrap_or("failed"))).unwrap_or_default();
-        Err(OrchestratorError::StagesFailed { count: failed.len(), first })
+        let stages = || record.order.iter().filter_map(|n| record.stages.get(n).map(|s| (n, s)));
+        let failed: Vec<_> = stages().filter(|(_, s)| s.status == StageStatus::Failed).collect();
+        // No failed stage but a failed run: a selected stage could not get its inputs.
+        let blocked = stages().find(|(_, s)| s.status == StageStatus::Skipped && s.error.is_some());
+        let first = failed
+            .first()
+            .copied()
+            .or(blocked)
+            .map(|(n, s)| format!("{n}: {}", s.error.as_deref().unwrap_or("failed")))
+            .unwrap_or_default();
+        Err(OrchestratorError::StagesFailed { count: failed.len().max(1), first })
     }
 }
 
