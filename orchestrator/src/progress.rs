@@ -2,10 +2,46 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use esteira_core::{Progress, StageRecord, StageStatus};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The one set of bars of this process; log lines are printed through it so bars and logs do
+/// not overwrite each other.
+static BARS: OnceLock<MultiProgress> = OnceLock::new();
+
+/// Whether progress bars are drawn (stderr is a terminal).
+pub fn bars_enabled() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+fn bars() -> &'static MultiProgress {
+    BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+}
+
+/// A `tracing` writer that prints above the bars.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match BARS.get() {
+            Some(m) => m.suspend(|| std::io::stderr().write(buf)),
+            None => std::io::stderr().write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        *self
+    }
+}
 
 /// Reports stage starts, ends and progress.
 pub struct Reporter {
@@ -16,8 +52,7 @@ pub struct Reporter {
 impl Reporter {
     /// Bars when stderr is a terminal (and `quiet` is false), log lines otherwise.
     pub fn new(quiet: bool) -> Arc<Self> {
-        let tty = std::io::stderr().is_terminal() && !quiet;
-        let multi = tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        let multi = (bars_enabled() && !quiet).then(|| bars().clone());
         Arc::new(Self { multi, bars: Mutex::new(BTreeMap::new()) })
     }
 
@@ -27,7 +62,7 @@ impl Reporter {
             Some(m) => {
                 let bar = m.add(ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} {prefix:<18} {msg} {bytes}/{total_bytes} {elapsed}")
+                    ProgressStyle::with_template("{spinner} {prefix:<18} {msg} {elapsed}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar.set_prefix(name.to_owned());

@@ -94,10 +94,13 @@ pub fn main(registry: &Registry) -> ExitCode {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("ESTEIRA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // On a terminal the bars show progress, so only warnings are logged by default; in CI and
+    // pipes each stage logs a line.
+    let default = if crate::progress::bars_enabled() { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_env("ESTEIRA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::progress::LogWriter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .without_time()
