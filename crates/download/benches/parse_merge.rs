@@ -67,12 +67,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let peak_parse = vm_hwm_mib();
 
         let started = Instant::now();
-        let (joined, _report) = merge_tables(&params, &tables)?;
+        let (joined, _report) = merge_tables(&params, tables)?;
         let joins_s = started.elapsed().as_secs_f64();
         let started = Instant::now();
-        let (merged, _dropped) = drop_duplicates(&joined)?;
+        let (merged, _dropped) = drop_duplicates(joined)?;
         let dedup_s = started.elapsed().as_secs_f64();
-        drop(joined);
         let peak = vm_hwm_mib();
         let mib = 1024.0 * 1024.0;
         println!(
@@ -86,7 +85,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             peak * mib / csv_bytes,
         );
         drop(merged);
-        drop(tables);
     }
     Ok(())
 }

@@ -466,7 +466,7 @@ impl TableBuilder {
             column.push(bytes);
         }
         if self.columns.first().map_or(0, RawColumn::len) >= self.batch_rows || self.batch_bytes >= MAX_BATCH_BYTES {
-            self.flush()?;
+            self.flush();
         }
         Ok(())
     }
@@ -500,9 +500,9 @@ impl TableBuilder {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), DownloadError> {
+    fn flush(&mut self) {
         if self.columns.first().is_none_or(|c| c.len() == 0) {
-            return Ok(());
+            return;
         }
         let capacity = self.batch_rows.min(1 << 16);
         let fresh =
@@ -534,11 +534,10 @@ impl TableBuilder {
         }
         arrays.extend(raw.map(|c| c.decode_1252()));
         self.done.push(arrays);
-        Ok(())
     }
 
     fn finish(mut self) -> Result<(Table, TextEncoding), DownloadError> {
-        self.flush()?;
+        self.flush();
         let Some(header) = &self.header else {
             return Err(DownloadError::NotCsv {
                 source_name: self.source.clone(),

@@ -268,25 +268,36 @@ fn any_null(arrays: &[ArrayRef], i: usize) -> bool {
 
 /// Drops rows equal in every column to an earlier row; returns the table and how many rows
 /// were dropped. The first occurrence is kept, so the order of the rest is unchanged.
-pub fn drop_duplicates(table: &Table) -> Result<(Table, usize), DownloadError> {
+///
+/// Rows are compared by the BLAKE3 hash (128 bits kept) of their `arrow-row` encoding, one
+/// batch at a time: memory stays at 16 bytes per distinct row instead of a second copy of the
+/// table, and a false "duplicate" would need a BLAKE3 collision. The table is consumed so each
+/// input batch is freed as soon as its output is made.
+pub fn drop_duplicates(table: Table) -> Result<(Table, usize), DownloadError> {
     if table.schema.fields().is_empty() || table.num_rows() == 0 {
-        return Ok((table.clone(), 0));
+        return Ok((table, 0));
     }
     let err = |e| DownloadError::arrow("dropping duplicate rows", e);
     let converter =
         RowConverter::new(table.schema.fields().iter().map(|f| SortField::new(f.data_type().clone())).collect())
             .map_err(err)?;
-    let rows = table.batches.iter().map(|b| converter.convert_columns(b.columns())).collect::<Result<Vec<_>, _>>();
-    let rows = rows.map_err(err)?;
-    let mut seen: HashSet<&[u8], FxBuild> = HashSet::with_capacity_and_hasher(table.num_rows(), FxBuild::default());
+    let mut seen: HashSet<[u8; 16], FxBuild> = HashSet::with_capacity_and_hasher(table.num_rows(), FxBuild::default());
     let mut out = Vec::with_capacity(table.batches.len());
     let mut dropped = 0;
-    for (batch, rows) in table.batches.iter().zip(&rows) {
-        let keep: Vec<u32> =
-            (0..batch.num_rows()).filter(|&i| seen.insert(rows.row(i).data())).map(|i| i as u32).collect();
+    for batch in table.batches {
+        let rows = converter.convert_columns(batch.columns()).map_err(err)?;
+        let keep: Vec<u32> = (0..batch.num_rows())
+            .filter(|&i| {
+                let mut id = [0u8; 16];
+                id.copy_from_slice(&blake3::hash(rows.row(i).data()).as_bytes()[..16]);
+                seen.insert(id)
+            })
+            .map(|i| i as u32)
+            .collect();
+        drop(rows);
         dropped += batch.num_rows() - keep.len();
         if keep.len() == batch.num_rows() {
-            out.push(batch.clone());
+            out.push(batch);
         } else if !keep.is_empty() {
             let idx = UInt32Array::from(keep);
             let columns = batch
@@ -298,7 +309,7 @@ pub fn drop_duplicates(table: &Table) -> Result<(Table, usize), DownloadError> {
             out.push(RecordBatch::try_new(Arc::clone(&table.schema), columns).map_err(err)?);
         }
     }
-    Ok((Table::new(Arc::clone(&table.schema), out), dropped))
+    Ok((Table::new(table.schema, out), dropped))
 }
 
 type FxBuild = BuildHasherDefault<FxHasher>;
@@ -464,7 +475,7 @@ mod tests {
                 &[Some("1"), Some("")],
             ],
         );
-        let (out, dropped) = drop_duplicates(&t).unwrap();
+        let (out, dropped) = drop_duplicates(t).unwrap();
         assert_eq!(dropped, 2);
         assert_eq!(rows(&out), vec![s(&[Some("1"), None]), s(&[Some("1"), Some("")]), s(&[Some("2"), Some("x")])]);
     }

@@ -30,7 +30,7 @@
 //! assert_eq!(stats.out_rows, 3);
 //! assert_eq!(stats.unmatched_left_rows, 1); // student 2 has no enrolment
 //!
-//! let (unique, dropped) = esteira_download::drop_duplicates(&joined)?;
+//! let (unique, dropped) = esteira_download::drop_duplicates(joined)?;
 //! assert_eq!((unique.num_rows(), dropped), (2, 1));
 //! # Ok(()) }
 //! ```

@@ -122,26 +122,33 @@ impl MergeParams {
     }
 }
 
-/// Runs the merge declared by `params` on `tables` (input name -> table).
+/// Runs the merge declared by `params` on `tables` (input name -> table). The tables are
+/// consumed: each is released after its last join, so columns nobody selected are freed early.
 pub fn merge_tables(
     params: &MergeParams,
-    tables: &BTreeMap<String, Table>,
+    mut tables: BTreeMap<String, Table>,
 ) -> Result<(Table, MergeReport), DownloadError> {
-    let get = |name: &str| {
-        tables.get(name).ok_or_else(|| DownloadError::Join {
-            context: "merge".into(),
-            message: format!(
-                "no input table named `{name}` (inputs: {})",
-                tables.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
-        })
+    let available = tables.keys().cloned().collect::<Vec<_>>().join(", ");
+    let missing = |name: &str| DownloadError::Join {
+        context: "merge".into(),
+        message: format!("no input table named `{name}` (inputs: {available})"),
     };
-    let base = get(&params.base)?;
+    // Step of each input's last use: 0 for the base, i + 1 for join i.
+    let mut last_use: BTreeMap<&str, usize> = BTreeMap::from([(params.base.as_str(), 0)]);
+    for (i, j) in params.joins.iter().enumerate() {
+        last_use.insert(&j.input, i + 1);
+    }
+    let mut take = |name: &str, step: usize| -> Result<Table, DownloadError> {
+        let table = if last_use.get(name) == Some(&step) { tables.remove(name) } else { tables.get(name).cloned() };
+        table.ok_or_else(|| missing(name))
+    };
+    let base = take(&params.base, 0)?;
     let mut report = MergeReport { rows_in: base.num_rows(), ..MergeReport::default() };
-    let mut acc = select(base, &params.base, params.base_columns.as_deref(), &params.base_rename)?;
+    let mut acc = select(&base, &params.base, params.base_columns.as_deref(), &params.base_rename)?;
+    drop(base);
     let mut acc_name = params.base.clone();
-    for j in &params.joins {
-        let right = get(&j.input)?;
+    for (step, j) in params.joins.iter().enumerate() {
+        let right = take(&j.input, step + 1)?;
         let columns = j.columns.as_ref().map(|cols| {
             let mut cols = cols.clone();
             for key in &j.on {
@@ -153,7 +160,7 @@ pub fn merge_tables(
             }
             cols
         });
-        let right = select(right, &j.input, columns.as_deref(), &j.rename)?;
+        let right = select(&right, &j.input, columns.as_deref(), &j.rename)?;
         let (joined, stats) = join(&acc, &acc_name, &right, &j.input, &j.on, j.how)?;
         tracing::info!(input = %j.input, how = j.how.as_str(), rows = stats.out_rows,
             unmatched = stats.unmatched_left_rows, "join");
@@ -162,7 +169,7 @@ pub fn merge_tables(
         acc_name = format!("{acc_name}+{}", j.input);
     }
     if params.drop_duplicates {
-        let (deduped, dropped) = drop_duplicates(&acc)?;
+        let (deduped, dropped) = drop_duplicates(acc)?;
         report.duplicates_dropped = dropped;
         acc = deduped;
     }
@@ -252,8 +259,7 @@ impl Stage for MergeStage {
             tables.insert(name, table);
         }
         ctx.progress().set_message("joining");
-        let (table, report) = merge_tables(&self.params, &tables)?;
-        drop(tables);
+        let (table, report) = merge_tables(&self.params, tables)?;
         ctx.metric("rows_in", report.rows_in);
         ctx.metric("rows_out", report.rows_out);
         ctx.metric("duplicates_dropped", report.duplicates_dropped);

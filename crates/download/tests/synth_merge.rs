@@ -20,10 +20,11 @@ fn ufrn_merge_on_synthetic_tables_matches_the_generator_counts() {
             .map(|(name, bytes)| (name.to_owned(), read_csv(&bytes[..], name, &opts).unwrap().table))
             .collect();
     assert_eq!(tables["discentes"].num_rows() as u64, summary.discentes_rows);
+    assert_eq!(tables["socio"].num_rows() as u64, summary.socio_rows);
     assert_eq!(tables["matriculas"].num_rows() as u64, summary.matricula_rows);
 
     let params: MergeParams = serde_json::from_value(ufrn_merge::ufrn_merge_params()).unwrap();
-    let (table, report) = merge_tables(&params, &tables).unwrap();
+    let (table, report) = merge_tables(&params, tables).unwrap();
     assert_eq!(table.num_rows() as u64, summary.joined_enrolments, "{report:#?}");
     assert_eq!(table.schema.fields().len(), 15 + 8 + 2 + 4);
     let area = table.concat().unwrap();

@@ -68,30 +68,30 @@ pub fn bootstrap_intervals(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     // A prepared distribution: `random_range` would redo its setup for each of the n·B draws.
     let rows = Uniform::new(0, n).map_err(|e| EvaluateError::Param { key: "bootstrap", message: e.to_string() })?;
+    // One random read per draw: row -> (score group, label, decision) packed in one word.
+    let packed: Vec<u64> =
+        (0..n).map(|i| ((groups.of_row[i] as u64) << 2) | (u64::from(y_true[i]) << 1) | u64::from(y_pred[i])).collect();
+    // Per group, negatives at 2g and positives at 2g + 1.
+    let mut by_group = vec![0u64; 2 * groups.count];
     let mut pos = vec![0u64; groups.count];
     let mut neg = vec![0u64; groups.count];
     let mut aucs = Vec::with_capacity(resamples);
     let mut bal = Vec::with_capacity(resamples);
     for _ in 0..resamples {
-        pos.fill(0);
-        neg.fill(0);
-        let mut cm = ConfusionMatrix::default();
+        by_group.fill(0);
+        // Indexed by (label << 1) | decision: tn, fp, fn, tp.
+        let mut outcome = [0u64; 4];
         for _ in 0..n {
-            let i = rows.sample(&mut rng);
-            let g = groups.of_row[i];
-            match (y_true[i], y_pred[i]) {
-                (true, true) => cm.tp += 1,
-                (true, false) => cm.fn_ += 1,
-                (false, true) => cm.fp += 1,
-                (false, false) => cm.tn += 1,
-            }
-            if y_true[i] {
-                pos[g] += 1;
-            } else {
-                neg[g] += 1;
-            }
+            let code = packed[rows.sample(&mut rng)];
+            outcome[(code & 3) as usize] += 1;
+            by_group[(code >> 1) as usize] += 1;
         }
+        let cm = ConfusionMatrix { tn: outcome[0], fp: outcome[1], fn_: outcome[2], tp: outcome[3] };
         bal.push(balanced_accuracy_of(&cm));
+        for (g, pair) in by_group.chunks_exact(2).enumerate() {
+            neg[g] = pair[0];
+            pos[g] = pair[1];
+        }
         if let Some(auc) = auc_from_group_counts(&pos, &neg) {
             aucs.push(auc);
         }

@@ -115,6 +115,22 @@ fn recipe() -> Spec {
     .expect("recipe")
 }
 
+/// Times each step alone on the raw table (`BREAKDOWN=1`), to see where the time goes.
+fn breakdown(spec: &Spec, schema: &SchemaRef, batches: &[RecordBatch]) {
+    for step in &spec.steps {
+        let mut step = step.clone();
+        // Alone, the map sees INDEFERIDO too.
+        if let esteira_preprocess::Step::Map(m) = &mut step {
+            m.unmapped = esteira_preprocess::Unmapped::Keep;
+        }
+        let kind = step.kind();
+        let one = Spec { steps: vec![step] };
+        let start = Instant::now();
+        apply(&one, schema, batches.to_vec()).expect("step runs");
+        println!("  {kind:<8} alone   {:.3} s", start.elapsed().as_secs_f64());
+    }
+}
+
 /// (VmRSS, VmHWM) in bytes.
 fn memory() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -146,6 +162,9 @@ fn main() {
     let (schema, batches) = table(rows);
     let table_bytes = used_bytes(&batches);
     let spec = recipe();
+    if std::env::var_os("BREAKDOWN").is_some() {
+        breakdown(&spec, &schema, &batches);
+    }
     // Resetting the high-water mark (clear_refs 5) measures the peak of this phase only.
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let (rss_before, _) = memory();

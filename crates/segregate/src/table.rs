@@ -125,14 +125,18 @@ pub fn split_table(
     let target = column("target", &params.target)?;
     let group = params.group.as_deref().map(|g| column("group", g)).transpose()?;
 
+    let t0 = std::time::Instant::now();
     let (class_ids, names, nulls) = encode_target(&batches, target)?;
+    eprintln!("TIMING encode_target {:?}", t0.elapsed());
     if let Some((count, first_row)) = nulls.filter(|_| options.stratify) {
         return Err(SegregateError::NullTarget { column: params.target.clone(), count, first_row });
     }
     let groups = group.map(|g| encode_group_column(&batches, g)).transpose()?;
     let labels = Labels { ids: &class_ids, names: &names, column: &params.target };
     let group_ref = groups.as_ref().map(|(ids, count)| Groups { ids, count: *count });
+    eprintln!("TIMING groups {:?}", t0.elapsed());
     let is_test = assign(&labels, group_ref.as_ref(), &options)?;
+    eprintln!("TIMING assign {:?}", t0.elapsed());
 
     let report = report(&class_ids, &names, groups.as_ref(), &is_test);
     drop((class_ids, groups));
@@ -156,6 +160,7 @@ pub fn split_table(
             train.push(r);
         }
     }
+    eprintln!("TIMING filter {:?}", t0.elapsed());
     tracing::debug!(train = report.rows.train, test = report.rows.test, "split table");
     Ok(SplitTables { schema: schema.clone(), train, test, report })
 }

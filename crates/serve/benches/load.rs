@@ -118,6 +118,9 @@ async fn open_loop(addr: SocketAddr, request: &[u8], rate: u64, secs: u64, conns
             let mut next = start + interval.mul_f64(c as f64 / conns as f64);
             while next < end {
                 tokio::time::sleep_until(next.into()).await;
+                if std::env::var_os("BENCH_DEBUG").is_some() && lat.len() < 5 {
+                    eprintln!("conn {c}: woke {:?} late", next.elapsed());
+                }
                 let status = conn.round_trip().await;
                 assert_eq!(status, 200);
                 lat.push(next.elapsed().as_nanos() as u64);

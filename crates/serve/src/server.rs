@@ -106,7 +106,14 @@ impl Server {
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+        use axum::serve::ListenerExt;
         let Self { listener, state, addr } = self;
+        // Small responses must not wait for Nagle's algorithm (and the client's delayed ACK).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, app(state))
             .with_graceful_shutdown(shutdown)
             .await

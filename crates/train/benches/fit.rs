@@ -1,21 +1,25 @@
 //! Fit-time and memory benchmark: `cargo bench -p esteira-train --bench fit` (add
 //! `--profile dev` for a quick run: this crate and smartcore are opt-level 3 there too).
 //!
-//! 1. logistic regression (smartcore LBFGS, as the train stage calls it) on 1M rows x 30
-//!    features, beside scikit-learn's lbfgs on the same data when python3 + scikit-learn exist;
+//! 1. logistic regression on 1M rows x 30 features: our L-BFGS (the train stage's default
+//!    solver), smartcore's LBFGS (`solver = "smartcore"`) and scikit-learn's lbfgs on the same
+//!    data when python3 + scikit-learn exist, with the largest coefficient difference between
+//!    them;
 //! 2. random forest (smartcore trees, as the train stage builds them) on a smaller set;
 //! 3. LOF on 100k two-dimensional points with many duplicates (integer ages, rounded incomes);
 //! 4. the whole `train` (features, LOF, 5-fold CV over 3 alphas, threshold, final fit) on a
 //!    UFRN-sized table (11.5k rows) and at 10x.
 //!
 //! Peak memory is the process's VmHWM, reset before each step through /proc/self/clear_refs.
-//! Sizes can be scaled down with ESTEIRA_BENCH_ROWS (LR rows).
+//! Sizes can be scaled down with ESTEIRA_BENCH_ROWS (LR rows); ESTEIRA_BENCH_ONLY=lr runs
+//! only step 1.
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use esteira_train::Solver::{Lbfgs, Smartcore};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
@@ -59,10 +63,11 @@ fn dense_data(rows: usize, cols: usize, seed: u64) -> (Vec<f64>, Vec<u32>) {
     (x, y)
 }
 
-fn sklearn_lr(x: &[f64], y: &[u32], rows: usize, cols: usize, alpha: f64) {
+/// Runs scikit-learn on the same data; returns its coefficients followed by the intercept.
+fn sklearn_lr(x: &[f64], y: &[u32], rows: usize, cols: usize, alpha: f64) -> Option<Vec<f64>> {
     let dir = std::env::temp_dir().join(format!("esteira-bench-{}", std::process::id()));
     if std::fs::create_dir_all(&dir).is_err() {
-        return;
+        return None;
     }
     let (xp, yp) = (dir.join("x.f64"), dir.join("y.f64"));
     let write = |p: &std::path::Path, v: &mut dyn Iterator<Item = f64>| -> std::io::Result<()> {
@@ -73,7 +78,7 @@ fn sklearn_lr(x: &[f64], y: &[u32], rows: usize, cols: usize, alpha: f64) {
         f.flush()
     };
     if write(&xp, &mut x.iter().copied()).is_err() || write(&yp, &mut y.iter().map(|&v| f64::from(v))).is_err() {
-        return;
+        return None;
     }
     let script = format!(
         r#"
@@ -85,13 +90,22 @@ m = LogisticRegression(C={c}, solver="lbfgs", max_iter=1000).fit(X, y)
 dt = time.perf_counter() - t
 print(f"{{'scikit-learn lbfgs LogisticRegression (same data)':<58}} {{dt:>9.2f}} s   peak RSS {{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:>7.0f}} MB (python process)")
 print("  sklearn n_iter", int(m.n_iter_[0]), "intercept", float(m.intercept_[0]), "coef[:3]", [float(v) for v in m.coef_[0][:3]])
+print("COEF", " ".join(repr(float(v)) for v in list(m.coef_[0]) + [m.intercept_[0]]))
 "#,
         x = xp.display(),
         y = yp.display(),
         c = 1.0 / alpha,
     );
+    let mut coef = None;
     match std::process::Command::new("python3").arg("-c").arg(script).output() {
-        Ok(out) if out.status.success() => print!("{}", String::from_utf8_lossy(&out.stdout)),
+        Ok(out) if out.status.success() => {
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                match line.strip_prefix("COEF ") {
+                    Some(v) => coef = v.split(' ').map(str::parse).collect::<Result<Vec<f64>, _>>().ok(),
+                    None => println!("{line}"),
+                }
+            }
+        }
         Ok(out) => println!(
             "scikit-learn comparison skipped: {}",
             String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
@@ -99,13 +113,36 @@ print("  sklearn n_iter", int(m.n_iter_[0]), "intercept", float(m.intercept_[0])
         Err(e) => println!("scikit-learn comparison skipped: {e}"),
     }
     let _ = std::fs::remove_dir_all(&dir);
+    coef
+}
+
+fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).fold(0.0, |m, (u, v)| m.max((u - v).abs()))
 }
 
 fn bench_lr(rows: usize) {
     let cols = 30;
     let alpha = 1.0;
     let (x, y) = dense_data(rows, cols, 1);
-    sklearn_lr(&x, &y, rows, cols, alpha);
+    let sklearn = sklearn_lr(&x, &y, rows, cols, alpha);
+
+    let labels: Vec<bool> = y.iter().map(|&v| v == 1).collect();
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let options = esteira_train::LbfgsOptions { threads, ..Default::default() };
+    reset_peak();
+    let start = Instant::now();
+    let fit = esteira_train::fit_logistic_lbfgs(&x, cols, &labels, alpha, &options).expect("fit");
+    report(&format!("esteira L-BFGS fit {rows} x {cols}, {threads} threads"), start);
+    println!(
+        "  ours n_iter {} evaluations {} stop {:?} intercept {} coef[:3] {:?}",
+        fit.iterations,
+        fit.evaluations,
+        fit.stop,
+        fit.intercept,
+        &fit.coefficients[..3]
+    );
+    let ours: Vec<f64> = fit.coefficients.iter().copied().chain([fit.intercept]).collect();
+
     reset_peak();
     let start = Instant::now();
     let m = DenseMatrix::new(rows, cols, x, false).expect("shape");
@@ -117,6 +154,12 @@ fn bench_lr(rows: usize) {
         lr.intercept().get((0, 0)),
         [c.get((0, 0)), c.get((0, 1)), c.get((0, 2))]
     );
+    let smartcore: Vec<f64> = (0..cols).map(|j| *c.get((0, j))).chain([*lr.intercept().get((0, 0))]).collect();
+    println!("  max |ours - smartcore| over coefficients and intercept: {:.2e}", max_diff(&ours, &smartcore));
+    if let Some(sk) = sklearn {
+        println!("  max |ours - scikit-learn|: {:.2e}", max_diff(&ours, &sk));
+        println!("  max |smartcore - scikit-learn|: {:.2e}", max_diff(&smartcore, &sk));
+    }
 }
 
 fn bench_rf(rows: usize, trees: u16) {
@@ -215,16 +258,17 @@ fn ufrn_like(rows: usize) -> RecordBatch {
     .expect("batch")
 }
 
-fn bench_train(rows: usize, grid: Vec<esteira_train::GridEntry>, what: &str) {
+fn bench_train(rows: usize, grid: Vec<esteira_train::GridEntry>, solver: esteira_train::Solver, what: &str) {
     let batch = ufrn_like(rows);
-    let params = esteira_train::TrainParams { group: Some("id_discente".into()), grid, ..Default::default() };
+    let logistic = esteira_train::LogisticParams { solver, ..Default::default() };
+    let params = esteira_train::TrainParams { group: Some("id_discente".into()), grid, logistic, ..Default::default() };
     reset_peak();
     let start = Instant::now();
     let trained = esteira_train::train(&params, &[batch], "bench").expect("train");
     report(&format!("train() {what} on {rows} UFRN-like rows"), start);
     let m = &trained.metrics;
     println!(
-        "  chosen {}, cv {:.3}, validation balanced accuracy {:.3}, outliers removed {}",
+        "  chosen {}, cv {:.5}, validation balanced accuracy {:.5}, outliers removed {}",
         trained.model.training().selected.label(),
         m.get("cv_best_roc_auc").copied().unwrap_or(f64::NAN),
         m.get("validation_balanced_accuracy").copied().unwrap_or(f64::NAN),
@@ -237,16 +281,22 @@ fn main() {
         return; // `cargo test --benches` probes with --list.
     }
     let rows = std::env::var("ESTEIRA_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    if std::env::var("ESTEIRA_BENCH_ONLY").is_ok_and(|v| v == "lr") {
+        bench_lr(rows);
+        return;
+    }
     bench_lof(100_000);
     bench_rf(20_000, 50);
     let lr = vec![esteira_train::GridEntry::LogisticRegression { alpha: vec![0.1, 1.0, 10.0] }];
-    bench_train(11_500, lr.clone(), "LR, 3 alphas x 5 folds");
+    bench_train(11_500, lr.clone(), Lbfgs, "LR (lbfgs), 3 alphas x 5 folds");
+    bench_train(11_500, lr.clone(), Smartcore, "LR (smartcore), 3 alphas x 5 folds");
     let rf = vec![esteira_train::GridEntry::RandomForest {
         n_trees: vec![50],
         max_depth: vec![10],
         min_samples_leaf: vec![5],
     }];
-    bench_train(11_500, rf, "RF 50 trees x 5 folds");
-    bench_train(115_000, lr, "LR, 3 alphas x 5 folds");
+    bench_train(11_500, rf, Lbfgs, "RF 50 trees x 5 folds");
+    bench_train(115_000, lr.clone(), Lbfgs, "LR (lbfgs), 3 alphas x 5 folds");
+    bench_train(115_000, lr, Smartcore, "LR (smartcore), 3 alphas x 5 folds");
     bench_lr(rows);
 }

@@ -55,13 +55,14 @@ pub enum TrainError {
     },
     /// A model artifact has a format version this build does not read.
     #[error(
-        "model artifact has format_version {found}, but this esteira-train reads only version {supported}; \
-         retrain the model or use a matching esteira version"
+        "model artifact has format_version {found}, but this esteira-train reads only versions {oldest} to \
+         {supported}; retrain the model or use a matching esteira version",
+        oldest = crate::model::OLDEST_FORMAT_VERSION
     )]
     FormatVersion {
         /// The version in the artifact (or `missing`).
         found: String,
-        /// The version this crate reads and writes.
+        /// The newest version this crate reads (the one it writes).
         supported: u32,
     },
     /// A model artifact is not valid JSON of the expected shape.

@@ -1,4 +1,5 @@
-//! The two model families, fitted with smartcore and applied as probabilities.
+//! The two model families, fitted (logistic regression with our L-BFGS or smartcore, forests
+//! with smartcore) and applied as probabilities.
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,8 @@ use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegress
 
 use crate::TrainError;
 use crate::features::Matrix;
-use crate::params::GridPoint;
+use crate::lbfgs::{LbfgsOptions, StopReason, fit_logistic_lbfgs};
+use crate::params::{GridPoint, LogisticParams, Solver};
 use crate::split;
 
 type Dense = DenseMatrix<f64>;
@@ -23,22 +25,52 @@ type Tree = RandomForestClassifier<f64, u32, Dense, Vec<u32>>;
 #[serde(tag = "algorithm", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum Estimator {
     /// p = sigmoid(x . coefficients + intercept).
-    LogisticRegression { alpha: f64, coefficients: Vec<f64>, intercept: f64 },
+    LogisticRegression {
+        alpha: f64,
+        /// Format 1 artifacts predate the choice: they were all fitted by smartcore.
+        #[serde(default = "smartcore_solver")]
+        solver: Solver,
+        coefficients: Vec<f64>,
+        intercept: f64,
+        /// How our L-BFGS stopped (absent for smartcore, which does not say).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        convergence: Option<Convergence>,
+    },
     /// p = share of trees voting positive.
     RandomForest { n_trees: u16, max_depth: u16, min_samples_leaf: usize, trees: Vec<Tree> },
+}
+
+/// How an iterative fit ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Convergence {
+    pub(crate) iterations: usize,
+    pub(crate) stop: StopReason,
+}
+
+fn smartcore_solver() -> Solver {
+    Solver::Smartcore
 }
 
 fn dense(x: Matrix) -> Result<Dense, TrainError> {
     DenseMatrix::new(x.rows, x.cols, x.data, false).map_err(|e| TrainError::Data(e.to_string()))
 }
 
-fn threads() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 impl Estimator {
-    /// Fits one grid point on `x` (consumed) with labels `y` (true = positive).
-    pub(crate) fn fit(point: &GridPoint, x: Matrix, y: &[bool], seed: u64) -> Result<Self, TrainError> {
+    /// Fits one grid point on `x` (consumed) with labels `y` (true = positive). `threads` only
+    /// sets how fast our L-BFGS runs, never its result.
+    pub(crate) fn fit(
+        point: &GridPoint,
+        logistic: &LogisticParams,
+        x: Matrix,
+        y: &[bool],
+        seed: u64,
+        threads: usize,
+    ) -> Result<Self, TrainError> {
         let algorithm = point.algorithm();
         let pos = y.iter().filter(|&&v| v).count();
         if pos == 0 || pos == y.len() {
@@ -46,6 +78,27 @@ impl Estimator {
         }
         if x.cols == 0 {
             return Err(TrainError::Data("the feature matrix has no columns".into()));
+        }
+        if let (GridPoint::LogisticRegression { alpha }, Solver::Lbfgs) = (point, logistic.solver) {
+            let options =
+                LbfgsOptions { max_iter: logistic.max_iter, tol: logistic.tol, threads, ..LbfgsOptions::default() };
+            let fit = fit_logistic_lbfgs(&x.data, x.cols, y, *alpha, &options)?;
+            if !fit.stop.converged() {
+                tracing::warn!(
+                    alpha,
+                    iterations = fit.iterations,
+                    stop = ?fit.stop,
+                    gradient_max = fit.gradient_max,
+                    "logistic regression did not converge (raise logistic.max_iter or scale the features)"
+                );
+            }
+            return Ok(Self::LogisticRegression {
+                alpha: *alpha,
+                solver: Solver::Lbfgs,
+                coefficients: fit.coefficients,
+                intercept: fit.intercept,
+                convergence: Some(Convergence { iterations: fit.iterations, stop: fit.stop }),
+            });
         }
         let labels: Vec<u32> = y.iter().map(|&v| u32::from(v)).collect();
         let x = dense(x)?;
@@ -58,12 +111,18 @@ impl Estimator {
                 }
                 let (_, p) = lr.coefficients().shape();
                 let coefficients = (0..p).map(|j| *lr.coefficients().get((0, j))).collect();
-                Ok(Self::LogisticRegression { alpha, coefficients, intercept: *lr.intercept().get((0, 0)) })
+                Ok(Self::LogisticRegression {
+                    alpha,
+                    solver: Solver::Smartcore,
+                    coefficients,
+                    intercept: *lr.intercept().get((0, 0)),
+                    convergence: None,
+                })
             }
             GridPoint::RandomForest { n_trees, max_depth, min_samples_leaf } => {
                 let mut rng = split::rng(seed, 100);
                 let seeds: Vec<u64> = (0..n_trees).map(|_| rng.next_u64()).collect();
-                let per = seeds.len().div_ceil(threads());
+                let per = seeds.len().div_ceil(cores());
                 let mut trees = Vec::with_capacity(seeds.len());
                 let results: Vec<Result<Vec<Tree>, TrainError>> = std::thread::scope(|s| {
                     let handles: Vec<_> = seeds
@@ -108,6 +167,19 @@ impl Estimator {
         match self {
             Self::LogisticRegression { .. } => "logistic_regression",
             Self::RandomForest { .. } => "random_forest",
+        }
+    }
+
+    /// Whether an iterative fit stopped short of convergence (never for smartcore or forests).
+    pub(crate) fn not_converged(&self) -> bool {
+        matches!(self, Self::LogisticRegression { convergence: Some(c), .. } if !c.stop.converged())
+    }
+
+    /// The logistic regression solver and, for ours, how it stopped.
+    pub(crate) fn solver(&self) -> Option<(Solver, Option<Convergence>)> {
+        match self {
+            Self::LogisticRegression { solver, convergence, .. } => Some((*solver, *convergence)),
+            Self::RandomForest { .. } => None,
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use arrow::array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
-use crate::estimator::Estimator;
+use crate::estimator::{Estimator, cores};
 use crate::features::{FeatureSpec, Matrix};
 use crate::model::{FORMAT_VERSION, Model, TrainingSummary};
 use crate::params::{CvMetric, GridPoint, ThresholdRule, TrainParams};
@@ -168,7 +168,8 @@ fn parallel<T: Send>(tasks: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     slots.into_iter().filter_map(|m| m.into_inner().ok().flatten()).collect()
 }
 
-/// Fits `point` on the balanced `rows` and returns P(positive) for `eval_rows`.
+/// Fits `point` on the balanced `rows` and returns P(positive) for `eval_rows`, and whether
+/// the fit stopped short of convergence.
 #[allow(clippy::too_many_arguments)]
 fn fit_and_score(
     params: &TrainParams,
@@ -178,10 +179,12 @@ fn fit_and_score(
     rows: &[usize],
     eval_rows: &[usize],
     stream: u64,
-) -> Result<Vec<f64>, TrainError> {
+    threads: usize,
+) -> Result<(Vec<f64>, bool), TrainError> {
     let fit_rows = split::balanced_rows(rows, y, params.balance, &mut split::rng(params.seed, stream));
-    let est = Estimator::fit(point, x.take(&fit_rows), &pick(y, &fit_rows), params.seed.wrapping_add(stream))?;
-    est.predict_proba(&x.take(eval_rows))
+    let seed = params.seed.wrapping_add(stream);
+    let est = Estimator::fit(point, &params.logistic, x.take(&fit_rows), &pick(y, &fit_rows), seed, threads)?;
+    Ok((est.predict_proba(&x.take(eval_rows))?, est.not_converged()))
 }
 
 /// Trains a model on `batches` (the training split). `data_hash` identifies the training data
@@ -239,17 +242,22 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
         let mut train_rows: Vec<usize> =
             (0..folds).filter(|&g| g != fold).flat_map(|g| fold_rows[g].iter().copied()).collect();
         train_rows.sort_unstable();
-        let probs = fit_and_score(params, &points[point], &x, &y, &train_rows, &fold_rows[fold], 1000 + fold as u64)?;
+        // One thread per fit: `parallel` already keeps every core busy with other folds.
+        let (probs, short) =
+            fit_and_score(params, &points[point], &x, &y, &train_rows, &fold_rows[fold], 1000 + fold as u64, 1)?;
         let fold_score = score(params.cv.metric, &pick(&y, &fold_rows[fold]), &probs, minority_positive);
         if fold_score.is_nan() {
             return Err(TrainError::Data(format!("fold {} holds a single class: use fewer cv.folds", fold + 1)));
         }
-        Ok(fold_score)
+        Ok((fold_score, short))
     });
     let mut cv_points = Vec::with_capacity(points.len());
     let mut results = results.into_iter();
+    let mut not_converged = 0usize;
     for point in &points {
-        let scores_ = results.by_ref().take(folds).collect::<Result<Vec<f64>, TrainError>>()?;
+        let fold_results = results.by_ref().take(folds).collect::<Result<Vec<(f64, bool)>, TrainError>>()?;
+        not_converged += fold_results.iter().filter(|r| r.1).count();
+        let scores_: Vec<f64> = fold_results.into_iter().map(|r| r.0).collect();
         let (mean, std) = mean_std(&scores_);
         metrics.insert(format!("cv_{}_{}", point.label(), params.cv.metric.as_str()), mean);
         cv_points.push(CvPoint { point: point.clone(), scores: scores_, mean, std });
@@ -274,7 +282,8 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
             "the threshold validation split holds a single class: raise validation_fraction".into(),
         ));
     }
-    let p_val = fit_and_score(params, &best, &x, &y, &fit_rows, &val_rows, 2000)?;
+    let (p_val, short) = fit_and_score(params, &best, &x, &y, &fit_rows, &val_rows, 2000, cores())?;
+    not_converged += usize::from(short);
     let threshold = match params.threshold {
         ThresholdRule::Fixed => 0.5,
         ThresholdRule::BalancedAccuracy => {
@@ -298,7 +307,23 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
 
     // Final model on every inlier row.
     let all_rows = split::balanced_rows(&inliers, &y, params.balance, &mut split::rng(params.seed, 3));
-    let estimator = Estimator::fit(&best, x.take(&all_rows), &pick(&y, &all_rows), params.seed.wrapping_add(3))?;
+    let estimator = Estimator::fit(
+        &best,
+        &params.logistic,
+        x.take(&all_rows),
+        &pick(&y, &all_rows),
+        params.seed.wrapping_add(3),
+        cores(),
+    )?;
+    not_converged += usize::from(estimator.not_converged());
+    if points.iter().any(|p| matches!(p, GridPoint::LogisticRegression { .. })) {
+        // Every logistic fit of the run (CV folds, threshold split, final) that stopped short.
+        metrics.insert("fits_not_converged".into(), not_converged as f64);
+    }
+    if let Some((_, Some(c))) = estimator.solver() {
+        metrics.insert("final_fit_iterations".into(), c.iterations as f64);
+        metrics.insert("final_fit_converged".into(), f64::from(u8::from(c.stop.converged())));
+    }
     let p_train = estimator.predict_proba(&x.take(&inliers))?;
     metrics.insert("train_roc_auc".into(), scores::roc_auc(&y_in, &p_train));
     metrics.insert("train_balanced_accuracy".into(), scores::balanced_accuracy(&y_in, &p_train, threshold));

@@ -1,7 +1,8 @@
 //! esteira-train: a declared feature pipeline, Local Outlier Factor outlier removal and
-//! smartcore models (logistic regression, random forest), chosen by stratified grouped
-//! cross-validation, with class balancing and a decision threshold fitted on training rows
-//! only. The result is one versioned JSON [`Model`] that scores raw rows with [`predict`].
+//! models (logistic regression by our L-BFGS or smartcore's, random forests of smartcore
+//! trees), chosen by stratified grouped cross-validation, with class balancing and a decision
+//! threshold fitted on training rows only. The result is one versioned JSON [`Model`] that
+//! scores raw rows with [`predict`].
 //!
 //! In a pipeline file (every key optional; these are the defaults unless marked):
 //!
@@ -33,6 +34,10 @@
 //! n_trees = [100]
 //! max_depth = [10]                 # 0 = unlimited
 //! min_samples_leaf = [5]
+//! [stages.train.params.logistic]   # how logistic regressions are fitted
+//! solver = "lbfgs"                 # ours (L-BFGS, scikit-learn's stopping rule) or "smartcore"
+//! max_iter = 100                   # lbfgs only; running out is a warning + metric, not an error
+//! tol = 1e-4                       # lbfgs only: max |gradient| of the per-row objective
 //! ```
 //!
 //! ```
@@ -73,6 +78,7 @@ mod error;
 mod estimator;
 mod features;
 mod fit;
+mod lbfgs;
 mod lof;
 mod model;
 mod neighbors;
@@ -83,12 +89,14 @@ mod stage;
 
 pub use error::TrainError;
 pub use fit::{CvPoint, CvReport, Trained, train};
+pub use lbfgs::{CHUNK_ROWS, LbfgsOptions, LogisticFit, StopReason, fit_logistic_lbfgs};
 pub use lof::lof_scores;
 pub use model::{
-    FORMAT_VERSION, FeatureEffect, InputColumn, InputKind, Model, Prediction, TrainingSummary, predict,
-    predict_detailed,
+    FORMAT_VERSION, FeatureEffect, InputColumn, InputKind, Model, OLDEST_FORMAT_VERSION, Prediction, TrainingSummary,
+    predict, predict_detailed,
 };
 pub use params::{
-    Balance, CvMetric, CvParams, Derived, GridEntry, GridPoint, LofParams, Scaling, ThresholdRule, TrainParams,
+    Balance, CvMetric, CvParams, Derived, GridEntry, GridPoint, LofParams, LogisticParams, Scaling, Solver,
+    ThresholdRule, TrainParams,
 };
 pub use stage::{TrainStage, register};

@@ -8,10 +8,15 @@ use serde::{Deserialize, Serialize};
 use crate::TrainError;
 use crate::estimator::Estimator;
 use crate::features::{FeatureSpec, Source};
-use crate::params::{CvMetric, GridPoint, ThresholdRule};
+use crate::params::{CvMetric, GridPoint, Solver, ThresholdRule};
 
-/// The artifact format this crate reads and writes. Bump it when the JSON shape changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The artifact format this crate writes. Bump it when the JSON shape changes.
+/// Version 2 added the logistic regression's `solver` and `convergence`.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format still read: version 1 differs only by lacking the fields version 2 added
+/// (its logistic regressions were all fitted by smartcore, which is what loading assumes).
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// A trained model: feature pipeline with its fitted statistics, the estimator, the decision
 /// threshold, the class names and where it came from. Serialised with [`Model::to_json`].
@@ -125,7 +130,9 @@ impl Model {
     pub fn from_json(bytes: &[u8]) -> Result<Model, TrainError> {
         let probe: VersionProbe = serde_json::from_slice(bytes).map_err(|e| json_error(&e))?;
         match probe.format_version {
-            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(FORMAT_VERSION)) => {}
+            Some(serde_json::Value::Number(n))
+                if n.as_u64()
+                    .is_some_and(|v| (u64::from(OLDEST_FORMAT_VERSION)..=u64::from(FORMAT_VERSION)).contains(&v)) => {}
             other => {
                 return Err(TrainError::FormatVersion {
                     found: other.map_or_else(|| "missing".to_owned(), |v| v.to_string()),
@@ -133,7 +140,11 @@ impl Model {
                 });
             }
         }
-        serde_json::from_slice(bytes).map_err(|e| json_error(&e))
+        let mut model: Model = serde_json::from_slice(bytes).map_err(|e| json_error(&e))?;
+        // Loaded models describe themselves in the current format (so `to_json` writes one
+        // consistent shape).
+        model.format_version = FORMAT_VERSION;
+        Ok(model)
     }
 
     /// The artifact as pretty JSON; equal models give equal bytes.
@@ -173,6 +184,11 @@ impl Model {
     /// `logistic_regression` or `random_forest`.
     pub fn algorithm(&self) -> &str {
         self.estimator.algorithm()
+    }
+
+    /// The logistic regression's solver; `None` for other algorithms.
+    pub fn solver(&self) -> Option<Solver> {
+        self.estimator.solver().map(|(s, _)| s)
     }
 
     /// The group key column of the training data, if any (never a feature).

@@ -37,7 +37,8 @@ impl Stage for TrainStage {
     }
 
     fn version(&self) -> &'static str {
-        "1"
+        // 2: logistic regression defaults to our L-BFGS (`logistic.solver`); artifact format 2.
+        "2"
     }
 
     fn inputs(&self) -> Vec<String> {
@@ -63,6 +64,9 @@ impl Stage for TrainStage {
             ctx.metric(k, v);
         }
         ctx.metric("algorithm", trained.model.algorithm());
+        if let Some(solver) = trained.model.solver() {
+            ctx.metric("solver", solver.as_str());
+        }
         Ok(())
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use esteira_core::{ArtifactStore, InputArtifact, LocalStore, Stage, StageContext};
 use esteira_train::{
-    GridEntry, InputKind, Model, TrainError, TrainParams, TrainStage, predict, predict_detailed, train,
+    GridEntry, InputKind, LogisticParams, Model, Solver, TrainError, TrainParams, TrainStage, predict,
+    predict_detailed, train,
 };
 use rand::{Rng, SeedableRng};
 
@@ -176,9 +177,11 @@ fn input_columns_describe_the_raw_form() {
 fn unknown_format_version_is_rejected_clearly() {
     let model = train(&params(), &[synthetic(150, 9)], "h").unwrap().model;
     let json = String::from_utf8(model.to_json()).unwrap();
-    let v2 = json.replacen("\"format_version\": 1", "\"format_version\": 2", 1);
-    let msg = Model::from_json(v2.as_bytes()).unwrap_err().to_string();
-    assert!(msg.contains("format_version 2") && msg.contains("only version 1"), "{msg}");
+    // Literal, not FORMAT_VERSION: bumping the version must be a deliberate edit here too.
+    assert!(json.contains("\"format_version\": 2,"));
+    let v3 = json.replacen("\"format_version\": 2", "\"format_version\": 3", 1);
+    let msg = Model::from_json(v3.as_bytes()).unwrap_err().to_string();
+    assert!(msg.contains("format_version 3") && msg.contains("only versions 1 to 2"), "{msg}");
     let msg = Model::from_json(b"{\"target\": \"x\"}").unwrap_err().to_string();
     assert!(msg.contains("format_version missing"), "{msg}");
     assert!(matches!(Model::from_json(b"{not json"), Err(TrainError::ModelJson { line: 1, .. })));
@@ -249,4 +252,70 @@ fn stage_writes_model_and_cv_through_the_store() {
     assert_eq!(cv["metric"], "balanced_accuracy");
     assert!(out.metrics.contains_key("cv_logistic_regression_alpha_5_balanced_accuracy"));
     assert!(out.metrics.contains_key("outliers_removed"));
+}
+
+#[test]
+fn lbfgs_is_the_default_and_matches_smartcore() {
+    let data = synthetic(500, 13);
+    let ours = train(&params(), std::slice::from_ref(&data), "h").unwrap();
+    assert_eq!(ours.model.solver(), Some(Solver::Lbfgs));
+    let json = String::from_utf8(ours.model.to_json()).unwrap();
+    assert!(json.contains("\"solver\": \"lbfgs\"") && json.contains("\"stop\": \"gradient\""), "{json}");
+    assert_eq!(ours.metrics["fits_not_converged"], 0.0);
+    assert_eq!(ours.metrics["final_fit_converged"], 1.0);
+    let mut sc = params();
+    sc.logistic.solver = Solver::Smartcore;
+    let theirs = train(&sc, std::slice::from_ref(&data), "h").unwrap();
+    assert_eq!(theirs.model.solver(), Some(Solver::Smartcore));
+    assert!(!String::from_utf8(theirs.model.to_json()).unwrap().contains("\"convergence\""));
+    assert!(!theirs.metrics.contains_key("final_fit_iterations"));
+    // Same folds, same objective: CV scores agree closely at scikit-learn's default tol...
+    for (a, b) in ours.cv.points.iter().zip(&theirs.cv.points) {
+        assert!((a.mean - b.mean).abs() < 1e-3, "{} vs {}", a.mean, b.mean);
+    }
+    assert_eq!(ours.model.training().selected, theirs.model.training().selected);
+    // ...and the coefficients to 1e-4 once ours is run to smartcore's tightness.
+    let mut tight = params();
+    tight.logistic = LogisticParams { tol: 1e-8, ..LogisticParams::default() };
+    let tight = train(&tight, std::slice::from_ref(&data), "h").unwrap();
+    let coef = |m: &Model| m.feature_effects().unwrap().iter().map(|e| e.coefficient).collect::<Vec<f64>>();
+    let (a, b) = (coef(&tight.model), coef(&theirs.model));
+    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-4), "{a:?}\n{b:?}");
+    let loose = coef(&ours.model);
+    assert!(loose.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-2), "{loose:?}\n{b:?}");
+}
+
+#[test]
+fn non_convergence_is_a_metric_not_an_error() {
+    let mut p = params();
+    p.logistic.max_iter = 2;
+    let t = train(&p, &[synthetic(300, 14)], "h").unwrap();
+    // 3 alphas x 3 folds + the threshold split + the final fit.
+    assert_eq!(t.metrics["fits_not_converged"], 11.0);
+    assert_eq!((t.metrics["final_fit_converged"], t.metrics["final_fit_iterations"]), (0.0, 2.0));
+    assert!(String::from_utf8(t.model.to_json()).unwrap().contains("\"stop\": \"max_iter\""));
+    let err = TrainStage::from_params(serde_json::json!({"logistic": {"max_iter": 0}})).unwrap_err();
+    assert!(err.to_string().contains("logistic.max_iter"), "{err}");
+    let err = TrainStage::from_params(serde_json::json!({"logistic": {"solver": "newton"}})).unwrap_err();
+    assert!(err.to_string().contains("newton"), "{err}");
+}
+
+#[test]
+fn format_1_artifacts_still_load_as_smartcore_models() {
+    let mut p = params();
+    p.logistic.solver = Solver::Smartcore;
+    let data = synthetic(200, 15);
+    let model = train(&p, std::slice::from_ref(&data), "h").unwrap().model;
+    let v2 = String::from_utf8(model.to_json()).unwrap();
+    // A format 1 artifact is a format 2 one without the solver fields.
+    let v1 = v2.replacen("\"format_version\": 2", "\"format_version\": 1", 1).replacen(
+        "\"solver\": \"smartcore\",\n",
+        "",
+        1,
+    );
+    assert!(!v1.contains("solver"));
+    let old = Model::from_json(v1.as_bytes()).unwrap();
+    assert_eq!(old.solver(), Some(Solver::Smartcore));
+    assert_eq!(predict(&old, std::slice::from_ref(&data)).unwrap(), predict(&model, &[data]).unwrap());
+    assert_eq!(old.to_json(), model.to_json());
 }
