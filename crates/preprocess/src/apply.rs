@@ -84,7 +84,6 @@ pub fn apply(spec: &Spec, schema: &SchemaRef, batches: Vec<RecordBatch>) -> Resu
     let mut out = Vec::new();
     let mut failure: Option<(usize, Failure)> = None;
     let mut rows_in = 0u64;
-    let mut timing = vec![std::time::Duration::ZERO; plan.steps.len() + 1];
     for (n, input) in batches.into_iter().enumerate() {
         check_batch(n, schema, &input)?;
         let rows = input.num_rows();
@@ -124,7 +123,6 @@ pub fn apply(spec: &Spec, schema: &SchemaRef, batches: Vec<RecordBatch>) -> Resu
         tracing::debug!(step = step.number, kind = step.kind, "preprocess step failed on values");
         return Err(failure_error(step, f));
     }
-    eprintln!("TIMING {timing:?}");
     let rows_out = out.iter().map(|b| b.num_rows() as u64).sum();
     let report = Report { rows_in, rows_out, steps: reports };
     tracing::debug!(rows_in, rows_out, steps = plan.steps.len(), "preprocessed");

@@ -24,9 +24,20 @@ pub enum Parsed<T> {
     Invalid,
 }
 
+/// `str::trim` only when an end is not plain ASCII: most values need no trimming and the
+/// Unicode-aware trim is a measurable share of a cast.
+fn trim(text: &str) -> &str {
+    let plain = |b: u8| b.is_ascii() && !b.is_ascii_whitespace();
+    match text.as_bytes() {
+        [first, .., last] if plain(*first) && plain(*last) => text,
+        [only] if plain(*only) => text,
+        _ => text.trim(),
+    }
+}
+
 /// Parses an integer: optional sign and decimal digits, surrounding whitespace ignored.
 pub fn parse_int64(text: &str) -> Parsed<i64> {
-    let t = text.trim();
+    let t = trim(text);
     if t.is_empty() {
         return Parsed::Blank;
     }
@@ -35,7 +46,7 @@ pub fn parse_int64(text: &str) -> Parsed<i64> {
 
 /// Parses a boolean from exactly `true`, `false`, `t`, `f`, `True` or `False`.
 pub fn parse_bool(text: &str) -> Parsed<bool> {
-    match text.trim() {
+    match trim(text) {
         "" => Parsed::Blank,
         "true" | "t" | "True" => Parsed::Value(true),
         "false" | "f" | "False" => Parsed::Value(false),
@@ -49,7 +60,7 @@ pub fn parse_bool(text: &str) -> Parsed<bool> {
 /// that does not start with 0 (`1,234`, `12,500`) is rejected as ambiguous. Values mixing `.`
 /// and `,`, or with several commas, are rejected. NaN and infinities are rejected.
 pub fn parse_float64(text: &str) -> Parsed<f64> {
-    let t = text.trim();
+    let t = trim(text);
     if t.is_empty() {
         return Parsed::Blank;
     }
@@ -390,6 +401,15 @@ mod tests {
                 proptest::prop_assert_eq!(parse_float64(&comma), Parsed::Value(want));
             }
         }
+    }
+
+    #[test]
+    fn trims_ascii_and_unicode_whitespace() {
+        assert_eq!(trim("x"), "x");
+        assert_eq!(trim(" 12\t"), "12");
+        assert_eq!(trim("\u{a0}12\u{2003}"), "12");
+        assert_eq!(trim("é"), "é");
+        assert_eq!(parse_int64("\u{a0}7"), Parsed::Value(7));
     }
 
     #[test]

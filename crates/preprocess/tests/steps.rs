@@ -264,14 +264,16 @@ fn fill_replaces_nulls_and_checks_types() {
             ("raca", strs(&[None, Some("Pardo"), None])),
             ("n", Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])) as ArrayRef),
             ("b", Arc::new(BooleanArray::from(vec![Some(true), Some(false), None])) as ArrayRef),
+            ("x", Arc::new(arrow::array::Float64Array::from(vec![None, Some(2.5), None])) as ArrayRef),
         ]
     };
-    let out = run(json!([{ "fill": { "raca": "Não Informado", "n": 0, "b": false } }]), cols()).unwrap();
+    let out = run(json!([{ "fill": { "raca": "Não Informado", "n": 0, "b": false, "x": -1 } }]), cols()).unwrap();
     let b = one(&out);
     let s = |v: &str| Some(v.to_owned());
     assert_eq!(texts(&b, "raca"), [s("Não Informado"), s("Pardo"), s("Não Informado")]);
     assert_eq!(b.column(1).as_primitive::<Int64Type>().values().to_vec(), [1, 0, 3]);
     assert_eq!(b.column(2).null_count(), 0);
+    assert_eq!(b.column(3).as_primitive::<Float64Type>().values().to_vec(), [-1.0, 2.5, -1.0]);
     assert!(!out.schema.field(0).is_nullable());
     assert_eq!(out.report.metrics()["step01.fill.raca.filled"], 2);
     let err = run(json!([{ "fill": { "n": "zero" } }]), cols()).unwrap_err();

@@ -223,6 +223,27 @@ pub(crate) fn apportion(sizes: &[u64], fraction: f64) -> Vec<u64> {
 
 /// Each group's majority class (ties: the smallest class id).
 pub(crate) fn majority_classes(labels: &[u32], n_classes: usize, groups: &Groups<'_>) -> Vec<u32> {
+    // Few classes (the usual case): one pass over a groups × classes count matrix, as long as
+    // it costs no more memory than the bucketing below.
+    if groups.count.saturating_mul(n_classes) <= 2 * labels.len() {
+        let mut counts = vec![0u32; groups.count * n_classes];
+        for (&g, &c) in groups.ids.iter().zip(labels) {
+            counts[g as usize * n_classes + c as usize] += 1;
+        }
+        return counts
+            .chunks_exact(n_classes.max(1))
+            .map(|row| {
+                // The first maximum: ties go to the smallest class.
+                let mut best = 0;
+                for (c, &n) in row.iter().enumerate() {
+                    if n > row[best] {
+                        best = c;
+                    }
+                }
+                best as u32
+            })
+            .collect();
+    }
     // Rows bucketed by group (a counting sort), then one pass per group with a scratch counter.
     let mut start = vec![0usize; groups.count + 1];
     for &g in groups.ids {
@@ -353,8 +374,12 @@ mod tests {
 
     #[test]
     fn majority_ties_go_to_the_smallest_class() {
+        // Dense counts (2 groups x 3 classes <= 2 x 6 rows).
         let groups = Groups { ids: &[0, 0, 1, 1, 1, 0], count: 2 };
         assert_eq!(majority_classes(&[1, 0, 1, 1, 0, 2], 3, &groups), [0, 1]);
+        // Bucketed rows (6 groups x 5 classes > 2 x 8 rows): the same answers.
+        let groups = Groups { ids: &[0, 1, 2, 3, 4, 5, 0, 0], count: 6 };
+        assert_eq!(majority_classes(&[4, 3, 2, 1, 0, 0, 3, 4], 5, &groups), [4, 3, 2, 1, 0, 0]);
     }
 
     #[test]

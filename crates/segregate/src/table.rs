@@ -125,18 +125,14 @@ pub fn split_table(
     let target = column("target", &params.target)?;
     let group = params.group.as_deref().map(|g| column("group", g)).transpose()?;
 
-    let t0 = std::time::Instant::now();
     let (class_ids, names, nulls) = encode_target(&batches, target)?;
-    eprintln!("TIMING encode_target {:?}", t0.elapsed());
     if let Some((count, first_row)) = nulls.filter(|_| options.stratify) {
         return Err(SegregateError::NullTarget { column: params.target.clone(), count, first_row });
     }
     let groups = group.map(|g| encode_group_column(&batches, g)).transpose()?;
     let labels = Labels { ids: &class_ids, names: &names, column: &params.target };
     let group_ref = groups.as_ref().map(|(ids, count)| Groups { ids, count: *count });
-    eprintln!("TIMING groups {:?}", t0.elapsed());
     let is_test = assign(&labels, group_ref.as_ref(), &options)?;
-    eprintln!("TIMING assign {:?}", t0.elapsed());
 
     let report = report(&class_ids, &names, groups.as_ref(), &is_test);
     drop((class_ids, groups));
@@ -160,7 +156,6 @@ pub fn split_table(
             train.push(r);
         }
     }
-    eprintln!("TIMING filter {:?}", t0.elapsed());
     tracing::debug!(train = report.rows.train, test = report.rows.test, "split table");
     Ok(SplitTables { schema: schema.clone(), train, test, report })
 }
@@ -268,11 +263,24 @@ fn encode_group_column(batches: &[RecordBatch], index: usize) -> Result<(Vec<u32
     let dt = batches.first().map(|b| b.column(index).data_type().clone());
     if dt.as_ref().is_some_and(DataType::is_integer) {
         let mut seen: FxHashMap<i64, u32> = FxHashMap::default();
+        let mut last: Option<(i64, u32)> = None;
         for b in batches {
             let col = cast(b.column(index), &DataType::Int64).map_err(arrow("reading the group column"))?;
             let ints = col.as_primitive::<Int64Type>();
             for i in 0..ints.len() {
-                ids.push(if ints.is_null(i) { fresh() } else { *seen.entry(ints.value(i)).or_insert_with(&mut fresh) });
+                if ints.is_null(i) {
+                    ids.push(fresh());
+                    last = None;
+                    continue;
+                }
+                let key = ints.value(i);
+                // Rows of one key usually come together (enrolments of a student): skip the hash.
+                let id = match last {
+                    Some((k, id)) if k == key => id,
+                    _ => *seen.entry(key).or_insert_with(&mut fresh),
+                };
+                last = Some((key, id));
+                ids.push(id);
             }
         }
     } else {
@@ -280,8 +288,20 @@ fn encode_group_column(batches: &[RecordBatch], index: usize) -> Result<(Vec<u32
         let mut seen: FxHashMap<&str, u32> = FxHashMap::default();
         for col in &cols {
             let text = col.as_string::<i32>();
+            let mut last: Option<(&str, u32)> = None;
             for i in 0..text.len() {
-                ids.push(if text.is_null(i) { fresh() } else { *seen.entry(text.value(i)).or_insert_with(&mut fresh) });
+                if text.is_null(i) {
+                    ids.push(fresh());
+                    last = None;
+                    continue;
+                }
+                let key = text.value(i);
+                let id = match last {
+                    Some((k, id)) if k == key => id,
+                    _ => *seen.entry(key).or_insert_with(&mut fresh),
+                };
+                last = Some((key, id));
+                ids.push(id);
             }
         }
     }
