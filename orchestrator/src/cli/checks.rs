@@ -49,9 +49,8 @@ pub(super) fn exec(_g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
             }
         }
         Cmd::Profile { table, output } => {
-            let suite =
-                esteira_checks::cli::run_profile(table, output, &esteira_checks::ProfileOptions::default())
-                    .map_err(|e| OrchestratorError::Usage(e.to_string()))?;
+            let suite = esteira_checks::cli::run_profile(table, output, &esteira_checks::ProfileOptions::default())
+                .map_err(|e| OrchestratorError::Usage(e.to_string()))?;
             println!("{} expectations written to {}", suite.expectations.len(), output.display());
             Ok(exit::OK)
         }

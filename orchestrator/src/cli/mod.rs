@@ -5,9 +5,11 @@ mod checks;
 mod dag;
 mod exec;
 mod gc;
+mod predict;
 mod reproduce;
 mod run;
 mod runs;
+mod serve;
 mod show;
 mod status;
 mod synth;
@@ -75,6 +77,10 @@ enum Command {
     /// Validate tables against expectation suites, or propose a suite.
     #[command(subcommand)]
     Checks(checks::Cmd),
+    /// Serve the prediction form, a JSON API and a run browser.
+    Serve(serve::Args),
+    /// Score a CSV with a stored model (no server).
+    Predict(predict::Args),
     /// Write UFRN-format synthetic tables.
     Synth(synth::Args),
 }
@@ -121,6 +127,8 @@ fn dispatch(cli: Cli, registry: &Registry) -> Result<u8, OrchestratorError> {
         Command::Gc(a) => gc::exec(g, &a),
         Command::Exec(a) => exec::exec(g, registry, &a),
         Command::Checks(c) => checks::exec(g, &c),
+        Command::Serve(a) => serve::exec(g, &a),
+        Command::Predict(a) => predict::exec(g, &a),
         Command::Synth(a) => synth::exec(g, &a),
     }
 }

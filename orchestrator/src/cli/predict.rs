@@ -1,0 +1,34 @@
+//! `esteira predict`.
+
+use std::path::PathBuf;
+
+use super::{Global, open_store};
+use crate::{OrchestratorError, exit};
+
+/// Options of `esteira predict`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The CSV to score (`;` or `,` separated, with the preprocessed table's raw columns);
+    /// `-` reads standard input. The scored CSV goes to standard output.
+    input: PathBuf,
+    /// The model object (hash or unique prefix); default: the newest succeeded run's model.
+    #[arg(long)]
+    model: Option<String>,
+    /// Use the model of this run (id, prefix or `latest`).
+    #[arg(long, conflicts_with = "model")]
+    run: Option<String>,
+}
+
+pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
+    let store = open_store(g, None)?;
+    let rows = esteira_serve::predict_from_store(
+        store.root(),
+        a.run.as_deref(),
+        a.model.as_deref(),
+        &a.input,
+        std::io::stdout().lock(),
+    )
+    .map_err(|e| OrchestratorError::Stage(e.to_string()))?;
+    tracing::info!(rows, "scored");
+    Ok(exit::OK)
+}

@@ -1,0 +1,43 @@
+//! `esteira serve`.
+
+use std::net::SocketAddr;
+
+use super::{Global, open_store};
+use crate::{OrchestratorError, exit};
+
+/// Options of `esteira serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Serve the model of this run (id, prefix or `latest`); default: the newest succeeded run.
+    #[arg(long, conflicts_with = "model")]
+    run: Option<String>,
+    /// Serve this model object (hash or unique prefix).
+    #[arg(long)]
+    model: Option<String>,
+    /// Address to listen on (loopback unless told otherwise).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 2 * 1024 * 1024)]
+    body_limit: usize,
+}
+
+pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
+    let store = open_store(g, None)?;
+    let opts = esteira_serve::ServeOptions {
+        run: a.run.clone(),
+        model: a.model.clone(),
+        addr: a.addr,
+        body_limit: a.body_limit,
+        ..esteira_serve::ServeOptions::new(store.root().to_path_buf())
+    };
+    esteira_serve::serve_blocking(opts, |url, m| {
+        eprintln!(
+            "serving model {} (run {}) at {url}  (Ctrl-C stops)",
+            m.hash.short(),
+            m.run_id.as_deref().unwrap_or("-")
+        );
+    })
+    .map_err(|e| OrchestratorError::Stage(e.to_string()))?;
+    Ok(exit::OK)
+}
