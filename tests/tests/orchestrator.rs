@@ -347,3 +347,46 @@ fn dag_renders_in_three_formats() {
     insta::assert_snapshot!("dag_dot", b.esteira(&["dag", "--format", "dot"]).ok().stdout);
     insta::assert_snapshot!("dag_mermaid", b.esteira(&["dag", "--format", "mermaid"]).ok().stdout);
 }
+
+#[test]
+fn runs_diff_puts_params_and_metrics_side_by_side() {
+    let b = bed();
+    b.esteira(&["run"]).ok();
+    let first = b.record("latest")["id"].as_str().unwrap().to_owned();
+    b.write("esteira.toml", &PIPELINE.replace("text = \"abc\"", "text = \"abcdef\""));
+    b.esteira(&["run"]).ok();
+    let out = b.esteira(&["runs", "diff", &first, "latest"]).ok();
+    let line = out.stdout.lines().find(|l| l.contains("param.text")).unwrap_or_default();
+    assert!(line.starts_with("src") && line.contains("\"abc\"") && line.contains("\"abcdef\""), "{}", out.stdout);
+    let metric = out.stdout.lines().find(|l| l.contains("metric.chars")).unwrap_or_default();
+    assert!(metric.contains('3') && metric.contains('6'), "{}", out.stdout);
+    let json: serde_json::Value =
+        serde_json::from_str(&b.esteira(&["runs", "diff", &first, "--json"]).ok().stdout).unwrap();
+    assert!(json.as_array().unwrap().iter().any(|c| c["what"] == "param.text"));
+    let same = b.esteira(&["runs", "diff", "latest", "latest"]).ok();
+    assert!(same.stdout.contains("same params, metrics and outputs"), "{}", same.stdout);
+}
+
+#[test]
+fn status_output_is_stable() {
+    let b = bed();
+    b.esteira(&["run"]).ok();
+    b.write("esteira.toml", &PIPELINE.replace("ms = 400 }\n\n[stages.join]", "ms = 500 }\n\n[stages.join]"));
+    insta::assert_snapshot!("status_after_param_change", b.esteira(&["status"]).ok().stdout);
+}
+
+#[test]
+fn bad_usage_exits_2_and_unknown_runs_say_so() {
+    let b = bed();
+    let out = b.esteira(&["run", "--force", "nope"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--force nope: no such stage"), "{}", out.stderr);
+    let out = b.esteira(&["runs", "show", "1999"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("no such run"), "{}", out.stderr);
+    let out = b.esteira(&["cat", "zz"]);
+    assert_eq!(out.code, 2);
+    let missing = b.esteira(&["-c", "missing.toml", "run"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("missing.toml"), "{}", missing.stderr);
+}

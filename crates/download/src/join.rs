@@ -2,7 +2,8 @@
 //! and left hash joins, and dropping exact duplicate rows.
 //!
 //! Arrow has no join kernel. Keys of any type (and composite keys) are encoded with `arrow-row`
-//! into byte strings that compare equal exactly when the keys do; the right table is indexed
+//! into byte strings that compare equal exactly when the keys do (a single `Utf8` key, the
+//! usual case, is its own bytes and skips the encoding); the right table is indexed
 //! in a hash map from key bytes to its first row, with the other rows of the same key chained
 //! in right-table order; the left table is probed batch by batch and the output gathered with
 //! `take`. Output order is deterministic: left rows in order, each followed by its matches in
@@ -13,9 +14,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
-use arrow::datatypes::{Field, Schema, SchemaRef};
-use arrow::row::{RowConverter, SortField};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use arrow::row::{RowConverter, Rows, SortField};
 use serde::{Deserialize, Serialize};
 
 use crate::{DownloadError, Table};
@@ -124,6 +126,20 @@ pub fn join(
     on: &[String],
     how: JoinType,
 ) -> Result<(Table, JoinStats), DownloadError> {
+    join_owned(left.clone(), left_name, right.clone(), right_name, on, how)
+}
+
+/// [`join`] taking its tables by value: each left batch is released once its output is built
+/// and each right column once it is gathered into one array, which is what keeps a merge's
+/// peak memory down (the caller holding no other reference to them).
+pub(crate) fn join_owned(
+    left: Table,
+    left_name: &str,
+    right: Table,
+    right_name: &str,
+    on: &[String],
+    how: JoinType,
+) -> Result<(Table, JoinStats), DownloadError> {
     let context = format!("{} join of `{right_name}` onto `{left_name}`", how.as_str());
     let bad = |message: String| DownloadError::Join { context: context.clone(), message };
     if on.is_empty() {
@@ -154,26 +170,26 @@ pub fn join(
     let schema: SchemaRef = Arc::new(Schema::new(fields));
     let arrow_err = |e| DownloadError::arrow(context.clone(), e);
 
-    let right_batch = right.concat()?;
-    let n_right = right_batch.num_rows();
+    let n_right = right.num_rows();
     if u32::try_from(n_right).is_err() {
         return Err(bad(format!("`{right_name}` has {n_right} rows, more than a join supports (2^32 - 1)")));
     }
-    let converter = RowConverter::new(
-        left_keys.iter().map(|&i| SortField::new(left.schema.field(i).data_type().clone())).collect(),
-    )
-    .map_err(arrow_err)?;
-    let right_key_arrays: Vec<ArrayRef> = right_keys.iter().map(|&i| Arc::clone(right_batch.column(i))).collect();
-    let right_rows = converter.convert_columns(&right_key_arrays).map_err(arrow_err)?;
+    let mut stats = JoinStats { left_rows: left.num_rows(), right_rows: n_right, ..JoinStats::default() };
+    let right_columns = concat_columns(right).map_err(arrow_err)?;
+    let right_key_arrays: Vec<ArrayRef> = right_keys.iter().map(|&i| Arc::clone(&right_columns[i])).collect();
+    let right_carried: Vec<ArrayRef> = right_carry.iter().map(|&i| Arc::clone(&right_columns[i])).collect();
+    drop(right_columns);
+    let encoder =
+        KeyEncoder::new(&left_keys.iter().map(|&i| left.schema.field(i).data_type().clone()).collect::<Vec<_>>())
+            .map_err(arrow_err)?;
+    let right_encoded = encoder.encode(&right_key_arrays).map_err(arrow_err)?;
 
     // Chains run in right-table order because they are built back to front.
     let mut heads: HashMap<&[u8], u32, FxBuild> = HashMap::with_capacity_and_hasher(n_right, FxBuild::default());
     let mut next = vec![END; n_right];
     for j in (0..n_right).rev() {
-        if any_null(&right_key_arrays, j) {
-            continue;
-        }
-        match heads.entry(right_rows.row(j).data()) {
+        let Some(key) = right_encoded.key(j) else { continue };
+        match heads.entry(key) {
             Entry::Occupied(mut e) => {
                 next[j] = *e.get();
                 *e.get_mut() = j as u32;
@@ -184,19 +200,18 @@ pub fn join(
         }
     }
 
-    let mut stats = JoinStats { left_rows: left.num_rows(), right_rows: n_right, ..JoinStats::default() };
     let mut matched_right = vec![false; n_right];
     let mut unmatched_keys: HashSet<Box<[u8]>, FxBuild> = HashSet::default();
     let mut out = Vec::new();
-    let gather = Gather { schema: &schema, right: &right_batch, right_carry: &right_carry, context: &context };
-    for batch in &left.batches {
+    let gather = Gather { schema: &schema, right: &right_carried, context: &context };
+    for batch in left.batches {
         let keys: Vec<ArrayRef> = left_keys.iter().map(|&i| Arc::clone(batch.column(i))).collect();
-        let rows = converter.convert_columns(&keys).map_err(arrow_err)?;
+        let encoded = encoder.encode(&keys).map_err(arrow_err)?;
         let mut li: Vec<u32> = Vec::with_capacity(batch.num_rows());
         let mut ri: Vec<Option<u32>> = Vec::with_capacity(batch.num_rows());
         for i in 0..batch.num_rows() {
-            let null = any_null(&keys, i);
-            let head = if null { None } else { heads.get(rows.row(i).data()).copied() };
+            let key = encoded.key(i);
+            let head = key.and_then(|k| heads.get(k).copied());
             if let Some(mut j) = head {
                 while j != END {
                     li.push(i as u32);
@@ -206,8 +221,8 @@ pub fn join(
                 }
             } else {
                 stats.unmatched_left_rows += 1;
-                if !null {
-                    unmatched_keys.insert(rows.row(i).data().into());
+                if let Some(key) = key {
+                    unmatched_keys.insert(key.into());
                 }
                 if how == JoinType::Left {
                     li.push(i as u32);
@@ -215,13 +230,13 @@ pub fn join(
                 }
             }
             if li.len() >= OUT_BATCH_ROWS {
-                out.push(gather.batch(batch, &li, &ri)?);
+                out.push(gather.batch(&batch, &li, &ri)?);
                 li.clear();
                 ri.clear();
             }
         }
         if !li.is_empty() {
-            out.push(gather.batch(batch, &li, &ri)?);
+            out.push(gather.batch(&batch, &li, &ri)?);
         }
     }
     stats.out_rows = out.iter().map(RecordBatch::num_rows).sum();
@@ -231,10 +246,79 @@ pub fn join(
     Ok((Table::new(schema, out), stats))
 }
 
+/// A table's columns each as one array. The batches are taken apart first so each column's
+/// pieces are freed as soon as it is concatenated: the peak is one column, not the table.
+fn concat_columns(table: Table) -> Result<Vec<ArrayRef>, ArrowError> {
+    if let [batch] = table.batches.as_slice() {
+        return Ok(batch.columns().to_vec());
+    }
+    let mut pieces: Vec<Vec<ArrayRef>> = vec![Vec::with_capacity(table.batches.len()); table.schema.fields().len()];
+    for batch in table.batches {
+        for (column, array) in pieces.iter_mut().zip(batch.columns()) {
+            column.push(Arc::clone(array));
+        }
+    }
+    pieces
+        .into_iter()
+        .zip(table.schema.fields())
+        .map(|(arrays, field)| {
+            if arrays.is_empty() {
+                return Ok(arrow::array::new_empty_array(field.data_type()));
+            }
+            let refs: Vec<&dyn Array> = arrays.iter().map(AsRef::as_ref).collect();
+            arrow::compute::concat(&refs)
+        })
+        .collect()
+}
+
+/// Turns join keys into byte strings that are equal exactly when the keys are.
+enum KeyEncoder {
+    /// One `Utf8` key (the portal's ids): its own UTF-8 bytes, no copy.
+    Utf8,
+    /// Anything else: the `arrow-row` encoding.
+    Rows(RowConverter),
+}
+
+/// One batch's keys, encoded.
+enum EncodedKeys {
+    Utf8(StringArray),
+    Rows(Rows, Vec<ArrayRef>),
+}
+
+impl KeyEncoder {
+    fn new(types: &[DataType]) -> Result<Self, ArrowError> {
+        if let [DataType::Utf8] = types {
+            return Ok(Self::Utf8);
+        }
+        Ok(Self::Rows(RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?))
+    }
+
+    fn encode(&self, arrays: &[ArrayRef]) -> Result<EncodedKeys, ArrowError> {
+        match self {
+            Self::Utf8 => arrays
+                .first()
+                .and_then(|a| a.as_string_opt::<i32>())
+                .map(|s| EncodedKeys::Utf8(s.clone()))
+                .ok_or_else(|| ArrowError::InvalidArgumentError("a Utf8 key column is not Utf8".into())),
+            Self::Rows(converter) => Ok(EncodedKeys::Rows(converter.convert_columns(arrays)?, arrays.to_vec())),
+        }
+    }
+}
+
+impl EncodedKeys {
+    /// Row `i`'s key, or `None` when any of its columns is null (null keys never match).
+    #[inline]
+    fn key(&self, i: usize) -> Option<&[u8]> {
+        match self {
+            Self::Utf8(s) => s.is_valid(i).then(|| s.value(i).as_bytes()),
+            Self::Rows(rows, arrays) => (!arrays.iter().any(|a| a.is_null(i))).then(|| rows.row(i).data()),
+        }
+    }
+}
+
 struct Gather<'a> {
     schema: &'a SchemaRef,
-    right: &'a RecordBatch,
-    right_carry: &'a [usize],
+    right: &'a [ArrayRef],
     context: &'a str,
 }
 
@@ -255,50 +339,86 @@ impl Gather<'_> {
                 .map_err(err)?
         };
         let idx = UInt32Array::from(ri.to_vec());
-        for &c in self.right_carry {
-            columns.push(arrow::compute::take(self.right.column(c).as_ref(), &idx, None).map_err(err)?);
+        for c in self.right {
+            columns.push(arrow::compute::take(c.as_ref(), &idx, None).map_err(err)?);
         }
         RecordBatch::try_new(Arc::clone(self.schema), columns).map_err(err)
     }
 }
 
-fn any_null(arrays: &[ArrayRef], i: usize) -> bool {
-    arrays.iter().any(|a| a.is_null(i))
-}
-
 /// Drops rows equal in every column to an earlier row; returns the table and how many rows
 /// were dropped. The first occurrence is kept, so the order of the rest is unchanged.
 ///
-/// Rows are compared by the BLAKE3 hash (128 bits kept) of their `arrow-row` encoding, one
-/// batch at a time: memory stays at 16 bytes per distinct row instead of a second copy of the
-/// table, and a false "duplicate" would need a BLAKE3 collision. The table is consumed so each
-/// input batch is freed as soon as its output is made.
+/// Each row is hashed to 64 bits straight from its columns (no copy of the row); rows whose
+/// hashes match are then compared value by value, so a hash collision can never drop a
+/// distinct row. Memory is 16 bytes per distinct row (its hash and where it is kept) instead of
+/// a second copy of the table. The table is consumed so each input batch is freed as soon as
+/// its output is made.
 pub fn drop_duplicates(table: Table) -> Result<(Table, usize), DownloadError> {
     if table.schema.fields().is_empty() || table.num_rows() == 0 {
         return Ok((table, 0));
     }
     let err = |e| DownloadError::arrow("dropping duplicate rows", e);
-    let converter =
-        RowConverter::new(table.schema.fields().iter().map(|f| SortField::new(f.data_type().clone())).collect())
-            .map_err(err)?;
-    let mut seen: HashSet<[u8; 16], FxBuild> = HashSet::with_capacity_and_hasher(table.num_rows(), FxBuild::default());
-    let mut out = Vec::with_capacity(table.batches.len());
+    let schema = Arc::clone(&table.schema);
+    let rows = RowHasher::new(&schema, u64::MAX).map_err(err)?;
+    dedup_rows(table, &rows)
+}
+
+/// The body of [`drop_duplicates`] (tests pass a hasher whose hashes always collide).
+fn dedup_rows(table: Table, rows: &RowHasher) -> Result<(Table, usize), DownloadError> {
+    let err = |e| DownloadError::arrow("dropping duplicate rows", e);
+    let schema = Arc::clone(&table.schema);
+    // Hash -> the first kept row with it, as (batch << 32 | position among that batch's kept rows).
+    let mut seen: HashMap<u64, u64, IdBuild> = HashMap::with_capacity_and_hasher(table.num_rows(), IdBuild::default());
+    // Further distinct rows sharing a hash (a 64-bit collision: in practice never).
+    let mut also: HashMap<u64, Vec<u64>, IdBuild> = HashMap::default();
+    let mut out: Vec<RecordBatch> = Vec::with_capacity(table.batches.len());
+    let mut hashes = Vec::new();
     let mut dropped = 0;
-    for batch in table.batches {
-        let rows = converter.convert_columns(batch.columns()).map_err(err)?;
-        let keep: Vec<u32> = (0..batch.num_rows())
-            .filter(|&i| {
-                let mut id = [0u8; 16];
-                id.copy_from_slice(&blake3::hash(rows.row(i).data()).as_bytes()[..16]);
-                seen.insert(id)
-            })
-            .map(|i| i as u32)
-            .collect();
-        drop(rows);
+    for (b, batch) in table.batches.into_iter().enumerate() {
+        rows.hash_batch(&batch, &mut hashes).map_err(err)?;
+        let mut keep: Vec<u32> = Vec::with_capacity(batch.num_rows());
+        for (i, &h) in hashes.iter().enumerate() {
+            let here = ((b as u64) << 32) | keep.len() as u64;
+            let duplicate = match seen.entry(h) {
+                Entry::Vacant(e) => {
+                    e.insert(here);
+                    false
+                }
+                Entry::Occupied(e) => {
+                    let same = |at: u64| {
+                        let (ob, ok) = ((at >> 32) as usize, (at & u64::from(u32::MAX)) as usize);
+                        // Kept rows of the batch in hand are still at their input positions.
+                        let (other, j) = if ob == b { (&batch, keep[ok] as usize) } else { (&out[ob], ok) };
+                        rows.equal(other, j, &batch, i)
+                    };
+                    if same(*e.get()).map_err(err)? {
+                        true
+                    } else {
+                        let chain = also.entry(h).or_default();
+                        let mut found = false;
+                        for &at in chain.iter() {
+                            if same(at).map_err(err)? {
+                                found = true;
+                                break;
+                            }
+                        }
+                        if !found {
+                            chain.push(here);
+                        }
+                        found
+                    }
+                }
+            };
+            if !duplicate {
+                keep.push(i as u32);
+            }
+        }
         dropped += batch.num_rows() - keep.len();
+        // One output batch per input batch (maybe empty), so kept rows are addressed by batch.
         if keep.len() == batch.num_rows() {
             out.push(batch);
-        } else if !keep.is_empty() {
+        } else {
             let idx = UInt32Array::from(keep);
             let columns = batch
                 .columns()
@@ -306,11 +426,121 @@ pub fn drop_duplicates(table: Table) -> Result<(Table, usize), DownloadError> {
                 .map(|c| arrow::compute::take(c.as_ref(), &idx, None))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(err)?;
-            out.push(RecordBatch::try_new(Arc::clone(&table.schema), columns).map_err(err)?);
+            out.push(RecordBatch::try_new(Arc::clone(&schema), columns).map_err(err)?);
         }
     }
-    Ok((Table::new(table.schema, out), dropped))
+    out.retain(|b| b.num_rows() > 0);
+    Ok((Table::new(schema, out), dropped))
 }
+
+/// Hashes and compares whole rows: `Utf8` columns directly, any other columns through their
+/// `arrow-row` encoding (equal exactly when the values are).
+struct RowHasher {
+    /// Applied to every hash: `u64::MAX` (tests use 0 to make every row collide).
+    mask: u64,
+    strings: Vec<usize>,
+    others: Vec<usize>,
+    converter: Option<RowConverter>,
+}
+
+const NULL_TAG: usize = usize::MAX;
+
+impl RowHasher {
+    fn new(schema: &Schema, mask: u64) -> Result<Self, ArrowError> {
+        let (strings, others): (Vec<usize>, Vec<usize>) =
+            (0..schema.fields().len()).partition(|&i| schema.field(i).data_type() == &DataType::Utf8);
+        let converter = if others.is_empty() {
+            None
+        } else {
+            Some(RowConverter::new(
+                others.iter().map(|&i| SortField::new(schema.field(i).data_type().clone())).collect(),
+            )?)
+        };
+        Ok(Self { mask, strings, others, converter })
+    }
+
+    fn other_columns(&self, batch: &RecordBatch, at: Option<usize>) -> Vec<ArrayRef> {
+        self.others
+            .iter()
+            .map(|&c| match at {
+                Some(i) => batch.column(c).slice(i, 1),
+                None => Arc::clone(batch.column(c)),
+            })
+            .collect()
+    }
+
+    /// One 64-bit hash per row of `batch`, into `out`. Column by column, so each column's
+    /// buffers are read in order.
+    fn hash_batch(&self, batch: &RecordBatch, out: &mut Vec<u64>) -> Result<(), ArrowError> {
+        let mut states = vec![FxHasher(0x2d35_8dcc_aa6c_78a5); batch.num_rows()];
+        for &c in &self.strings {
+            let Some(s) = batch.column(c).as_string_opt::<i32>() else { continue };
+            let offsets = s.value_offsets();
+            let values = s.value_data();
+            for (i, state) in states.iter_mut().enumerate() {
+                if s.is_null(i) {
+                    state.write_usize(NULL_TAG);
+                } else {
+                    let bytes = &values[offsets[i] as usize..offsets[i + 1] as usize];
+                    state.write(bytes);
+                    state.write_usize(bytes.len());
+                }
+            }
+        }
+        if let Some(converter) = &self.converter {
+            let rows = converter.convert_columns(&self.other_columns(batch, None))?;
+            for (i, state) in states.iter_mut().enumerate() {
+                state.write(rows.row(i).data());
+            }
+        }
+        out.clear();
+        out.extend(states.iter().map(|s| s.finish() & self.mask));
+        Ok(())
+    }
+
+    /// Whether row `i` of `a` equals row `j` of `b` (same schema) in every column.
+    fn equal(&self, a: &RecordBatch, i: usize, b: &RecordBatch, j: usize) -> Result<bool, ArrowError> {
+        for &c in &self.strings {
+            let (Some(x), Some(y)) = (a.column(c).as_string_opt::<i32>(), b.column(c).as_string_opt::<i32>()) else {
+                continue;
+            };
+            let same = match (x.is_valid(i), y.is_valid(j)) {
+                (true, true) => x.value(i) == y.value(j),
+                (false, false) => true,
+                _ => false,
+            };
+            if !same {
+                return Ok(false);
+            }
+        }
+        let Some(converter) = &self.converter else { return Ok(true) };
+        let x = converter.convert_columns(&self.other_columns(a, Some(i)))?;
+        let y = converter.convert_columns(&self.other_columns(b, Some(j)))?;
+        Ok(x.row(0) == y.row(0))
+    }
+}
+
+/// For keys that are already well-mixed 64-bit hashes.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type IdBuild = BuildHasherDefault<IdHasher>;
 
 type FxBuild = BuildHasherDefault<FxHasher>;
 
@@ -362,8 +592,6 @@ impl Hasher for FxHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::StringArray;
-    use arrow::datatypes::DataType;
 
     fn table(names: &[&str], rows: &[&[Option<&str>]]) -> Table {
         let schema =
@@ -478,6 +706,75 @@ mod tests {
         let (out, dropped) = drop_duplicates(t).unwrap();
         assert_eq!(dropped, 2);
         assert_eq!(rows(&out), vec![s(&[Some("1"), None]), s(&[Some("1"), Some("")]), s(&[Some("2"), Some("x")])]);
+    }
+
+    #[test]
+    fn colliding_hashes_never_drop_distinct_rows() {
+        let t = table(
+            &["a", "b"],
+            &[
+                &[Some("1"), None],
+                &[Some("1"), Some("")],
+                &[Some("1"), None],
+                &[Some("2"), Some("x")],
+                &[Some("1"), Some("")],
+                &[Some("2"), Some("y")],
+            ],
+        );
+        // Every row hashes to 0: only the value comparison tells rows apart.
+        let mut two = t.clone();
+        two.batches = vec![t.batches[0].slice(0, 4), t.batches[0].slice(4, 2)];
+        let hasher = RowHasher::new(&t.schema, 0).unwrap();
+        let (out, dropped) = dedup_rows(two, &hasher).unwrap();
+        assert_eq!(dropped, 2);
+        assert_eq!(
+            rows(&out),
+            vec![
+                s(&[Some("1"), None]),
+                s(&[Some("1"), Some("")]),
+                s(&[Some("2"), Some("x")]),
+                s(&[Some("2"), Some("y")])
+            ]
+        );
+    }
+
+    #[test]
+    fn non_string_columns_join_and_dedup() {
+        use arrow::array::Int64Array;
+        let schema =
+            Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, true), Field::new("v", DataType::Utf8, true)]));
+        let batch = |k: Vec<Option<i64>>, v: Vec<Option<&str>>| {
+            let columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(k)), Arc::new(StringArray::from(v))];
+            RecordBatch::try_new(Arc::clone(&schema), columns).unwrap()
+        };
+        let t = Table::new(
+            Arc::clone(&schema),
+            vec![
+                batch(vec![Some(1), Some(2), None], vec![Some("a"), Some("b"), Some("c")]),
+                batch(vec![Some(1), Some(3), None, Some(2)], vec![Some("a"), Some("b"), Some("c"), Some("x")]),
+            ],
+        );
+        for mask in [u64::MAX, 0] {
+            let hasher = RowHasher::new(&t.schema, mask).unwrap();
+            let (out, dropped) = dedup_rows(t.clone(), &hasher).unwrap();
+            assert_eq!((out.num_rows(), dropped), (5, 2), "mask {mask}");
+        }
+        let rschema =
+            Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, true), Field::new("w", DataType::Utf8, true)]));
+        let r = RecordBatch::try_new(
+            Arc::clone(&rschema),
+            vec![
+                Arc::new(Int64Array::from(vec![Some(2), None, Some(1), Some(2)])),
+                Arc::new(StringArray::from(vec!["p", "q", "r", "s"])),
+            ],
+        )
+        .unwrap();
+        let r = Table::new(rschema, vec![r]);
+        let (j, st) = join(&t, "t", &r, "r", &["k".into()], JoinType::Inner).unwrap();
+        let w = j.concat().unwrap();
+        let w: Vec<&str> = w.column(2).as_string::<i32>().iter().map(Option::unwrap).collect();
+        assert_eq!(w, ["r", "p", "s", "r", "p", "s"]);
+        assert_eq!((st.unmatched_left_rows, st.unmatched_left_keys), (3, 1));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use esteira_core::{CoreError, OutputSpec, Stage, StageContext, StageError, param
 use serde::{Deserialize, Serialize};
 
 use crate::csv::{CsvOptions, read_csv};
-use crate::join::{JoinStats, JoinType, drop_duplicates, join, select};
+use crate::join::{JoinStats, JoinType, drop_duplicates, join_owned, select};
 use crate::{DownloadError, Table};
 
 /// Params of the `merge` stage.
@@ -160,8 +160,10 @@ pub fn merge_tables(
             }
             cols
         });
-        let right = select(&right, &j.input, columns.as_deref(), &j.rename)?;
-        let (joined, stats) = join(&acc, &acc_name, &right, &j.input, &j.on, j.how)?;
+        let selected = select(&right, &j.input, columns.as_deref(), &j.rename)?;
+        // Columns nobody selected are freed now, and the join frees the rest as it goes.
+        drop(right);
+        let (joined, stats) = join_owned(acc, &acc_name, selected, &j.input, &j.on, j.how)?;
         tracing::info!(input = %j.input, how = j.how.as_str(), rows = stats.out_rows,
             unmatched = stats.unmatched_left_rows, "join");
         report.joins.push(JoinReport { input: j.input.clone(), how: j.how, stats });

@@ -27,7 +27,16 @@ fn ufrn_merge_on_synthetic_tables_matches_the_generator_counts() {
     let (table, report) = merge_tables(&params, tables).unwrap();
     assert_eq!(table.num_rows() as u64, summary.joined_enrolments, "{report:#?}");
     assert_eq!(table.schema.fields().len(), 15 + 8 + 2 + 4);
+    assert!(report.duplicates_dropped > 0, "the sample should exercise deduplication: {report:#?}");
     let area = table.concat().unwrap();
     let area = area.column_by_name("area_conhecimento").unwrap();
     assert_eq!(area.null_count() as u64, summary.joined_enrolments_without_course, "{report:#?}");
+
+    // The output bytes are part of the contract (row order included): pinned so optimisations
+    // of the join and deduplication cannot change them.
+    let parquet = esteira_core::table::write_parquet(Vec::new(), &table.schema, &table.batches).unwrap();
+    assert_eq!(
+        blake3::hash(&parquet).to_hex().as_str(),
+        "386fb5c3754b0a67076a1ffede85ab6b4b3ac5e77cdf1cadb4a55a5b088d0cfb"
+    );
 }

@@ -55,6 +55,7 @@ mod error;
 mod fxhash;
 mod kfold;
 mod rng;
+mod sides;
 mod split;
 mod stage;
 mod table;

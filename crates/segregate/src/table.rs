@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
-use arrow::compute::{cast, filter_record_batch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use serde::{Deserialize, Serialize};
 
 use crate::SegregateError;
 use crate::fxhash::FxHashMap;
+use crate::sides;
 use crate::split::{Groups, Labels, SplitOptions, assign};
 
 /// The params of a table split (and of the `segregate` stage).
@@ -142,18 +143,15 @@ pub fn split_table(
     let mut offset = 0;
     for batch in batches {
         let n = batch.num_rows();
-        let mask = &is_test[offset..offset + n];
+        let (train_rows, test_rows) = sides::runs(&is_test[offset..offset + n]);
         offset += n;
         let arrow_err = |source| SegregateError::Arrow { what: "splitting a batch".into(), source };
-        let test_mask = BooleanArray::from(mask.to_vec());
-        let t = filter_record_batch(&batch, &test_mask).map_err(arrow_err)?;
-        let train_mask = BooleanArray::from(mask.iter().map(|&x| !x).collect::<Vec<_>>());
-        let r = filter_record_batch(&batch, &train_mask).map_err(arrow_err)?;
-        if t.num_rows() > 0 {
-            test.push(t);
+        // Test first, as before: the order only matters for which allocation comes first.
+        if test_rows.rows() > 0 {
+            test.push(sides::gather_batch(&batch, &test_rows).map_err(arrow_err)?);
         }
-        if r.num_rows() > 0 {
-            train.push(r);
+        if train_rows.rows() > 0 {
+            train.push(sides::gather_batch(&batch, &train_rows).map_err(arrow_err)?);
         }
     }
     tracing::debug!(train = report.rows.train, test = report.rows.test, "split table");
@@ -215,7 +213,7 @@ type EncodedTarget = (Vec<u32>, Vec<String>, Option<(usize, usize)>);
 fn encode_target(batches: &[RecordBatch], index: usize) -> Result<EncodedTarget, SegregateError> {
     let cols = as_utf8(batches, index, "reading the target column")?;
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let mut seen: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut seen = Interner::default();
     let mut ids = Vec::with_capacity(rows);
     let null_id = u32::MAX;
     let mut nulls = 0usize;
@@ -231,11 +229,10 @@ fn encode_target(batches: &[RecordBatch], index: usize) -> Result<EncodedTarget,
                 ids.push(null_id);
                 continue;
             }
-            let next = seen.len() as u32;
-            ids.push(*seen.entry(text.value(i)).or_insert(next));
+            ids.push(seen.id(text.value(i)));
         }
     }
-    let mut names: Vec<(&str, u32)> = seen.into_iter().collect();
+    let mut names: Vec<(&str, u32)> = seen.into_names();
     names.sort_unstable();
     let mut remap = vec![0u32; names.len()];
     for (new, (_, old)) in names.iter().enumerate() {
@@ -250,6 +247,41 @@ fn encode_target(batches: &[RecordBatch], index: usize) -> Result<EncodedTarget,
         names.push("null".to_owned());
     }
     Ok((ids, names, (nulls > 0).then_some((nulls, first_null))))
+}
+
+/// Dense ids in order of first appearance. A class column has few distinct values: comparing
+/// against each of them is cheaper than hashing every row, until there are many.
+#[derive(Default)]
+struct Interner<'a> {
+    few: Vec<&'a str>,
+    many: FxHashMap<&'a str, u32>,
+}
+
+impl<'a> Interner<'a> {
+    const FEW: usize = 16;
+
+    fn id(&mut self, value: &'a str) -> u32 {
+        if self.many.is_empty() {
+            if let Some(i) = self.few.iter().position(|&s| s == value) {
+                return i as u32;
+            }
+            if self.few.len() < Self::FEW {
+                self.few.push(value);
+                return (self.few.len() - 1) as u32;
+            }
+            self.many = self.few.iter().enumerate().map(|(i, &s)| (s, i as u32)).collect();
+        }
+        let next = self.many.len() as u32;
+        *self.many.entry(value).or_insert(next)
+    }
+
+    fn into_names(self) -> Vec<(&'a str, u32)> {
+        if self.many.is_empty() {
+            self.few.into_iter().enumerate().map(|(i, s)| (s, i as u32)).collect()
+        } else {
+            self.many.into_iter().collect()
+        }
+    }
 }
 
 fn encode_group_column(batches: &[RecordBatch], index: usize) -> Result<(Vec<u32>, usize), SegregateError> {
