@@ -280,6 +280,8 @@ fn base_record(dag: &Dag, name: &str, start: f64) -> StageRecord {
 }
 
 /// Links each completed stage's outputs under `<store>/latest/<stage>/<output>.<ext>`.
+/// Links that already point at the right object are left alone, so a no-op run touches
+/// nothing.
 pub fn materialise(store: &LocalStore, record: &RunRecord) {
     let latest = store.root().join("latest");
     for (name, s) in &record.stages {
@@ -287,12 +289,37 @@ pub fn materialise(store: &LocalStore, record: &RunRecord) {
             continue;
         }
         let dir = latest.join(name);
-        let _ = std::fs::remove_dir_all(&dir);
+        let wanted: BTreeSet<String> =
+            s.outputs.keys().map(|out| s.output_files.get(out).cloned().unwrap_or_else(|| out.clone())).collect();
+        // Drop files of outputs this stage no longer has.
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                if !wanted.contains(&e.file_name().to_string_lossy().into_owned()) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         for (out, hash) in &s.outputs {
             let file = s.output_files.get(out).cloned().unwrap_or_else(|| out.clone());
-            if let Err(e) = store.link_object(hash, &dir.join(file)) {
+            let dest = dir.join(file);
+            if same_file(store, hash, &dest) {
+                continue;
+            }
+            if let Err(e) = store.link_object(hash, &dest) {
                 tracing::warn!("cannot materialise {name}.{out}: {e}");
             }
         }
     }
+}
+
+/// Whether `dest` is already a hard link to the object.
+fn same_file(store: &LocalStore, hash: &ContentHash, dest: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(obj), Ok(d)) = (
+        store.object_path(hash).and_then(|p| std::fs::metadata(&p).map_err(|e| esteira_core::CoreError::io(&p, e))),
+        std::fs::metadata(dest),
+    ) else {
+        return false;
+    };
+    obj.dev() == d.dev() && obj.ino() == d.ino()
 }
