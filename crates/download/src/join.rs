@@ -10,11 +10,12 @@
 //! right-table order. Null keys never match (as in SQL).
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::row::{RowConverter, Rows, SortField};
@@ -201,7 +202,7 @@ pub(crate) fn join_owned(
     }
 
     let mut matched_right = vec![false; n_right];
-    let mut unmatched_keys: HashSet<Box<[u8]>, FxBuild> = HashSet::default();
+    let mut unmatched_keys = DistinctKeys::default();
     let mut out = Vec::new();
     let gather = Gather { schema: &schema, right: &right_carried, context: &context };
     for batch in left.batches {
@@ -209,9 +210,20 @@ pub(crate) fn join_owned(
         let encoded = encoder.encode(&keys).map_err(arrow_err)?;
         let mut li: Vec<u32> = Vec::with_capacity(batch.num_rows());
         let mut ri: Vec<Option<u32>> = Vec::with_capacity(batch.num_rows());
+        // Rows of one key tend to be adjacent (the previous join put each left row's matches
+        // together): reusing the last lookup skips a likely cache miss in a large map.
+        let mut last: Option<(&[u8], Option<u32>)> = None;
         for i in 0..batch.num_rows() {
             let key = encoded.key(i);
-            let head = key.and_then(|k| heads.get(k).copied());
+            let (head, repeat) = match (key, last) {
+                (None, _) => (None, false),
+                (Some(k), Some((lk, head))) if lk == k => (head, true),
+                (Some(k), _) => {
+                    let head = heads.get(k).copied();
+                    last = Some((k, head));
+                    (head, false)
+                }
+            };
             if let Some(mut j) = head {
                 while j != END {
                     li.push(i as u32);
@@ -221,8 +233,10 @@ pub(crate) fn join_owned(
                 }
             } else {
                 stats.unmatched_left_rows += 1;
-                if let Some(key) = key {
-                    unmatched_keys.insert(key.into());
+                if let Some(key) = key
+                    && !repeat
+                {
+                    unmatched_keys.insert(key);
                 }
                 if how == JoinType::Left {
                     li.push(i as u32);
@@ -244,6 +258,43 @@ pub(crate) fn join_owned(
     stats.unmatched_right_rows = matched_right.iter().filter(|m| !**m).count();
     tracing::debug!(%context, ?stats, "joined");
     Ok((Table::new(schema, out), stats))
+}
+
+/// Counts distinct byte strings without an allocation per string: they are copied into one
+/// buffer and indexed by hash, and compared on a hash match so the count is exact.
+#[derive(Default)]
+struct DistinctKeys {
+    bytes: Vec<u8>,
+    first: HashMap<u64, (usize, usize), IdBuild>,
+    /// Keys whose hash an earlier, different key already has.
+    more: Vec<(u64, usize, usize)>,
+}
+
+impl DistinctKeys {
+    fn insert(&mut self, key: &[u8]) {
+        let h = FxBuild::default().hash_one(key);
+        let bytes = &self.bytes;
+        let is_key = |start: usize, end: usize| &bytes[start..end] == key;
+        let (seen, collided) = match self.first.get(&h) {
+            None => (false, false),
+            Some(&(a, b)) if is_key(a, b) => (true, true),
+            Some(_) => (self.more.iter().any(|&(mh, a, b)| mh == h && is_key(a, b)), true),
+        };
+        if seen {
+            return;
+        }
+        let range = (self.bytes.len(), self.bytes.len() + key.len());
+        self.bytes.extend_from_slice(key);
+        if collided {
+            self.more.push((h, range.0, range.1));
+        } else {
+            self.first.insert(h, range);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.first.len() + self.more.len()
+    }
 }
 
 /// A table's columns each as one array. The batches are taken apart first so each column's
@@ -327,8 +378,20 @@ impl Gather<'_> {
         let err = |e| DownloadError::arrow(self.context, e);
         // A run of consecutive left rows (the common case of a many-to-one join) is a slice.
         let contiguous = li.windows(2).all(|w| w[1] == w[0] + 1);
+        // Each left row at most once, some skipped (an inner join's unmatched rows): a filter
+        // copies the runs between the gaps whole, where `take` copies value by value.
+        let increasing = li.windows(2).all(|w| w[1] > w[0]);
         let mut columns: Vec<ArrayRef> = if contiguous && !li.is_empty() {
             let b = left.slice(li[0] as usize, li.len());
+            b.columns().to_vec()
+        } else if increasing && let (Some(&first), Some(&last)) = (li.first(), li.last()) {
+            let (first, last) = (first as usize, last as usize);
+            let mut mask = vec![false; last - first + 1];
+            for &i in li {
+                mask[i as usize - first] = true;
+            }
+            let mask = BooleanArray::from(mask);
+            let b = arrow::compute::filter_record_batch(&left.slice(first, last - first + 1), &mask).map_err(err)?;
             b.columns().to_vec()
         } else {
             let idx = UInt32Array::from(li.to_vec());
@@ -592,6 +655,7 @@ impl Hasher for FxHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     fn table(names: &[&str], rows: &[&[Option<&str>]]) -> Table {
         let schema =
@@ -775,6 +839,15 @@ mod tests {
         let w: Vec<&str> = w.column(2).as_string::<i32>().iter().map(Option::unwrap).collect();
         assert_eq!(w, ["r", "p", "s", "r", "p", "s"]);
         assert_eq!((st.unmatched_left_rows, st.unmatched_left_keys), (3, 1));
+    }
+
+    #[test]
+    fn distinct_keys_count_exactly() {
+        let mut keys = DistinctKeys::default();
+        for k in ["a", "b", "a", "", "ab", "b", ""] {
+            keys.insert(k.as_bytes());
+        }
+        assert_eq!(keys.len(), 4);
     }
 
     #[test]
