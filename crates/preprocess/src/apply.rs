@@ -111,7 +111,9 @@ pub fn apply(spec: &Spec, schema: &SchemaRef, batches: Vec<RecordBatch>) -> Resu
             }
             (None, None) if batch.rows > 0 => {
                 let options = RecordBatchOptions::new().with_row_count(Some(batch.rows));
-                let rb = RecordBatch::try_new_with_options(plan.schema.clone(), batch.cols, &options)
+                let last = &plan.steps[plan.steps.len() - 1];
+                let cols = batch.into_cols().map_err(|e| arrow_error(last, e))?;
+                let rb = RecordBatch::try_new_with_options(plan.schema.clone(), cols, &options)
                     .map_err(|e| arrow_error(&plan.steps[plan.steps.len() - 1], e))?;
                 out.push(rb);
             }

@@ -7,7 +7,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, Int64Array, NullBufferBuilder, StringArray,
 };
 use arrow::compute::{CastOptions, can_cast_types, cast, cast_with_options};
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use arrow::datatypes::{ArrowNativeType, DataType, Float64Type, Int64Type};
 use arrow::error::ArrowError;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
@@ -204,8 +204,8 @@ pub(crate) fn convert(array: &ArrayRef, to: CastType) -> Result<Converted, Arrow
         let text = cast(array, &DataType::Utf8)?;
         let text = text.as_string::<i32>();
         return Ok(match to {
-            CastType::Int64 => parse_primitive::<Int64Type>(text, parse_int64),
-            CastType::Float64 => parse_primitive::<Float64Type>(text, parse_float64),
+            CastType::Int64 => parse_primitive::<Int64Type>(text, fast_int, parse_int64),
+            CastType::Float64 => parse_primitive::<Float64Type>(text, fast_decimal, parse_float64),
             CastType::Bool => parse_booleans(text),
             CastType::Utf8 => text_column(text),
         });
@@ -245,7 +245,43 @@ fn text_column(text: &StringArray) -> Converted {
     }
 }
 
-fn parse_primitive<T>(text: &StringArray, parse: fn(&str) -> Parsed<T::Native>) -> Converted
+/// Plain `[+-]digits` (at most 18 digits, so no overflow) as `parse_int64` reads it. Text that
+/// needs trimming or is anything else takes the general path.
+fn fast_int(b: &[u8]) -> Option<i64> {
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(d - b'0');
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// The exact spellings `parse_bool` accepts, without trimming.
+fn fast_bool(b: &[u8]) -> Option<bool> {
+    match b {
+        b"true" | b"t" | b"True" => Some(true),
+        b"false" | b"f" | b"False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses each value, trying `fast` on the raw bytes first: it accepts only text that `parse`
+/// would read the same way (no surrounding whitespace), so the result is `parse`'s.
+fn parse_primitive<T>(
+    text: &StringArray,
+    fast: fn(&[u8]) -> Option<T::Native>,
+    parse: fn(&str) -> Parsed<T::Native>,
+) -> Converted
 where
     T: arrow::datatypes::ArrowPrimitiveType,
 {
@@ -254,8 +290,17 @@ where
     let mut nulls = NullBufferBuilder::new(n);
     let mut failed = Vec::new();
     let mut was_null = 0u64;
+    let offsets = text.value_offsets();
+    let data = text.value_data();
     for i in 0..n {
-        let parsed = if text.is_null(i) { Parsed::Blank } else { parse(text.value(i)) };
+        let bytes = &data[offsets[i].as_usize()..offsets[i + 1].as_usize()];
+        let parsed = if text.is_null(i) {
+            Parsed::Blank
+        } else if let Some(v) = fast(bytes) {
+            Parsed::Value(v)
+        } else {
+            parse(text.value(i))
+        };
         match parsed {
             Parsed::Value(v) => {
                 values.push(v);
@@ -280,12 +325,21 @@ where
 
 fn parse_booleans(text: &StringArray) -> Converted {
     let n = text.len();
+    let offsets = text.value_offsets();
+    let data = text.value_data();
     let mut values = BooleanBufferBuilder::new(n);
     let mut nulls = NullBufferBuilder::new(n);
     let mut failed = Vec::new();
     let mut was_null = 0u64;
     for i in 0..n {
-        let parsed = if text.is_null(i) { Parsed::Blank } else { parse_bool(text.value(i)) };
+        let bytes = &data[offsets[i].as_usize()..offsets[i + 1].as_usize()];
+        let parsed = if text.is_null(i) {
+            Parsed::Blank
+        } else if let Some(v) = fast_bool(bytes) {
+            Parsed::Value(v)
+        } else {
+            parse_bool(text.value(i))
+        };
         match parsed {
             Parsed::Value(v) => {
                 values.append(v);
@@ -410,6 +464,33 @@ mod tests {
         assert_eq!(trim("\u{a0}12\u{2003}"), "12");
         assert_eq!(trim("é"), "é");
         assert_eq!(parse_int64("\u{a0}7"), Parsed::Value(7));
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_parsers() {
+        for text in
+            ["0", "-0", "+7", "-12", "123456789012345678", "1234567890123456789", "", "+", "-", "1a", " 1", "1.0"]
+        {
+            if let Some(v) = fast_int(text.as_bytes()) {
+                assert_eq!(parse_int64(text), Parsed::Value(v), "{text}");
+            }
+        }
+        assert_eq!(fast_int(b"-123456789012345678"), Some(-123_456_789_012_345_678));
+        assert_eq!(fast_int(b"1234567890123456789"), None);
+        for text in ["true", "t", "True", "false", "f", "False", "TRUE", " t", ""] {
+            if let Some(v) = fast_bool(text.as_bytes()) {
+                assert_eq!(parse_bool(text), Parsed::Value(v), "{text}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_int_matches_parse(text in "[ +-]?[0-9]{0,20}[ a]?") {
+            if let Some(v) = fast_int(text.as_bytes()) {
+                proptest::prop_assert_eq!(parse_int64(&text), Parsed::Value(v));
+            }
+        }
     }
 
     #[test]

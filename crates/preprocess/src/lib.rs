@@ -84,7 +84,7 @@
 mod apply;
 mod cast;
 mod error;
-mod fxhash;
+mod gather;
 mod plan;
 mod spec;
 mod stage;

@@ -8,7 +8,7 @@ use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 
 use crate::cast::{castable, is_string_like, target_type};
-use crate::fxhash::FxHashMap;
+use rustc_hash::FxHashMap;
 use crate::{CastType, FilterOp, Literal, OnError, PreprocessError, Spec, Step, Unmapped};
 
 /// A step resolved against the columns it will see.

@@ -6,27 +6,41 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, PrimitiveArray, Scalar, StringBuilder};
 use arrow::buffer::BooleanBuffer;
 use arrow::compute::kernels::cmp;
-use arrow::compute::{FilterBuilder, cast, is_not_null};
+use arrow::compute::{cast, is_not_null};
 use arrow::datatypes::{ArrowPrimitiveType, DataType, Float64Type, Int32Type, Int64Type};
 use arrow::error::ArrowError;
 
 use crate::cast::{convert, value_text};
 use crate::error::MAX_EXAMPLES;
-use crate::fxhash::FxHashMap;
+use rustc_hash::FxHashMap;
+use crate::gather;
 use crate::plan::{MapOp, Op, PlannedStep, Pred};
 use crate::{OnError, Unmapped};
 
 /// The columns of one input batch as it moves through the steps.
+///
+/// A filter does not copy the columns at once: the kept rows wait in `pending` and each
+/// column is copied when a step first needs it, or at the end. A `map` or `fill` on a column
+/// not yet copied reads the kept rows of the original and builds its output directly, so that
+/// column is copied once instead of twice.
 pub(crate) struct Batch {
-    pub cols: Vec<ArrayRef>,
+    cols: Vec<ArrayRef>,
+    /// Rows after every filter so far (pending or not).
     pub rows: usize,
     /// The keep-masks applied so far, oldest first: they map a row back to its input row.
     masks: Vec<BooleanArray>,
+    /// The last filter, not yet applied to the columns marked `stale`.
+    pending: Option<Pending>,
+}
+
+struct Pending {
+    kept: gather::Kept,
+    stale: Vec<bool>,
 }
 
 impl Batch {
     pub fn new(cols: Vec<ArrayRef>, rows: usize) -> Self {
-        Self { cols, rows, masks: Vec::new() }
+        Self { cols, rows, masks: Vec::new(), pending: None }
     }
 
     /// The position in the original batch of the row now at `pos`.
@@ -37,16 +51,60 @@ impl Batch {
         pos
     }
 
+    /// Column `i` with every filter applied.
+    fn col(&mut self, i: usize) -> Result<&ArrayRef, ArrowError> {
+        if let Some(p) = &mut self.pending
+            && p.stale[i]
+        {
+            self.cols[i] = gather::gather(&self.cols[i], &p.kept)?;
+            p.stale[i] = false;
+        }
+        Ok(&self.cols[i])
+    }
+
+    /// Column `i` as stored and, when a filter is pending on it, the rows to read from it.
+    fn raw(&self, i: usize) -> (&ArrayRef, Option<&gather::Kept>) {
+        let kept = self.pending.as_ref().filter(|p| p.stale[i]).map(|p| &p.kept);
+        (&self.cols[i], kept)
+    }
+
+    fn set(&mut self, i: usize, col: ArrayRef) {
+        self.cols[i] = col;
+        if let Some(p) = &mut self.pending {
+            p.stale[i] = false;
+        }
+    }
+
+    fn select(&mut self, indices: &[usize]) {
+        self.cols = indices.iter().map(|&i| self.cols[i].clone()).collect();
+        if let Some(p) = &mut self.pending {
+            p.stale = indices.iter().map(|&i| p.stale[i]).collect();
+        }
+    }
+
+    /// Applies any pending filter to every column.
+    fn flush(&mut self) -> Result<(), ArrowError> {
+        for i in 0..self.cols.len() {
+            self.col(i)?;
+        }
+        self.pending = None;
+        Ok(())
+    }
+
+    /// The columns with every filter applied.
+    pub fn into_cols(mut self) -> Result<Vec<ArrayRef>, ArrowError> {
+        self.flush()?;
+        Ok(self.cols)
+    }
+
     fn keep(&mut self, keep: BooleanArray) -> Result<(), ArrowError> {
-        let kept = keep.true_count();
-        if kept == self.rows {
+        let kept = gather::kept(&keep);
+        if kept.rows() == self.rows {
             return Ok(());
         }
-        let filter = FilterBuilder::new(&keep).optimize().build();
-        for col in &mut self.cols {
-            *col = filter.filter(col.as_ref())?;
-        }
-        self.rows = kept;
+        self.flush()?;
+        self.rows = kept.rows();
+        self.pending = Some(Pending { kept, stale: vec![true; self.cols.len()] });
         self.masks.push(keep);
         Ok(())
     }
@@ -100,14 +158,14 @@ pub(crate) fn run(
 ) -> Result<Option<Failure>, ArrowError> {
     match &step.op {
         Op::Select(indices) => {
-            batch.cols = indices.iter().map(|&i| batch.cols[i].clone()).collect();
+            batch.select(indices);
             Ok(None)
         }
         Op::Cast(cols) => {
             let mut failures = BTreeMap::new();
             let mut drop: Option<Vec<bool>> = None;
             for c in cols {
-                let converted = convert(&batch.cols[c.index], c.to)?;
+                let converted = convert(batch.col(c.index)?, c.to)?;
                 bump(counts, &c.name, "ok", converted.ok);
                 bump(counts, &c.name, "null", converted.was_null);
                 let n = converted.failed.len() as u64;
@@ -136,7 +194,7 @@ pub(crate) fn run(
                         }
                     }
                 }
-                batch.cols[c.index] = converted.array;
+                batch.set(c.index, converted.array);
             }
             if !failures.is_empty() {
                 return Ok(Some(Failure::Cast(failures)));
@@ -147,18 +205,26 @@ pub(crate) fn run(
             Ok(None)
         }
         Op::Filter { index, pred } => {
-            let keep = filter_mask(batch.cols[*index].as_ref(), pred)?;
+            let keep = filter_mask(batch.col(*index)?.as_ref(), pred)?;
             batch.keep(keep)?;
             Ok(None)
         }
         Op::Map(m) => map(m, batch, counts),
         Op::Fill(cols) => {
             for c in cols {
-                let col = &batch.cols[c.index];
+                if let (col, Some(kept)) = batch.raw(c.index)
+                    && let Some((filled, nulls)) = fill_kept(col, kept, &c.value)
+                {
+                    bump(counts, &c.name, "filled", nulls as u64);
+                    batch.set(c.index, filled);
+                    continue;
+                }
+                let col = batch.col(c.index)?;
                 let nulls = col.null_count();
                 bump(counts, &c.name, "filled", nulls as u64);
                 if nulls > 0 {
-                    batch.cols[c.index] = fill(col, &c.value)?;
+                    let filled = fill(col, &c.value)?;
+                    batch.set(c.index, filled);
                 }
             }
             Ok(None)
@@ -202,6 +268,50 @@ fn fill(col: &ArrayRef, value: &ArrayRef) -> Result<ArrayRef, ArrowError> {
     })
 }
 
+/// [`fill`] of the kept rows of `col`, read in place: the column is not copied by the filter
+/// first. `None` for types [`fill`] has no direct loop for. Also gives the nulls filled.
+fn fill_kept(col: &ArrayRef, kept: &gather::Kept, value: &ArrayRef) -> Option<(ArrayRef, usize)> {
+    fn primitive<T: ArrowPrimitiveType>(col: &ArrayRef, kept: &gather::Kept, value: &ArrayRef) -> (ArrayRef, usize) {
+        let a = col.as_primitive::<T>();
+        let fill = value.as_primitive::<T>().value(0);
+        let mut nulls = 0;
+        let values: Vec<T::Native> = kept
+            .iter()
+            .map(|i| {
+                if a.is_valid(i) {
+                    a.value(i)
+                } else {
+                    nulls += 1;
+                    fill
+                }
+            })
+            .collect();
+        let out = PrimitiveArray::<T>::new(values.into(), None).with_data_type(a.data_type().clone());
+        (Arc::new(out), nulls)
+    }
+    Some(match col.data_type() {
+        DataType::Utf8 => {
+            let text = col.as_string::<i32>();
+            let fill = value.as_string::<i32>().value(0);
+            let mut nulls = 0;
+            let mut out = StringBuilder::with_capacity(kept.rows(), text.values().len());
+            for i in kept.iter() {
+                if text.is_valid(i) {
+                    out.append_value(text.value(i));
+                } else {
+                    nulls += 1;
+                    out.append_value(fill);
+                }
+            }
+            (Arc::new(out.finish()), nulls)
+        }
+        DataType::Int64 => primitive::<Int64Type>(col, kept, value),
+        DataType::Int32 => primitive::<Int32Type>(col, kept, value),
+        DataType::Float64 => primitive::<Float64Type>(col, kept, value),
+        _ => return None,
+    })
+}
+
 /// The rows to keep, with nulls resolved: a null never equals a constant.
 fn filter_mask(col: &dyn Array, pred: &Pred) -> Result<BooleanArray, ArrowError> {
     let valid: BooleanBuffer =
@@ -226,16 +336,23 @@ fn filter_mask(col: &dyn Array, pred: &Pred) -> Result<BooleanArray, ArrowError>
 }
 
 fn map(m: &MapOp, batch: &mut Batch, counts: &mut Counts) -> Result<Option<Failure>, ArrowError> {
-    let col = &batch.cols[m.index];
-    let text = if col.data_type() == &DataType::Utf8 { col.clone() } else { cast(col, &DataType::Utf8)? };
+    // A pending filter is read through (only the kept rows are mapped) unless the column
+    // needs a cast to text first.
+    let (text, rows) = if batch.raw(m.index).0.data_type() == &DataType::Utf8 {
+        let (col, kept) = batch.raw(m.index);
+        (col.clone(), kept.map(gather::Kept::indices))
+    } else {
+        (cast(batch.col(m.index)?, &DataType::Utf8)?, None)
+    };
     let text = text.as_string::<i32>();
-    let n = text.len();
+    let n = rows.as_ref().map_or(text.len(), Vec::len);
     let mut out = StringBuilder::with_capacity(n, text.values().len());
     let mut unmapped: FxHashMap<Option<&str>, u64> = FxHashMap::default();
     let mut drop: Option<Vec<bool>> = None;
     let mut mapped = 0u64;
     for i in 0..n {
-        let value = text.is_valid(i).then(|| text.value(i));
+        let row = rows.as_ref().map_or(i, |r| r[i]);
+        let value = text.is_valid(row).then(|| text.value(row));
         if let Some(t) = value.and_then(|v| m.lookup.get(v)) {
             out.append_value(&m.targets[*t as usize]);
             mapped += 1;
@@ -263,7 +380,7 @@ fn map(m: &MapOp, batch: &mut Batch, counts: &mut Counts) -> Result<Option<Failu
         Unmapped::Keep => bump(counts, &m.name, "kept", unmapped_rows),
         Unmapped::Drop => bump(counts, &m.name, "dropped", unmapped_rows),
     }
-    batch.cols[m.index] = Arc::new(out.finish());
+    batch.set(m.index, Arc::new(out.finish()));
     if let Some(d) = drop {
         batch.keep(BooleanArray::from(d.iter().map(|&x| !x).collect::<Vec<bool>>()))?;
     }

@@ -61,7 +61,7 @@ fn fixture() -> (SchemaRef, Vec<RecordBatch>) {
             });
             cols[5]
                 .push(rng.pick(&[Some("true"), Some("f"), Some("False"), Some("x"), None, Some("t")]).map(Into::into));
-            ints.push(((r >> 20) % 7 != 0).then_some(((r >> 24) % 5) as i64));
+            ints.push((!(r >> 20).is_multiple_of(7)).then_some(((r >> 24) % 5) as i64));
             cols[7].push(rng.pick(&[Some("1"), Some("2.0"), None, Some("q")]).map(str::to_owned));
             cols[8].push(
                 rng.pick(&[

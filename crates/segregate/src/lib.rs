@@ -52,7 +52,6 @@
 #![forbid(unsafe_code)]
 
 mod error;
-mod fxhash;
 mod kfold;
 mod rng;
 mod sides;

@@ -8,7 +8,7 @@ use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use serde::{Deserialize, Serialize};
 
 use crate::SegregateError;
-use crate::fxhash::FxHashMap;
+use rustc_hash::FxHashMap;
 use crate::sides;
 use crate::split::{Groups, Labels, SplitOptions, assign};
 

@@ -49,11 +49,11 @@ fn fixture() -> (SchemaRef, Vec<RecordBatch>) {
                 left = 1 + r % 5;
             }
             left -= 1;
-            let missing = r % 97 == 0;
+            let missing = r.is_multiple_of(97);
             id.push((!missing).then_some(student));
             sid.push((!missing).then(|| format!("s{student}")));
-            renda.push(((r >> 8) % 6 != 0).then_some(((r >> 12) % 100_000) as f64 / 100.0));
-            flag.push(((r >> 30) % 5 != 0).then_some((r >> 33) % 3 == 0));
+            renda.push((!(r >> 8).is_multiple_of(6)).then_some(((r >> 12) % 100_000) as f64 / 100.0));
+            flag.push((!(r >> 30).is_multiple_of(5)).then_some((r >> 33).is_multiple_of(3)));
             raca.push(match (r >> 40) % 4 {
                 0 => None,
                 1 => Some("Pardo"),
