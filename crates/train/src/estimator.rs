@@ -10,7 +10,7 @@ use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegress
 
 use crate::TrainError;
 use crate::features::Matrix;
-use crate::lbfgs::{LbfgsOptions, StopReason, fit_logistic_lbfgs};
+use crate::lbfgs::{LbfgsOptions, StopReason, balanced_class_weights, fit_logistic_lbfgs, fit_logistic_lbfgs_weighted};
 use crate::params::{GridPoint, LogisticParams, Solver};
 use crate::split;
 
@@ -62,12 +62,16 @@ pub(crate) fn cores() -> usize {
 
 impl Estimator {
     /// Fits one grid point on `x` (consumed) with labels `y` (true = positive). `threads` only
-    /// sets how fast our L-BFGS runs, never its result.
+    /// sets how fast our L-BFGS runs, never its result. `class_weighted` weights the rows by
+    /// scikit-learn's `class_weight="balanced"` (computed from `y`); only our L-BFGS takes
+    /// weights, so asking it of another fitter is an error (the caller resamples instead, see
+    /// [`Balance::effective`](crate::Balance::effective)).
     pub(crate) fn fit(
         point: &GridPoint,
         logistic: &LogisticParams,
         x: Matrix,
         y: &[bool],
+        class_weighted: bool,
         seed: u64,
         threads: usize,
     ) -> Result<Self, TrainError> {
@@ -82,7 +86,13 @@ impl Estimator {
         if let (GridPoint::LogisticRegression { alpha }, Solver::Lbfgs) = (point, logistic.solver) {
             let options =
                 LbfgsOptions { max_iter: logistic.max_iter, tol: logistic.tol, threads, ..LbfgsOptions::default() };
-            let fit = fit_logistic_lbfgs(&x.data, x.cols, y, *alpha, &options)?;
+            let fit = if class_weighted {
+                let [neg, pos] = balanced_class_weights(y);
+                let weights: Vec<f64> = y.iter().map(|&v| if v { pos } else { neg }).collect();
+                fit_logistic_lbfgs_weighted(&x.data, x.cols, y, &weights, *alpha, &options)?
+            } else {
+                fit_logistic_lbfgs(&x.data, x.cols, y, *alpha, &options)?
+            };
             if !fit.stop.converged() {
                 tracing::warn!(
                     alpha,
@@ -99,6 +109,15 @@ impl Estimator {
                 intercept: fit.intercept,
                 convergence: Some(Convergence { iterations: fit.iterations, stop: fit.stop }),
             });
+        }
+        if class_weighted {
+            return Err(TrainError::param(
+                "balance",
+                format!(
+                    "\"weight\" needs logistic regression with logistic.solver = \"lbfgs\" (got {algorithm}, solver {})",
+                    logistic.solver.as_str()
+                ),
+            ));
         }
         let labels: Vec<u32> = y.iter().map(|&v| u32::from(v)).collect();
         let x = dense(x)?;

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::estimator::{Estimator, cores};
 use crate::features::{FeatureSpec, Matrix};
+use crate::lbfgs::balanced_class_weights;
 use crate::model::{FORMAT_VERSION, Model, TrainingSummary};
-use crate::params::{CvMetric, GridPoint, ThresholdRule, TrainParams};
+use crate::params::{Balance, CvMetric, GridPoint, ThresholdRule, TrainParams};
 use crate::{TrainError, columns, lof, scores, split};
 
 /// Cross-validation scores of one grid point.
@@ -181,9 +182,11 @@ fn fit_and_score(
     stream: u64,
     threads: usize,
 ) -> Result<(Vec<f64>, bool), TrainError> {
-    let fit_rows = split::balanced_rows(rows, y, params.balance, &mut split::rng(params.seed, stream));
+    let balance = params.balance.effective(point, params.logistic.solver);
+    let fit_rows = split::balanced_rows(rows, y, balance, &mut split::rng(params.seed, stream));
     let seed = params.seed.wrapping_add(stream);
-    let est = Estimator::fit(point, &params.logistic, x.take(&fit_rows), &pick(y, &fit_rows), seed, threads)?;
+    let weighted = balance == Balance::Weight;
+    let est = Estimator::fit(point, &params.logistic, x.take(&fit_rows), &pick(y, &fit_rows), weighted, seed, threads)?;
     Ok((est.predict_proba(&x.take(eval_rows))?, est.not_converged()))
 }
 
@@ -237,6 +240,18 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
     let fold_rows: Vec<Vec<usize>> =
         (0..folds).map(|f| (0..inliers.len()).filter(|&i| parts[i] == f).map(|i| inliers[i]).collect()).collect();
     let points = params.grid_points();
+    let resampled: Vec<String> = points
+        .iter()
+        .filter(|p| params.balance.effective(p, params.logistic.solver) != params.balance)
+        .map(GridPoint::label)
+        .collect();
+    if !resampled.is_empty() {
+        tracing::info!(
+            points = ?resampled,
+            solver = params.logistic.solver.as_str(),
+            "balance = \"weight\" needs our L-BFGS logistic regression: these grid points oversample instead"
+        );
+    }
     let results = parallel(points.len() * folds, |task| {
         let (point, fold) = (task / folds, task % folds);
         let mut train_rows: Vec<usize> =
@@ -306,15 +321,22 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
     metrics.insert("validation_minority_f1".into(), scores::f1(&y_val, &p_val, threshold, minority_positive));
 
     // Final model on every inlier row.
-    let all_rows = split::balanced_rows(&inliers, &y, params.balance, &mut split::rng(params.seed, 3));
+    let balance = params.balance.effective(&best, params.logistic.solver);
+    let all_rows = split::balanced_rows(&inliers, &y, balance, &mut split::rng(params.seed, 3));
     let estimator = Estimator::fit(
         &best,
         &params.logistic,
         x.take(&all_rows),
         &pick(&y, &all_rows),
+        balance == Balance::Weight,
         params.seed.wrapping_add(3),
         cores(),
     )?;
+    if balance == Balance::Weight {
+        let [neg, pos] = balanced_class_weights(&y_in);
+        metrics.insert("class_weight_positive".into(), pos);
+        metrics.insert("class_weight_negative".into(), neg);
+    }
     not_converged += usize::from(estimator.not_converged());
     if points.iter().any(|p| matches!(p, GridPoint::LogisticRegression { .. })) {
         // Every logistic fit of the run (CV folds, threshold split, final) that stopped short.

@@ -9,6 +9,12 @@
 //! `1 / ||d||`, stop on `max |g| <= tol` or a relative decrease of `f` below `factr * eps`),
 //! with scikit-learn's settings (`factr = 64`, 50 line-search evaluations).
 //!
+//! With sample weights ([`fit_logistic_lbfgs_weighted`]) each row's loss is multiplied by its
+//! weight and the objective is divided by the weight sum instead of the row count, exactly as
+//! scikit-learn's `_logistic_regression_path` does (`l2_reg_strength = 1 / (C * sw_sum)` over
+//! `LinearModelLoss`'s weighted mean); `class_weight="balanced"` is the weights of
+//! [`balanced_class_weights`].
+//!
 //! The loss and gradient come from one pass over a row-major matrix. Rows are cut into
 //! fixed chunks of [`CHUNK_ROWS`]; each chunk's sums are kept apart and added in chunk order,
 //! so the result is bit-identical whatever the number of threads or their scheduling.
@@ -78,7 +84,8 @@ pub struct LogisticFit {
     pub evaluations: usize,
     /// Why it stopped.
     pub stop: StopReason,
-    /// The objective at the result, per row (mean log loss plus `alpha / (2 n) ||w||^2`).
+    /// The objective at the result, per row (mean log loss plus `alpha / (2 n) ||w||^2`; with
+    /// weights, the weighted mean and `n` = the weight sum).
     pub objective: f64,
     /// The largest gradient component of the per-row objective at the result.
     pub gradient_max: f64,
@@ -90,6 +97,51 @@ pub fn fit_logistic_lbfgs(
     x: &[f64],
     cols: usize,
     y: &[bool],
+    alpha: f64,
+    options: &LbfgsOptions,
+) -> Result<LogisticFit, TrainError> {
+    fit(x, cols, y, None, alpha, options)
+}
+
+/// [`fit_logistic_lbfgs`] with one non-negative weight per row: minimises
+/// `sum_i s_i [log(1 + exp(z_i)) - y_i z_i] + alpha / 2 * ||w||^2`, i.e. scikit-learn's
+/// `LogisticRegression(C = 1 / alpha).fit(x, y, sample_weight = s)`. Weights of 1 give
+/// bit for bit the unweighted fit.
+pub fn fit_logistic_lbfgs_weighted(
+    x: &[f64],
+    cols: usize,
+    y: &[bool],
+    sample_weight: &[f64],
+    alpha: f64,
+    options: &LbfgsOptions,
+) -> Result<LogisticFit, TrainError> {
+    if sample_weight.len() != y.len() {
+        return Err(TrainError::fit(
+            "logistic_regression",
+            format!("{} sample weights for {} rows", sample_weight.len(), y.len()),
+        ));
+    }
+    if let Some((i, w)) = sample_weight.iter().enumerate().find(|(_, w)| !(w.is_finite() && **w >= 0.0)) {
+        return Err(TrainError::fit("logistic_regression", format!("sample weight {w} of row {} is not >= 0", i + 1)));
+    }
+    fit(x, cols, y, Some(sample_weight), alpha, options)
+}
+
+/// scikit-learn's `compute_class_weight("balanced")` for a binary `y`:
+/// `[negative, positive]` with `weight_c = n / (2 * n_c)` (0 for an absent class). Every
+/// class then carries the same total weight, `n / 2`.
+pub fn balanced_class_weights(y: &[bool]) -> [f64; 2] {
+    let n = y.len() as f64;
+    let pos = y.iter().filter(|&&v| v).count();
+    let weight = |count: usize| if count == 0 { 0.0 } else { n / (2.0 * count as f64) };
+    [weight(y.len() - pos), weight(pos)]
+}
+
+fn fit(
+    x: &[f64],
+    cols: usize,
+    y: &[bool],
+    weights: Option<&[f64]>,
     alpha: f64,
     options: &LbfgsOptions,
 ) -> Result<LogisticFit, TrainError> {
@@ -106,7 +158,12 @@ pub fn fit_logistic_lbfgs(
     if !(options.tol.is_finite() && options.tol >= 0.0) || options.memory == 0 || options.max_line_search == 0 {
         return Err(TrainError::fit("logistic_regression", "lbfgs options: tol >= 0, memory and line search >= 1"));
     }
-    let objective = Objective { x, cols, y, alpha, threads: options.threads.max(1) };
+    // scikit-learn divides by the weight sum (`sw_sum`); summed in row order, so fixed.
+    let total = weights.map_or(rows as f64, |w| w.iter().sum());
+    if !(total.is_finite() && total > 0.0) {
+        return Err(TrainError::fit("logistic_regression", format!("the sample weights sum to {total}, not > 0")));
+    }
+    let objective = Objective { x, cols, y, weights, total, alpha, threads: options.threads.max(1) };
     Ok(minimise(&objective, options))
 }
 
@@ -115,6 +172,10 @@ struct Objective<'a> {
     x: &'a [f64],
     cols: usize,
     y: &'a [bool],
+    /// Per-row weights; `None` is all ones.
+    weights: Option<&'a [f64]>,
+    /// What the summed loss is divided by: the row count or the weight sum.
+    total: f64,
     alpha: f64,
     threads: usize,
 }
@@ -139,20 +200,22 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     s
 }
 
-/// One chunk's summed loss and gradient into `out = [loss, g_w.., g_b]`.
-fn chunk_pass(x: &[f64], y: &[bool], w: &[f64], b: f64, out: &mut [f64]) {
+/// One chunk's summed (weighted) loss and gradient into `out = [loss, g_w.., g_b]`.
+fn chunk_pass(x: &[f64], y: &[bool], weights: Option<&[f64]>, w: &[f64], b: f64, out: &mut [f64]) {
     let cols = w.len();
     let (loss_out, rest) = out.split_at_mut(1);
     let (gw, gb_out) = rest.split_at_mut(cols);
     let (mut loss, mut gb) = (0.0, 0.0);
-    for (row, &label) in x.chunks_exact(cols).zip(y) {
+    for (i, (row, &label)) in x.chunks_exact(cols).zip(y).enumerate() {
+        // A weight of 1 multiplies exactly, so the unweighted fit keeps every bit.
+        let sw = weights.map_or(1.0, |ws| ws[i]);
         let z = dot(row, w) + b;
         // log(1 + e^z) and sigmoid(z) from one exp(-|z|), stable for any z.
         let e = (-z.abs()).exp();
         let yv = if label { 1.0 } else { 0.0 };
-        loss += z.max(0.0) + e.ln_1p() - yv * z;
+        loss += sw * (z.max(0.0) + e.ln_1p() - yv * z);
         let p = if z >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
-        let d = p - yv;
+        let d = sw * (p - yv);
         gb += d;
         for (g, &v) in gw.iter_mut().zip(row) {
             *g += d * v;
@@ -179,7 +242,8 @@ impl Objective<'_> {
             for (k, slot) in out.chunks_exact_mut(stride).enumerate() {
                 let r0 = (first_chunk + k) * CHUNK_ROWS;
                 let r1 = (r0 + CHUNK_ROWS).min(rows);
-                chunk_pass(&self.x[r0 * cols..r1 * cols], &self.y[r0..r1], w, b, slot);
+                let weights = self.weights.map(|ws| &ws[r0..r1]);
+                chunk_pass(&self.x[r0 * cols..r1 * cols], &self.y[r0..r1], weights, w, b, slot);
             }
         };
         if threads <= 1 {
@@ -202,7 +266,7 @@ impl Objective<'_> {
                 *gj += v;
             }
         }
-        let n = rows as f64;
+        let n = self.total;
         let l2 = self.alpha / n;
         let mut ww = 0.0;
         for (gj, &wj) in g[..cols].iter_mut().zip(w) {
@@ -643,6 +707,117 @@ mod tests {
         }
     }
 
+    /// `fixture`'s rows with the outcome shifted to about a fifth positive (43 of 200);
+    /// `imbalanced` in `tests/data/lbfgs_fixture.py`.
+    fn imbalanced(rows: usize) -> (Vec<f64>, Vec<bool>) {
+        let (x, _) = fixture(rows);
+        let y = x
+            .chunks_exact(4)
+            .enumerate()
+            .map(|(i, r)| {
+                let z = -1.6 + 1.5 * r[0] - 2.0 * r[1] + 0.8 * r[2] - 0.3 * r[3];
+                let u = ((i * 7919) % 1000) as f64 / 1000.0;
+                u < 1.0 / (1.0 + (-z).exp())
+            })
+            .collect();
+        (x, y)
+    }
+
+    fn balanced_weights(y: &[bool]) -> Vec<f64> {
+        let [neg, pos] = balanced_class_weights(y);
+        y.iter().map(|&v| if v { pos } else { neg }).collect()
+    }
+
+    #[test]
+    #[allow(clippy::unreadable_literal)] // pasted from Python, digit for digit
+    fn agrees_with_scikit_learn_class_weight_balanced() {
+        // LogisticRegression(C=1/alpha, class_weight="balanced", solver="lbfgs", tol=tol)
+        // .fit(X, y).coef_, intercept_, n_iter_ from tests/data/lbfgs_fixture.py
+        // (scikit-learn 1.9.1, scipy 1.17.1): same iterations, same iterates.
+        let (x, y) = imbalanced(200);
+        assert_eq!(y.iter().filter(|&&v| v).count(), 43);
+        let weights = balanced_weights(&y);
+        let cases: [(f64, f64, usize, [f64; 4], f64); 4] = [
+            (
+                1.0,
+                1e-4,
+                8,
+                [1.2702544681784944, -1.900402844845009, 0.4523554196691039, -0.22291237837568786],
+                -0.14850218990970554,
+            ),
+            (
+                1.0,
+                1e-12,
+                12,
+                [1.269723959169535, -1.9001536552475466, 0.45258244966873457, -0.22295667984387343],
+                -0.14827999998067715,
+            ),
+            (
+                10.0,
+                1e-4,
+                8,
+                [0.6886300263403482, -1.041894706583777, 0.20933157426404309, -0.16240661251408775],
+                0.03601792366676393,
+            ),
+            (
+                10.0,
+                1e-12,
+                12,
+                [0.6884130900173604, -1.041922913815972, 0.20943525229977608, -0.16235120874672568],
+                0.0357907751970242,
+            ),
+        ];
+        for (alpha, tol, n_iter, coef, intercept) in cases {
+            let options = LbfgsOptions { tol, max_iter: 10_000, ..LbfgsOptions::default() };
+            let got = fit_logistic_lbfgs_weighted(&x, 4, &y, &weights, alpha, &options).unwrap();
+            assert_close(&got, &coef, intercept, 1e-9);
+            assert_eq!(got.iterations, n_iter, "alpha {alpha} tol {tol}");
+            assert!(got.stop.converged());
+        }
+    }
+
+    #[test]
+    fn balanced_weights_follow_scikit_learn() {
+        // compute_class_weight("balanced", classes=[0, 1], y) = n / (2 * bincount(y)).
+        let y: Vec<bool> = (0..10).map(|i| i < 2).collect();
+        assert_eq!(balanced_class_weights(&y), [10.0 / 16.0, 10.0 / 4.0]);
+        assert_eq!(balanced_class_weights(&[true, true]), [0.0, 0.5]);
+    }
+
+    #[test]
+    fn unit_weights_are_the_unweighted_fit_bit_for_bit() {
+        let (x, y) = imbalanced(200);
+        let options = LbfgsOptions::default();
+        let plain = fit_logistic_lbfgs(&x, 4, &y, 1.0, &options).unwrap();
+        let ones = fit_logistic_lbfgs_weighted(&x, 4, &y, &[1.0; 200], 1.0, &options).unwrap();
+        assert_eq!(plain, ones);
+        // An integer weight is the row repeated (scikit-learn's equivalence, to rounding).
+        let mut weights = vec![1.0; 200];
+        weights[5] = 3.0;
+        let mut xr = x.clone();
+        let mut yr = y.clone();
+        for _ in 0..2 {
+            xr.extend_from_slice(&x[20..24]);
+            yr.push(y[5]);
+        }
+        let tight = LbfgsOptions { tol: 1e-12, max_iter: 10_000, ..LbfgsOptions::default() };
+        let weighted = fit_logistic_lbfgs_weighted(&x, 4, &y, &weights, 1.0, &tight).unwrap();
+        let repeated = fit_logistic_lbfgs(&xr, 4, &yr, 1.0, &tight).unwrap();
+        assert_close(&weighted, &repeated.coefficients, repeated.intercept, 1e-9);
+    }
+
+    #[test]
+    fn bad_weights_are_errors() {
+        let (x, y) = imbalanced(20);
+        let o = LbfgsOptions::default();
+        assert!(fit_logistic_lbfgs_weighted(&x, 4, &y, &[1.0; 19], 1.0, &o).is_err());
+        let mut w = vec![1.0; 20];
+        w[3] = -1.0;
+        let e = fit_logistic_lbfgs_weighted(&x, 4, &y, &w, 1.0, &o).unwrap_err().to_string();
+        assert!(e.contains("row 4"), "{e}");
+        assert!(fit_logistic_lbfgs_weighted(&x, 4, &y, &[0.0; 20], 1.0, &o).is_err());
+    }
+
     #[test]
     fn agrees_with_smartcore() {
         use smartcore::linalg::basic::arrays::Array;
@@ -666,7 +841,7 @@ mod tests {
     #[test]
     fn gradient_matches_finite_differences() {
         let (x, y) = planted(300);
-        let obj = Objective { x: &x, cols: 3, y: &y, alpha: 2.0, threads: 1 };
+        let obj = Objective { x: &x, cols: 3, y: &y, weights: None, total: 300.0, alpha: 2.0, threads: 1 };
         let w = [0.3, -0.7, 0.2, 0.1];
         let mut g = vec![0.0; 4];
         obj.eval(&w, &mut g);
@@ -711,6 +886,27 @@ mod tests {
                 fits[0].coefficients.iter().map(|c| c.to_bits()).collect::<Vec<_>>()
             );
             assert_eq!(f.intercept.to_bits(), fits[0].intercept.to_bits());
+            assert_eq!(f.iterations, fits[0].iterations);
+        }
+        assert!(fits[0].stop.converged());
+    }
+
+    #[test]
+    fn thread_count_does_not_change_a_weighted_bit() {
+        let rows = 3 * CHUNK_ROWS + 17;
+        let (x, y) = planted(rows);
+        let weights = balanced_weights(&y);
+        let fits: Vec<LogisticFit> = [1, 2, 3, 8]
+            .iter()
+            .map(|&threads| {
+                let options = LbfgsOptions { threads, ..LbfgsOptions::default() };
+                fit_logistic_lbfgs_weighted(&x, 3, &y, &weights, 1.0, &options).unwrap()
+            })
+            .collect();
+        let bits =
+            |f: &LogisticFit| f.coefficients.iter().chain([&f.intercept]).map(|c| c.to_bits()).collect::<Vec<_>>();
+        for f in &fits[1..] {
+            assert_eq!(bits(f), bits(&fits[0]));
             assert_eq!(f.iterations, fits[0].iterations);
         }
         assert!(fits[0].stop.converged());

@@ -21,7 +21,8 @@
 //! numeric = ["idade", "renda"]
 //! scaling = "standard"             # or "min_max"
 //! lof = { enabled = true, k = 20, max_score = 1.5 }
-//! balance = "oversample"           # or "undersample", "none"
+//! balance = "oversample"           # or "weight" (scikit-learn's class_weight="balanced" inside the L-BFGS
+//!                                  # objective; forests and smartcore oversample instead), "undersample", "none"
 //! threshold = "balanced_accuracy"  # or "minority_f1", "fixed" (0.5)
 //! validation_fraction = 0.2
 //! cv = { folds = 5, metric = "roc_auc" }   # or "balanced_accuracy", "minority_f1"
@@ -89,7 +90,10 @@ mod stage;
 
 pub use error::TrainError;
 pub use fit::{CvPoint, CvReport, Trained, train};
-pub use lbfgs::{CHUNK_ROWS, LbfgsOptions, LogisticFit, StopReason, fit_logistic_lbfgs};
+pub use lbfgs::{
+    CHUNK_ROWS, LbfgsOptions, LogisticFit, StopReason, balanced_class_weights, fit_logistic_lbfgs,
+    fit_logistic_lbfgs_weighted,
+};
 pub use lof::lof_scores;
 pub use model::{
     FORMAT_VERSION, FeatureEffect, InputColumn, InputKind, Model, OLDEST_FORMAT_VERSION, Prediction, TrainingSummary,

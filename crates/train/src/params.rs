@@ -137,7 +137,7 @@ impl Default for LofParams {
     }
 }
 
-/// Class imbalance handling (smartcore has no sample weights, so weighting is by resampling).
+/// Class imbalance handling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Balance {
@@ -147,6 +147,35 @@ pub enum Balance {
     Oversample,
     /// Draw majority rows without replacement down to the minority's count.
     Undersample,
+    /// Weight every row by `n / (2 * n_class)` inside the fit's objective: scikit-learn's
+    /// `class_weight="balanced"`, exactly and without random draws. Only our L-BFGS
+    /// (`logistic.solver = "lbfgs"`) takes weights: smartcore's logistic regression and the
+    /// random forest fall back to [`Balance::Oversample`] (see [`Balance::effective`]).
+    Weight,
+}
+
+impl Balance {
+    /// The snake_case name used in params and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Oversample => "oversample",
+            Self::Undersample => "undersample",
+            Self::Weight => "weight",
+        }
+    }
+
+    /// What is applied when fitting `point` with `solver`: [`Balance::Weight`] becomes
+    /// [`Balance::Oversample`] where the fitter has no sample weights (smartcore's logistic
+    /// regression, random forests); everything else is applied as asked.
+    #[must_use]
+    pub fn effective(self, point: &GridPoint, solver: Solver) -> Balance {
+        match (self, point, solver) {
+            (Self::Weight, GridPoint::LogisticRegression { .. }, Solver::Lbfgs) => Self::Weight,
+            (Self::Weight, _, _) => Self::Oversample,
+            (other, _, _) => other,
+        }
+    }
 }
 
 /// What the decision threshold maximises on the validation split.

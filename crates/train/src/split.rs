@@ -54,12 +54,13 @@ pub(crate) fn assign_parts(labels: &[bool], groups: &[usize], weights: &[f64], r
 }
 
 /// Row indices to fit on: all of `rows`, rebalanced as asked. Sorted, so the fit sees rows in
-/// table order whatever the draw.
+/// table order whatever the draw. [`Balance::Weight`] keeps the rows as they are (the fit
+/// weights them instead).
 pub(crate) fn balanced_rows(rows: &[usize], labels: &[bool], balance: Balance, rng: &mut ChaCha8Rng) -> Vec<usize> {
     let (pos, neg): (Vec<usize>, Vec<usize>) = rows.iter().partition(|&&i| labels[i]);
     let (minority, majority) = if pos.len() < neg.len() { (pos, neg) } else { (neg, pos) };
     let mut out = match balance {
-        Balance::None => return rows.to_vec(),
+        Balance::None | Balance::Weight => return rows.to_vec(),
         Balance::Oversample => {
             let mut out = rows.to_vec();
             if !minority.is_empty() {

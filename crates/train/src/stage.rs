@@ -38,7 +38,8 @@ impl Stage for TrainStage {
 
     fn version(&self) -> &'static str {
         // 2: logistic regression defaults to our L-BFGS (`logistic.solver`); artifact format 2.
-        "2"
+        // 3: `balance = "weight"` (class weights in the L-BFGS objective); the `balance` metric.
+        "3"
     }
 
     fn inputs(&self) -> Vec<String> {
@@ -64,6 +65,8 @@ impl Stage for TrainStage {
             ctx.metric(k, v);
         }
         ctx.metric("algorithm", trained.model.algorithm());
+        let balance = self.params.balance.effective(&trained.model.training().selected, self.params.logistic.solver);
+        ctx.metric("balance", balance.as_str());
         if let Some(solver) = trained.model.solver() {
             ctx.metric("solver", solver.as_str());
         }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use esteira_core::{ArtifactStore, InputArtifact, LocalStore, Stage, StageContext};
 use esteira_train::{
-    GridEntry, InputKind, LogisticParams, Model, Solver, TrainError, TrainParams, TrainStage, predict,
-    predict_detailed, train,
+    Balance, GridEntry, GridPoint, InputKind, LogisticParams, Model, Solver, ThresholdRule, TrainError, TrainParams,
+    TrainStage, predict, predict_detailed, train,
 };
 use rand::{Rng, SeedableRng};
 
@@ -235,6 +235,7 @@ fn stage_writes_model_and_cv_through_the_store() {
         "threshold": "minority_f1",
         "cv": {"folds": 3, "metric": "balanced_accuracy"},
         "seed": 3,
+        "balance": "weight",
         "grid": [{"algorithm": "logistic_regression", "alpha": [1.0, 5.0]}]
     });
     let stage = TrainStage::from_params(toml_params).unwrap();
@@ -252,11 +253,80 @@ fn stage_writes_model_and_cv_through_the_store() {
     assert_eq!(cv["metric"], "balanced_accuracy");
     assert!(out.metrics.contains_key("cv_logistic_regression_alpha_5_balanced_accuracy"));
     assert!(out.metrics.contains_key("outliers_removed"));
+    assert_eq!(out.metrics["balance"], "weight");
+}
+
+#[test]
+fn class_weights_need_no_random_draws() {
+    let data = synthetic(400, 16);
+    let base = TrainParams {
+        balance: Balance::Weight,
+        threshold: ThresholdRule::Fixed,
+        grid: vec![GridEntry::LogisticRegression { alpha: vec![1.0] }],
+        ..params()
+    };
+    let a = train(&base, std::slice::from_ref(&data), "h").unwrap();
+    // scikit-learn's "balanced": n / (2 n_c) over the rows fitted, which are the inliers as they are.
+    let counts = &a.model.training().class_counts;
+    let (pos, neg) = (counts["APROVADO"] as f64, counts["FALHOU"] as f64);
+    let n = pos + neg;
+    assert_eq!(a.metrics["class_weight_positive"], n / (2.0 * pos));
+    assert_eq!(a.metrics["class_weight_negative"], n / (2.0 * neg));
+    assert_eq!(a.metrics["rows_fitted"], n);
+    // Another seed changes the folds and the validation split, never the final fit: the same
+    // coefficients to the bit (oversampling draws other rows, so its coefficients move).
+    let coef = |t: &esteira_train::Trained| {
+        t.model.feature_effects().unwrap().iter().map(|e| e.coefficient.to_bits()).collect::<Vec<u64>>()
+    };
+    let b = train(&TrainParams { seed: 7, ..base.clone() }, std::slice::from_ref(&data), "h").unwrap();
+    assert_eq!(coef(&a), coef(&b));
+    let over = TrainParams { balance: Balance::Oversample, ..base.clone() };
+    let c = train(&over, std::slice::from_ref(&data), "h").unwrap();
+    let d = train(&TrainParams { seed: 7, ..over }, std::slice::from_ref(&data), "h").unwrap();
+    assert_ne!(coef(&c), coef(&d));
+    assert!(!c.metrics.contains_key("class_weight_positive"));
+    // Weighting moves the decision towards the minority class as oversampling does: both
+    // classes are predicted at 0.5.
+    let p = predict(&a.model, std::slice::from_ref(&data)).unwrap();
+    let predicted_pos = p.iter().filter(|&&v| v >= 0.5).count();
+    assert!(predicted_pos > 0 && predicted_pos < p.len());
+}
+
+#[test]
+fn weight_falls_back_to_oversampling_where_the_fitter_has_no_weights() {
+    let data = synthetic(200, 17);
+    let forest = TrainParams {
+        grid: vec![GridEntry::RandomForest { n_trees: vec![5], max_depth: vec![4], min_samples_leaf: vec![5] }],
+        cv: esteira_train::CvParams { folds: 2, ..Default::default() },
+        ..params()
+    };
+    let smartcore = TrainParams {
+        grid: vec![GridEntry::LogisticRegression { alpha: vec![1.0] }],
+        logistic: LogisticParams { solver: Solver::Smartcore, ..LogisticParams::default() },
+        ..forest.clone()
+    };
+    for p in [forest, smartcore] {
+        let point = &p.grid_points()[0];
+        assert_eq!(Balance::Weight.effective(point, p.logistic.solver), Balance::Oversample);
+        let weighted = train(&TrainParams { balance: Balance::Weight, ..p.clone() }, std::slice::from_ref(&data), "h");
+        let oversampled = train(&TrainParams { balance: Balance::Oversample, ..p }, std::slice::from_ref(&data), "h");
+        let (weighted, oversampled) = (weighted.unwrap(), oversampled.unwrap());
+        assert_eq!(weighted.model.to_json(), oversampled.model.to_json());
+        assert!(!weighted.metrics.contains_key("class_weight_positive"));
+    }
+    let lbfgs = GridPoint::LogisticRegression { alpha: 1.0 };
+    assert_eq!(Balance::Weight.effective(&lbfgs, Solver::Lbfgs), Balance::Weight);
+    assert_eq!(Balance::Undersample.effective(&lbfgs, Solver::Smartcore), Balance::Undersample);
+    let err = TrainStage::from_params(serde_json::json!({"balance": "weights"})).unwrap_err();
+    assert!(err.to_string().contains("weights"), "{err}");
 }
 
 #[test]
 fn lbfgs_is_the_default_and_matches_smartcore() {
     let data = synthetic(500, 13);
+    // smartcore takes no weights: compare the solvers on the same (oversampled) rows, whatever
+    // the default.
+    let params = || TrainParams { balance: Balance::Oversample, ..params() };
     let ours = train(&params(), std::slice::from_ref(&data), "h").unwrap();
     assert_eq!(ours.model.solver(), Some(Solver::Lbfgs));
     let json = String::from_utf8(ours.model.to_json()).unwrap();

@@ -26,3 +26,25 @@ for alpha in [1.0, 10.0]:
         m = LogisticRegression(C=1 / alpha, solver="lbfgs", tol=tol, max_iter=10000).fit(X, y)
         print(f"alpha {alpha} tol {tol} n_iter {m.n_iter_[0]}")
         print("  coef", ", ".join(repr(float(v)) for v in m.coef_[0]), "intercept", repr(float(m.intercept_[0])))
+
+
+# class_weight="balanced" literals of src/lbfgs.rs's `agrees_with_scikit_learn_class_weight_balanced`:
+# the same rows with the outcome shifted so that about a fifth is positive (the study's imbalance,
+# mirrored), fitted with LogisticRegression(class_weight="balanced", C=1/alpha).
+def imbalanced(rows):
+    X, _ = data(rows)
+    y = []
+    for i, (a, b, c, d) in enumerate(X):
+        z = -1.6 + 1.5 * a - 2.0 * b + 0.8 * c - 0.3 * d
+        u = ((i * 7919) % 1000) / 1000.0
+        y.append(1 if u < 1.0 / (1.0 + np.exp(-z)) else 0)
+    return X, np.array(y)
+
+
+X, y = imbalanced(200)
+print("imbalanced: positives", int(y.sum()), "of", len(y))
+for alpha in [1.0, 10.0]:
+    for tol in [1e-4, 1e-12]:
+        m = LogisticRegression(C=1 / alpha, class_weight="balanced", solver="lbfgs", tol=tol, max_iter=10000).fit(X, y)
+        print(f"balanced alpha {alpha} tol {tol} n_iter {m.n_iter_[0]}")
+        print("  coef", ", ".join(repr(float(v)) for v in m.coef_[0]), "intercept", repr(float(m.intercept_[0])))
