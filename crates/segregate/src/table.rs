@@ -8,9 +8,9 @@ use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use serde::{Deserialize, Serialize};
 
 use crate::SegregateError;
-use rustc_hash::FxHashMap;
 use crate::sides;
 use crate::split::{Groups, Labels, SplitOptions, assign};
+use rustc_hash::FxHashMap;
 
 /// The params of a table split (and of the `segregate` stage).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
