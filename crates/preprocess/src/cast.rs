@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, Int64Array, NullBufferBuilder, StringArray,
-};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray};
+use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer};
 use arrow::compute::{CastOptions, can_cast_types, cast, cast_with_options};
 use arrow::datatypes::{ArrowNativeType, DataType, Float64Type, Int64Type};
 use arrow::error::ArrowError;
@@ -266,12 +265,40 @@ fn fast_int(b: &[u8]) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
-/// The exact spellings `parse_bool` accepts, without trimming.
+/// The exact spellings `parse_bool` accepts, without trimming. Slice patterns compare the
+/// bytes inline; matching on byte-string literals called `memcmp` per value.
 fn fast_bool(b: &[u8]) -> Option<bool> {
-    match b {
-        b"true" | b"t" | b"True" => Some(true),
-        b"false" | b"f" | b"False" => Some(false),
+    match *b {
+        [b't' | b'T', b'r', b'u', b'e'] | [b't'] => Some(true),
+        [b'f' | b'F', b'a', b'l', b's', b'e'] | [b'f'] => Some(false),
         _ => None,
+    }
+}
+
+/// Validity bits packed a word at a time (arrow's bit order on a little-endian word), with no
+/// per-value builder call; `None` when every value is valid, as `NullBufferBuilder` gives.
+struct Validity {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Validity {
+    fn new(len: usize) -> Self {
+        Self { words: vec![0; len.div_ceil(64)], len }
+    }
+
+    #[inline]
+    fn set(&mut self, i: usize) {
+        self.words[i / 64] |= 1 << (i % 64);
+    }
+
+    fn buffer(self) -> BooleanBuffer {
+        let bytes: Vec<u8> = self.words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        BooleanBuffer::new(Buffer::from_vec(bytes), 0, self.len)
+    }
+
+    fn finish(self, invalid: u64) -> Option<NullBuffer> {
+        (invalid > 0).then(|| NullBuffer::new(self.buffer()))
     }
 }
 
@@ -286,40 +313,35 @@ where
     T: arrow::datatypes::ArrowPrimitiveType,
 {
     let n = text.len();
-    let mut values = Vec::with_capacity(n);
-    let mut nulls = NullBufferBuilder::new(n);
+    let mut values = vec![T::Native::default(); n];
+    let mut valid = Validity::new(n);
     let mut failed = Vec::new();
     let mut was_null = 0u64;
     let offsets = text.value_offsets();
     let data = text.value_data();
-    for i in 0..n {
+    let nulls = text.nulls().filter(|n| n.null_count() > 0);
+    for (i, slot) in values.iter_mut().enumerate() {
+        if nulls.is_some_and(|n| n.is_null(i)) {
+            was_null += 1;
+            continue;
+        }
         let bytes = &data[offsets[i].as_usize()..offsets[i + 1].as_usize()];
-        let parsed = if text.is_null(i) {
-            Parsed::Blank
-        } else if let Some(v) = fast(bytes) {
-            Parsed::Value(v)
-        } else {
-            parse(text.value(i))
+        let parsed = match fast(bytes) {
+            Some(v) => Parsed::Value(v),
+            None => parse(text.value(i)),
         };
         match parsed {
             Parsed::Value(v) => {
-                values.push(v);
-                nulls.append_non_null();
+                *slot = v;
+                valid.set(i);
             }
-            Parsed::Blank => {
-                values.push(T::Native::default());
-                nulls.append_null();
-                was_null += 1;
-            }
-            Parsed::Invalid => {
-                values.push(T::Native::default());
-                nulls.append_null();
-                failed.push(i);
-            }
+            Parsed::Blank => was_null += 1,
+            Parsed::Invalid => failed.push(i),
         }
     }
     let ok = n as u64 - was_null - failed.len() as u64;
-    let array = arrow::array::PrimitiveArray::<T>::new(values.into(), nulls.finish());
+    let nulls = valid.finish(was_null + failed.len() as u64);
+    let array = arrow::array::PrimitiveArray::<T>::new(values.into(), nulls);
     Converted { array: Arc::new(array), failed, was_null, ok }
 }
 
@@ -327,38 +349,35 @@ fn parse_booleans(text: &StringArray) -> Converted {
     let n = text.len();
     let offsets = text.value_offsets();
     let data = text.value_data();
-    let mut values = BooleanBufferBuilder::new(n);
-    let mut nulls = NullBufferBuilder::new(n);
+    let mut values = Validity::new(n);
+    let mut valid = Validity::new(n);
     let mut failed = Vec::new();
     let mut was_null = 0u64;
+    let nulls = text.nulls().filter(|n| n.null_count() > 0);
     for i in 0..n {
+        if nulls.is_some_and(|n| n.is_null(i)) {
+            was_null += 1;
+            continue;
+        }
         let bytes = &data[offsets[i].as_usize()..offsets[i + 1].as_usize()];
-        let parsed = if text.is_null(i) {
-            Parsed::Blank
-        } else if let Some(v) = fast_bool(bytes) {
-            Parsed::Value(v)
-        } else {
-            parse_bool(text.value(i))
+        let parsed = match fast_bool(bytes) {
+            Some(v) => Parsed::Value(v),
+            None => parse_bool(text.value(i)),
         };
         match parsed {
             Parsed::Value(v) => {
-                values.append(v);
-                nulls.append_non_null();
+                if v {
+                    values.set(i);
+                }
+                valid.set(i);
             }
-            Parsed::Blank => {
-                values.append(false);
-                nulls.append_null();
-                was_null += 1;
-            }
-            Parsed::Invalid => {
-                values.append(false);
-                nulls.append_null();
-                failed.push(i);
-            }
+            Parsed::Blank => was_null += 1,
+            Parsed::Invalid => failed.push(i),
         }
     }
     let ok = n as u64 - was_null - failed.len() as u64;
-    Converted { array: Arc::new(BooleanArray::new(values.finish(), nulls.finish())), failed, was_null, ok }
+    let nulls = valid.finish(was_null + failed.len() as u64);
+    Converted { array: Arc::new(BooleanArray::new(values.buffer(), nulls)), failed, was_null, ok }
 }
 
 fn floats_to_int(array: &ArrayRef) -> Converted {

@@ -12,7 +12,7 @@ use arrow::array::{
     Array, ArrayData, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, Capacities, MutableArrayData,
     OffsetSizeTrait, make_array,
 };
-use arrow::buffer::{MutableBuffer, NullBuffer};
+use arrow::buffer::{BooleanBuffer, MutableBuffer, NullBuffer};
 use arrow::compute::{FilterBuilder, FilterPredicate};
 use arrow::datatypes::DataType;
 use arrow::error::ArrowError;
@@ -21,8 +21,8 @@ use arrow::error::ArrowError;
 pub(crate) struct Kept {
     runs: Vec<Range<usize>>,
     rows: usize,
-    /// Rows in the batch.
-    len: usize,
+    /// The kept rows as bits, one per row of the batch.
+    mask: BooleanBuffer,
     /// Arrow's filter for this side, built when a column needs it.
     predicate: OnceCell<FilterPredicate>,
 }
@@ -51,11 +51,9 @@ impl Kept {
         let predicate = match self.predicate.get() {
             Some(p) => p,
             None => {
-                let mut mask = vec![false; self.len];
-                for r in &self.runs {
-                    mask[r.clone()].fill(true);
-                }
-                let p = FilterBuilder::new(&BooleanArray::from(mask)).optimize().build();
+                // The packed mask the runs came from: rebuilding it from the runs as a
+                // `Vec<bool>` cost more than the filter's bookkeeping.
+                let p = FilterBuilder::new(&BooleanArray::new(self.mask.clone(), None)).optimize().build();
                 self.predicate.get_or_init(|| p)
             }
         };
@@ -76,7 +74,7 @@ pub(crate) fn kept(keep: &BooleanArray) -> Kept {
     };
     let runs: Vec<Range<usize>> = mask.set_slices().map(|(a, b)| a..b).collect();
     let rows = runs.iter().map(ExactSizeIterator::len).sum();
-    Kept { runs, rows, len: keep.len(), predicate: OnceCell::new() }
+    Kept { runs, rows, mask, predicate: OnceCell::new() }
 }
 
 pub(crate) fn gather(col: &ArrayRef, side: &Kept) -> Result<ArrayRef, ArrowError> {
@@ -141,7 +139,7 @@ fn fixed_width(col: &ArrayRef, width: usize, side: &Kept) -> Result<ArrayRef, Ar
     Ok(make_array(data))
 }
 
-fn bits(packed: &[u8], offset: usize, side: &Kept) -> arrow::buffer::BooleanBuffer {
+fn bits(packed: &[u8], offset: usize, side: &Kept) -> BooleanBuffer {
     let mut out = BooleanBufferBuilder::new(side.rows);
     for r in &side.runs {
         out.append_packed_range(offset + r.start..offset + r.end, packed);

@@ -8,7 +8,6 @@ use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 
 use crate::cast::{castable, is_string_like, target_type};
-use rustc_hash::FxHashMap;
 use crate::{CastType, FilterOp, Literal, OnError, PreprocessError, Spec, Step, Unmapped};
 
 /// A step resolved against the columns it will see.
@@ -47,10 +46,20 @@ pub(crate) enum Pred {
 pub(crate) struct MapOp {
     pub index: usize,
     pub name: String,
-    /// Old value -> position in `targets`.
-    pub lookup: FxHashMap<String, u32>,
+    /// Old values by their length in bytes, each with its position in `targets`: a column
+    /// holds a few distinct values, so comparing the one or two of the same length beats
+    /// hashing every value.
+    pub by_len: Vec<Vec<(Box<[u8]>, u32)>>,
     pub targets: Vec<String>,
     pub unmapped: Unmapped,
+}
+
+impl MapOp {
+    /// The position in `targets` of the value `old` maps to.
+    #[inline]
+    pub fn find(&self, old: &[u8]) -> Option<u32> {
+        self.by_len.get(old.len())?.iter().find(|(from, _)| **from == *old).map(|(_, t)| *t)
+    }
 }
 
 pub(crate) struct FillColumn {
@@ -129,12 +138,13 @@ pub(crate) fn compile(spec: &Spec, schema: &SchemaRef) -> Result<Plan, Preproces
                 let mut targets: Vec<String> = m.values.values().cloned().collect();
                 targets.sort();
                 targets.dedup();
-                let lookup = m
-                    .values
-                    .iter()
-                    .map(|(from, to)| (from.clone(), targets.binary_search(to).unwrap_or(0) as u32))
-                    .collect();
-                Op::Map(MapOp { index, name: m.column.clone(), lookup, targets, unmapped: m.unmapped })
+                let longest = m.values.keys().map(String::len).max().unwrap_or(0);
+                let mut by_len: Vec<Vec<(Box<[u8]>, u32)>> = vec![Vec::new(); longest + 1];
+                for (from, to) in &m.values {
+                    let target = targets.binary_search(to).unwrap_or(0) as u32;
+                    by_len[from.len()].push((from.as_bytes().into(), target));
+                }
+                Op::Map(MapOp { index, name: m.column.clone(), by_len, targets, unmapped: m.unmapped })
             }
             Step::Fill(cols) => {
                 let mut out = Vec::with_capacity(cols.len());

@@ -12,10 +12,10 @@ use arrow::error::ArrowError;
 
 use crate::cast::{convert, value_text};
 use crate::error::MAX_EXAMPLES;
-use rustc_hash::FxHashMap;
 use crate::gather;
 use crate::plan::{MapOp, Op, PlannedStep, Pred};
 use crate::{OnError, Unmapped};
+use rustc_hash::FxHashMap;
 
 /// The columns of one input batch as it moves through the steps.
 ///
@@ -353,8 +353,8 @@ fn map(m: &MapOp, batch: &mut Batch, counts: &mut Counts) -> Result<Option<Failu
     for i in 0..n {
         let row = rows.as_ref().map_or(i, |r| r[i]);
         let value = text.is_valid(row).then(|| text.value(row));
-        if let Some(t) = value.and_then(|v| m.lookup.get(v)) {
-            out.append_value(&m.targets[*t as usize]);
+        if let Some(t) = value.and_then(|v| m.find(v.as_bytes())) {
+            out.append_value(&m.targets[t as usize]);
             mapped += 1;
             continue;
         }
