@@ -46,7 +46,7 @@ pub struct Global {
     /// The artifact store directory (default: the pipeline file's `store`, else ./artifacts).
     #[arg(long, global = true, env = "ESTEIRA_STORE")]
     store: Option<PathBuf>,
-    /// No progress bars.
+    /// No progress bars, and only warnings and errors logged.
     #[arg(short, long, global = true)]
     quiet: bool,
 }
@@ -88,7 +88,7 @@ enum Command {
 /// Parses the command line, runs the command, and maps errors to exit codes.
 pub fn main(registry: &Registry) -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(cli.global.quiet);
     match dispatch(cli, registry) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -98,11 +98,11 @@ pub fn main(registry: &Registry) -> ExitCode {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(quiet: bool) {
     use tracing_subscriber::EnvFilter;
     // On a terminal the bars show progress, so only warnings are logged by default; in CI and
     // pipes each stage logs a line.
-    let default = if crate::progress::bars_enabled() { "warn" } else { "info" };
+    let default = if quiet || crate::progress::bars_enabled() { "warn" } else { "info" };
     let filter = EnvFilter::try_from_env("ESTEIRA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
