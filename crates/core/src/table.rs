@@ -17,6 +17,10 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 
 use crate::CoreError;
 
+mod gather;
+
+pub use gather::RowRuns;
+
 /// Rows per `write` call and per batch read back.
 pub const BATCH_ROWS: usize = 8192;
 

@@ -84,7 +84,6 @@
 mod apply;
 mod cast;
 mod error;
-mod gather;
 mod plan;
 mod spec;
 mod stage;

@@ -10,9 +10,10 @@ use arrow::compute::{cast, is_not_null};
 use arrow::datatypes::{ArrowPrimitiveType, DataType, Float64Type, Int32Type, Int64Type};
 use arrow::error::ArrowError;
 
+use esteira_core::table::RowRuns;
+
 use crate::cast::{convert, value_text};
 use crate::error::MAX_EXAMPLES;
-use crate::gather;
 use crate::plan::{MapOp, Op, PlannedStep, Pred};
 use crate::{OnError, Unmapped};
 use rustc_hash::FxHashMap;
@@ -34,7 +35,7 @@ pub(crate) struct Batch {
 }
 
 struct Pending {
-    kept: gather::Kept,
+    kept: RowRuns,
     stale: Vec<bool>,
 }
 
@@ -56,14 +57,14 @@ impl Batch {
         if let Some(p) = &mut self.pending
             && p.stale[i]
         {
-            self.cols[i] = gather::gather(&self.cols[i], &p.kept)?;
+            self.cols[i] = p.kept.gather(&self.cols[i])?;
             p.stale[i] = false;
         }
         Ok(&self.cols[i])
     }
 
     /// Column `i` as stored and, when a filter is pending on it, the rows to read from it.
-    fn raw(&self, i: usize) -> (&ArrayRef, Option<&gather::Kept>) {
+    fn raw(&self, i: usize) -> (&ArrayRef, Option<&RowRuns>) {
         let kept = self.pending.as_ref().filter(|p| p.stale[i]).map(|p| &p.kept);
         (&self.cols[i], kept)
     }
@@ -98,7 +99,7 @@ impl Batch {
     }
 
     fn keep(&mut self, keep: BooleanArray) -> Result<(), ArrowError> {
-        let kept = gather::kept(&keep);
+        let kept = RowRuns::from_mask(&keep);
         if kept.rows() == self.rows {
             return Ok(());
         }
@@ -270,8 +271,8 @@ fn fill(col: &ArrayRef, value: &ArrayRef) -> Result<ArrayRef, ArrowError> {
 
 /// [`fill`] of the kept rows of `col`, read in place: the column is not copied by the filter
 /// first. `None` for types [`fill`] has no direct loop for. Also gives the nulls filled.
-fn fill_kept(col: &ArrayRef, kept: &gather::Kept, value: &ArrayRef) -> Option<(ArrayRef, usize)> {
-    fn primitive<T: ArrowPrimitiveType>(col: &ArrayRef, kept: &gather::Kept, value: &ArrayRef) -> (ArrayRef, usize) {
+fn fill_kept(col: &ArrayRef, kept: &RowRuns, value: &ArrayRef) -> Option<(ArrayRef, usize)> {
+    fn primitive<T: ArrowPrimitiveType>(col: &ArrayRef, kept: &RowRuns, value: &ArrayRef) -> (ArrayRef, usize) {
         let a = col.as_primitive::<T>();
         let fill = value.as_primitive::<T>().value(0);
         let mut nulls = 0;
@@ -340,7 +341,7 @@ fn map(m: &MapOp, batch: &mut Batch, counts: &mut Counts) -> Result<Option<Failu
     // needs a cast to text first.
     let (text, rows) = if batch.raw(m.index).0.data_type() == &DataType::Utf8 {
         let (col, kept) = batch.raw(m.index);
-        (col.clone(), kept.map(gather::Kept::indices))
+        (col.clone(), kept.map(RowRuns::indices))
     } else {
         (cast(batch.col(m.index)?, &DataType::Utf8)?, None)
     };

@@ -54,7 +54,6 @@
 mod error;
 mod kfold;
 mod rng;
-mod sides;
 mod split;
 mod stage;
 mod table;

@@ -7,8 +7,9 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use serde::{Deserialize, Serialize};
 
+use esteira_core::table::RowRuns;
+
 use crate::SegregateError;
-use crate::sides;
 use crate::split::{Groups, Labels, SplitOptions, assign};
 use rustc_hash::FxHashMap;
 
@@ -143,15 +144,15 @@ pub fn split_table(
     let mut offset = 0;
     for batch in batches {
         let n = batch.num_rows();
-        let (train_rows, test_rows) = sides::runs(&is_test[offset..offset + n]);
+        let (train_rows, test_rows) = RowRuns::split(&is_test[offset..offset + n]);
         offset += n;
         let arrow_err = |source| SegregateError::Arrow { what: "splitting a batch".into(), source };
         // Test first, as before: the order only matters for which allocation comes first.
         if test_rows.rows() > 0 {
-            test.push(sides::gather_batch(&batch, &test_rows).map_err(arrow_err)?);
+            test.push(test_rows.gather_batch(&batch).map_err(arrow_err)?);
         }
         if train_rows.rows() > 0 {
-            train.push(sides::gather_batch(&batch, &train_rows).map_err(arrow_err)?);
+            train.push(train_rows.gather_batch(&batch).map_err(arrow_err)?);
         }
     }
     tracing::debug!(train = report.rows.train, test = report.rows.test, "split table");
