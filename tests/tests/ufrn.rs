@@ -59,6 +59,21 @@ fn the_ufrn_pipeline_runs_caches_and_reproduces() {
     assert!(b.store().join("latest/check_raw/report.html").is_file());
     assert!(b.store().join("latest/train/model.json").is_file());
 
+    // Batch scoring from the shell with the run's model.
+    b.write(
+        "rows.csv",
+        "sexo;ano_nascimento;raca;estado_origem;cidade_origem;renda;area_conhecimento;possui_auxilio_alimentacao;possui_auxilio_transporte;possui_auxilio_residencia_moradia;grau_academico\n\
+         F;1999;Pardo;Rio Grande do Norte;NATAL;1500;Ciências da Saúde;true;false;false;BACHARELADO\n\
+         M;1985;Branco;Paraíba;JOÃO PESSOA;9000;Engenharias;false;false;false;BACHARELADO\n",
+    );
+    let scored = b.esteira(&["predict", "rows.csv"]).ok();
+    let lines: Vec<&str> = scored.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", scored.stdout);
+    assert!(lines[0].contains("probability_APROVADO"), "{}", lines[0]);
+    for row in &lines[1..] {
+        assert!(row.ends_with("APROVADO") || row.ends_with("FALHOU"), "{row}");
+    }
+
     // Second run: everything cached, same outputs.
     b.esteira(&["run"]).ok();
     let second = b.record("latest");
