@@ -53,5 +53,5 @@ pub use model_eval::{
     EvaluateParams, EvaluationOutput, PREDICTED_CLASS_COLUMN, TRUE_CLASS_COLUMN, draw_charts, evaluate_model, labels,
     predictions_table, probability_column, training_prior,
 };
-pub use report::{Charts, Evaluation, METRICS_FORMAT, OddsRatio, escape_html, render_html, verdict};
+pub use report::{Charts, Evaluation, METRICS_FORMAT, OddsRatio, effect_label, escape_html, render_html, verdict};
 pub use stage::{EvaluateStage, KIND, register};

@@ -12,7 +12,7 @@ use crate::charts::{OddsRatioBar, confusion_heatmap_svg, odds_ratio_svg, pr_svg,
 use crate::evaluation::evaluate_scores;
 use crate::importance::permutation_importance;
 use crate::metrics::{precision_recall_curve, roc_curve};
-use crate::report::{Charts, Evaluation, METRICS_FORMAT, OddsRatio, render_html};
+use crate::report::{Charts, Evaluation, METRICS_FORMAT, OddsRatio, effect_label, render_html};
 use crate::{EvaluateError, ScoreEvaluation};
 
 /// Name of the predictions column holding the true class.
@@ -119,7 +119,7 @@ pub fn evaluate_model(
     let score_eval = evaluate_scores(&y, &scores, threshold, training_prior(model), params.bootstrap, params.seed)?;
 
     let odds_ratios = model.feature_effects().map(|effects| {
-        let mut v: Vec<OddsRatio> = effects.into_iter().map(OddsRatio::from).collect();
+        let mut v: Vec<OddsRatio> = effects;
         v.sort_by(|a, b| b.coefficient.abs().total_cmp(&a.coefficient.abs()).then_with(|| a.feature.cmp(&b.feature)));
         v
     });
@@ -184,8 +184,11 @@ pub fn draw_charts(
     let effects = match &evaluation.odds_ratios {
         Some(all) if !all.is_empty() => {
             let shown = all.len().min(chart_effects);
-            let mut bars: Vec<OddsRatioBar> =
-                all.iter().take(shown).map(|e| OddsRatioBar { label: e.label(), odds_ratio: e.odds_ratio }).collect();
+            let mut bars: Vec<OddsRatioBar> = all
+                .iter()
+                .take(shown)
+                .map(|e| OddsRatioBar { label: effect_label(e), odds_ratio: e.odds_ratio })
+                .collect();
             bars.sort_by(|a, b| b.odds_ratio.total_cmp(&a.odds_ratio).then_with(|| a.label.cmp(&b.label)));
             let title = if shown < all.len() {
                 format!("Odds ratios of {pos} (the {shown} largest of {})", all.len())

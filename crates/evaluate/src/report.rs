@@ -12,44 +12,16 @@ use crate::importance::ColumnImportance;
 /// The `format` field of every metrics document this crate writes.
 pub const METRICS_FORMAT: &str = "esteira-evaluate-metrics/1";
 
-/// One logistic-regression coefficient read as an odds ratio of the positive class.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OddsRatio {
-    /// Matrix column (`idade`, `sexo=M`).
-    pub feature: String,
-    /// The feature column it belongs to (`sexo`).
-    pub column: String,
-    /// For a one-hot column, its category.
-    pub category: Option<String>,
-    /// For a one-hot column, the reference category the ratio compares against.
-    pub reference: Option<String>,
-    /// The coefficient (per standard deviation for scaled numeric features).
-    pub coefficient: f64,
-    /// `exp(coefficient)`: how the odds of the positive class multiply.
-    pub odds_ratio: f64,
-}
+/// One logistic-regression coefficient read as an odds ratio of the positive class: the
+/// model's own [`esteira_train::FeatureEffect`].
+pub type OddsRatio = esteira_train::FeatureEffect;
 
-impl From<esteira_train::FeatureEffect> for OddsRatio {
-    fn from(e: esteira_train::FeatureEffect) -> Self {
-        Self {
-            feature: e.feature,
-            column: e.column,
-            category: e.category,
-            reference: e.reference,
-            coefficient: e.coefficient,
-            odds_ratio: e.odds_ratio,
-        }
-    }
-}
-
-impl OddsRatio {
-    /// A short label: `column: category vs reference`, or the feature name.
-    pub fn label(&self) -> String {
-        match (&self.category, &self.reference) {
-            (Some(c), Some(r)) => format!("{}: {c} vs {r}", self.column),
-            (Some(c), None) => format!("{}: {c}", self.column),
-            _ => self.feature.clone(),
-        }
+/// A short label for an odds ratio: `column: category vs reference`, or the feature name.
+pub fn effect_label(e: &OddsRatio) -> String {
+    match (&e.category, &e.reference) {
+        (Some(c), Some(r)) => format!("{}: {c} vs {r}", e.column),
+        (Some(c), None) => format!("{}: {c}", e.column),
+        _ => e.feature.clone(),
     }
 }
 
