@@ -19,21 +19,7 @@ code{font-size:.82rem;word-break:break-word}.muted{color:#777}\
 figure{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:.5rem}\
 figcaption{font-size:.85rem;margin-bottom:.3rem}svg text{font-size:10px;fill:#444}";
 
-/// Escapes text for HTML content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use esteira_core::escape_html as escape;
 
 fn short(v: &Value, max: usize) -> String {
     let s = match v {

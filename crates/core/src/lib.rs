@@ -53,6 +53,7 @@ mod canonical;
 mod context;
 mod error;
 mod hash;
+mod html;
 mod stage;
 pub mod store;
 pub mod table;
@@ -61,6 +62,7 @@ pub use canonical::{cache_key, canonical_json};
 pub use context::{InputArtifact, NoProgress, OutputWriter, Progress, StageContext, StageOutcome};
 pub use error::CoreError;
 pub use hash::{ContentHash, HashingWriter};
+pub use html::escape_html;
 pub use stage::{BuildFn, OutputSpec, Registry, Stage, StageError, StageFactory, params_json, parse_params};
 pub use store::{
     ArtifactStore, CacheRecord, LocalStore, ObjectSink, RunRecord, RunStatus, StageRecord, StageStatus, StoreLock,

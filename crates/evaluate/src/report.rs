@@ -66,21 +66,7 @@ pub struct Charts {
     pub effects: String,
 }
 
-/// Escapes text for HTML content and attribute values.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use esteira_core::escape_html;
 
 /// An SVG document ready to inline in HTML5: no XML namespace URL (HTML parsers put `<svg>` in
 /// the SVG namespace themselves), so the page holds no external reference at all.
