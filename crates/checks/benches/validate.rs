@@ -11,14 +11,7 @@ use std::time::Instant;
 use esteira_checks::{ProfileOptions, Suite, profile, profile_columns, render_html, validate_table};
 
 fn vm_hwm_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+    esteira_core::procstat::peak_rss() / 1024
 }
 
 fn main() {

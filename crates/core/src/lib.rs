@@ -54,6 +54,7 @@ mod context;
 mod error;
 mod hash;
 mod html;
+pub mod procstat;
 mod stage;
 pub mod store;
 pub mod table;

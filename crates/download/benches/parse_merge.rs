@@ -20,20 +20,12 @@ use esteira_download::{CsvOptions, MergeParams, drop_duplicates, merge_tables, r
 use esteira_synth::{SynthConfig, TABLE_FILES, generate};
 
 fn vm_hwm_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    esteira_core::procstat::peak_rss() as f64 / (1024.0 * 1024.0)
 }
 
-/// This thread's CPU time in seconds (NaN where `/proc` does not have it).
+/// This thread's CPU time in seconds.
 fn cpu_s() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()))
-        .map_or(f64::NAN, |ns| ns / 1e9)
+    esteira_core::procstat::thread_cpu_ns() as f64 / 1e9
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

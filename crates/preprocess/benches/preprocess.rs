@@ -4,6 +4,7 @@
 //! `cargo bench -p esteira-preprocess --bench preprocess` runs 10 million rows (`ROWS=n` to
 //! change); run without `--bench` (e.g. by `cargo test --benches`) it does a 100k-row smoke run.
 
+use esteira_core::procstat::{memory, thread_cpu_ns};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -131,29 +132,6 @@ fn breakdown(spec: &Spec, schema: &SchemaRef, batches: &[RecordBatch]) {
     }
 }
 
-/// Nanoseconds this thread has spent on a CPU (`/proc/thread-self/schedstat`): unlike wall
-/// time it does not grow when other processes share the cores.
-fn cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
-
-/// (VmRSS, VmHWM) in bytes.
-fn memory() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 /// Bytes of the buffers the rows use (not the builders' spare capacity).
 fn used_bytes(batches: &[RecordBatch]) -> u64 {
     batches.iter().flat_map(RecordBatch::columns).map(|c| c.to_data().get_slice_memory_size().unwrap_or(0) as u64).sum()
@@ -177,11 +155,11 @@ fn main() {
     // Resetting the high-water mark (clear_refs 5) measures the peak of this phase only.
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let (rss_before, _) = memory();
-    let cpu_start = cpu_ns();
+    let cpu_start = thread_cpu_ns();
     let start = Instant::now();
     let out = apply(&spec, &schema, batches).expect("recipe runs");
     let elapsed = start.elapsed();
-    let cpu = cpu_ns().saturating_sub(cpu_start) as f64 / 1e9;
+    let cpu = thread_cpu_ns().saturating_sub(cpu_start) as f64 / 1e9;
     let (rss_after, peak) = memory();
     let out_bytes = used_bytes(&out.batches);
     println!("preprocess: {rows} rows x {} columns, 5 steps (select, cast x5, filter, map, fill x3)", COLUMNS.len());

@@ -28,17 +28,11 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
 
 fn reset_peak() {
-    // "5" resets the peak resident set size (Linux >= 4.0); ignored elsewhere.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    esteira_core::procstat::reset_peak_rss();
 }
 
 fn peak_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    esteira_core::procstat::peak_rss() as f64 / (1024.0 * 1024.0)
 }
 
 fn report(what: &str, start: Instant) {
