@@ -42,7 +42,8 @@ pub struct PlanEntry {
 /// Computes the plan without executing or writing anything (file hashes use the memo).
 pub fn plan(dag: &Dag, store: &LocalStore, opts: &RunOptions) -> Result<Vec<PlanEntry>, OrchestratorError> {
     let selected = selection(dag, opts)?;
-    let runs = store.run_list().unwrap_or_default();
+    // Run records are only needed to explain a miss: read them once, and only then.
+    let runs = std::cell::OnceCell::new();
     let mut known: BTreeMap<String, BTreeMap<String, ContentHash>> = BTreeMap::new();
     let mut will_run: BTreeSet<String> = BTreeSet::new();
     let mut out = Vec::new();
@@ -92,7 +93,13 @@ pub fn plan(dag: &Dag, store: &LocalStore, opts: &RunOptions) -> Result<Vec<Plan
             Action::Cached
         } else {
             if complete {
-                reasons.extend(explain(&runs, name, stage.version(), &params, &inputs));
+                reasons.extend(explain(
+                    runs.get_or_init(|| store.run_list().unwrap_or_default()),
+                    name,
+                    stage.version(),
+                    &params,
+                    &inputs,
+                ));
             }
             Action::Run
         };

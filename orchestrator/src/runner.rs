@@ -53,7 +53,7 @@ pub fn selection(dag: &Dag, opts: &RunOptions) -> Result<BTreeSet<String>, Orche
 
 /// A fresh run id that sorts after every earlier one (ids are created under the store lock).
 pub fn new_run_id(store: &LocalStore) -> String {
-    let last = store.run_get("latest").ok().map(|r| r.id);
+    let last = store.run_ids().ok().and_then(|mut ids| ids.pop());
     loop {
         let id = run_id_now();
         if last.as_ref().is_none_or(|l| id > *l) {

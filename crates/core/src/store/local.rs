@@ -128,6 +128,11 @@ impl LocalStore {
         Ok(())
     }
 
+    /// Run ids, oldest first, from the file names alone (no record is read).
+    pub fn run_ids(&self) -> Result<Vec<String>, CoreError> {
+        run_ids(&self.root)
+    }
+
     fn cache_file(&self, key: &ContentHash) -> PathBuf {
         self.root.join("cache").join(format!("{}.json", key.to_hex()))
     }
