@@ -16,16 +16,16 @@ mod synth;
 mod table;
 mod verify;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use esteira_core::{LocalStore, Registry};
 
+use crate::OrchestratorError;
 use crate::dag::Dag;
 use crate::pipeline::Pipeline;
-use crate::{OrchestratorError, exit};
 
 /// esteira: an ML pipeline as a cached, reproducible DAG of stages.
 #[derive(Debug, Parser)]
@@ -186,11 +186,3 @@ fn duration_secs(start: &str, end: Option<&str>) -> Option<f64> {
     let e = humantime::parse_rfc3339(end?).ok()?;
     e.duration_since(s).ok().map(|d| d.as_secs_f64())
 }
-
-#[allow(dead_code, reason = "used by subcommands that land with their stage crates")]
-fn exists(p: &Path) -> Result<(), OrchestratorError> {
-    if p.exists() { Ok(()) } else { Err(OrchestratorError::Usage(format!("{}: no such file", p.display()))) }
-}
-
-#[allow(unused_imports, reason = "re-exported for subcommand modules")]
-use exit as _;
