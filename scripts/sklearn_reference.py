@@ -77,6 +77,26 @@ def features(df: pd.DataFrame, params: dict) -> pd.DataFrame:
     return out
 
 
+def fit_reference(x_train: pd.DataFrame, y_train, params: dict, max_iter: int = 1000):
+    """The issue's reference model fitted on `x_train`; returns it and (features, fit) seconds."""
+    model = Pipeline([
+        ("features", ColumnTransformer([
+            ("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+             params["numeric"]),
+            ("categorical", Pipeline([("impute", SimpleImputer(strategy="most_frequent")),
+                                      ("onehot", OneHotEncoder(drop="first", handle_unknown="ignore"))]),
+             params["categorical"]),
+        ])),
+        ("model", LogisticRegression(class_weight="balanced", max_iter=max_iter)),
+    ])
+    t0 = time.perf_counter()
+    x_fit = model.named_steps["features"].fit_transform(x_train)
+    t_features = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model.named_steps["model"].fit(x_fit, y_train)
+    return model, (t_features, time.perf_counter() - t0)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="artifacts/latest/segregate", type=Path)
@@ -96,22 +116,8 @@ def main() -> int:
     x_train, x_test = features(train, params), features(test, params)
     y_train, y_test = (train[target] == positive).to_numpy(), (test[target] == positive).to_numpy()
 
-    model = Pipeline([
-        ("features", ColumnTransformer([
-            ("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
-             params["numeric"]),
-            ("categorical", Pipeline([("impute", SimpleImputer(strategy="most_frequent")),
-                                      ("onehot", OneHotEncoder(drop="first", handle_unknown="ignore"))]),
-             params["categorical"]),
-        ])),
-        ("model", LogisticRegression(class_weight="balanced", max_iter=args.max_iter)),
-    ])
-    t0 = time.perf_counter()
-    x_fit = model.named_steps["features"].fit_transform(x_train)
-    t_features = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    model.named_steps["model"].fit(x_fit, y_train)
-    t_fit = time.perf_counter() - t0
+    model, timings = fit_reference(x_train, y_train, params, args.max_iter)
+    t_features, t_fit = timings
     proba = model.predict_proba(x_test)[:, list(model.classes_).index(True)]
     pred = model.predict(x_test)  # threshold 0.5
     n_features = model.named_steps["features"].transform(x_test.head(1)).shape[1]

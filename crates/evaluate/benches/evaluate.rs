@@ -58,7 +58,7 @@ fn main() {
         derived: BTreeMap::new(),
         categorical: vec!["sexo".into(), "raca".into(), "area_conhecimento".into()],
         numeric: vec!["renda".into(), "idade".into()],
-        lof: LofParams { enabled: false, ..LofParams::default() },
+        lof: LofParams { enabled: esteira_train::LofMode::Off, ..LofParams::default() },
         cv: CvParams { folds: 3, ..CvParams::default() },
         grid: vec![GridEntry::LogisticRegression { alpha: vec![1.0] }],
         ..TrainParams::default()

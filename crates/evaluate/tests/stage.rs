@@ -41,7 +41,7 @@ fn params(grid: Vec<GridEntry>) -> TrainParams {
         derived: BTreeMap::new(),
         categorical: vec!["sexo".into(), "raca".into()],
         numeric: vec!["renda".into()],
-        lof: LofParams { enabled: false, ..LofParams::default() },
+        lof: LofParams { enabled: esteira_train::LofMode::Off, ..LofParams::default() },
         cv: CvParams { folds: 3, ..CvParams::default() },
         grid,
         ..TrainParams::default()

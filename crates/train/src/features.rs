@@ -78,6 +78,51 @@ pub(crate) struct NumericFeature {
     /// Scaled value = (value - center) / scale.
     pub(crate) center: f64,
     pub(crate) scale: f64,
+    /// Inner edges of the quantile bins (`numeric_bins`), strictly increasing: bin `k` holds
+    /// the values with `k` edges at or below them; bins after the first get a one-hot column.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) bin_edges: Vec<f64>,
+}
+
+impl NumericFeature {
+    /// The bin of an imputed, unscaled value.
+    fn bin(&self, v: f64) -> usize {
+        self.bin_edges.partition_point(|&e| e <= v)
+    }
+
+    /// `[a, b)`-style labels of every bin.
+    fn bin_labels(&self) -> Vec<String> {
+        let e = &self.bin_edges;
+        (0..=e.len())
+            .map(|k| match (k.checked_sub(1).map(|i| e[i]), e.get(k)) {
+                (None, Some(hi)) => format!("< {hi}"),
+                (Some(lo), Some(hi)) => format!("[{lo}, {hi})"),
+                (Some(lo), None) => format!(">= {lo}"),
+                (None, None) => "all".to_owned(),
+            })
+            .collect()
+    }
+}
+
+/// Inner edges of `bins` quantile bins of `sorted` values (numpy's linear percentile, as
+/// scikit-learn's `KBinsDiscretizer(strategy="quantile")`), edges closer than 1e-8 merged.
+fn quantile_edges(sorted: &[f64], bins: usize) -> Vec<f64> {
+    if bins < 2 || sorted.is_empty() {
+        return Vec::new();
+    }
+    let last = (sorted.len() - 1) as f64;
+    let mut edges: Vec<f64> = Vec::with_capacity(bins + 1);
+    for q in 0..=bins {
+        let pos = last * q as f64 / bins as f64;
+        let (lo, frac) = (pos.floor() as usize, pos - pos.floor());
+        let hi = (lo + 1).min(sorted.len() - 1);
+        let e = sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
+        if edges.last().is_none_or(|&prev| e - prev > 1e-8) {
+            edges.push(e);
+        }
+    }
+    // The outer two are the range, not cuts.
+    if edges.len() <= 2 { Vec::new() } else { edges[1..edges.len() - 1].to_vec() }
 }
 
 /// A fitted categorical feature.
@@ -96,6 +141,7 @@ pub(crate) struct CategoricalFeature {
 }
 
 /// The whole fitted pipeline. Matrix columns: numeric features in declared order, then each
+/// numeric feature's bin block (bins after the first; none unless `numeric_bins`), then each
 /// categorical feature's one-hot block (categories after the first).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,7 +228,23 @@ impl FeatureSpec {
                 }
                 Scaling::MinMax => (min, safe_scale(max - min)),
             };
-            numeric.push(NumericFeature { name: name.clone(), source, median: med, min, max, center, scale });
+            let bin_edges = if params.numeric_bins >= 2 {
+                let mut imputed: Vec<f64> = values.iter().map(|v| v.unwrap_or(med)).collect();
+                imputed.sort_by(f64::total_cmp);
+                quantile_edges(&imputed, params.numeric_bins)
+            } else {
+                Vec::new()
+            };
+            numeric.push(NumericFeature {
+                name: name.clone(),
+                source,
+                median: med,
+                min,
+                max,
+                center,
+                scale,
+                bin_edges,
+            });
         }
         let mut categorical = Vec::new();
         for name in &params.categorical {
@@ -238,12 +300,20 @@ impl FeatureSpec {
 
     /// Number of matrix columns.
     pub(crate) fn width(&self) -> usize {
-        self.numeric.len() + self.categorical.iter().map(|c| c.categories.len().saturating_sub(1)).sum::<usize>()
+        self.numeric.len()
+            + self.numeric.iter().map(|n| n.bin_edges.len()).sum::<usize>()
+            + self.categorical.iter().map(|c| c.categories.len().saturating_sub(1)).sum::<usize>()
     }
 
     /// Matrix column names with (column, category, reference) for each.
     pub(crate) fn feature_names(&self) -> Vec<(String, String, Option<String>, Option<String>)> {
         let mut out: Vec<_> = self.numeric.iter().map(|n| (n.name.clone(), n.name.clone(), None, None)).collect();
+        for n in &self.numeric {
+            let labels = n.bin_labels();
+            for label in labels.iter().skip(1) {
+                out.push((format!("{} {label}", n.name), n.name.clone(), Some(label.clone()), labels.first().cloned()));
+            }
+        }
         for c in &self.categorical {
             for cat in c.categories.iter().skip(1) {
                 out.push((
@@ -262,14 +332,19 @@ impl FeatureSpec {
         let rows = columns::row_count(batches);
         let cols = self.width();
         let mut data = vec![0.0; rows * cols];
+        let mut offset = self.numeric.len();
         for (j, f) in self.numeric.iter().enumerate() {
             let values = f.source.numbers(batches)?;
             for (i, v) in values.into_iter().enumerate() {
-                data[i * cols + j] = (v.unwrap_or(f.median) - f.center) / f.scale;
+                let v = v.unwrap_or(f.median);
+                data[i * cols + j] = (v - f.center) / f.scale;
+                if let Some(k) = f.bin(v).checked_sub(1) {
+                    data[i * cols + offset + k] = 1.0;
+                }
             }
+            offset += f.bin_edges.len();
         }
         let mut unseen = BTreeMap::new();
-        let mut offset = self.numeric.len();
         for f in &self.categorical {
             let mut missing = 0u64;
             columns::require(batches, f.source.raw_column())?;
@@ -392,5 +467,43 @@ mod tests {
         let missing = bad.project(&[0, 1, 2]).unwrap();
         let msg = spec.transform(&[missing]).unwrap_err().to_string();
         assert!(msg.contains("column `renda` is missing"), "{msg}");
+    }
+
+    #[test]
+    fn quantile_edges_match_numpy_percentiles() {
+        // np.percentile(np.arange(1, 11), [0, 25, 50, 75, 100]) = [1, 3.25, 5.5, 7.75, 10].
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(quantile_edges(&v, 4), [3.25, 5.5, 7.75]);
+        // Tied quantiles merge: [1, 1, 1, 1, 2] has no inner cut left.
+        assert!(quantile_edges(&[1.0, 1.0, 1.0, 1.0, 2.0], 4).is_empty());
+        // np.percentile([1, 1, 2, 3, 3], [0, 100 / 3, 200 / 3, 100]).
+        let e = quantile_edges(&[1.0, 1.0, 2.0, 3.0, 3.0], 3);
+        assert!(
+            e.len() == 2
+                && (e[0] - 1.333_333_333_333_333_5).abs() < 1e-12
+                && (e[1] - 2.666_666_666_666_667).abs() < 1e-12
+        );
+        assert!(quantile_edges(&v, 0).is_empty() && quantile_edges(&[], 4).is_empty());
+    }
+
+    #[test]
+    fn numeric_bins_add_one_hot_columns_after_the_scaled_values() {
+        let p = TrainParams { numeric_bins: 2, ..params(Scaling::MinMax) };
+        let spec = FeatureSpec::fit(&p, &[table()]).unwrap();
+        // Imputed idade [20, 30, 25, 25] -> one cut at the median 25; renda [1000, 2000, 3000,
+        // 2000] -> one cut at 2000. A value on a cut belongs to the upper bin.
+        assert_eq!(spec.numeric[0].bin_edges, [25.0]);
+        assert_eq!(spec.numeric[1].bin_edges, [2000.0]);
+        let names: Vec<String> = spec.feature_names().into_iter().map(|f| f.0).collect();
+        assert_eq!(names, ["idade", "renda", "idade >= 25", "renda >= 2000", "sexo=M", "local_ou_de_fora=true"]);
+        assert_eq!(spec.feature_names()[2].3.as_deref(), Some("< 25"));
+        let t = spec.transform(&[table()]).unwrap();
+        assert_eq!(t.matrix.cols, 6);
+        let col = |j: usize| (0..4).map(|i| t.matrix.data[i * 6 + j]).collect::<Vec<_>>();
+        assert_eq!(col(2), [0.0, 1.0, 1.0, 1.0]);
+        assert_eq!(col(3), [0.0, 1.0, 1.0, 1.0]);
+        assert_eq!(col(4), [0.0, 1.0, 1.0, 1.0]);
+        let p = TrainParams { numeric_bins: 1, ..params(Scaling::MinMax) };
+        assert!(p.validate().unwrap_err().to_string().contains("numeric_bins"));
     }
 }

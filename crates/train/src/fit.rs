@@ -12,14 +12,16 @@ use crate::estimator::{Estimator, cores};
 use crate::features::{FeatureSpec, Matrix};
 use crate::lbfgs::balanced_class_weights;
 use crate::model::{FORMAT_VERSION, Model, TrainingSummary};
-use crate::params::{Balance, CvMetric, GridPoint, ThresholdRule, TrainParams};
+use crate::params::{Balance, CvMetric, GridPoint, LofMode, ThresholdRule, TrainParams};
 use crate::{TrainError, columns, lof, scores, split};
 
-/// Cross-validation scores of one grid point.
+/// Cross-validation scores of one grid point with one LOF setting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CvPoint {
     /// The hyper-parameters.
     pub point: GridPoint,
+    /// Whether LOF removed outliers from each fold's training rows.
+    pub lof: bool,
     /// The score on each fold, in fold order.
     pub scores: Vec<f64>,
     /// Mean of `scores`.
@@ -37,7 +39,7 @@ pub struct CvReport {
     pub folds: usize,
     /// Rows in each fold.
     pub fold_rows: Vec<usize>,
-    /// One entry per grid point, in declaration order.
+    /// One entry per grid point and LOF setting (LOF first), grid points in declaration order.
     pub points: Vec<CvPoint>,
     /// Index in `points` of the chosen one (highest mean; the first on ties).
     pub selected: usize,
@@ -52,6 +54,13 @@ pub struct Trained {
     pub cv: CvReport,
     /// Metrics for the run record (counts and scores).
     pub metrics: BTreeMap<String, f64>,
+}
+
+/// What cross-validation chooses among.
+#[derive(Debug, Clone)]
+struct Candidate {
+    point: GridPoint,
+    lof: bool,
 }
 
 struct Labels {
@@ -204,42 +213,56 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
     let x = features.transform(batches)?.matrix;
     let mut metrics = BTreeMap::new();
 
-    // Outliers: LOF over the scaled numeric columns only (the one-hot columns are not a space
-    // where density means anything).
-    let n_num = features.numeric.len();
-    let inliers: Vec<usize> = if params.lof.enabled && n_num > 0 {
-        let lof_scores = lof::lof_scores(&x.leading_columns(n_num), n_num, params.lof.k);
-        (0..n).filter(|&i| lof_scores[i] <= params.lof.max_score).collect()
-    } else {
-        (0..n).collect()
-    };
-    let outliers_removed = n - inliers.len();
-    tracing::info!(rows = n, outliers_removed, "local outlier factor applied");
-    let y_in = pick(&y, &inliers);
-    let g_in = pick(&groups, &inliers);
-    let pos = y_in.iter().filter(|&&l| l).count();
-    let class_counts = BTreeMap::from([(params.positive_class.clone(), pos), (negative.clone(), y_in.len() - pos)]);
-    let minority_positive = pos * 2 < y_in.len();
+    let pos = y.iter().filter(|&&l| l).count();
+    let minority_positive = pos * 2 < n;
     for (class, is_pos) in [(&params.positive_class, true), (&negative, false)] {
-        let mut gs: Vec<usize> = (0..y_in.len()).filter(|&i| y_in[i] == is_pos).map(|i| g_in[i]).collect();
+        let mut gs: Vec<usize> = (0..n).filter(|&i| y[i] == is_pos).map(|i| groups[i]).collect();
         gs.sort_unstable();
         gs.dedup();
         if gs.len() < params.cv.folds {
             return Err(TrainError::Data(format!(
-                "class `{class}` has {} {} after outlier removal; cv.folds = {} needs at least that many",
+                "class `{class}` has {} {}; cv.folds = {} needs at least that many",
                 gs.len(),
                 if params.group.is_some() { "groups" } else { "rows" },
                 params.cv.folds
             )));
         }
     }
+    // Outliers: LOF over the scaled numeric columns only (the one-hot columns are not a space
+    // where density means anything), always fitted on the rows a model is then fitted on.
+    let n_num = features.numeric.len();
+    let lof_on = |rows: &[usize]| -> Vec<usize> {
+        if n_num == 0 {
+            return rows.to_vec();
+        }
+        let lof_scores = lof::lof_scores(&x.take(rows).leading_columns(n_num), n_num, params.lof.k);
+        rows.iter().zip(&lof_scores).filter(|(_, s)| **s <= params.lof.max_score).map(|(&i, _)| i).collect()
+    };
+    let all: Vec<usize> = (0..n).collect();
 
-    // Model selection: the same stratified, grouped folds for every grid point.
+    // Model selection: the same stratified, grouped folds for every candidate. A fold is scored
+    // on all its rows: new rows are never filtered, so neither are held-out ones.
     let folds = params.cv.folds;
-    let parts = split::assign_parts(&y_in, &g_in, &vec![1.0 / folds as f64; folds], &mut split::rng(params.seed, 1));
-    let fold_rows: Vec<Vec<usize>> =
-        (0..folds).map(|f| (0..inliers.len()).filter(|&i| parts[i] == f).map(|i| inliers[i]).collect()).collect();
+    let parts = split::assign_parts(&y, &groups, &vec![1.0 / folds as f64; folds], &mut split::rng(params.seed, 1));
+    let fold_rows: Vec<Vec<usize>> = (0..folds).map(|f| (0..n).filter(|&i| parts[i] == f).collect()).collect();
+    let lof_candidates = params.lof.enabled.candidates();
+    // Training rows of each (LOF setting, fold), LOF refitted on each fold's own training rows.
+    let mut fold_train: Vec<Vec<usize>> = Vec::with_capacity(lof_candidates.len() * folds);
+    for &lof in lof_candidates {
+        for fold in 0..folds {
+            let rows: Vec<usize> = (0..n).filter(|&i| parts[i] != fold).collect();
+            fold_train.push(if lof { lof_on(&rows) } else { rows });
+        }
+    }
     let points = params.grid_points();
+    let candidates: Vec<Candidate> = lof_candidates
+        .iter()
+        .flat_map(|&lof| points.iter().map(move |p| Candidate { point: p.clone(), lof }))
+        .collect();
+    let label = |c: &Candidate| match params.lof.enabled {
+        LofMode::Cv => format!("{}_{}", c.point.label(), if c.lof { "lof" } else { "no_lof" }),
+        LofMode::On | LofMode::Off => c.point.label(),
+    };
     let resampled: Vec<String> = points
         .iter()
         .filter(|p| params.balance.effective(p, params.logistic.solver) != params.balance)
@@ -252,30 +275,37 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
             "balance = \"weight\" needs our L-BFGS logistic regression: these grid points oversample instead"
         );
     }
-    let results = parallel(points.len() * folds, |task| {
-        let (point, fold) = (task / folds, task % folds);
-        let mut train_rows: Vec<usize> =
-            (0..folds).filter(|&g| g != fold).flat_map(|g| fold_rows[g].iter().copied()).collect();
-        train_rows.sort_unstable();
+    let per_lof = points.len() * folds;
+    let results = parallel(candidates.len() * folds, |task| {
+        let (cand, fold) = (task / folds, task % folds);
+        let train_rows = &fold_train[(task / per_lof) * folds + fold];
         // One thread per fit: `parallel` already keeps every core busy with other folds.
-        let (probs, short) =
-            fit_and_score(params, &points[point], &x, &y, &train_rows, &fold_rows[fold], 1000 + fold as u64, 1)?;
+        let (probs, short) = fit_and_score(
+            params,
+            &candidates[cand].point,
+            &x,
+            &y,
+            train_rows,
+            &fold_rows[fold],
+            1000 + fold as u64,
+            1,
+        )?;
         let fold_score = score(params.cv.metric, &pick(&y, &fold_rows[fold]), &probs, minority_positive);
         if fold_score.is_nan() {
             return Err(TrainError::Data(format!("fold {} holds a single class: use fewer cv.folds", fold + 1)));
         }
         Ok((fold_score, short))
     });
-    let mut cv_points = Vec::with_capacity(points.len());
+    let mut cv_points = Vec::with_capacity(candidates.len());
     let mut results = results.into_iter();
     let mut not_converged = 0usize;
-    for point in &points {
+    for cand in &candidates {
         let fold_results = results.by_ref().take(folds).collect::<Result<Vec<(f64, bool)>, TrainError>>()?;
         not_converged += fold_results.iter().filter(|r| r.1).count();
         let scores_: Vec<f64> = fold_results.into_iter().map(|r| r.0).collect();
         let (mean, std) = mean_std(&scores_);
-        metrics.insert(format!("cv_{}_{}", point.label(), params.cv.metric.as_str()), mean);
-        cv_points.push(CvPoint { point: point.clone(), scores: scores_, mean, std });
+        metrics.insert(format!("cv_{}_{}", label(cand), params.cv.metric.as_str()), mean);
+        cv_points.push(CvPoint { point: cand.point.clone(), lof: cand.lof, scores: scores_, mean, std });
     }
     let mut selected = 0;
     for (i, c) in cv_points.iter().enumerate() {
@@ -283,14 +313,15 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
             selected = i;
         }
     }
-    let best = points[selected].clone();
-    tracing::info!(selected = %best.label(), score = cv_points[selected].mean, "grid point chosen");
+    let Candidate { point: best, lof: use_lof } = candidates[selected].clone();
+    tracing::info!(selected = %label(&candidates[selected]), score = cv_points[selected].mean, "grid point chosen");
+    let filter = |rows: Vec<usize>| if use_lof { lof_on(&rows) } else { rows };
 
     // Threshold: fit on part of the training rows, sweep on the held-out rest.
     let vf = params.validation_fraction;
-    let val_parts = split::assign_parts(&y_in, &g_in, &[1.0 - vf, vf], &mut split::rng(params.seed, 2));
-    let fit_rows: Vec<usize> = (0..inliers.len()).filter(|&i| val_parts[i] == 0).map(|i| inliers[i]).collect();
-    let val_rows: Vec<usize> = (0..inliers.len()).filter(|&i| val_parts[i] == 1).map(|i| inliers[i]).collect();
+    let val_parts = split::assign_parts(&y, &groups, &[1.0 - vf, vf], &mut split::rng(params.seed, 2));
+    let fit_rows = filter((0..n).filter(|&i| val_parts[i] == 0).collect());
+    let val_rows: Vec<usize> = (0..n).filter(|&i| val_parts[i] == 1).collect();
     let y_val = pick(&y, &val_rows);
     if !(y_val.iter().any(|&l| l) && y_val.iter().any(|&l| !l)) {
         return Err(TrainError::Data(
@@ -315,6 +346,13 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
             .0
         }
     };
+    let inliers = filter(all);
+    let outliers_removed = n - inliers.len();
+    tracing::info!(rows = n, lof = use_lof, outliers_removed, "local outlier factor applied");
+    let y_in = pick(&y, &inliers);
+    let pos_in = y_in.iter().filter(|&&l| l).count();
+    let class_counts =
+        BTreeMap::from([(params.positive_class.clone(), pos_in), (negative.clone(), y_in.len() - pos_in)]);
     metrics.insert("threshold".into(), threshold);
     metrics.insert("validation_roc_auc".into(), scores::roc_auc(&y_val, &p_val));
     metrics.insert("validation_balanced_accuracy".into(), scores::balanced_accuracy(&y_val, &p_val, threshold));
@@ -352,6 +390,7 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
     metrics.insert(format!("cv_best_{}", params.cv.metric.as_str()), cv_points[selected].mean);
     metrics.insert("rows".into(), n as f64);
     metrics.insert("outliers_removed".into(), outliers_removed as f64);
+    metrics.insert("lof_applied".into(), f64::from(u8::from(use_lof)));
     metrics.insert("rows_fitted".into(), all_rows.len() as f64);
     metrics.retain(|_, v| v.is_finite());
 

@@ -20,7 +20,8 @@
 //!                "possui_auxilio_alimentacao", "possui_auxilio_transporte", "possui_auxilio_residencia_moradia"]
 //! numeric = ["idade", "renda"]
 //! scaling = "standard"             # or "min_max"
-//! lof = { enabled = true, k = 20, max_score = 1.5 }
+//! numeric_bins = 0                 # e.g. 4: + one-hot quartile bins of each numeric column (training edges)
+//! lof = { enabled = true, k = 20, max_score = 1.5 }   # enabled = false, or "cv" to let CV choose
 //! balance = "oversample"           # or "weight" (scikit-learn's class_weight="balanced" inside the L-BFGS
 //!                                  # objective; forests and smartcore oversample instead), "undersample", "none"
 //! threshold = "balanced_accuracy"  # or "minority_f1", "fixed" (0.5)
@@ -100,7 +101,7 @@ pub use model::{
     predict, predict_detailed,
 };
 pub use params::{
-    Balance, CvMetric, CvParams, Derived, GridEntry, GridPoint, LofParams, LogisticParams, Scaling, Solver,
+    Balance, CvMetric, CvParams, Derived, GridEntry, GridPoint, LofMode, LofParams, LogisticParams, Scaling, Solver,
     ThresholdRule, TrainParams,
 };
 pub use stage::{TrainStage, register};

@@ -11,11 +11,13 @@ use crate::features::{FeatureSpec, Source};
 use crate::params::{CvMetric, GridPoint, Solver, ThresholdRule};
 
 /// The artifact format this crate writes. Bump it when the JSON shape changes.
-/// Version 2 added the logistic regression's `solver` and `convergence`.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version 2 added the logistic regression's `solver` and `convergence`; version 3 numeric
+/// features' `bin_edges` (absent when `numeric_bins` is off).
+pub const FORMAT_VERSION: u32 = 3;
 
-/// The oldest format still read: version 1 differs only by lacking the fields version 2 added
-/// (its logistic regressions were all fitted by smartcore, which is what loading assumes).
+/// The oldest format still read: versions 1 and 2 differ only by lacking the fields later
+/// versions added (version 1's logistic regressions were all fitted by smartcore, which is what
+/// loading assumes; no version 2 model has bins).
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// A trained model: feature pipeline with its fitted statistics, the estimator, the decision

@@ -30,6 +30,10 @@ pub struct TrainParams {
     pub numeric: Vec<String>,
     /// How numeric columns are scaled (with training statistics).
     pub scaling: Scaling,
+    /// When at least 2: each numeric column also gets this many quantile bins (edges from the
+    /// training rows), one-hot encoded after the first, beside its scaled value, so the model
+    /// can bend where a straight line in age or income would not fit. 0 = off (the study).
+    pub numeric_bins: usize,
     /// Local Outlier Factor removal of training rows.
     pub lof: LofParams,
     /// How the class imbalance is compensated while fitting.
@@ -123,8 +127,9 @@ pub enum Scaling {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LofParams {
-    /// Whether outliers are removed at all.
-    pub enabled: bool,
+    /// Whether outliers are removed: `true`, `false`, or `"cv"` to let cross-validation
+    /// decide (both are tried with every grid point, LOF refitted inside each fold).
+    pub enabled: LofMode,
     /// Number of neighbours.
     pub k: usize,
     /// Rows whose LOF score is above this are removed (1.5 is scikit-learn's "auto").
@@ -133,7 +138,67 @@ pub struct LofParams {
 
 impl Default for LofParams {
     fn default() -> Self {
-        Self { enabled: true, k: 20, max_score: 1.5 }
+        Self { enabled: LofMode::On, k: 20, max_score: 1.5 }
+    }
+}
+
+/// Whether LOF removes training rows. Written `true`, `false` or `"cv"` in the pipeline file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LofMode {
+    /// Always remove outliers (the study's choice).
+    On,
+    /// Never.
+    Off,
+    /// Cross-validate both and keep the better (ties keep LOF, the study's choice).
+    Cv,
+}
+
+impl LofMode {
+    /// The LOF settings cross-validation compares, in tie-breaking order.
+    pub fn candidates(self) -> &'static [bool] {
+        match self {
+            Self::On => &[true],
+            Self::Off => &[false],
+            Self::Cv => &[true, false],
+        }
+    }
+}
+
+impl From<bool> for LofMode {
+    fn from(on: bool) -> Self {
+        if on { Self::On } else { Self::Off }
+    }
+}
+
+impl Serialize for LofMode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::On => s.serialize_bool(true),
+            Self::Off => s.serialize_bool(false),
+            Self::Cv => s.serialize_str("cv"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LofMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = LofMode;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("true, false or \"cv\"")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<LofMode, E> {
+                Ok(v.into())
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LofMode, E> {
+                match v {
+                    "cv" => Ok(LofMode::Cv),
+                    other => Err(E::invalid_value(serde::de::Unexpected::Str(other), &self)),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -336,6 +401,7 @@ impl Default for TrainParams {
             .to_vec(),
             numeric: vec!["idade".into(), "renda".into()],
             scaling: Scaling::Standard,
+            numeric_bins: 0,
             lof: LofParams::default(),
             balance: Balance::Oversample,
             threshold: ThresholdRule::BalancedAccuracy,
@@ -418,6 +484,9 @@ impl TrainParams {
         }
         if self.negative_class.as_deref() == Some(self.positive_class.as_str()) {
             return Err(TrainError::param("negative_class", "must differ from positive_class"));
+        }
+        if self.numeric_bins == 1 {
+            return Err(TrainError::param("numeric_bins", "one bin is no bin: use 0 (off) or at least 2"));
         }
         if self.lof.k == 0 {
             return Err(TrainError::param("lof.k", "must be at least 1"));

@@ -39,7 +39,9 @@ impl Stage for TrainStage {
     fn version(&self) -> &'static str {
         // 2: logistic regression defaults to our L-BFGS (`logistic.solver`); artifact format 2.
         // 3: `balance = "weight"` (class weights in the L-BFGS objective); the `balance` metric.
-        "3"
+        // 4: LOF is fitted on each CV fold's training rows and folds are scored on all their
+        //    rows (held-out rows are never filtered); `lof.enabled = "cv"`.
+        "4"
     }
 
     fn inputs(&self) -> Vec<String> {

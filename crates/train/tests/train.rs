@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use esteira_core::{ArtifactStore, InputArtifact, LocalStore, Stage, StageContext};
 use esteira_train::{
-    Balance, GridEntry, GridPoint, InputKind, LogisticParams, Model, Solver, ThresholdRule, TrainError, TrainParams,
-    TrainStage, predict, predict_detailed, train,
+    Balance, GridEntry, GridPoint, InputKind, LofMode, LogisticParams, Model, Solver, ThresholdRule, TrainError,
+    TrainParams, TrainStage, predict, predict_detailed, train,
 };
 use rand::{Rng, SeedableRng};
 
@@ -178,10 +178,10 @@ fn unknown_format_version_is_rejected_clearly() {
     let model = train(&params(), &[synthetic(150, 9)], "h").unwrap().model;
     let json = String::from_utf8(model.to_json()).unwrap();
     // Literal, not FORMAT_VERSION: bumping the version must be a deliberate edit here too.
-    assert!(json.contains("\"format_version\": 2,"));
-    let v3 = json.replacen("\"format_version\": 2", "\"format_version\": 3", 1);
-    let msg = Model::from_json(v3.as_bytes()).unwrap_err().to_string();
-    assert!(msg.contains("format_version 3") && msg.contains("only versions 1 to 2"), "{msg}");
+    assert!(json.contains("\"format_version\": 3,"));
+    let v4 = json.replacen("\"format_version\": 3", "\"format_version\": 4", 1);
+    let msg = Model::from_json(v4.as_bytes()).unwrap_err().to_string();
+    assert!(msg.contains("format_version 4") && msg.contains("only versions 1 to 3"), "{msg}");
     let msg = Model::from_json(b"{\"target\": \"x\"}").unwrap_err().to_string();
     assert!(msg.contains("format_version missing"), "{msg}");
     assert!(matches!(Model::from_json(b"{not json"), Err(TrainError::ModelJson { line: 1, .. })));
@@ -192,12 +192,65 @@ fn lof_removal_is_counted_and_can_be_disabled() {
     let data = synthetic(300, 10);
     let with = train(&params(), std::slice::from_ref(&data), "h").unwrap();
     let mut off = params();
-    off.lof.enabled = false;
+    off.lof.enabled = LofMode::Off;
     let without = train(&off, &[data], "h").unwrap();
     assert_eq!(without.model.training().outliers_removed, 0);
     let removed = with.model.training().outliers_removed;
     assert!(removed < with.model.training().rows / 10, "{removed}");
     assert_eq!(with.metrics["outliers_removed"], removed as f64);
+}
+
+#[test]
+fn lof_cv_tries_both_settings_on_the_same_folds_and_scores_every_held_out_row() {
+    let data = synthetic(300, 10);
+    let mut p = params();
+    p.lof.enabled = LofMode::Cv;
+    let t = train(&p, std::slice::from_ref(&data), "h").unwrap();
+    // Every grid point once with LOF and once without; folds cover all rows (held-out rows are
+    // never filtered, new rows would not be either).
+    assert_eq!(t.cv.points.len(), 6);
+    assert_eq!(t.cv.points.iter().filter(|c| c.lof).count(), 3);
+    assert_eq!(t.cv.fold_rows.iter().sum::<usize>(), data.num_rows());
+    for alpha in ["0.1", "1", "10"] {
+        for suffix in ["lof", "no_lof"] {
+            assert!(t.metrics.contains_key(&format!("cv_logistic_regression_alpha_{alpha}_{suffix}_roc_auc")));
+        }
+    }
+    let best = &t.cv.points[t.cv.selected];
+    assert!(t.cv.points.iter().all(|c| c.mean <= best.mean));
+    assert_eq!(t.metrics["lof_applied"], f64::from(u8::from(best.lof)));
+    assert_eq!(t.model.training().outliers_removed > 0, best.lof);
+    // Fixed settings keep the plain labels, and the setting is read from TOML as written.
+    let on = train(&params(), std::slice::from_ref(&data), "h").unwrap();
+    assert_eq!(on.cv.fold_rows.iter().sum::<usize>(), data.num_rows());
+    assert!(on.cv.points.iter().all(|c| c.lof) && on.metrics["lof_applied"] == 1.0);
+    assert!(on.metrics.contains_key("cv_logistic_regression_alpha_1_roc_auc"));
+    let stage = TrainStage::from_params(serde_json::json!({"lof": {"enabled": "cv"}})).unwrap();
+    assert_eq!(stage.params()["lof"]["enabled"], "cv");
+    let stage = TrainStage::from_params(serde_json::json!({"lof": {"enabled": false}})).unwrap();
+    assert_eq!(stage.params()["lof"]["enabled"], false);
+    let err = TrainStage::from_params(serde_json::json!({"lof": {"enabled": "maybe"}})).unwrap_err();
+    assert!(err.to_string().contains("lof.enabled") && err.to_string().contains("\"cv\""), "{err}");
+}
+
+#[test]
+fn numeric_bins_are_fitted_on_training_rows_and_travel_in_the_artifact() {
+    let data = synthetic(300, 16);
+    let plain = train(&params(), std::slice::from_ref(&data), "h").unwrap().model;
+    let p = TrainParams { numeric_bins: 4, ..params() };
+    let binned = train(&p, std::slice::from_ref(&data), "h").unwrap().model;
+    // Two numeric columns, 3 cuts each (birth years are integers, but 4 quartiles still differ).
+    assert_eq!(binned.feature_names().len(), plain.feature_names().len() + 6);
+    assert!(binned.feature_names().iter().any(|f| f.starts_with("idade >= ")), "{:?}", binned.feature_names());
+    let effects = binned.feature_effects().unwrap();
+    let bin = effects.iter().find(|e| e.feature.starts_with("renda [")).unwrap();
+    assert_eq!(bin.column, "renda");
+    assert!(bin.reference.as_deref().unwrap().starts_with("< "));
+    let again = Model::from_json(&binned.to_json()).unwrap();
+    assert_eq!(again.to_json(), binned.to_json());
+    let probs = predict(&again, std::slice::from_ref(&data)).unwrap();
+    assert_eq!(probs, predict(&binned, &[data]).unwrap());
+    assert!(probs.iter().all(|p| (0.0..=1.0).contains(p)));
 }
 
 #[test]
@@ -376,9 +429,10 @@ fn format_1_artifacts_still_load_as_smartcore_models() {
     p.logistic.solver = Solver::Smartcore;
     let data = synthetic(200, 15);
     let model = train(&p, std::slice::from_ref(&data), "h").unwrap().model;
-    let v2 = String::from_utf8(model.to_json()).unwrap();
-    // A format 1 artifact is a format 2 one without the solver fields.
-    let v1 = v2.replacen("\"format_version\": 2", "\"format_version\": 1", 1).replacen(
+    let v3 = String::from_utf8(model.to_json()).unwrap();
+    assert!(!v3.contains("bin_edges"));
+    // A format 1 artifact is a format 3 one without bins (format 2) nor the solver fields.
+    let v1 = v3.replacen("\"format_version\": 3", "\"format_version\": 1", 1).replacen(
         "\"solver\": \"smartcore\",\n",
         "",
         1,
