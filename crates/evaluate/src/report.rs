@@ -302,7 +302,8 @@ pub fn render_html(e: &Evaluation, charts: &Charts) -> String {
                  row in the category compared with a row in the reference category (one-hot features), or per \
                  unit of the scaled feature (one standard deviation with standard scaling) for numeric features, \
                  other features held equal. Associations, not causes; \
-                 with a weak model, small ratios are within noise.</p>\n<figure>{}</figure>\n",
+                 with a weak model, small ratios are within noise.{}</p>\n<figure>{}</figure>\n",
+                binned_note(effects),
                 inline_svg(&charts.effects)
             );
             o.push_str(&effects_table(effects));
@@ -337,6 +338,27 @@ pub fn render_html(e: &Evaluation, charts: &Charts) -> String {
 }
 
 const EFFECTS_SHOWN: usize = 40;
+
+/// A sentence on binned numeric columns (`numeric_bins`), when the model has any: their rows
+/// are read against the column's lowest bin, on top of the per-unit ratio.
+fn binned_note(effects: &[OddsRatio]) -> String {
+    let binned: std::collections::BTreeSet<&str> = effects
+        .iter()
+        .filter(|e| e.category.is_some() && effects.iter().any(|n| n.column == e.column && n.category.is_none()))
+        .map(|e| e.column.as_str())
+        .collect();
+    if binned.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = binned.iter().map(|c| format!("<code>{}</code>", escape_html(c))).collect();
+    format!(
+        " The numeric {} {} also cut into bins at training quantiles: each bin's ratio compares it with the \
+         lowest bin, on top of the per-unit ratio, so together they trace a curve rather than a straight line; \
+         read the rows of one column together.",
+        if names.len() == 1 { "column" } else { "columns" },
+        if names.len() == 1 { format!("{} is", names[0]) } else { format!("{} are", names.join(" and ")) }
+    )
+}
 
 fn effects_table(effects: &[OddsRatio]) -> String {
     let h = escape_html;

@@ -34,7 +34,8 @@ impl Stage for EvaluateStage {
     }
 
     fn version(&self) -> &'static str {
-        "1"
+        // 2: the report explains the odds ratios of binned numeric columns.
+        "2"
     }
 
     fn inputs(&self) -> Vec<String> {
