@@ -1,4 +1,5 @@
 //! The `esteira` binary: parse the command line and hand over to the library.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

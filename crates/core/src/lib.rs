@@ -47,7 +47,9 @@
 //! # Ok(()) }
 //! ```
 
-#![forbid(unsafe_code)]
+// One measured exception: `table::TextBuilder::finish` builds text arrays from copies of valid
+// UTF-8 without arrow re-validating every byte (a fifth of the preprocess stage's time).
+#![deny(unsafe_code)]
 
 mod canonical;
 mod context;

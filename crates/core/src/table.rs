@@ -19,7 +19,7 @@ use crate::CoreError;
 
 mod gather;
 
-pub use gather::RowRuns;
+pub use gather::{RowRuns, TextBuilder};
 
 /// Rows per `write` call and per batch read back.
 pub const BATCH_ROWS: usize = 8192;

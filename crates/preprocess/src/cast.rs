@@ -268,9 +268,21 @@ fn fast_int(b: &[u8]) -> Option<i64> {
 /// The exact spellings `parse_bool` accepts, without trimming. Slice patterns compare the
 /// bytes inline; matching on byte-string literals called `memcmp` per value.
 fn fast_bool(b: &[u8]) -> Option<bool> {
-    match *b {
-        [b't' | b'T', b'r', b'u', b'e'] | [b't'] => Some(true),
-        [b'f' | b'F', b'a', b'l', b's', b'e'] | [b'f'] => Some(false),
+    // Whole-word compares: one load and two compares per value instead of a byte at a time.
+    const TRUE: u32 = u32::from_le_bytes(*b"true");
+    const TRUE_CAP: u32 = u32::from_le_bytes(*b"True");
+    const ALSE: u32 = u32::from_le_bytes(*b"alse");
+    match b.len() {
+        4 => {
+            let w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            (w == TRUE || w == TRUE_CAP).then_some(true)
+        }
+        5 => ((b[0] == b'f' || b[0] == b'F') && u32::from_le_bytes([b[1], b[2], b[3], b[4]]) == ALSE).then_some(false),
+        1 => match b[0] {
+            b't' => Some(true),
+            b'f' => Some(false),
+            _ => None,
+        },
         _ => None,
     }
 }

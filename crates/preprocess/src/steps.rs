@@ -250,14 +250,8 @@ fn fill(col: &ArrayRef, value: &ArrayRef) -> Result<ArrayRef, ArrowError> {
     }
     Ok(match col.data_type() {
         DataType::Utf8 => {
-            let text = col.as_string::<i32>();
             let fill = value.as_string::<i32>().value(0);
-            let extra = text.null_count() * fill.len();
-            let mut out = StringBuilder::with_capacity(text.len(), text.values().len() + extra);
-            for i in 0..text.len() {
-                out.append_value(if text.is_valid(i) { text.value(i) } else { fill });
-            }
-            Arc::new(out.finish())
+            Arc::new(RowRuns::all(col.len()).gather_utf8(col.as_string::<i32>(), Some(fill))?.0)
         }
         DataType::Int64 => primitive::<Int64Type>(col, value),
         DataType::Int32 => primitive::<Int32Type>(col, value),
@@ -292,19 +286,9 @@ fn fill_kept(col: &ArrayRef, kept: &RowRuns, value: &ArrayRef) -> Option<(ArrayR
     }
     Some(match col.data_type() {
         DataType::Utf8 => {
-            let text = col.as_string::<i32>();
             let fill = value.as_string::<i32>().value(0);
-            let mut nulls = 0;
-            let mut out = StringBuilder::with_capacity(kept.rows(), text.values().len());
-            for i in kept.iter() {
-                if text.is_valid(i) {
-                    out.append_value(text.value(i));
-                } else {
-                    nulls += 1;
-                    out.append_value(fill);
-                }
-            }
-            (Arc::new(out.finish()), nulls)
+            let (out, nulls) = kept.gather_utf8(col.as_string::<i32>(), Some(fill)).ok()?;
+            (Arc::new(out), nulls)
         }
         DataType::Int64 => primitive::<Int64Type>(col, kept, value),
         DataType::Int32 => primitive::<Int32Type>(col, kept, value),
