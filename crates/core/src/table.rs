@@ -19,7 +19,7 @@ use crate::CoreError;
 
 mod gather;
 
-pub use gather::{RowRuns, TextBuilder};
+pub use gather::{RowRuns, TextBuilder, same_bytes};
 
 /// Rows per `write` call and per batch read back.
 pub const BATCH_ROWS: usize = 8192;

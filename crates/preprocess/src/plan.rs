@@ -58,23 +58,8 @@ impl MapOp {
     /// The position in `targets` of the value `old` maps to.
     #[inline]
     pub fn find(&self, old: &[u8]) -> Option<u32> {
-        self.by_len.get(old.len())?.iter().find(|(from, _)| same_bytes(from, old)).map(|(_, t)| *t)
+        self.by_len.get(old.len())?.iter().find(|(from, _)| esteira_core::table::same_bytes(from, old)).map(|(_, t)| *t)
     }
-}
-
-/// `a == b` for equally long byte strings, eight bytes at a time: the values compared are short,
-/// and `==` on slices calls `memcmp` each time.
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let (mut a8, mut b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    for (x, y) in a8.by_ref().zip(b8.by_ref()) {
-        if u64::from_le_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]])
-            != u64::from_le_bytes([y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7]])
-        {
-            return false;
-        }
-    }
-    a8.remainder().iter().zip(b8.remainder()).all(|(x, y)| x == y)
 }
 
 pub(crate) struct FillColumn {

@@ -263,7 +263,9 @@ impl<'a> Interner<'a> {
 
     fn id(&mut self, value: &'a str) -> u32 {
         if self.many.is_empty() {
-            if let Some(i) = self.few.iter().position(|&s| s == value) {
+            if let Some(i) =
+                self.few.iter().position(|&s| esteira_core::table::same_bytes(s.as_bytes(), value.as_bytes()))
+            {
                 return i as u32;
             }
             if self.few.len() < Self::FEW {
