@@ -173,10 +173,10 @@ impl Matrix {
         Self { rows: idx.len(), cols: self.cols, data }
     }
 
-    /// The first `n` columns of every row.
-    pub(crate) fn leading_columns(&self, n: usize) -> Vec<f64> {
-        let mut out = Vec::with_capacity(self.rows * n);
-        for i in 0..self.rows {
+    /// The first `n` columns of the rows at `idx`, row-major.
+    pub(crate) fn leading_columns(&self, idx: &[usize], n: usize) -> Vec<f64> {
+        let mut out = Vec::with_capacity(idx.len() * n);
+        for &i in idx {
             out.extend_from_slice(&self.row(i)[..n]);
         }
         out

@@ -235,7 +235,7 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
         if n_num == 0 {
             return rows.to_vec();
         }
-        let lof_scores = lof::lof_scores(&x.take(rows).leading_columns(n_num), n_num, params.lof.k);
+        let lof_scores = lof::lof_scores(&x.leading_columns(rows, n_num), n_num, params.lof.k);
         rows.iter().zip(&lof_scores).filter(|(_, s)| **s <= params.lof.max_score).map(|(&i, _)| i).collect()
     };
     let all: Vec<usize> = (0..n).collect();
