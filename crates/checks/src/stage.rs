@@ -57,7 +57,8 @@ impl Stage for CheckStage {
     }
 
     fn version(&self) -> &'static str {
-        "1"
+        // 2: a CSV input leaves as the Parquet table that was validated (was: the CSV bytes).
+        "2"
     }
 
     fn inputs(&self) -> Vec<String> {
@@ -75,7 +76,8 @@ impl Stage for CheckStage {
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
         let stage = ctx.stage_name().to_owned();
         let bytes = ctx.read_bytes("table")?;
-        let (schema, batches) = if input::is_parquet(&bytes) {
+        let parquet = input::is_parquet(&bytes);
+        let (schema, batches) = if parquet {
             let path = ctx.input("table")?.path.clone();
             esteira_core::table::read_parquet(&path).map_err(CheckError::from)?
         } else {
@@ -94,7 +96,13 @@ impl Stage for CheckStage {
         named.sort();
         named.dedup();
         let columns = profile_columns(&schema, &batches, (!named.is_empty()).then_some(named.as_slice()));
-        ctx.write_bytes("table", &bytes)?;
+        // Downstream stages read Parquet: a Parquet input passes through byte for byte, a CSV
+        // one leaves as the typed table that was validated.
+        if parquet {
+            ctx.write_bytes("table", &bytes)?;
+        } else {
+            ctx.write_table("table", &schema, &batches)?;
+        }
         ctx.write_bytes("result", result.to_json().as_bytes())?;
         ctx.write_bytes("report", render_html(&result, &columns).as_bytes())?;
         let st = &result.statistics;

@@ -91,7 +91,7 @@ fn severity_error_fails_naming_the_expectations_and_warn_continues() {
 }
 
 #[test]
-fn csv_input_is_detected_typed_and_passed_through() {
+fn csv_input_is_detected_typed_and_leaves_as_parquet() {
     let csv = b"sexo;renda;bolsa\nF;1200;True\nM;800;False\nF;;True\n";
     let suite = json!({"expectation_suite_name": "csv", "expectations": [
         {"expectation_type": "expect_column_values_to_be_of_type", "kwargs": {"column": "renda", "type_": "float64"}},
@@ -101,7 +101,14 @@ fn csv_input_is_detected_typed_and_passed_through() {
     .to_string();
     let run = run_stage(json!({}), csv, &suite);
     assert!(run.result.is_ok(), "{:?}", run.result.as_ref().err());
-    assert_eq!(output(&run, "table"), csv);
+    // The output is the typed table as Parquet, whatever the input format.
+    let table = output(&run, "table");
+    assert_eq!(&table[..4], b"PAR1");
+    let path = run.store.object_path(&run.result.as_ref().unwrap().outputs["table"]).unwrap();
+    let (schema, batches) = esteira_core::table::read_parquet(&path).unwrap();
+    let types: Vec<String> = schema.fields().iter().map(|f| format!("{}:{}", f.name(), f.data_type())).collect();
+    assert_eq!(types, ["sexo:Utf8", "renda:Float64", "bolsa:Boolean"]);
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
 }
 
 #[test]
