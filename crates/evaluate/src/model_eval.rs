@@ -150,6 +150,7 @@ pub fn evaluate_model(
         permutation_repeats: params.permutation_repeats,
         permutation_seed: params.seed,
         unseen_categories: prediction.unseen,
+        training: model.training().clone(),
     };
     let charts = draw_charts(&evaluation, &y, &scores, params.chart_effects)?;
     let report_html = render_html(&evaluation, &charts);

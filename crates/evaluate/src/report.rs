@@ -51,6 +51,8 @@ pub struct Evaluation {
     pub permutation_seed: u64,
     /// Feature -> test rows whose category was not seen in training (scored as the reference).
     pub unseen_categories: BTreeMap<String, u64>,
+    /// How the model was trained (from the model artifact: training rows only).
+    pub training: esteira_train::TrainingSummary,
 }
 
 /// The four charts, as SVG documents.
@@ -318,6 +320,7 @@ pub fn render_html(e: &Evaluation, charts: &Charts) -> String {
         }
     }
     o.push_str(&importance_table(e));
+    o.push_str(&training_table(e));
     if !e.unseen_categories.is_empty() {
         o.push_str(
             "<h2>Categories unseen in training</h2>\n<p class=\"note\">These test rows held a category the model \
@@ -389,6 +392,61 @@ fn effects_table(effects: &[OddsRatio]) -> String {
     o
 }
 
+/// What the model artifact says about its training, all of it measured on training rows only.
+fn training_table(e: &Evaluation) -> String {
+    let t = &e.training;
+    let h = escape_html;
+    let m = |k: &str| t.metrics.get(k).copied();
+    let counts: Vec<String> = t.class_counts.iter().map(|(c, n)| format!("{n} {}", h(c))).collect();
+    let cv_key = format!("cv_best_{}", t.cv_metric.as_str());
+    let lof = match (m("lof_applied"), t.outliers_removed) {
+        (Some(a), n) if a > 0.5 => format!("Local Outlier Factor removed {n} rows"),
+        (Some(_), _) => "none (Local Outlier Factor off)".to_owned(),
+        (None, 0) => "none".to_owned(),
+        (None, n) => format!("{n} rows removed"),
+    };
+    let mut rows = vec![
+        ("training rows", format!("{} ({} after outlier removal)", t.rows, counts.join(", "))),
+        ("outliers", lof),
+        (
+            "model chosen",
+            format!(
+                "<code>{}</code> by {}-fold cross-validation on {}{}",
+                h(&t.selected.label()),
+                m("cv_folds").map_or_else(|| "k".to_owned(), |f| format!("{f}")),
+                t.cv_metric.as_str().replace('_', " "),
+                m(&cv_key).map_or_else(String::new, |v| format!(" (mean {})", f3(v)))
+            ),
+        ),
+    ];
+    if let (Some(p), Some(n)) = (m("class_weight_positive"), m("class_weight_negative")) {
+        rows.push((
+            "class weights",
+            format!(
+                "{} {}, {} {} (as class_weight=\"balanced\")",
+                h(&e.positive_class),
+                f3(p),
+                h(&e.negative_class),
+                f3(n)
+            ),
+        ));
+    }
+    if let Some(v) = m("validation_roc_auc") {
+        rows.push(("held-out validation ROC AUC", f3(v)));
+    }
+    rows.push(("seed", t.seed.to_string()));
+    rows.push(("training data", format!("<code>{}</code>", h(&t.data_hash[..t.data_hash.len().min(12)]))));
+    let mut o = String::from(
+        "<h2>How the model was trained</h2>\n<p class=\"note\">From the model artifact; everything here was \
+         fitted or measured on the training split only.</p>\n<table>\n",
+    );
+    for (k, v) in rows {
+        let _ = writeln!(o, "<tr><th>{k}</th><td>{v}</td></tr>");
+    }
+    o.push_str("</table>\n");
+    o
+}
+
 fn importance_table(e: &Evaluation) -> String {
     let mut o = format!(
         "<h3>Permutation importance</h3>\n<p>How much the test ROC AUC drops when one input column is shuffled \
@@ -447,6 +505,16 @@ pub(crate) mod tests {
             permutation_repeats: 1,
             permutation_seed: 0,
             unseen_categories: BTreeMap::from([("cidade_origem".into(), 3)]),
+            training: esteira_train::TrainingSummary {
+                data_hash: "ab12cd34ef56ab12cd34".into(),
+                rows: 1000,
+                outliers_removed: 12,
+                class_counts: BTreeMap::from([("APROVADO".into(), 790), ("FALHOU".into(), 198)]),
+                selected: esteira_train::GridPoint::LogisticRegression { alpha: 1.0 },
+                cv_metric: esteira_train::CvMetric::RocAuc,
+                seed: 42,
+                metrics: BTreeMap::from([("lof_applied".into(), 1.0), ("cv_best_roc_auc".into(), 0.61)]),
+            },
         }
     }
 
@@ -484,5 +552,24 @@ pub(crate) mod tests {
         assert!(json.contains("\"balanced_accuracy\""));
         let back: Evaluation = serde_json::from_str(&json).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn report_says_how_the_model_was_trained() {
+        let mut e = sample_evaluation();
+        let html = render_html(&e, &charts());
+        assert!(html.contains("<h2>How the model was trained</h2>"));
+        assert!(html.contains("1000 (790 APROVADO, 198 FALHOU after outlier removal)"), "{html}");
+        assert!(html.contains("Local Outlier Factor removed 12 rows"));
+        assert!(
+            html.contains(
+                "<code>logistic_regression_alpha_1</code> by k-fold cross-validation on roc auc (mean 0.610)"
+            )
+        );
+        assert!(html.contains("<code>ab12cd34ef56</code>"));
+        e.training.metrics.insert("lof_applied".into(), 0.0);
+        e.training.metrics.insert("cv_folds".into(), 5.0);
+        let html = render_html(&e, &charts());
+        assert!(html.contains("none (Local Outlier Factor off)") && html.contains("by 5-fold"));
     }
 }

@@ -35,7 +35,8 @@ impl Stage for EvaluateStage {
 
     fn version(&self) -> &'static str {
         // 2: the report explains the odds ratios of binned numeric columns.
-        "2"
+        // 3: metrics.json and the report carry the model's training summary.
+        "3"
     }
 
     fn inputs(&self) -> Vec<String> {

@@ -245,7 +245,8 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
     let folds = params.cv.folds;
     let parts = split::assign_parts(&y, &groups, &vec![1.0 / folds as f64; folds], &mut split::rng(params.seed, 1));
     let fold_rows: Vec<Vec<usize>> = (0..folds).map(|f| (0..n).filter(|&i| parts[i] == f).collect()).collect();
-    let lof_candidates = params.lof.enabled.candidates();
+    // LOF measures density over the numeric columns: without any there is nothing to remove.
+    let lof_candidates = if n_num == 0 { &[false][..] } else { params.lof.enabled.candidates() };
     // Training rows of each (LOF setting, fold), LOF refitted on each fold's own training rows.
     let mut fold_train: Vec<Vec<usize>> = Vec::with_capacity(lof_candidates.len() * folds);
     for &lof in lof_candidates {
@@ -391,6 +392,7 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
     metrics.insert("rows".into(), n as f64);
     metrics.insert("outliers_removed".into(), outliers_removed as f64);
     metrics.insert("lof_applied".into(), f64::from(u8::from(use_lof)));
+    metrics.insert("cv_folds".into(), folds as f64);
     metrics.insert("rows_fitted".into(), all_rows.len() as f64);
     metrics.retain(|_, v| v.is_finite());
 

@@ -41,7 +41,8 @@ impl Stage for TrainStage {
         // 3: `balance = "weight"` (class weights in the L-BFGS objective); the `balance` metric.
         // 4: LOF is fitted on each CV fold's training rows and folds are scored on all their
         //    rows (held-out rows are never filtered); `lof.enabled = "cv"`.
-        "4"
+        // 5: the `cv_folds` metric in the artifact.
+        "5"
     }
 
     fn inputs(&self) -> Vec<String> {
