@@ -10,8 +10,9 @@ split, and prints per-seed and mean differences (esteira − reference) with a p
     python3 scripts/split_sweep.py --seeds 10 --set 'lof = { enabled = true, k = 20 }'
 
 `--set` replaces one `key = ...` line of the train stage's params in a temporary copy of the
-pipeline file (written beside it and removed after), e.g. to compare LOF settings. Needs the
-`esteira` binary (default target/release/esteira) and scikit-learn, pandas, pyarrow.
+pipeline file (written beside it and removed after), e.g. to compare LOF settings. The pipeline's
+store must be `artifacts` beside the file (as in esteira.toml). Needs the `esteira` binary
+(default target/release/esteira) and scikit-learn, pandas, pyarrow.
 """
 
 import argparse
@@ -30,15 +31,23 @@ sys.path.insert(0, str(Path(__file__).parent))
 import sklearn_reference as ref  # noqa: E402
 
 
+def section(text: str, header: str) -> tuple[int, int]:
+    """Start and end of a TOML table's body: from its header to the next table header."""
+    start = text.index(header) + len(header)
+    nxt = re.search(r"^\[", text[start:], re.M)
+    return start, start + nxt.start() if nxt else len(text)
+
+
 def variant(text: str, seed: int, sets: list[str]) -> str:
-    text, n = re.subn(r"(\[stages\.segregate\][^\[]*?seed = )\d+", rf"\g<1>{seed}", text, flags=re.S)
+    a, b = section(text, "[stages.segregate]")
+    body, n = re.subn(r"\bseed = \d+", f"seed = {seed}", text[a:b], count=1)
     if n != 1:
         raise SystemExit("could not find the segregate stage's `seed = N` in the pipeline file")
-    train_at = text.index("[stages.train.params]")
+    text = text[:a] + body + text[b:]
     for s in sets:
         key = s.split("=", 1)[0].strip()
-        pattern = re.compile(rf"^{re.escape(key)} = .*$", re.M)
-        m = pattern.search(text, train_at)
+        a, b = section(text, "[stages.train.params]")
+        m = re.compile(rf"^{re.escape(key)} = .*$", re.M).search(text, a, b)
         if not m:
             raise SystemExit(f"no `{key} = ...` line in [stages.train.params]")
         text = text[: m.start()] + s + text[m.end():]

@@ -9,8 +9,8 @@ use crate::bootstrap::Interval;
 use crate::evaluation::{MetricSet, ScoreEvaluation};
 use crate::importance::ColumnImportance;
 
-/// The `format` field of every metrics document this crate writes.
-pub const METRICS_FORMAT: &str = "esteira-evaluate-metrics/1";
+/// The `format` field of every metrics document this crate writes (2 added `training`).
+pub const METRICS_FORMAT: &str = "esteira-evaluate-metrics/2";
 
 /// One logistic-regression coefficient read as an odds ratio of the positive class: the
 /// model's own [`esteira_train::FeatureEffect`].
@@ -406,7 +406,14 @@ fn training_table(e: &Evaluation) -> String {
         (None, n) => format!("{n} rows removed"),
     };
     let mut rows = vec![
-        ("training rows", format!("{} ({} after outlier removal)", t.rows, counts.join(", "))),
+        (
+            "training rows",
+            if t.outliers_removed > 0 {
+                format!("{} ({} after outlier removal)", t.rows, counts.join(", "))
+            } else {
+                format!("{} ({})", t.rows, counts.join(", "))
+            },
+        ),
         ("outliers", lof),
         (
             "model chosen",
@@ -435,7 +442,7 @@ fn training_table(e: &Evaluation) -> String {
         rows.push(("held-out validation ROC AUC", f3(v)));
     }
     rows.push(("seed", t.seed.to_string()));
-    rows.push(("training data", format!("<code>{}</code>", h(&t.data_hash[..t.data_hash.len().min(12)]))));
+    rows.push(("training data", format!("<code>{}</code>", h(&t.data_hash.chars().take(12).collect::<String>()))));
     let mut o = String::from(
         "<h2>How the model was trained</h2>\n<p class=\"note\">From the model artifact; everything here was \
          fitted or measured on the training split only.</p>\n<table>\n",

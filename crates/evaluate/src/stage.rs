@@ -36,7 +36,8 @@ impl Stage for EvaluateStage {
     fn version(&self) -> &'static str {
         // 2: the report explains the odds ratios of binned numeric columns.
         // 3: metrics.json and the report carry the model's training summary.
-        "3"
+        // 4: metrics format 2 (names that field); "after outlier removal" only when rows were.
+        "4"
     }
 
     fn inputs(&self) -> Vec<String> {

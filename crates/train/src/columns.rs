@@ -82,7 +82,8 @@ pub(crate) fn for_each_text(
 }
 
 /// All values of a column as numbers; nulls, blanks and NaN are missing. Text is parsed
-/// (a comma decimal separator is accepted) and an unparseable value is an error naming the row.
+/// (a comma decimal separator is accepted); an unparseable or infinite value is an error naming
+/// the row.
 pub(crate) fn numbers(batches: &[RecordBatch], name: &str) -> Result<Vec<Option<f64>>, TrainError> {
     let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let mut out = Vec::with_capacity(total);
@@ -123,7 +124,20 @@ pub(crate) fn numbers(batches: &[RecordBatch], name: &str) -> Result<Vec<Option<
                     source: e,
                 })?;
                 let arr = cast.as_primitive::<Float64Type>();
-                out.extend(arr.iter().map(|v| v.filter(|x| !x.is_nan())));
+                let start = out.len();
+                for (i, v) in arr.iter().enumerate() {
+                    // An infinity would poison every mean, scale and quantile edge: an error, as
+                    // "inf" in a text column is.
+                    if let Some(x) = v.filter(|x| x.is_infinite()) {
+                        return Err(TrainError::BadValue {
+                            column: name.to_owned(),
+                            row: start + i + 1,
+                            value: x.to_string(),
+                            message: "not a finite number".into(),
+                        });
+                    }
+                    out.push(v.filter(|x| !x.is_nan()));
+                }
             }
             other => {
                 return Err(TrainError::ColumnType {

@@ -463,6 +463,15 @@ mod tests {
         .unwrap();
         let msg = FeatureSpec::fit(&params(Scaling::Standard), std::slice::from_ref(&bad)).unwrap_err().to_string();
         assert!(msg.contains("column `renda`, row 2: value \"dez\""), "{msg}");
+        let infinite = RecordBatch::try_from_iter([
+            ("sexo", Arc::new(StringArray::from(vec!["F", "M"])) as ArrayRef),
+            ("estado_origem", Arc::new(StringArray::from(vec!["x", "y"])) as ArrayRef),
+            ("ano_nascimento", Arc::new(Int64Array::from(vec![2000, 2001])) as ArrayRef),
+            ("renda", Arc::new(Float64Array::from(vec![10.0, f64::INFINITY])) as ArrayRef),
+        ])
+        .unwrap();
+        let msg = FeatureSpec::fit(&params(Scaling::Standard), &[infinite]).unwrap_err().to_string();
+        assert!(msg.contains("column `renda`, row 2") && msg.contains("not a finite number"), "{msg}");
         let spec = FeatureSpec::fit(&params(Scaling::Standard), &[table()]).unwrap();
         let missing = bad.project(&[0, 1, 2]).unwrap();
         let msg = spec.transform(&[missing]).unwrap_err().to_string();
@@ -503,7 +512,9 @@ mod tests {
         assert_eq!(col(2), [0.0, 1.0, 1.0, 1.0]);
         assert_eq!(col(3), [0.0, 1.0, 1.0, 1.0]);
         assert_eq!(col(4), [0.0, 1.0, 1.0, 1.0]);
-        let p = TrainParams { numeric_bins: 1, ..params(Scaling::MinMax) };
-        assert!(p.validate().unwrap_err().to_string().contains("numeric_bins"));
+        for bad in [1, 101] {
+            let p = TrainParams { numeric_bins: bad, ..params(Scaling::MinMax) };
+            assert!(p.validate().unwrap_err().to_string().contains("numeric_bins"), "{bad}");
+        }
     }
 }

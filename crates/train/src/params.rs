@@ -414,6 +414,9 @@ impl Default for TrainParams {
     }
 }
 
+/// The most `numeric_bins` accepted: beyond a few dozen, bins hold too few rows to estimate.
+pub const MAX_BINS: usize = 100;
+
 impl TrainParams {
     /// The grid expanded into points, in declaration order.
     pub fn grid_points(&self) -> Vec<GridPoint> {
@@ -487,6 +490,9 @@ impl TrainParams {
         }
         if self.numeric_bins == 1 {
             return Err(TrainError::param("numeric_bins", "one bin is no bin: use 0 (off) or at least 2"));
+        }
+        if self.numeric_bins > MAX_BINS {
+            return Err(TrainError::param("numeric_bins", format!("at most {MAX_BINS} bins per column")));
         }
         if self.lof.k == 0 {
             return Err(TrainError::param("lof.k", "must be at least 1"));

@@ -92,6 +92,13 @@ impl RowRuns {
 
     /// The kept rows of one column.
     pub fn gather(&self, col: &ArrayRef) -> Result<ArrayRef, ArrowError> {
+        if col.len() != self.mask.len() {
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "a column of {} rows gathered with a mask of {}",
+                col.len(),
+                self.mask.len()
+            )));
+        }
         if let Some(text) = col.as_string_opt::<i32>() {
             return Ok(Arc::new(self.gather_utf8(text, None)?.0));
         }
@@ -102,6 +109,13 @@ impl RowRuns {
     /// the result has no nulls), and how many nulls were filled. Stretches of kept non-null
     /// rows are copied in bulk, whatever their length.
     pub fn gather_utf8(&self, col: &StringArray, fill: Option<&str>) -> Result<(StringArray, usize), ArrowError> {
+        if col.len() != self.mask.len() {
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "a column of {} rows gathered with a mask of {}",
+                col.len(),
+                self.mask.len()
+            )));
+        }
         let nulls = col.nulls().filter(|n| n.null_count() > 0);
         // An upper bound: every null of the column filled.
         let bytes = run_bytes(col.value_offsets(), self) + fill.map_or(0, |f| col.null_count() * f.len());
