@@ -108,7 +108,7 @@ fn csv_input_is_detected_typed_and_leaves_as_parquet() {
     let (schema, batches) = esteira_core::table::read_parquet(&path).unwrap();
     let types: Vec<String> = schema.fields().iter().map(|f| format!("{}:{}", f.name(), f.data_type())).collect();
     assert_eq!(types, ["sexo:Utf8", "renda:Float64", "bolsa:Boolean"]);
-    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+    assert_eq!(batches.iter().map(arrow::array::RecordBatch::num_rows).sum::<usize>(), 3);
 }
 
 #[test]
