@@ -125,7 +125,12 @@ fn logistic_model_beats_the_baseline_and_outputs_are_deterministic() {
 fn random_forest_has_no_odds_ratios_but_still_a_report() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(LocalStore::open(dir.path()).unwrap());
-    let grid = vec![GridEntry::RandomForest { n_trees: vec![15], max_depth: vec![4], min_samples_leaf: vec![5] }];
+    let grid = vec![GridEntry::RandomForest {
+        n_trees: vec![15],
+        max_depth: vec![4],
+        min_samples_leaf: vec![5],
+        max_samples: vec![0],
+    }];
     let trained = train(&params(grid), &[students(300, 3)], "t").unwrap();
     let out = run_stage(&store, &trained.model.to_json(), &students(200, 4), serde_json::json!({"bootstrap": 50}));
     let eval: Evaluation = serde_json::from_slice(&read(&store, &out, "metrics")).unwrap();

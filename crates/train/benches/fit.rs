@@ -288,6 +288,7 @@ fn main() {
         n_trees: vec![50],
         max_depth: vec![10],
         min_samples_leaf: vec![5],
+        max_samples: vec![0],
     }];
     bench_train(11_500, rf, Lbfgs, "RF 50 trees x 5 folds");
     bench_train(115_000, lr.clone(), Lbfgs, "LR (lbfgs), 3 alphas x 5 folds");

@@ -2,6 +2,7 @@
 //! with smartcore) and applied as probabilities.
 
 use rand::RngCore;
+use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
 use smartcore::linalg::basic::arrays::Array;
@@ -20,6 +21,66 @@ type Dense = DenseMatrix<f64>;
 /// list of them is a random forest whose per-tree votes we can count.
 type Tree = RandomForestClassifier<f64, u32, Dense, Vec<u32>>;
 
+/// Grows `n_trees` one-tree smartcore forests, `cores()` at a time. With `max_samples` below the
+/// row count, each tree first takes its own random subset of that many rows (smartcore then
+/// bootstraps within it).
+fn fit_forest(
+    x: &Matrix,
+    labels: &[u32],
+    n_trees: u16,
+    max_depth: u16,
+    min_samples_leaf: usize,
+    max_samples: usize,
+    seed: u64,
+) -> Result<Vec<Tree>, TrainError> {
+    let algorithm = "random_forest";
+    let mut rng = split::rng(seed, 100);
+    let seeds: Vec<u64> = (0..n_trees).map(|_| rng.next_u64()).collect();
+    let whole =
+        if max_samples == 0 || max_samples >= x.rows { Some((dense(x.clone())?, labels.to_vec())) } else { None };
+    let grow = |tree_seed: u64| -> Result<Tree, TrainError> {
+        let mut p = RandomForestClassifierParameters::default()
+            .with_n_trees(1)
+            .with_min_samples_leaf(min_samples_leaf)
+            .with_seed(tree_seed);
+        if max_depth > 0 {
+            p = p.with_max_depth(max_depth);
+        }
+        if let Some((d, all)) = &whole {
+            return Tree::fit(d, all, p).map_err(|e| TrainError::fit(algorithm, e));
+        }
+        let mut rows: Vec<usize> = (0..x.rows).collect();
+        let (subset, _) = rows.partial_shuffle(&mut split::rng(tree_seed, 101), max_samples);
+        subset.sort_unstable();
+        let sample_labels: Vec<u32> = subset.iter().map(|&i| labels[i]).collect();
+        if sample_labels.iter().all(|&l| l == sample_labels[0]) {
+            return Err(TrainError::Data(format!(
+                "{algorithm}: a sample of max_samples = {max_samples} rows held a single class; raise max_samples"
+            )));
+        }
+        Tree::fit(&dense(x.take(subset))?, &sample_labels, p).map_err(|e| TrainError::fit(algorithm, e))
+    };
+    let per = seeds.len().div_ceil(cores());
+    let results: Vec<Result<Vec<Tree>, TrainError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = seeds
+            .chunks(per)
+            .map(|chunk| {
+                let grow = &grow;
+                s.spawn(move || chunk.iter().map(|&tree_seed| grow(tree_seed)).collect())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(TrainError::fit(algorithm, "a tree-fitting thread panicked"))))
+            .collect()
+    });
+    let mut trees = Vec::with_capacity(seeds.len());
+    for r in results {
+        trees.extend(r?);
+    }
+    Ok(trees)
+}
+
 /// A fitted model over the feature matrix. Probabilities are P(positive class).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "algorithm", rename_all = "snake_case", deny_unknown_fields)]
@@ -37,7 +98,15 @@ pub(crate) enum Estimator {
         convergence: Option<Convergence>,
     },
     /// p = share of trees voting positive.
-    RandomForest { n_trees: u16, max_depth: u16, min_samples_leaf: usize, trees: Vec<Tree> },
+    RandomForest {
+        n_trees: u16,
+        max_depth: u16,
+        min_samples_leaf: usize,
+        /// Rows each tree was grown from (0 = all; absent before format 3).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        max_samples: usize,
+        trees: Vec<Tree>,
+    },
 }
 
 /// How an iterative fit ended.
@@ -46,6 +115,10 @@ pub(crate) enum Estimator {
 pub(crate) struct Convergence {
     pub(crate) iterations: usize,
     pub(crate) stop: StopReason,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn smartcore_solver() -> Solver {
@@ -120,6 +193,10 @@ impl Estimator {
             ));
         }
         let labels: Vec<u32> = y.iter().map(|&v| u32::from(v)).collect();
+        if let GridPoint::RandomForest { n_trees, max_depth, min_samples_leaf, max_samples } = *point {
+            let trees = fit_forest(&x, &labels, n_trees, max_depth, min_samples_leaf, max_samples, seed)?;
+            return Ok(Self::RandomForest { n_trees, max_depth, min_samples_leaf, max_samples, trees });
+        }
         let x = dense(x)?;
         match *point {
             GridPoint::LogisticRegression { alpha } => {
@@ -138,46 +215,7 @@ impl Estimator {
                     convergence: None,
                 })
             }
-            GridPoint::RandomForest { n_trees, max_depth, min_samples_leaf } => {
-                let mut rng = split::rng(seed, 100);
-                let seeds: Vec<u64> = (0..n_trees).map(|_| rng.next_u64()).collect();
-                let per = seeds.len().div_ceil(cores());
-                let mut trees = Vec::with_capacity(seeds.len());
-                let results: Vec<Result<Vec<Tree>, TrainError>> = std::thread::scope(|s| {
-                    let handles: Vec<_> = seeds
-                        .chunks(per)
-                        .map(|chunk| {
-                            let (x, labels) = (&x, &labels);
-                            s.spawn(move || {
-                                chunk
-                                    .iter()
-                                    .map(|&tree_seed| {
-                                        let mut p = RandomForestClassifierParameters::default()
-                                            .with_n_trees(1)
-                                            .with_min_samples_leaf(min_samples_leaf)
-                                            .with_seed(tree_seed);
-                                        if max_depth > 0 {
-                                            p = p.with_max_depth(max_depth);
-                                        }
-                                        Tree::fit(x, labels, p).map_err(|e| TrainError::fit(algorithm, e))
-                                    })
-                                    .collect()
-                            })
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| {
-                            h.join()
-                                .unwrap_or_else(|_| Err(TrainError::fit(algorithm, "a tree-fitting thread panicked")))
-                        })
-                        .collect()
-                });
-                for r in results {
-                    trees.extend(r?);
-                }
-                Ok(Self::RandomForest { n_trees, max_depth, min_samples_leaf, trees })
-            }
+            GridPoint::RandomForest { .. } => unreachable!("fitted above"),
         }
     }
 

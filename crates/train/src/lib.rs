@@ -36,6 +36,7 @@
 //! n_trees = [100]
 //! max_depth = [10]                 # 0 = unlimited
 //! min_samples_leaf = [5]
+//! max_samples = [0]                # rows each tree grows from (0 = all; bounds a tree's cost on big tables)
 //! [stages.train.params.logistic]   # how logistic regressions are fitted
 //! solver = "lbfgs"                 # ours (L-BFGS, scikit-learn's stopping rule) or "smartcore"
 //! max_iter = 100                   # lbfgs only; running out is a warning + metric, not an error

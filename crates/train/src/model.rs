@@ -12,7 +12,7 @@ use crate::params::{CvMetric, GridPoint, Solver, ThresholdRule};
 
 /// The artifact format this crate writes. Bump it when the JSON shape changes.
 /// Version 2 added the logistic regression's `solver` and `convergence`; version 3 numeric
-/// features' `bin_edges` (absent when `numeric_bins` is off).
+/// features' `bin_edges` and random forests' `max_samples` (each absent when not used).
 pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest format still read: versions 1 and 2 differ only by lacking the fields later

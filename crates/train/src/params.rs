@@ -316,7 +316,20 @@ pub enum GridEntry {
         /// Minimum rows per leaf to try.
         #[serde(default = "default_leaf")]
         min_samples_leaf: Vec<usize>,
+        /// Rows each tree is grown from (a random subset, then bootstrapped), to try; 0 = all
+        /// rows. smartcore scans every row of its sample at every node, so on large tables this
+        /// bounds a tree's cost (scikit-learn's `max_samples`).
+        #[serde(default = "default_max_samples")]
+        max_samples: Vec<usize>,
     },
+}
+
+fn default_max_samples() -> Vec<usize> {
+    vec![0]
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn default_alphas() -> Vec<f64> {
@@ -349,6 +362,9 @@ pub enum GridPoint {
         max_depth: u16,
         /// Minimum rows per leaf.
         min_samples_leaf: usize,
+        /// Rows each tree is grown from (0 = all).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        max_samples: usize,
     },
 }
 
@@ -365,8 +381,9 @@ impl GridPoint {
     pub fn label(&self) -> String {
         match self {
             Self::LogisticRegression { alpha } => format!("logistic_regression_alpha_{alpha}"),
-            Self::RandomForest { n_trees, max_depth, min_samples_leaf } => {
-                format!("random_forest_trees_{n_trees}_depth_{max_depth}_leaf_{min_samples_leaf}")
+            Self::RandomForest { n_trees, max_depth, min_samples_leaf, max_samples } => {
+                let label = format!("random_forest_trees_{n_trees}_depth_{max_depth}_leaf_{min_samples_leaf}");
+                if *max_samples > 0 { format!("{label}_samples_{max_samples}") } else { label }
             }
         }
     }
@@ -426,11 +443,18 @@ impl TrainParams {
                 GridEntry::LogisticRegression { alpha } => {
                     out.extend(alpha.iter().map(|&alpha| GridPoint::LogisticRegression { alpha }));
                 }
-                GridEntry::RandomForest { n_trees, max_depth, min_samples_leaf } => {
+                GridEntry::RandomForest { n_trees, max_depth, min_samples_leaf, max_samples } => {
                     for &t in n_trees {
                         for &d in max_depth {
                             for &l in min_samples_leaf {
-                                out.push(GridPoint::RandomForest { n_trees: t, max_depth: d, min_samples_leaf: l });
+                                for &m in max_samples {
+                                    out.push(GridPoint::RandomForest {
+                                        n_trees: t,
+                                        max_depth: d,
+                                        min_samples_leaf: l,
+                                        max_samples: m,
+                                    });
+                                }
                             }
                         }
                     }
@@ -526,6 +550,12 @@ impl TrainParams {
                 }
                 GridPoint::RandomForest { min_samples_leaf: 0, .. } => {
                     return Err(TrainError::param("grid.min_samples_leaf", "must be at least 1"));
+                }
+                GridPoint::RandomForest { max_samples: 1, .. } => {
+                    return Err(TrainError::param(
+                        "grid.max_samples",
+                        "one row grows no tree: use 0 (all) or at least 2",
+                    ));
                 }
                 _ => {}
             }

@@ -111,7 +111,12 @@ fn logistic_regression_beats_chance_on_held_out_rows() {
 #[test]
 fn random_forest_beats_chance_and_is_deterministic() {
     let mut params = params();
-    params.grid = vec![GridEntry::RandomForest { n_trees: vec![15], max_depth: vec![6], min_samples_leaf: vec![5] }];
+    params.grid = vec![GridEntry::RandomForest {
+        n_trees: vec![15],
+        max_depth: vec![6],
+        min_samples_leaf: vec![5],
+        max_samples: vec![0],
+    }];
     params.cv.folds = 2;
     let data = synthetic(250, 3);
     let a = train(&params, std::slice::from_ref(&data), "h").unwrap();
@@ -123,6 +128,41 @@ fn random_forest_beats_chance_and_is_deterministic() {
     let p = predict(&Model::from_json(&a.model.to_json()).unwrap(), std::slice::from_ref(&test)).unwrap();
     assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
     assert!(auc(&labels(&test), &p) > 0.65);
+}
+
+#[test]
+fn random_forest_trees_can_grow_from_row_subsets() {
+    let mut params = params();
+    params.grid = vec![GridEntry::RandomForest {
+        n_trees: vec![15],
+        max_depth: vec![6],
+        min_samples_leaf: vec![5],
+        max_samples: vec![150],
+    }];
+    params.cv.folds = 2;
+    let data = synthetic(250, 3);
+    let a = train(&params, std::slice::from_ref(&data), "h").unwrap();
+    let b = train(&params, std::slice::from_ref(&data), "h").unwrap();
+    assert_eq!(a.model.to_json(), b.model.to_json());
+    assert!(a.metrics.contains_key("cv_random_forest_trees_15_depth_6_leaf_5_samples_150_roc_auc"), "{:?}", a.metrics);
+    let json = String::from_utf8(a.model.to_json()).unwrap();
+    assert!(json.contains("\"max_samples\": 150"));
+    let test = synthetic(300, 4);
+    let p = predict(&Model::from_json(json.as_bytes()).unwrap(), std::slice::from_ref(&test)).unwrap();
+    assert!(auc(&labels(&test), &p) > 0.6);
+    // Without a subset the artifact has no max_samples field (format 2 forests read the same).
+    params.grid = vec![GridEntry::RandomForest {
+        n_trees: vec![3],
+        max_depth: vec![4],
+        min_samples_leaf: vec![5],
+        max_samples: vec![0],
+    }];
+    let whole = train(&params, std::slice::from_ref(&data), "h").unwrap();
+    assert!(!String::from_utf8(whole.model.to_json()).unwrap().contains("max_samples"));
+    let err =
+        TrainStage::from_params(serde_json::json!({"grid": [{"algorithm": "random_forest", "max_samples": [1]}]}))
+            .unwrap_err();
+    assert!(err.to_string().contains("grid.max_samples"), "{err}");
 }
 
 #[test]
@@ -349,7 +389,12 @@ fn class_weights_need_no_random_draws() {
 fn weight_falls_back_to_oversampling_where_the_fitter_has_no_weights() {
     let data = synthetic(200, 17);
     let forest = TrainParams {
-        grid: vec![GridEntry::RandomForest { n_trees: vec![5], max_depth: vec![4], min_samples_leaf: vec![5] }],
+        grid: vec![GridEntry::RandomForest {
+            n_trees: vec![5],
+            max_depth: vec![4],
+            min_samples_leaf: vec![5],
+            max_samples: vec![0],
+        }],
         cv: esteira_train::CvParams { folds: 2, ..Default::default() },
         ..params()
     };
