@@ -103,7 +103,7 @@ pub(crate) enum Estimator {
         max_depth: u16,
         min_samples_leaf: usize,
         /// Rows each tree was grown from (0 = all; absent before format 3).
-        #[serde(default, skip_serializing_if = "is_zero")]
+        #[serde(default, skip_serializing_if = "crate::params::is_zero")]
         max_samples: usize,
         trees: Vec<Tree>,
     },
@@ -115,10 +115,6 @@ pub(crate) enum Estimator {
 pub(crate) struct Convergence {
     pub(crate) iterations: usize,
     pub(crate) stop: StopReason,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 fn smartcore_solver() -> Solver {

@@ -328,7 +328,8 @@ fn default_max_samples() -> Vec<usize> {
     vec![0]
 }
 
-fn is_zero(n: &usize) -> bool {
+#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+pub(crate) fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
