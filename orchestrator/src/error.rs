@@ -42,12 +42,14 @@ pub enum OrchestratorError {
     /// A command-line argument is wrong.
     #[error("{0}")]
     Usage(String),
-    /// One or more stages failed.
-    #[error("{count} stage(s) failed: {first}")]
+    /// One or more stages failed, or could not run because something they need did not complete.
+    #[error("{}: {first}", stages_failed(*failed, *blocked))]
     StagesFailed {
-        /// How many.
-        count: usize,
-        /// The first failure, with its error.
+        /// Stages that ran and failed.
+        failed: usize,
+        /// Stages that did not run because an upstream stage did not complete.
+        blocked: usize,
+        /// The first failure (else the first blocked stage), with its error.
         first: String,
     },
     /// `reproduce` found outputs that differ from the record.
@@ -91,5 +93,14 @@ impl OrchestratorError {
             | Self::Stage(_) => exit::BAD_INPUT,
             Self::Core(_) | Self::Internal(_) => exit::INTERNAL,
         }
+    }
+}
+
+fn stages_failed(failed: usize, blocked: usize) -> String {
+    let plural = |n: usize| if n == 1 { "stage" } else { "stages" };
+    match (failed, blocked) {
+        (0, b) => format!("{b} {} could not run", plural(b)),
+        (f, 0) => format!("{f} {} failed", plural(f)),
+        (f, b) => format!("{f} {} failed, {b} could not run", plural(f)),
     }
 }

@@ -149,6 +149,8 @@ fn a_failed_stage_stops_descendants_and_lets_other_branches_finish() {
     let out = b.esteira(&["run"]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("the disk is made of lava"), "{}", out.stderr);
+    // The failure and the stages it kept from running are counted apart.
+    assert!(out.stderr.contains("1 stage failed, 1 could not run: slow_a:"), "{}", out.stderr);
     let st: std::collections::BTreeMap<_, _> = b.statuses("latest").into_iter().collect();
     assert_eq!(st["slow_a"], "failed");
     assert_eq!(st["join"], "skipped");
@@ -310,6 +312,11 @@ fn until_and_only_select_stages() {
     // --only join needs slow_b from the cache: it is not there.
     let out = b.esteira(&["run", "--only", "join"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("could not run: src: not selected for this run and not in the cache"),
+        "{}",
+        out.stderr
+    );
     b.esteira(&["run"]).ok();
     b.esteira(&["run", "--only", "join", "--force", "join"]).ok();
     assert_eq!(b.status_of("latest", "join"), "ran");

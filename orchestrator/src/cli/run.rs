@@ -89,15 +89,14 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
     } else {
         let stages = || record.order.iter().filter_map(|n| record.stages.get(n).map(|s| (n, s)));
         let failed: Vec<_> = stages().filter(|(_, s)| s.status == StageStatus::Failed).collect();
-        // No failed stage but a failed run: a selected stage could not get its inputs.
-        let blocked = stages().find(|(_, s)| s.status == StageStatus::Skipped && s.error.is_some());
+        // Stages that never ran because something they need did not complete.
+        let blocked: Vec<_> = stages().filter(|(_, s)| s.status == StageStatus::Skipped && s.error.is_some()).collect();
         let first = failed
             .first()
-            .copied()
-            .or(blocked)
+            .or(blocked.first())
             .map(|(n, s)| format!("{n}: {}", s.error.as_deref().unwrap_or("failed")))
             .unwrap_or_default();
-        Err(OrchestratorError::StagesFailed { count: failed.len().max(1), first })
+        Err(OrchestratorError::StagesFailed { failed: failed.len(), blocked: blocked.len(), first })
     }
 }
 
