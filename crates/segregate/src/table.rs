@@ -297,7 +297,7 @@ fn encode_group_column(batches: &[RecordBatch], index: usize) -> Result<(Vec<u32
     };
     let dt = batches.first().map(|b| b.column(index).data_type().clone());
     if dt.as_ref().is_some_and(DataType::is_integer) {
-        let mut seen: FxHashMap<i64, u32> = FxHashMap::with_capacity_and_hasher(rows / 4, Default::default());
+        let mut seen: FxHashMap<i64, u32> = FxHashMap::with_capacity_and_hasher(rows / 4, rustc_hash::FxBuildHasher);
         let mut last: Option<(i64, u32)> = None;
         for b in batches {
             let col = cast(b.column(index), &DataType::Int64).map_err(arrow("reading the group column"))?;
@@ -322,7 +322,7 @@ fn encode_group_column(batches: &[RecordBatch], index: usize) -> Result<(Vec<u32
         let cols = as_utf8(batches, index, "reading the group column")?;
         // Sized for about four rows per group (enrolments per student): growing a map of
         // millions of keys rehashes it several times; guessing high costs a few bytes per row.
-        let mut seen: FxHashMap<&str, u32> = FxHashMap::with_capacity_and_hasher(rows / 4, Default::default());
+        let mut seen: FxHashMap<&str, u32> = FxHashMap::with_capacity_and_hasher(rows / 4, rustc_hash::FxBuildHasher);
         for col in &cols {
             let text = col.as_string::<i32>();
             let mut last: Option<(&str, u32)> = None;
