@@ -6,11 +6,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use esteira_train::{InputKind, Model, predict_detailed};
 
 use crate::ServeError;
-use crate::rows::parse_number;
+use crate::rows::{InputSchema, parse_number};
 
 /// Rows scored per call into the model.
 const CHUNK: usize = 4096;
@@ -78,7 +77,7 @@ pub(crate) fn predict_csv_named(
             message: "empty input: no header line".into(),
         });
     }
-    let columns = model.input_columns();
+    let InputSchema { columns, schema } = InputSchema::new(model);
     let mut missing = Vec::new();
     let mut index = Vec::with_capacity(columns.len());
     for c in &columns {
@@ -94,18 +93,6 @@ pub(crate) fn predict_csv_named(
             header: header.iter().collect::<Vec<_>>().join(&char::from(delimiter).to_string()),
         });
     }
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|c| {
-                let t = match c.kind {
-                    InputKind::Numeric { .. } => DataType::Float64,
-                    InputKind::Categorical { .. } => DataType::Utf8,
-                };
-                Field::new(&c.name, t, true)
-            })
-            .collect::<Vec<_>>(),
-    ));
     let mut writer = csv::WriterBuilder::new().delimiter(delimiter).from_writer(output);
     let write_error = |e: csv::Error| ServeError::io("writing the scored CSV", std::io::Error::other(e));
     let extra = output_columns(model);

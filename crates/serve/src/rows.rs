@@ -27,7 +27,7 @@ pub struct FieldError {
 #[derive(Debug, Clone)]
 pub(crate) struct InputSchema {
     pub(crate) columns: Vec<InputColumn>,
-    schema: SchemaRef,
+    pub(crate) schema: SchemaRef,
 }
 
 /// How blank values are treated.
