@@ -289,58 +289,70 @@ impl<'a> Interner<'a> {
 
 fn encode_group_column(batches: &[RecordBatch], index: usize) -> Result<(Vec<u32>, usize), SegregateError> {
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let mut ids = Vec::with_capacity(rows);
-    let mut next = 0u32;
-    let mut fresh = || {
-        next += 1;
-        next - 1
-    };
     let dt = batches.first().map(|b| b.column(index).data_type().clone());
     if dt.as_ref().is_some_and(DataType::is_integer) {
-        let mut seen: FxHashMap<i64, u32> = FxHashMap::with_capacity_and_hasher(rows / 4, rustc_hash::FxBuildHasher);
-        let mut last: Option<(i64, u32)> = None;
+        let mut groups = GroupIds::with_rows(rows);
         for b in batches {
             let col = cast(b.column(index), &DataType::Int64).map_err(arrow("reading the group column"))?;
             let ints = col.as_primitive::<Int64Type>();
             for i in 0..ints.len() {
-                if ints.is_null(i) {
-                    ids.push(fresh());
-                    last = None;
-                    continue;
-                }
-                let key = ints.value(i);
-                // Rows of one key usually come together (enrolments of a student): skip the hash.
-                let id = match last {
-                    Some((k, id)) if k == key => id,
-                    _ => *seen.entry(key).or_insert_with(&mut fresh),
-                };
-                last = Some((key, id));
-                ids.push(id);
+                groups.push(ints.is_valid(i).then(|| ints.value(i)));
             }
         }
+        Ok(groups.finish())
     } else {
         let cols = as_utf8(batches, index, "reading the group column")?;
-        // Sized for about four rows per group (enrolments per student): growing a map of
-        // millions of keys rehashes it several times; guessing high costs a few bytes per row.
-        let mut seen: FxHashMap<&str, u32> = FxHashMap::with_capacity_and_hasher(rows / 4, rustc_hash::FxBuildHasher);
+        let mut groups = GroupIds::with_rows(rows);
         for col in &cols {
             let text = col.as_string::<i32>();
-            let mut last: Option<(&str, u32)> = None;
             for i in 0..text.len() {
-                if text.is_null(i) {
-                    ids.push(fresh());
-                    last = None;
-                    continue;
-                }
-                let key = text.value(i);
-                let id = match last {
-                    Some((k, id)) if k == key => id,
-                    _ => *seen.entry(key).or_insert_with(&mut fresh),
-                };
-                last = Some((key, id));
-                ids.push(id);
+                groups.push(text.is_valid(i).then(|| text.value(i)));
             }
         }
+        Ok(groups.finish())
     }
-    Ok((ids, next as usize))
+}
+
+/// Dense group ids in order of first appearance; a row with a null key is a group of its own.
+struct GroupIds<K> {
+    seen: FxHashMap<K, u32>,
+    /// The previous row's key and id: rows of one key usually come together (enrolments of a
+    /// student), so most rows skip the hash.
+    last: Option<(K, u32)>,
+    ids: Vec<u32>,
+    next: u32,
+}
+
+impl<K: std::hash::Hash + Eq + Copy> GroupIds<K> {
+    fn with_rows(rows: usize) -> Self {
+        // Sized for about four rows per group: growing a map of millions of keys rehashes it
+        // several times; guessing high costs a few bytes per row.
+        let seen = FxHashMap::with_capacity_and_hasher(rows / 4, rustc_hash::FxBuildHasher);
+        Self { seen, last: None, ids: Vec::with_capacity(rows), next: 0 }
+    }
+
+    #[inline]
+    fn push(&mut self, key: Option<K>) {
+        let next = &mut self.next;
+        let mut fresh = || {
+            *next += 1;
+            *next - 1
+        };
+        let Some(key) = key else {
+            self.ids.push(fresh());
+            self.last = None;
+            return;
+        };
+        let id = match self.last {
+            Some((k, id)) if k == key => id,
+            _ => *self.seen.entry(key).or_insert_with(fresh),
+        };
+        self.last = Some((key, id));
+        self.ids.push(id);
+    }
+
+    /// The id of every row, and how many groups there are.
+    fn finish(self) -> (Vec<u32>, usize) {
+        (self.ids, self.next as usize)
+    }
 }
