@@ -11,22 +11,9 @@ use std::time::Instant;
 use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use esteira_preprocess::{Spec, apply};
+use esteira_testkit::{XorShift, mb, used_bytes};
 
 const BATCH: usize = 8192;
-
-/// xorshift64*: deterministic data without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-}
 
 const COLUMNS: [&str; 12] = [
     "id_discente",
@@ -45,7 +32,7 @@ const COLUMNS: [&str; 12] = [
 
 fn table(rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
     let schema = Arc::new(Schema::new(COLUMNS.map(|c| Field::new(c, DataType::Utf8, true)).to_vec()));
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let raca = ["Pardo", "Branco", "Negro", "Não Informado", "Amarelo (de origem oriental)", "Indígena", ""];
     let estados =
         ["Rio Grande do Norte", "Rio Grande do Norte", "Rio Grande do Norte", "Paraíba", "São Paulo", "Ceará"];
@@ -70,7 +57,7 @@ fn table(rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
         let mut cols: Vec<StringBuilder> =
             (0..COLUMNS.len()).map(|_| StringBuilder::with_capacity(n, n * 12)).collect();
         for _ in 0..n {
-            let r = rng.next();
+            let r = rng.next_u64();
             cols[0].append_value(format!("{}", 20_150_000_000 + r % 2_500_000));
             cols[1].append_value(if r & 1 == 0 { "F" } else { "M" });
             cols[2].append_value(format!("{}", 1980 + (r >> 8) % 25));
@@ -130,15 +117,6 @@ fn breakdown(spec: &Spec, schema: &SchemaRef, batches: &[RecordBatch]) {
         apply(&one, schema, batches.to_vec()).expect("step runs");
         println!("  {kind:<8} alone   {:.3} s", start.elapsed().as_secs_f64());
     }
-}
-
-/// Bytes of the buffers the rows use (not the builders' spare capacity).
-fn used_bytes(batches: &[RecordBatch]) -> u64 {
-    batches.iter().flat_map(RecordBatch::columns).map(|c| c.to_data().get_slice_memory_size().unwrap_or(0) as u64).sum()
-}
-
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / 1e6
 }
 
 fn main() {

@@ -9,21 +9,8 @@ use arrow::array::{ArrayRef, Int64Array, LargeStringArray, RecordBatch, StringAr
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use esteira_core::ContentHash;
 use esteira_preprocess::{Spec, apply};
+use esteira_testkit::XorShift;
 use serde_json::json;
-
-/// xorshift64*: deterministic fixture data.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn pick<'a>(&mut self, items: &[Option<&'a str>]) -> Option<&'a str> {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-}
 
 /// Three batches of uneven sizes (one empty) with nulls, blanks, bad numbers and every outcome.
 fn fixture() -> (SchemaRef, Vec<RecordBatch>) {
@@ -38,13 +25,13 @@ fn fixture() -> (SchemaRef, Vec<RecordBatch>) {
         Field::new("large", DataType::LargeUtf8, true),
         Field::new("descricao", DataType::Utf8, true),
     ]));
-    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut rng = XorShift(0x1234_5678_9abc_def1);
     let mut batches = Vec::new();
     for rows in [700usize, 0, 1500, 37] {
         let mut cols: [Vec<Option<String>>; 9] = Default::default();
         let mut ints = Vec::new();
         for _ in 0..rows {
-            let r = rng.next();
+            let r = rng.next_u64();
             cols[0].push(Some(format!("{}", 1000 + r % 300)));
             cols[1].push(rng.pick(&[Some("F"), Some("M"), None]).map(str::to_owned));
             cols[2].push(

@@ -11,19 +11,9 @@ use std::time::Instant;
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use esteira_segregate::{SegregateParams, split_table};
+use esteira_testkit::{XorShift, mb, used_bytes};
 
 const BATCH: usize = 8192;
-
-/// xorshift64*: deterministic data without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 fn table(rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
     let text = |n: &str| Field::new(n, DataType::Utf8, true);
@@ -45,7 +35,7 @@ fn table(rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
     let estados = ["Rio Grande do Norte", "Rio Grande do Norte", "Paraíba", "São Paulo"];
     let areas = ["Ciências da Saúde", "Engenharias", "Ciências Humanas", "Outra"];
     let graus = ["BACHARELADO", "LICENCIATURA", "TECNOLÓGICO", "OUTRO"];
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     // Enrolments of one student are contiguous, 1–7 of them (about 4 on average).
     let mut student = 20_150_000_000i64;
     let mut left_for_student = 0u64;
@@ -58,11 +48,11 @@ fn table(rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
         for _ in 0..n {
             if left_for_student == 0 {
                 student += 1;
-                left_for_student = 1 + rng.next() % 7;
+                left_for_student = 1 + rng.next_u64() % 7;
             }
             left_for_student -= 1;
             ids.push(student);
-            draws.push(rng.next());
+            draws.push(rng.next_u64());
         }
         let pick = |items: &[&'static str; 4], shift: u32| -> ArrayRef {
             Arc::new(StringArray::from(draws.iter().map(|r| items[((r >> shift) % 4) as usize]).collect::<Vec<_>>()))
@@ -92,15 +82,6 @@ fn table(rows: usize) -> (SchemaRef, Vec<RecordBatch>) {
         done += n;
     }
     (schema, batches)
-}
-
-/// Bytes of the buffers the rows use.
-fn used_bytes(batches: &[RecordBatch]) -> u64 {
-    batches.iter().flat_map(RecordBatch::columns).map(|c| c.to_data().get_slice_memory_size().unwrap_or(0) as u64).sum()
-}
-
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / 1e6
 }
 
 fn main() {

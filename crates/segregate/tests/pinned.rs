@@ -9,17 +9,7 @@ use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use esteira_core::ContentHash;
 use esteira_segregate::{SegregateParams, split_table};
-
-/// xorshift64*: deterministic fixture data.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
+use esteira_testkit::XorShift;
 
 /// Batches of uneven sizes (one empty) with nulls in most columns and students spanning batches.
 fn fixture() -> (SchemaRef, Vec<RecordBatch>) {
@@ -31,7 +21,7 @@ fn fixture() -> (SchemaRef, Vec<RecordBatch>) {
         Field::new("raca", DataType::Utf8, true),
         Field::new("descricao", DataType::Utf8, false),
     ]));
-    let mut rng = Rng(0x0fed_cba9_8765_4321);
+    let mut rng = XorShift(0x0fed_cba9_8765_4321);
     let mut student = 500i64;
     let mut left = 0u64;
     let mut batches = Vec::new();
@@ -43,7 +33,7 @@ fn fixture() -> (SchemaRef, Vec<RecordBatch>) {
         let mut raca = Vec::new();
         let mut descricao = Vec::new();
         for _ in 0..rows {
-            let r = rng.next();
+            let r = rng.next_u64();
             if left == 0 {
                 student += 1;
                 left = 1 + r % 5;

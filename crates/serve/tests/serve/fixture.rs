@@ -8,16 +8,14 @@ use std::sync::{Arc, OnceLock};
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use esteira_core::{ArtifactStore, ContentHash, LocalStore, RunRecord, RunStatus, StageRecord, StageStatus};
 use esteira_serve::{AppState, Server};
+use esteira_testkit::XorShift;
 use esteira_train::{Model, TrainParams, predict, train};
 
-/// A tiny deterministic generator (xorshift64*), enough for synthetic rows.
-struct Rng(u64);
+/// Uniform draws in [0, 1) for synthetic rows.
+struct Rng(XorShift);
 impl Rng {
     fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+        self.0.next_f64()
     }
     fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
         xs[((self.next() * xs.len() as f64) as usize).min(xs.len() - 1)]
@@ -28,7 +26,7 @@ pub const AREAS: [&str; 4] = ["Ciências Exatas e da Terra", "Ciências da Saúd
 
 /// Students with 1-2 enrolment rows; passing depends on the food grant, income and age.
 pub fn synthetic(students: usize, seed: u64) -> RecordBatch {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng(XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1));
     let mut cols: BTreeMap<&str, Vec<Option<String>>> = BTreeMap::new();
     let (mut ano, mut renda) = (Vec::new(), Vec::new());
     for s in 0..students {
