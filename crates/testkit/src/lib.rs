@@ -4,6 +4,8 @@
 //! - [`XorShift`]: the seeded generator behind the fixtures of the pinned-output tests and the
 //!   benchmark tables. Its sequence is part of those fixtures: changing it changes the pinned
 //!   hashes, so it never changes.
+//! - [`pairwise_auc`]: ROC AUC by its definition, to check models in tests without the code
+//!   under test.
 //! - [`used_bytes`] and [`mb`]: how benchmarks report table sizes.
 //!
 //! ```
@@ -14,6 +16,7 @@
 //! assert_eq!(XorShift(0x1234_5678_9abc_def1).next_u64(), a);
 //! assert!((0.0..1.0).contains(&rng.next_f64()));
 //! assert!(["F", "M"].contains(&rng.pick(&["F", "M"])));
+//! assert_eq!(esteira_testkit::pairwise_auc(&[true, false, true], &[0.9, 0.5, 0.5]), 0.75);
 //! ```
 #![forbid(unsafe_code)]
 
@@ -45,6 +48,25 @@ impl XorShift {
     pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[(self.next_u64() % items.len() as u64) as usize]
     }
+}
+
+/// ROC AUC by its definition: the share of (positive, negative) pairs the scores `p` order
+/// right, ties counting half. O(n²): for test-sized inputs.
+pub fn pairwise_auc(labels: &[bool], p: &[f64]) -> f64 {
+    let (mut wins, mut pairs) = (0.0, 0.0);
+    for (i, &li) in labels.iter().enumerate() {
+        for (j, &lj) in labels.iter().enumerate() {
+            if li && !lj {
+                pairs += 1.0;
+                wins += match p[i].partial_cmp(&p[j]) {
+                    Some(std::cmp::Ordering::Greater) => 1.0,
+                    Some(std::cmp::Ordering::Equal) => 0.5,
+                    _ => 0.0,
+                };
+            }
+        }
+    }
+    wins / pairs
 }
 
 /// Bytes of the Arrow buffers the rows of `batches` use (not builders' spare capacity).

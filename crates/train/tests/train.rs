@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use esteira_core::{ArtifactStore, InputArtifact, LocalStore, Stage, StageContext};
+use esteira_testkit::pairwise_auc;
 use esteira_train::{
     Balance, GridEntry, GridPoint, InputKind, LofMode, LogisticParams, Model, Solver, ThresholdRule, TrainError,
     TrainParams, TrainStage, predict, predict_detailed, train,
@@ -61,25 +62,6 @@ fn params() -> TrainParams {
     }
 }
 
-fn auc(labels: &[bool], p: &[f64]) -> f64 {
-    let (mut wins, mut pairs) = (0.0, 0.0);
-    for (i, &li) in labels.iter().enumerate() {
-        for (j, &lj) in labels.iter().enumerate() {
-            if li && !lj {
-                pairs += 1.0;
-                wins += if p[i] > p[j] {
-                    1.0
-                } else if p[i] == p[j] {
-                    0.5
-                } else {
-                    0.0
-                };
-            }
-        }
-    }
-    wins / pairs
-}
-
 fn labels(batch: &RecordBatch) -> Vec<bool> {
     let col = batch.column_by_name("descricao").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
     col.iter().map(|v| v == Some("APROVADO")).collect()
@@ -91,7 +73,7 @@ fn logistic_regression_beats_chance_on_held_out_rows() {
     let test = synthetic(400, 2);
     let p = predict(&trained.model, std::slice::from_ref(&test)).unwrap();
     let y = labels(&test);
-    let a = auc(&y, &p);
+    let a = pairwise_auc(&y, &p);
     assert!(a > 0.7, "held-out AUC {a}");
     // The threshold is not the all-APROVADO decision: both classes are predicted.
     let t = trained.model.threshold();
@@ -127,7 +109,7 @@ fn random_forest_beats_chance_and_is_deterministic() {
     let test = synthetic(300, 4);
     let p = predict(&Model::from_json(&a.model.to_json()).unwrap(), std::slice::from_ref(&test)).unwrap();
     assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
-    assert!(auc(&labels(&test), &p) > 0.65);
+    assert!(pairwise_auc(&labels(&test), &p) > 0.65);
 }
 
 #[test]
@@ -149,7 +131,7 @@ fn random_forest_trees_can_grow_from_row_subsets() {
     assert!(json.contains("\"max_samples\": 150"));
     let test = synthetic(300, 4);
     let p = predict(&Model::from_json(json.as_bytes()).unwrap(), std::slice::from_ref(&test)).unwrap();
-    assert!(auc(&labels(&test), &p) > 0.6);
+    assert!(pairwise_auc(&labels(&test), &p) > 0.6);
     // Without a subset the artifact has no max_samples field (format 2 forests read the same).
     params.grid = vec![GridEntry::RandomForest {
         n_trees: vec![3],

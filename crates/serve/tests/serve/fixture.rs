@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use esteira_core::{ArtifactStore, ContentHash, LocalStore, RunRecord, RunStatus, StageRecord, StageStatus};
 use esteira_serve::{AppState, Server};
-use esteira_testkit::XorShift;
+use esteira_testkit::{XorShift, pairwise_auc};
 use esteira_train::{Model, TrainParams, predict, train};
 
 /// Uniform draws in [0, 1) for synthetic rows.
@@ -121,25 +121,11 @@ fn test_metrics(model: &Model) -> BTreeMap<String, serde_json::Value> {
             tn += f64::from(u8::from(pi < t));
         }
     }
-    let mut wins = 0.0;
-    for (i, &yi) in y.iter().enumerate() {
-        for (j, &yj) in y.iter().enumerate() {
-            if yi && !yj {
-                wins += if p[i] > p[j] {
-                    1.0
-                } else if p[i] == p[j] {
-                    0.5
-                } else {
-                    0.0
-                };
-            }
-        }
-    }
     BTreeMap::from([
         ("rows".to_owned(), serde_json::json!(y.len())),
         ("accuracy".to_owned(), serde_json::json!((tp + tn) / (pos + neg))),
         ("balanced_accuracy".to_owned(), serde_json::json!(f64::midpoint(tp / pos, tn / neg))),
-        ("roc_auc".to_owned(), serde_json::json!(wins / (pos * neg))),
+        ("roc_auc".to_owned(), serde_json::json!(pairwise_auc(&y, &p))),
         ("baseline_balanced_accuracy".to_owned(), serde_json::json!(0.5)),
     ])
 }
