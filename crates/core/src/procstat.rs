@@ -20,9 +20,9 @@ pub fn peak_rss() -> u64 {
     memory().1
 }
 
-/// Resets the peak resident memory to the current one (Linux ≥ 4.0; ignored elsewhere).
-pub fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+/// Resets the peak resident memory to the current one (Linux ≥ 4.0); whether it could.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// Nanoseconds this thread has spent on a CPU (`/proc/thread-self/schedstat`, the figure

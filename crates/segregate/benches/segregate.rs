@@ -4,14 +4,13 @@
 //! `cargo bench -p esteira-segregate --bench segregate` runs 10 million rows (`ROWS=n` to
 //! change); run without `--bench` (e.g. by `cargo test --benches`) it does a 100k-row smoke run.
 
-use esteira_core::procstat::{memory, thread_cpu_ns};
+use esteira_core::procstat::memory;
 use std::sync::Arc;
-use std::time::Instant;
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use esteira_segregate::{SegregateParams, split_table};
-use esteira_testkit::{XorShift, mb, used_bytes};
+use esteira_testkit::{Phase, XorShift, bench_rows, mb, used_bytes};
 
 const BATCH: usize = 8192;
 
@@ -100,39 +99,20 @@ fn main() {
         return;
     };
     let (name, group) = cases[case];
-    let full = std::env::args().any(|a| a == "--bench");
-    let rows: usize =
-        std::env::var("ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(if full { 10_000_000 } else { 100_000 });
+    let rows = bench_rows(10_000_000);
     let (baseline, _) = memory();
     let (schema, batches) = table(rows);
     let table_bytes = used_bytes(&batches);
     let params = SegregateParams { seed: 42, group: group.map(str::to_owned), ..SegregateParams::new("descricao") };
-    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    let (rss_before, _) = memory();
-    let cpu_start = thread_cpu_ns();
-    let start = Instant::now();
+    let phase = Phase::start(baseline);
     let out = split_table(&schema, batches, &params).expect("split runs");
-    let elapsed = start.elapsed();
-    let cpu = thread_cpu_ns().saturating_sub(cpu_start) as f64 / 1e9;
-    let (rss_after, peak) = memory();
+    let report = phase.finish();
     println!("segregate ({name}): {rows} rows x 12 columns, test_fraction 0.3");
-    println!(
-        "  wall time       {:.3} s ({:.0} ns/row); CPU time on this thread {cpu:.3} s",
-        elapsed.as_secs_f64(),
-        elapsed.as_nanos() as f64 / rows as f64
-    );
+    report.print_time(rows);
     println!("  input table     {:.1} MB (bytes in use by its Arrow buffers)", mb(table_bytes));
     println!(
         "  sides           train {} / test {} rows, groups {:?}",
         out.report.rows.train, out.report.rows.test, out.report.groups
     );
-    println!("  RSS baseline    {:.1} MB (before generating the table)", mb(baseline));
-    println!("  RSS before      {:.1} MB", mb(rss_before));
-    println!(
-        "  peak RSS        {:.1} MB; above baseline {:.2}x the input table{}",
-        mb(peak),
-        peak.saturating_sub(baseline) as f64 / table_bytes as f64,
-        if reset { "" } else { " (high-water mark not reset)" }
-    );
-    println!("  RSS after       {:.1} MB", mb(rss_after));
+    report.print_memory(table_bytes);
 }

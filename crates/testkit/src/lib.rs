@@ -6,7 +6,8 @@
 //!   hashes, so it never changes.
 //! - [`pairwise_auc`]: ROC AUC by its definition, to check models in tests without the code
 //!   under test.
-//! - [`used_bytes`] and [`mb`]: how benchmarks report table sizes.
+//! - [`bench_rows`], [`Phase`], [`used_bytes`], [`mb`]: how the table benchmarks pick their size,
+//!   measure one phase (wall and thread CPU time, resident memory) and print it.
 //!
 //! ```
 //! use esteira_testkit::XorShift;
@@ -20,7 +21,10 @@
 //! ```
 #![forbid(unsafe_code)]
 
+use std::time::{Duration, Instant};
+
 use arrow::array::RecordBatch;
+use esteira_core::procstat::{memory, reset_peak_rss, thread_cpu_ns};
 
 /// xorshift64*: a tiny deterministic generator for fixture data (not for anything statistical).
 /// The state must not be 0.
@@ -77,4 +81,82 @@ pub fn used_bytes(batches: &[RecordBatch]) -> u64 {
 /// Bytes in megabytes (10^6), as the benchmarks print them.
 pub fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1e6
+}
+
+/// Rows for a table benchmark: `ROWS` from the environment, else `full` under `cargo bench`
+/// (which passes `--bench`) and 100 000 otherwise (a smoke run, e.g. `cargo test --benches`).
+pub fn bench_rows(full: usize) -> usize {
+    let bench = std::env::args().any(|a| a == "--bench");
+    std::env::var("ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(if bench { full } else { 100_000 })
+}
+
+/// One measured phase of a benchmark, started after its input is built.
+#[derive(Debug)]
+pub struct Phase {
+    baseline: u64,
+    before: u64,
+    reset: bool,
+    cpu_start: u64,
+    start: Instant,
+}
+
+/// What a [`Phase`] measured.
+#[derive(Debug, Clone, Copy)]
+pub struct PhaseReport {
+    /// Wall time.
+    pub wall: Duration,
+    /// CPU seconds of the measuring thread.
+    pub cpu: f64,
+    /// Resident bytes before the input was built, before and after the phase, and at the peak.
+    pub baseline: u64,
+    /// Resident bytes when the phase started.
+    pub before: u64,
+    /// Resident bytes when it ended.
+    pub after: u64,
+    /// Peak resident bytes (of the phase alone when `reset`).
+    pub peak: u64,
+    /// Whether the peak could be reset at the start, so it is the phase's own.
+    pub reset: bool,
+}
+
+impl Phase {
+    /// Starts measuring; `baseline` is the resident memory read before the input was built.
+    pub fn start(baseline: u64) -> Self {
+        let reset = reset_peak_rss();
+        let (before, _) = memory();
+        Self { baseline, before, reset, cpu_start: thread_cpu_ns(), start: Instant::now() }
+    }
+
+    /// Stops measuring.
+    pub fn finish(self) -> PhaseReport {
+        let wall = self.start.elapsed();
+        let cpu = thread_cpu_ns().saturating_sub(self.cpu_start) as f64 / 1e9;
+        let (after, peak) = memory();
+        PhaseReport { wall, cpu, baseline: self.baseline, before: self.before, after, peak, reset: self.reset }
+    }
+}
+
+impl PhaseReport {
+    /// The time line: wall time, per row, and CPU time.
+    pub fn print_time(&self, rows: usize) {
+        println!(
+            "  wall time       {:.3} s ({:.0} ns/row); CPU time on this thread {:.3} s",
+            self.wall.as_secs_f64(),
+            self.wall.as_nanos() as f64 / rows.max(1) as f64,
+            self.cpu
+        );
+    }
+
+    /// The memory lines, the peak as a multiple of the input table's `table_bytes`.
+    pub fn print_memory(&self, table_bytes: u64) {
+        println!("  RSS baseline    {:.1} MB (before generating the table)", mb(self.baseline));
+        println!("  RSS before      {:.1} MB", mb(self.before));
+        println!(
+            "  peak RSS        {:.1} MB; above baseline {:.2}x the input table{}",
+            mb(self.peak),
+            self.peak.saturating_sub(self.baseline) as f64 / table_bytes.max(1) as f64,
+            if self.reset { "" } else { " (high-water mark not reset: includes generating the table)" }
+        );
+        println!("  RSS after       {:.1} MB", mb(self.after));
+    }
 }

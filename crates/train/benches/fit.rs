@@ -28,7 +28,7 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
 
 fn reset_peak() {
-    esteira_core::procstat::reset_peak_rss();
+    let _ = esteira_core::procstat::reset_peak_rss();
 }
 
 fn peak_mb() -> f64 {
