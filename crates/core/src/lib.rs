@@ -56,6 +56,7 @@ mod context;
 mod error;
 mod hash;
 mod html;
+mod text;
 pub mod procstat;
 mod stage;
 pub mod store;
@@ -66,6 +67,7 @@ pub use context::{InputArtifact, NoProgress, OutputWriter, Progress, StageContex
 pub use error::CoreError;
 pub use hash::{ContentHash, HashingWriter};
 pub use html::escape_html;
+pub use text::{MAX_EXCERPT_CHARS, excerpt};
 pub use stage::{BuildFn, OutputSpec, Registry, Stage, StageError, StageFactory, params_json, parse_params};
 pub use store::{
     ArtifactStore, CacheRecord, LocalStore, ObjectSink, RunRecord, RunStatus, StageRecord, StageStatus, StoreLock,
