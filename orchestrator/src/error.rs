@@ -17,7 +17,8 @@ pub mod exit {
     pub const INTERNAL: u8 = 4;
 }
 
-/// Everything the orchestrator reports.
+/// Everything the orchestrator reports. Library errors keep their own type (`#[source]`), and
+/// [`OrchestratorError::exit_code`] reads the exit code off the variant.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OrchestratorError {
@@ -42,6 +43,12 @@ pub enum OrchestratorError {
     /// A command-line argument is wrong.
     #[error("{0}")]
     Usage(String),
+    /// The store path names something that is not a directory.
+    #[error("the store {path} is not a directory (check `store` in the pipeline file or --store)")]
+    StoreNotDir {
+        /// The path given.
+        path: PathBuf,
+    },
     /// One or more stages failed, or could not run because something they need did not complete.
     #[error("{}: {first}", stages_failed(*failed, *blocked))]
     StagesFailed {
@@ -60,39 +67,132 @@ pub enum OrchestratorError {
         /// The stages whose outputs differ.
         stages: String,
     },
-    /// `verify` found corrupt objects.
-    #[error("{0} corrupt object(s) in the store")]
+    /// `reproduce` of a run that did not finish: part of it could not be compared.
+    #[error("run {run} was {status}, so it cannot be reproduced whole: {summary}")]
+    Incomplete {
+        /// The run id.
+        run: String,
+        /// How the recorded run ended.
+        status: String,
+        /// What was and was not compared.
+        summary: String,
+    },
+    /// `verify` found corrupt or missing objects or records.
+    #[error("{0} problem(s) in the store")]
     Corrupt(usize),
     /// A store or stage-contract error.
     #[error(transparent)]
     Core(#[from] esteira_core::CoreError),
-    /// A stage-specific library failed outside a pipeline (exec, checks, predict …).
-    #[error("{0}")]
-    Stage(String),
-    /// Something failed that is not the user's input.
-    #[error("{0}")]
-    Internal(String),
-    /// A failed expectation (`checks validate`).
-    #[error("{0}")]
-    ChecksFailed(String),
+    /// `checks validate|profile` failed to read or check its inputs.
+    #[error(transparent)]
+    Checks(#[from] esteira_checks::CheckError),
+    /// `checks validate` ran and an expectation failed.
+    #[error("{failed} of {evaluated} expectations failed")]
+    ChecksFailed {
+        /// Failed expectations.
+        failed: u64,
+        /// Evaluated expectations.
+        evaluated: u64,
+    },
+    /// `synth` failed.
+    #[error(transparent)]
+    Synth(#[from] esteira_synth::SynthError),
+    /// `serve` or `predict` failed.
+    #[error(transparent)]
+    Serve(#[from] esteira_serve::ServeError),
+    /// `exec`: the stage ran and failed (its error chain).
+    #[error("{kind}: {message}")]
+    ExecFailed {
+        /// The stage kind.
+        kind: String,
+        /// The stage's error chain.
+        message: String,
+    },
+    /// Writing the command's output to stdout failed (a closed pipe is a quiet exit).
+    #[error("writing to standard output: {0}")]
+    Stdout(#[source] std::io::Error),
+    /// The async runtime could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// A value could not be serialised to JSON (a bug).
+    #[error("cannot serialise JSON output: {0}")]
+    Json(#[source] serde_json::Error),
 }
 
 impl OrchestratorError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
-        use esteira_core::CoreError;
         match self {
-            Self::Pipeline { .. } | Self::Cycle { .. } | Self::Usage(_) => exit::BAD_INPUT,
-            Self::StagesFailed { .. } | Self::NotReproduced { .. } | Self::Corrupt(_) | Self::ChecksFailed(_) => {
-                exit::FAILED
-            }
-            Self::Core(CoreError::Locked { .. }) => exit::LOCKED,
-            Self::Core(
-                CoreError::Param { .. } | CoreError::BadHash(_) | CoreError::Run(_) | CoreError::MissingObject(_),
-            )
-            | Self::Stage(_) => exit::BAD_INPUT,
-            Self::Core(_) | Self::Internal(_) => exit::INTERNAL,
+            Self::Pipeline { .. } | Self::Cycle { .. } | Self::Usage(_) | Self::StoreNotDir { .. } => exit::BAD_INPUT,
+            Self::StagesFailed { .. }
+            | Self::NotReproduced { .. }
+            | Self::Incomplete { .. }
+            | Self::Corrupt(_)
+            | Self::ChecksFailed { .. }
+            | Self::ExecFailed { .. } => exit::FAILED,
+            Self::Core(e) => core_exit(e),
+            Self::Checks(e) => checks_exit(e),
+            Self::Synth(e) => synth_exit(e),
+            Self::Serve(e) => serve_exit(e),
+            Self::Stdout(_) | Self::Runtime(_) | Self::Json(_) => exit::INTERNAL,
         }
+    }
+
+    /// Whether this is a write to a closed pipe (`esteira runs list | head`): not worth a
+    /// message.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Self::Stdout(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+fn core_exit(e: &esteira_core::CoreError) -> u8 {
+    use esteira_core::CoreError;
+    match e {
+        CoreError::Locked { .. } => exit::LOCKED,
+        CoreError::Corrupt { .. } => exit::FAILED,
+        CoreError::Param { .. } | CoreError::BadHash(_) | CoreError::Run(_) | CoreError::MissingObject(_) => {
+            exit::BAD_INPUT
+        }
+        _ => exit::INTERNAL,
+    }
+}
+
+/// A file the user named that is missing or unreadable is bad input; other I/O is ours.
+fn io_exit(e: &std::io::Error) -> u8 {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound | ErrorKind::PermissionDenied | ErrorKind::IsADirectory | ErrorKind::InvalidData => {
+            exit::BAD_INPUT
+        }
+        _ => exit::INTERNAL,
+    }
+}
+
+fn checks_exit(e: &esteira_checks::CheckError) -> u8 {
+    use esteira_checks::CheckError;
+    match e {
+        CheckError::Core(c) => core_exit(c),
+        CheckError::Io { source, .. } => io_exit(source),
+        CheckError::SuiteFailed { .. } => exit::FAILED,
+        _ => exit::BAD_INPUT,
+    }
+}
+
+fn synth_exit(e: &esteira_synth::SynthError) -> u8 {
+    use esteira_synth::SynthError;
+    match e {
+        SynthError::Write { .. } | SynthError::Io { .. } => exit::INTERNAL,
+        _ => exit::BAD_INPUT,
+    }
+}
+
+fn serve_exit(e: &esteira_serve::ServeError) -> u8 {
+    use esteira_serve::ServeError;
+    match e {
+        ServeError::Core(c) => core_exit(c),
+        ServeError::Io { source, .. } => io_exit(source),
+        ServeError::Bind { .. } => exit::INTERNAL,
+        _ => exit::BAD_INPUT,
     }
 }
 

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use esteira_core::{
-    ArtifactStore, CacheRecord, ContentHash, InputArtifact, LocalStore, Progress, Stage, StageContext, StageOutcome,
-    cache_key,
+    ArtifactStore, CacheRecord, ContentHash, InputArtifact, LocalStore, PathPolicy, Progress, Stage, StageContext,
+    StageOutcome, cache_key,
 };
 
 use crate::dag::Dag;
@@ -84,7 +84,7 @@ pub fn resolve_inputs(
                 .and_then(|o| o.get(output))
                 .ok_or_else(|| format!("input `{input}`: `{stage}.{output}` is not available"))?,
             Source::File(p) => {
-                let path = dag.pipeline.base_dir.join(p);
+                let path = dag.pipeline.paths.resolve(p).map_err(|e| format!("input `{input}`: {e}"))?;
                 store.import_file(&path).map_err(|e| format!("input `{input}` (file:{}): {e}", p.display()))?
             }
         };
@@ -148,7 +148,7 @@ pub fn execute_stage(
     let previous = if stage.volatile() && !force { usable } else { None };
     let started = Instant::now();
     let out: Arc<dyn ArtifactStore> = Arc::clone(store) as Arc<dyn ArtifactStore>;
-    let outcome = run_stage(stage, name, &dag.pipeline.base_dir, artifacts, out, previous, env.offline, progress)
+    let outcome = run_stage(stage, name, &dag.pipeline.paths, artifacts, out, previous, env.offline, progress)
         .map_err(fail)?;
     let record = CacheRecord {
         key,
@@ -188,7 +188,7 @@ fn hit(inputs: BTreeMap<String, ContentHash>, key: ContentHash, r: &CacheRecord)
 pub fn run_stage(
     stage: &dyn Stage,
     name: &str,
-    base: &Path,
+    paths: &PathPolicy,
     inputs: BTreeMap<String, InputArtifact>,
     out: Arc<dyn ArtifactStore>,
     previous: Option<CacheRecord>,
@@ -198,7 +198,8 @@ pub fn run_stage(
     let mut ctx = StageContext::new(name, inputs, stage.outputs(), out)
         .with_previous(previous)
         .with_offline(offline)
-        .with_base_dir(base_dir(base))
+        .with_base_dir(base_dir(paths.base()))
+        .with_path_policy(paths.clone())
         .with_progress(progress);
     // A panicking stage must not take the run (and its records) down with it.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stage.run(&mut ctx)));

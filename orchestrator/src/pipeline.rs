@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use esteira_core::{PathPolicy, name_problem};
 use toml::Spanned;
 
 use crate::OrchestratorError;
@@ -78,6 +79,8 @@ pub struct Pipeline {
     pub name: String,
     /// The store directory (resolved).
     pub store: PathBuf,
+    /// Which local files stages may read: the file's directory and `external_paths`.
+    pub paths: PathPolicy,
     /// Stages by name.
     pub stages: BTreeMap<String, StageDecl>,
 }
@@ -96,6 +99,9 @@ struct FileToml {
 struct MetaToml {
     name: Option<String>,
     store: Option<String>,
+    /// Directories outside the pipeline file's own from which `file:` inputs may be read.
+    #[serde(default)]
+    external_paths: Vec<String>,
     #[allow(dead_code, reason = "free text for humans, accepted so files can document themselves")]
     description: Option<String>,
 }
@@ -141,7 +147,10 @@ impl Pipeline {
         })?;
         let base_dir = path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty());
         let base_dir = base_dir.unwrap_or_else(|| PathBuf::from("."));
-        let meta = file.pipeline.unwrap_or(MetaToml { name: None, store: None, description: None });
+        let meta =
+            file.pipeline.unwrap_or(MetaToml { name: None, store: None, external_paths: Vec::new(), description: None });
+        let external: Vec<PathBuf> = meta.external_paths.iter().map(PathBuf::from).collect();
+        let paths = PathPolicy::confined(&base_dir, &external);
         let store = base_dir.join(meta.store.unwrap_or_else(|| "artifacts".to_owned()));
         let name = meta.name.unwrap_or_else(|| {
             path.file_stem().map_or_else(|| "pipeline".to_owned(), |s| s.to_string_lossy().into_owned())
@@ -153,19 +162,31 @@ impl Pipeline {
         for (name, spanned) in file.stages {
             let line = line_of(&text, spanned.span().start);
             let st = spanned.into_inner();
-            if name.contains('.') || name.is_empty() {
-                return Err(err(line, format!("stage name `{name}`: must be non-empty and contain no `.`")));
+            if let Some(problem) = name_problem(&name) {
+                return Err(err(line, format!("stage name {:?}: {problem}", esteira_core::excerpt(&name, 80))));
             }
             let mut inputs = BTreeMap::new();
             let mut input_lines = BTreeMap::new();
             for (input, src) in st.inputs {
                 let iline = line_of(&text, src.span().start);
+                if let Some(problem) = name_problem(&input) {
+                    let shown = esteira_core::excerpt(&input, 80);
+                    return Err(err(iline, format!("stage `{name}`: input name {shown:?}: {problem}")));
+                }
                 let raw = src.into_inner();
                 let source = if let Some(p) = raw.strip_prefix("file:") {
                     if p.is_empty() {
                         return Err(err(iline, format!("stage `{name}`: input `{input}`: empty file path")));
                     }
-                    Source::File(PathBuf::from(p))
+                    let file = PathBuf::from(p);
+                    // A file that exists must be one the policy allows (a missing one is reported
+                    // when the stage needs it).
+                    if base_dir.join(&file).exists()
+                        && let Err(why) = paths.resolve(&file)
+                    {
+                        return Err(err(iline, format!("stage `{name}`: input `{input}`: {why}")));
+                    }
+                    Source::File(file)
                 } else if let Some((stage, output)) = raw.split_once('.') {
                     Source::Stage { stage: stage.to_owned(), output: output.to_owned() }
                 } else {
@@ -193,7 +214,7 @@ impl Pipeline {
                 StageDecl { name, kind: st.kind, inputs, after: st.after, params, line, input_lines, params_span },
             );
         }
-        Ok(Self { path: path.to_path_buf(), base_dir, text, name, store, stages })
+        Ok(Self { path: path.to_path_buf(), base_dir, text, name, store, paths, stages })
     }
 
     /// The line where param `key` (a dotted path from the params root) of a stage is written,

@@ -64,7 +64,7 @@ pub fn plan(dag: &Dag, store: &LocalStore, opts: &RunOptions) -> Result<Vec<Plan
                         reasons.push(format!("upstream `{up}` will run, so input `{input}` may change"));
                     }
                 },
-                Source::File(p) => match store.hash_file_memo(&dag.pipeline.base_dir.join(p)) {
+                Source::File(p) => match dag.pipeline.paths.resolve(p).and_then(|f| store.hash_file_memo(&f).map_err(|e| e.to_string())) {
                     Ok(h) => {
                         inputs.insert(input.clone(), h);
                     }

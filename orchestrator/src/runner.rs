@@ -119,7 +119,7 @@ pub fn run(
         .max_blocking_threads(jobs.max(1))
         .enable_all()
         .build()
-        .map_err(|e| OrchestratorError::Internal(format!("cannot start the runtime: {e}")))?;
+        .map_err(OrchestratorError::Runtime)?;
     let t0 = Instant::now();
     let verified = Arc::new(Verified::default());
     let stages = runtime.block_on(schedule(dag, store, opts, &selected, &run_id, reporter, &verified, t0));

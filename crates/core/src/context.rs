@@ -86,6 +86,7 @@ pub struct StageContext {
     previous: Option<CacheRecord>,
     offline: bool,
     base_dir: PathBuf,
+    paths: crate::PathPolicy,
     progress: Arc<dyn Progress>,
     outcome: StageOutcome,
 }
@@ -107,6 +108,7 @@ impl StageContext {
             previous: None,
             offline: false,
             base_dir: PathBuf::from("."),
+            paths: crate::PathPolicy::default(),
             progress: Arc::new(NoProgress),
             outcome: StageOutcome::default(),
         }
@@ -132,6 +134,22 @@ impl StageContext {
     pub fn with_base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.base_dir = dir.into();
         self
+    }
+
+    /// Sets which local files the stage may read through [`Self::resolve_local_file`] (the
+    /// orchestrator confines a pipeline's stages to its directory and `external_paths`).
+    #[must_use]
+    pub fn with_path_policy(mut self, policy: crate::PathPolicy) -> Self {
+        self.paths = policy;
+        self
+    }
+
+    /// Resolves a local file named in a param against the base directory and checks it against
+    /// the path policy: the canonical path, or why it may not be read.
+    pub fn resolve_local_file(&self, path: impl AsRef<std::path::Path>) -> Result<PathBuf, String> {
+        let p = path.as_ref();
+        let joined = if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) };
+        self.paths.resolve(&joined)
     }
 
     /// Resolves a path from a param against the base directory.

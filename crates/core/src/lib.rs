@@ -56,6 +56,7 @@ mod context;
 mod error;
 mod hash;
 mod html;
+mod paths;
 mod text;
 pub mod procstat;
 mod stage;
@@ -68,6 +69,7 @@ pub use error::CoreError;
 pub use hash::{ContentHash, HashingWriter};
 pub use html::escape_html;
 pub use text::{MAX_EXCERPT_CHARS, excerpt};
+pub use paths::{MAX_NAME_LEN, PathPolicy, is_safe_name, name_problem};
 pub use stage::{BuildFn, OutputSpec, Registry, Stage, StageError, StageFactory, params_json, parse_params};
 pub use store::{
     ArtifactStore, CacheRecord, LocalStore, ObjectSink, RunRecord, RunStatus, StageRecord, StageStatus, StoreLock,

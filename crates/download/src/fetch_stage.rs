@@ -282,7 +282,11 @@ impl Stage for FetchStage {
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
         let source = Source::parse(&self.params.url, |p| ctx.resolve_path(p))?;
         match source {
-            Source::File(path) => self.run_file(ctx, &path)?,
+            Source::File(path) => {
+                // The pipeline's path policy: no file outside its directory unless opted in.
+                let path = ctx.resolve_local_file(&path).map_err(StageError::msg)?;
+                self.run_file(ctx, &path)?;
+            }
             Source::Http(url) => self.run_http(ctx, &url)?,
         }
         Ok(())

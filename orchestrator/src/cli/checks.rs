@@ -36,22 +36,20 @@ pub enum Cmd {
 pub(super) fn exec(_g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
     match cmd {
         Cmd::Validate { table, suite, output, html } => {
-            let result = esteira_checks::cli::run_validate(table, suite, output.as_deref(), html.as_deref())
-                .map_err(|e| OrchestratorError::Usage(e.to_string()))?;
-            print!("{}", esteira_checks::cli::summary(&result));
+            let result = esteira_checks::cli::run_validate(table, suite, output.as_deref(), html.as_deref())?;
+            super::out!("{}", esteira_checks::cli::summary(&result))?;
             if result.success {
                 Ok(exit::OK)
             } else {
-                Err(OrchestratorError::ChecksFailed(format!(
-                    "{} of {} expectations failed",
-                    result.statistics.unsuccessful_expectations, result.statistics.evaluated_expectations
-                )))
+                Err(OrchestratorError::ChecksFailed {
+                    failed: result.statistics.unsuccessful_expectations,
+                    evaluated: result.statistics.evaluated_expectations,
+                })
             }
         }
         Cmd::Profile { table, output } => {
-            let suite = esteira_checks::cli::run_profile(table, output, &esteira_checks::ProfileOptions::default())
-                .map_err(|e| OrchestratorError::Usage(e.to_string()))?;
-            println!("{} expectations written to {}", suite.expectations.len(), output.display());
+            let suite = esteira_checks::cli::run_profile(table, output, &esteira_checks::ProfileOptions::default())?;
+            super::outln!("{} expectations written to {}", suite.expectations.len(), output.display())?;
             Ok(exit::OK)
         }
     }

@@ -16,6 +16,6 @@ pub struct Args {
 
 pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, OrchestratorError> {
     let dag = load_dag(g, registry)?;
-    print!("{}", dag.render(a.format));
+    super::out!("{}", dag.render(a.format))?;
     Ok(exit::OK)
 }

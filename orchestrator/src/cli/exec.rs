@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use esteira_core::{ArtifactStore, InputArtifact, LocalStore, Registry};
+use esteira_core::{ArtifactStore, InputArtifact, LocalStore, PathPolicy, Registry};
 
 use super::Global;
 use crate::execute::run_stage;
@@ -45,7 +45,7 @@ pub(super) fn exec(_g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orc
     if a.list {
         for k in registry.kinds() {
             let summary = registry.get(k).map_or("", |f| f.summary);
-            println!("{k:<12} {summary}");
+            super::outln!("{k:<12} {summary}")?;
         }
         return Ok(exit::OK);
     }
@@ -73,8 +73,8 @@ pub(super) fn exec(_g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orc
         }
         cur.insert(parts[parts.len() - 1].to_owned(), parse_value(v));
     }
-    let params = serde_json::to_value(&table).map_err(|e| OrchestratorError::Usage(e.to_string()))?;
-    let stage = registry.build(&kind, params).map_err(|e| OrchestratorError::Usage(e.to_string()))?;
+    let params = serde_json::to_value(&table).map_err(OrchestratorError::Json)?;
+    let stage = registry.build(&kind, params)?;
     let tmp = std::env::temp_dir().join(format!("esteira-exec-{}", std::process::id()));
     let store = Arc::new(LocalStore::open(&tmp)?);
     let mut inputs = BTreeMap::new();
@@ -97,7 +97,8 @@ pub(super) fn exec(_g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orc
     let result = run_stage(
         stage.as_ref(),
         &kind,
-        &std::env::current_dir().unwrap_or_default(),
+        // The person typing the paths is the one reading them: no confinement.
+        &PathPolicy::unrestricted(std::env::current_dir().unwrap_or_default()),
         inputs,
         Arc::clone(&store) as Arc<dyn ArtifactStore>,
         None,
@@ -108,7 +109,7 @@ pub(super) fn exec(_g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orc
         Ok(o) => o,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
-            return Err(OrchestratorError::Stage(format!("{kind}: {e}")));
+            return Err(OrchestratorError::ExecFailed { kind, message: e });
         }
     };
     std::fs::create_dir_all(&a.out).map_err(|e| esteira_core::CoreError::io(&a.out, e))?;
@@ -122,11 +123,11 @@ pub(super) fn exec(_g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orc
             #[allow(clippy::permissions_set_readonly_false, reason = "a copy handed to the user, not a store object")]
             perms.set_readonly(false);
             let _ = std::fs::set_permissions(&dest, perms);
-            println!("{:<12} {}  {}", spec.name, h.short(), dest.display());
+            super::outln!("{:<12} {}  {}", spec.name, h.short(), dest.display())?;
         }
     }
     for (k, v) in &outcome.metrics {
-        println!("metric {k} = {v}");
+        super::outln!("metric {k} = {v}")?;
     }
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(exit::OK)

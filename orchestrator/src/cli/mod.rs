@@ -1,5 +1,24 @@
 //! The command line: clap definitions, one module per subcommand.
 
+/// `print!` to stdout that returns [`OrchestratorError::Stdout`] instead of panicking when the
+/// reader went away (`esteira runs list | head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*).map_err($crate::OrchestratorError::Stdout)
+    }};
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::OrchestratorError::Stdout)
+    }};
+}
+
+pub(crate) use {out, outln};
+
 mod cat;
 mod checks;
 mod dag;
@@ -91,8 +110,10 @@ pub fn main(registry: &Registry) -> ExitCode {
     init_tracing(cli.global.quiet);
     match dispatch(cli, registry) {
         Ok(code) => ExitCode::from(code),
+        // The reader of our output is gone: nothing to say, and nobody to say it to.
+        Err(e) if e.is_broken_pipe() => ExitCode::from(crate::exit::OK),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", esteira_core::excerpt(&e.to_string(), 4000));
             ExitCode::from(e.exit_code())
         }
     }
@@ -147,6 +168,9 @@ fn open_store(g: &Global, pipeline: Option<&Pipeline>) -> Result<Arc<LocalStore>
         (None, None) if g.config.is_file() => Pipeline::load(&g.config)?.store,
         (None, None) => PathBuf::from("artifacts"),
     };
+    if root.exists() && !root.is_dir() {
+        return Err(OrchestratorError::StoreNotDir { path: root });
+    }
     Ok(Arc::new(LocalStore::open(root)?))
 }
 
@@ -175,9 +199,8 @@ fn resolve_object(store: &LocalStore, prefix: &str) -> Result<esteira_core::Cont
 
 /// `--json` output helper.
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), OrchestratorError> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| OrchestratorError::Internal(e.to_string()))?;
-    println!("{s}");
-    Ok(())
+    let s = serde_json::to_string_pretty(v).map_err(OrchestratorError::Json)?;
+    outln!("{s}")
 }
 
 /// Seconds between two RFC 3339 stamps.

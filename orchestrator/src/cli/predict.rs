@@ -28,7 +28,7 @@ pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
         &a.input,
         std::io::stdout().lock(),
     )
-    .map_err(|e| OrchestratorError::Stage(e.to_string()))?;
+    ?;
     tracing::info!(rows, "scored");
     Ok(exit::OK)
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use esteira_core::{ArtifactStore, InputArtifact, LocalStore, NoProgress, Registry, StageStatus};
+use esteira_core::{ArtifactStore, InputArtifact, LocalStore, NoProgress, PathPolicy, Registry, RunStatus, StageStatus};
 
 use super::{Global, open_store, print_json, table};
 use crate::execute::run_stage;
@@ -40,6 +40,9 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
     let scratch_dir = store.root().join("tmp").join(format!("reproduce-{}-{}", record.id, std::process::id()));
     let scratch: Arc<dyn ArtifactStore> = Arc::new(LocalStore::open(&scratch_dir)?);
     let base = PathBuf::from(&record.pipeline).parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    // Only volatile stages read local files, and they are verified, not re-executed: no stage
+    // needs anything beyond the pipeline's own directory here.
+    let paths = PathPolicy::confined(&base, &[]);
     let mut verdicts = Vec::new();
     for name in &record.order {
         if !a.stage.is_empty() && !a.stage.contains(name) {
@@ -88,7 +91,7 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
             continue;
         }
         let started = std::time::Instant::now();
-        match run_stage(stage.as_ref(), name, &base, inputs, Arc::clone(&scratch), None, true, Arc::new(NoProgress)) {
+        match run_stage(stage.as_ref(), name, &paths, inputs, Arc::clone(&scratch), None, true, Arc::new(NoProgress)) {
             Err(e) => verdicts.push(v("different", format!("re-execution failed: {e}"))),
             Ok(outcome) => {
                 let diffs: Vec<String> = s
@@ -119,15 +122,43 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
     } else {
         let rows: Vec<Vec<String>> =
             verdicts.iter().map(|v| vec![v.stage.clone(), v.result.to_owned(), v.detail.clone()]).collect();
-        print!("{}", table::render(&["STAGE", "RESULT", "DETAIL"], &rows));
+        super::out!("{}", table::render(&["STAGE", "RESULT", "DETAIL"], &rows))?;
     }
-    let different: Vec<&str> = verdicts.iter().filter(|v| v.result == "different").map(|v| v.stage.as_str()).collect();
-    if different.is_empty() {
-        if !a.json {
-            println!("run {} reproduced: every re-executed output is identical", record.id);
-        }
-        Ok(exit::OK)
+    let of = |result: &str| -> Vec<&str> {
+        verdicts.iter().filter(|v| v.result == result).map(|v| v.stage.as_str()).collect()
+    };
+    let (different, not_run) = (of("different"), of("not run"));
+    if !different.is_empty() {
+        return Err(OrchestratorError::NotReproduced { run: record.id, stages: different.join(", ") });
+    }
+    let summary = compared_summary(&of("identical"), &of("external"), &not_run);
+    if record.status != RunStatus::Succeeded && !not_run.is_empty() {
+        // A failed or interrupted run cannot be reproduced whole: what it did not finish was
+        // never compared, and saying "reproduced" would claim more than was checked.
+        return Err(OrchestratorError::Incomplete {
+            run: record.id,
+            status: record.status.as_str().to_owned(),
+            summary,
+        });
+    }
+    if !a.json {
+        super::outln!("run {} reproduced: {summary}", record.id)?;
+    }
+    Ok(exit::OK)
+}
+
+/// `6 stages re-executed and identical, 4 external sources verified; not compared: train, evaluate`.
+fn compared_summary(identical: &[&str], external: &[&str], not_run: &[&str]) -> String {
+    let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+    let mut s = format!(
+        "{} re-executed and identical, {} verified",
+        n(identical.len(), "stage", "stages"),
+        n(external.len(), "external source", "external sources")
+    );
+    if not_run.is_empty() {
+        s.push_str("; every stage of the run was compared");
     } else {
-        Err(OrchestratorError::NotReproduced { run: record.id, stages: different.join(", ") })
+        s.push_str(&format!("; not compared (they did not complete in the recorded run): {}", not_run.join(", ")));
     }
+    s
 }

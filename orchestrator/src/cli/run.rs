@@ -73,7 +73,7 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
         if a.json {
             print_json(&entries)?;
         } else {
-            print!("{}", super::status::render(&entries));
+            super::out!("{}", super::status::render(&entries))?;
         }
         return Ok(exit::OK);
     }
@@ -82,7 +82,7 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
     if a.json {
         print_json(&record)?;
     } else {
-        print!("{}", summary(&record));
+        super::out!("{}", summary(&record))?;
     }
     if record.status == RunStatus::Succeeded {
         Ok(exit::OK)

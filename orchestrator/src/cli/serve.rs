@@ -38,6 +38,6 @@ pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
             m.run_id.as_deref().unwrap_or("-")
         );
     })
-    .map_err(|e| OrchestratorError::Stage(e.to_string()))?;
+    ?;
     Ok(exit::OK)
 }

@@ -23,7 +23,7 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
     if a.json {
         print_json(&entries)?;
     } else {
-        print!("{}", render(&entries));
+        super::out!("{}", render(&entries))?;
     }
     Ok(exit::OK)
 }

@@ -22,16 +22,16 @@ pub struct Args {
 pub(super) fn exec(_g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
     let config = esteira_synth::SynthConfig { scale: a.scale, seed: a.seed };
     let started = std::time::Instant::now();
-    let summary = esteira_synth::generate(&config, &a.out).map_err(|e| OrchestratorError::Usage(e.to_string()))?;
+    let summary = esteira_synth::generate(&config, &a.out)?;
     for (name, bytes) in esteira_synth::TABLE_FILES.iter().zip(summary.table_bytes) {
-        println!("{:<48} {:>12} bytes", a.out.join(name).display(), bytes);
+        super::outln!("{:<48} {:>12} bytes", a.out.join(name).display(), bytes)?;
     }
-    println!(
+    super::outln!(
         "{} students ({} with a socio-economic record), {} enrolments, in {:.2}s",
         summary.discentes_rows,
         summary.students_with_socio,
         summary.enrolments,
         started.elapsed().as_secs_f64()
-    );
+    )?;
     Ok(exit::OK)
 }
