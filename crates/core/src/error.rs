@@ -28,6 +28,15 @@ pub enum CoreError {
         /// The hash of what is on disk.
         actual: String,
     },
+    /// An entry under `objects/` that cannot be an object: not a regular file (a symlink, a
+    /// directory), or not the size a record says.
+    #[error("{path}: {reason}")]
+    BadObject {
+        /// The object's file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Another process holds the store's writer lock.
     #[error("the store at {path} is locked by another esteira process ({holder})")]
     Locked {

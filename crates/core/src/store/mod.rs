@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 pub use local::LocalStore;
 pub use lock::StoreLock;
-pub use records::{CacheRecord, RunRecord, RunStatus, StageRecord, StageStatus};
+pub use records::{
+    BadRecord, CacheEntry, CacheRecord, OutputMeta, RecordScan, RunRecord, RunStatus, StageRecord, StageStatus,
+};
 
 use crate::{ContentHash, CoreError};
 
@@ -34,10 +36,12 @@ pub trait ArtifactStore: Send + Sync {
     /// Human description (the root directory or bucket URL).
     fn describe(&self) -> String;
 
-    /// Whether an object is present (not whether it is intact: see [`Self::verify_object`]).
+    /// Whether an object is present as a regular file (not whether it is intact: see
+    /// [`Self::verify_object`]).
     fn contains(&self, hash: &ContentHash) -> bool;
 
-    /// A local file holding the object's bytes, for reading only.
+    /// A local file holding the object's bytes, for reading only (a regular file, never a
+    /// symlink).
     fn object_path(&self, hash: &ContentHash) -> Result<PathBuf, CoreError>;
 
     /// Starts a new object.
@@ -67,13 +71,14 @@ pub trait ArtifactStore: Send + Sync {
     /// Deletes an object (garbage collection only).
     fn remove_object(&self, hash: &ContentHash) -> Result<(), CoreError>;
 
-    /// The cache record under a key, if any.
+    /// The cache record under a key, if any. A record that cannot be read is a miss (with a
+    /// warning naming its file), never an error.
     fn cache_get(&self, key: &ContentHash) -> Result<Option<CacheRecord>, CoreError>;
 
     /// Writes a cache record atomically.
     fn cache_put(&self, record: &CacheRecord) -> Result<(), CoreError>;
 
-    /// Every cache record.
+    /// Every readable cache record (unreadable ones are skipped with a warning naming the file).
     fn cache_list(&self) -> Result<Vec<CacheRecord>, CoreError>;
 
     /// Deletes a cache record.
@@ -82,10 +87,11 @@ pub trait ArtifactStore: Send + Sync {
     /// Writes (or overwrites) a run record atomically.
     fn run_put(&self, record: &RunRecord) -> Result<(), CoreError>;
 
-    /// A run by id or unique id prefix; `latest` names the newest.
+    /// A run by id or unique id prefix; `latest` names the newest readable one.
     fn run_get(&self, id: &str) -> Result<RunRecord, CoreError>;
 
-    /// All runs, oldest first.
+    /// All readable runs, oldest first (unreadable ones are skipped with a warning naming the
+    /// file).
     fn run_list(&self) -> Result<Vec<RunRecord>, CoreError>;
 
     /// Deletes a run record.

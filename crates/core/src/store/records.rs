@@ -2,9 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
-use crate::ContentHash;
+use crate::{ContentHash, OutputSpec};
 
 /// What one execution of a stage produced, stored under its cache key.
 ///
@@ -36,6 +38,93 @@ pub struct CacheRecord {
     pub run_id: String,
     /// The stage name in that run.
     pub stage: String,
+}
+
+impl CacheRecord {
+    /// Why this record cannot be the one stored under `key`, if it cannot: it names another
+    /// key, or its kind, version, params and inputs do not hash to `key` (a record copied or
+    /// edited by hand).
+    pub fn key_problem(&self, key: &ContentHash) -> Option<String> {
+        if self.key != *key {
+            return Some(format!("it names key {}, not {}", self.key.short(), key.short()));
+        }
+        let actual = crate::cache_key(&self.kind, &self.version, &self.params, &self.inputs);
+        (actual != *key)
+            .then(|| format!("its kind, version, params and inputs hash to {}, not its key", actual.short()))
+    }
+}
+
+/// What the store records about one output of a cache record beside the record itself, and
+/// checks before the record is used: the extension the stage declared and the object's size.
+///
+/// Kept in the record's file under `output_meta` (older records have none) rather than as a
+/// field of [`CacheRecord`], so that code building records by hand keeps compiling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputMeta {
+    /// The declared extension (`parquet`, `json`; empty for none); `None` when the record was
+    /// written without the stage's declaration at hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ext: Option<String>,
+    /// The object's size in bytes.
+    pub size: u64,
+}
+
+/// A cache record with what the store recorded about its outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheEntry {
+    /// The record.
+    pub record: CacheRecord,
+    /// Output name -> its declared extension and size; empty for records written before
+    /// esteira kept them.
+    pub meta: BTreeMap<String, OutputMeta>,
+}
+
+impl CacheEntry {
+    /// Why the record does not fit a stage declaring `declared` outputs, if it does not: other
+    /// output names, or another extension recorded for one of them.
+    pub fn declared_problem(&self, declared: &[OutputSpec]) -> Option<String> {
+        let names: Vec<&str> = declared.iter().map(|o| o.name.as_str()).collect();
+        let recorded: Vec<&str> = self.record.outputs.keys().map(String::as_str).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        if sorted != recorded {
+            return Some(format!(
+                "it lists outputs [{}], the stage declares [{}]",
+                recorded.join(", "),
+                names.join(", ")
+            ));
+        }
+        for spec in declared {
+            if let Some(ext) = self.meta.get(&spec.name).and_then(|m| m.ext.as_deref())
+                && ext != spec.ext
+            {
+                return Some(format!(
+                    "output `{}` is recorded as `.{ext}`, the stage declares `.{}`",
+                    spec.name, spec.ext
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// A record file that cannot be used: it was skipped (with a warning) wherever records are
+/// read, and `esteira verify` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRecord {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Every record of one kind in the store: the usable ones and the files that are not.
+#[derive(Debug, Clone)]
+pub struct RecordScan<T> {
+    /// The usable records.
+    pub records: Vec<T>,
+    /// The files that are not.
+    pub bad: Vec<BadRecord>,
 }
 
 /// How a stage ended within a run.
