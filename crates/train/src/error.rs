@@ -1,11 +1,17 @@
 //! The one error type of esteira-train.
 
+use esteira_core::{MAX_EXCERPT_CHARS, excerpt};
+
 /// Everything that can go wrong while fitting, loading or applying a model.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrainError {
     /// A column the feature spec or the params need is not in the table.
-    #[error("column `{column}` is missing from the table (columns present: {available})")]
+    #[error(
+        "column `{}` is missing from the table (columns present: {})",
+        excerpt(column, MAX_EXCERPT_CHARS),
+        excerpt(available, 4 * MAX_EXCERPT_CHARS)
+    )]
     MissingColumn {
         /// The column asked for.
         column: String,
@@ -23,7 +29,11 @@ pub enum TrainError {
         expected: String,
     },
     /// A value cannot be used (an unparseable number, a class outside the two declared).
-    #[error("column `{column}`, row {row}: value {value:?}: {message}")]
+    #[error(
+        "column `{}`, row {row}: value {:?}: {message}",
+        excerpt(column, MAX_EXCERPT_CHARS),
+        excerpt(value, MAX_EXCERPT_CHARS)
+    )]
     BadValue {
         /// The column.
         column: String,

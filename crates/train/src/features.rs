@@ -196,6 +196,32 @@ fn median(sorted: &[f64]) -> f64 {
     if n % 2 == 1 { sorted[n / 2] } else { f64::midpoint(sorted[n / 2 - 1], sorted[n / 2]) }
 }
 
+/// The error of a numeric feature whose scaling statistics overflowed (a mean or variance of
+/// values near `f64::MAX` is infinite, and every scaled value would be NaN): it names the
+/// column and the row of the value of largest magnitude, the one that overflowed.
+fn unscalable(name: &str, source: &Source, values: &[Option<f64>], scaling: Scaling) -> TrainError {
+    // The first of the largest, when several are equal.
+    let (row, value) = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (i, v)))
+        .reduce(|best, x| if x.1.abs() > best.1.abs() { x } else { best })
+        .unwrap_or((0, f64::NAN));
+    let stats = match scaling {
+        Scaling::Standard => "mean and standard deviation",
+        Scaling::MinMax => "range (max - min)",
+    };
+    TrainError::BadValue {
+        column: source.raw_column().to_owned(),
+        row: row + 1,
+        value: value.to_string(),
+        message: format!(
+            "numeric feature `{name}` cannot be scaled: the {stats} of its training values overflow to a \
+             non-finite number, so every scaled value would be NaN (clip or filter such values in preprocess)"
+        ),
+    }
+}
+
 /// scikit-learn's `_handle_zeros_in_scale`: a (near) zero scale becomes 1.
 fn safe_scale(s: f64) -> f64 {
     if s < 10.0 * f64::EPSILON { 1.0 } else { s }
@@ -228,6 +254,9 @@ impl FeatureSpec {
                 }
                 Scaling::MinMax => (min, safe_scale(max - min)),
             };
+            if !(center.is_finite() && scale.is_finite()) {
+                return Err(unscalable(name, &source, &values, params.scaling));
+            }
             let bin_edges = if params.numeric_bins >= 2 {
                 let mut imputed: Vec<f64> = values.iter().map(|v| v.unwrap_or(med)).collect();
                 imputed.sort_by(f64::total_cmp);
@@ -337,7 +366,20 @@ impl FeatureSpec {
             let values = f.source.numbers(batches)?;
             for (i, v) in values.into_iter().enumerate() {
                 let v = v.unwrap_or(f.median);
-                data[i * cols + j] = (v - f.center) / f.scale;
+                let scaled = (v - f.center) / f.scale;
+                if !scaled.is_finite() {
+                    return Err(TrainError::BadValue {
+                        column: f.source.raw_column().to_owned(),
+                        row: i + 1,
+                        value: v.to_string(),
+                        message: format!(
+                            "numeric feature `{}` scales it to {scaled} ((value - {}) / {}): the value is too large \
+                             for the training statistics (clip or filter such values in preprocess)",
+                            f.name, f.center, f.scale
+                        ),
+                    });
+                }
+                data[i * cols + j] = scaled;
                 if let Some(k) = f.bin(v).checked_sub(1) {
                     data[i * cols + offset + k] = 1.0;
                 }
@@ -450,6 +492,24 @@ mod tests {
         // idade 2020 - 1970 = 50 -> (50 - 20) / (30 - 20) = 3; renda imputed with the median 2000.
         assert_eq!(t.matrix.data, [3.0, 0.5, 0.0, 0.0]);
         assert_eq!(t.unseen, BTreeMap::from([("sexo".to_owned(), 1)]));
+    }
+
+    #[test]
+    fn a_value_too_large_for_the_training_scale_is_named_not_scored_nan() {
+        // Training values with a standard deviation below 1 (here forced), then a later value
+        // near f64::MAX: its scaled value is infinite, and the model's score would be NaN.
+        let mut spec = FeatureSpec::fit(&params(Scaling::Standard), &[table()]).unwrap();
+        spec.numeric[1].scale = 1e-3;
+        let row = RecordBatch::try_from_iter([
+            ("sexo", Arc::new(StringArray::from(vec!["F", "M"])) as ArrayRef),
+            ("estado_origem", Arc::new(StringArray::from(vec!["x", "y"])) as ArrayRef),
+            ("ano_nascimento", Arc::new(Float64Array::from(vec![1970.0, 1980.0])) as ArrayRef),
+            ("renda", Arc::new(Float64Array::from(vec![1.0, 1e308])) as ArrayRef),
+        ])
+        .unwrap();
+        let msg = spec.transform(&[row]).unwrap_err().to_string();
+        assert!(msg.contains("column `renda`, row 2: value \"1000000"), "{msg}");
+        assert!(msg.contains("numeric feature `renda` scales it to inf"), "{msg}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::lbfgs::balanced_class_weights;
 use crate::model::{FORMAT_VERSION, Model, TrainingSummary};
 use crate::params::{Balance, CvMetric, GridPoint, LofMode, ThresholdRule, TrainParams};
 use crate::{TrainError, columns, lof, scores, split};
+use esteira_core::{MAX_EXCERPT_CHARS, excerpt};
 
 /// Cross-validation scores of one grid point with one LOF setting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,7 +87,11 @@ fn read_labels(params: &TrainParams, batches: &[RecordBatch]) -> Result<Labels, 
             if v != neg {
                 return Err(bad(
                     v,
-                    format!("the outcome must be `{}` or `{neg}` (map outcomes in preprocess)", params.positive_class),
+                    format!(
+                        "the outcome must be `{}` or `{}` (map outcomes in preprocess)",
+                        params.positive_class,
+                        excerpt(neg, MAX_EXCERPT_CHARS)
+                    ),
                 ));
             }
             y.push(false);
@@ -221,7 +226,8 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
         gs.dedup();
         if gs.len() < params.cv.folds {
             return Err(TrainError::Data(format!(
-                "class `{class}` has {} {}; cv.folds = {} needs at least that many",
+                "class `{}` has {} {}; cv.folds = {} needs at least that many",
+                excerpt(class, MAX_EXCERPT_CHARS),
                 gs.len(),
                 if params.group.is_some() { "groups" } else { "rows" },
                 params.cv.folds

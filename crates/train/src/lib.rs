@@ -43,6 +43,20 @@
 //! tol = 1e-4                       # lbfgs only: max |gradient| of the per-row objective
 //! ```
 //!
+//! Size-like params have upper bounds, checked when the params are parsed (the error names the
+//! key, and the pipeline file's line):
+//!
+//! | param | at most | constant |
+//! | --- | --- | --- |
+//! | `numeric_bins` | 100 | [`MAX_BINS`] |
+//! | `lof.k` | 1 000 | [`MAX_LOF_K`] |
+//! | `cv.folds` | 100 | [`MAX_CV_FOLDS`] |
+//! | `logistic.max_iter` | 100 000 | [`MAX_LOGISTIC_ITER`] |
+//! | models in `grid` (the sum over entries of the product of their lists) | 1 000 | [`MAX_GRID_POINTS`] |
+//! | `grid[].n_trees` | 10 000 | [`MAX_TREES`] |
+//! | `grid[].max_depth` (0 = unlimited) | 1 000 | [`MAX_TREE_DEPTH`] |
+//! | `grid[].min_samples_leaf`, `grid[].max_samples` | 1 000 000 000 | [`MAX_TREE_ROWS`] |
+//!
 //! ```
 //! use std::sync::Arc;
 //! use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
@@ -102,7 +116,8 @@ pub use model::{
     predict, predict_detailed,
 };
 pub use params::{
-    Balance, CvMetric, CvParams, Derived, GridEntry, GridPoint, LofMode, LofParams, LogisticParams, Scaling, Solver,
-    ThresholdRule, TrainParams,
+    Balance, CvMetric, CvParams, Derived, GridEntry, GridPoint, LofMode, LofParams, LogisticParams, MAX_BINS,
+    MAX_CV_FOLDS, MAX_GRID_POINTS, MAX_LOF_K, MAX_LOGISTIC_ITER, MAX_TREE_DEPTH, MAX_TREE_ROWS, MAX_TREES, Scaling,
+    Solver, ThresholdRule, TrainParams,
 };
 pub use stage::{TrainStage, register};

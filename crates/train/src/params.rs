@@ -434,6 +434,27 @@ impl Default for TrainParams {
 
 /// The most `numeric_bins` accepted: beyond a few dozen, bins hold too few rows to estimate.
 pub const MAX_BINS: usize = 100;
+/// The largest `lof.k`: LOF keeps `rows x k` neighbour distances (scikit-learn's default is 20).
+pub const MAX_LOF_K: usize = 1_000;
+/// The most `cv.folds`: every fold refits every candidate.
+pub const MAX_CV_FOLDS: usize = 100;
+/// The largest `logistic.max_iter` (scikit-learn's default is 100).
+pub const MAX_LOGISTIC_ITER: usize = 100_000;
+/// The most models a grid may declare (the product of a random forest entry's lists, summed
+/// over the entries): each is fitted once per CV fold.
+pub const MAX_GRID_POINTS: usize = 1_000;
+/// The largest `n_trees` of a random forest grid entry.
+pub const MAX_TREES: u16 = 10_000;
+/// The largest finite `max_depth` of a random forest grid entry (0 = unlimited stays allowed).
+pub const MAX_TREE_DEPTH: u16 = 1_000;
+/// The largest `min_samples_leaf` and `max_samples` of a random forest grid entry: row counts
+/// beyond a billion are more rows than a training table can hold in memory.
+pub const MAX_TREE_ROWS: usize = 1_000_000_000;
+
+/// `Ok` when `value` is at most `max`, else a param error naming `key`.
+fn at_most<T: PartialOrd + std::fmt::Display + Copy>(key: &str, value: T, max: T) -> Result<(), TrainError> {
+    if value > max { Err(TrainError::param(key, format!("{value} is more than the limit of {max}"))) } else { Ok(()) }
+}
 
 impl TrainParams {
     /// The grid expanded into points, in declaration order.
@@ -465,7 +486,44 @@ impl TrainParams {
         out
     }
 
-    /// Checks what the types cannot: consistent column roles and sane numbers.
+    /// Checks the grid's size-like values and its number of points before anything expands it
+    /// (four lists of a hundred values would be a hundred million points).
+    fn check_grid_size(&self) -> Result<(), TrainError> {
+        let mut points = 0usize;
+        for (i, entry) in self.grid.iter().enumerate() {
+            match entry {
+                GridEntry::LogisticRegression { alpha } => points = points.saturating_add(alpha.len()),
+                GridEntry::RandomForest { n_trees, max_depth, min_samples_leaf, max_samples } => {
+                    for &t in n_trees {
+                        at_most(&format!("grid[{i}].n_trees"), t, MAX_TREES)?;
+                    }
+                    for &d in max_depth {
+                        at_most(&format!("grid[{i}].max_depth"), d, MAX_TREE_DEPTH)?;
+                    }
+                    for &l in min_samples_leaf {
+                        at_most(&format!("grid[{i}].min_samples_leaf"), l, MAX_TREE_ROWS)?;
+                    }
+                    for &m in max_samples {
+                        at_most(&format!("grid[{i}].max_samples"), m, MAX_TREE_ROWS)?;
+                    }
+                    let product = [n_trees.len(), max_depth.len(), min_samples_leaf.len(), max_samples.len()]
+                        .into_iter()
+                        .fold(1usize, usize::saturating_mul);
+                    points = points.saturating_add(product);
+                }
+            }
+        }
+        if points > MAX_GRID_POINTS {
+            return Err(TrainError::param(
+                "grid",
+                format!("declares {points} models to try, more than the limit of {MAX_GRID_POINTS}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks what the types cannot: consistent column roles and sane numbers (every size-like
+    /// value at most its `MAX_*` bound, see the crate docs).
     pub fn validate(&self) -> Result<(), TrainError> {
         let mut seen = std::collections::BTreeSet::new();
         for (key, cols) in [("categorical", &self.categorical), ("numeric", &self.numeric)] {
@@ -522,6 +580,7 @@ impl TrainParams {
         if self.lof.k == 0 {
             return Err(TrainError::param("lof.k", "must be at least 1"));
         }
+        at_most("lof.k", self.lof.k, MAX_LOF_K)?;
         if !(self.lof.max_score.is_finite() && self.lof.max_score > 0.0) {
             return Err(TrainError::param("lof.max_score", "must be a positive number"));
         }
@@ -531,12 +590,15 @@ impl TrainParams {
         if self.cv.folds < 2 {
             return Err(TrainError::param("cv.folds", "must be at least 2"));
         }
+        at_most("cv.folds", self.cv.folds, MAX_CV_FOLDS)?;
         if self.logistic.max_iter == 0 {
             return Err(TrainError::param("logistic.max_iter", "must be at least 1"));
         }
+        at_most("logistic.max_iter", self.logistic.max_iter, MAX_LOGISTIC_ITER)?;
         if !(self.logistic.tol.is_finite() && self.logistic.tol >= 0.0) {
             return Err(TrainError::param("logistic.tol", "must be a non-negative number"));
         }
+        self.check_grid_size()?;
         let points = self.grid_points();
         if points.is_empty() {
             return Err(TrainError::param("grid", "declares no model to try"));

@@ -42,7 +42,9 @@ impl Stage for TrainStage {
         // 4: LOF is fitted on each CV fold's training rows and folds are scored on all their
         //    rows (held-out rows are never filtered); `lof.enabled = "cv"`.
         // 5: the `cv_folds` metric in the artifact.
-        "5"
+        // 6: a numeric feature whose scaling statistics overflow (values near f64::MAX) is an
+        //    error naming the column and row (its scaled values were NaN or all zero).
+        "6"
     }
 
     fn inputs(&self) -> Vec<String> {

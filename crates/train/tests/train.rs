@@ -470,3 +470,114 @@ fn format_1_artifacts_still_load_as_smartcore_models() {
     assert_eq!(predict(&old, std::slice::from_ref(&data)).unwrap(), predict(&model, &[data]).unwrap());
     assert_eq!(old.to_json(), model.to_json());
 }
+
+/// The param error of `params` as (key, message); panics if they are accepted.
+fn param_error(params: serde_json::Value) -> (String, String) {
+    match TrainStage::from_params(params) {
+        Err(esteira_core::CoreError::Param { key, message, .. }) => (key, message),
+        Err(other) => panic!("not a param error: {other}"),
+        Ok(_) => panic!("accepted"),
+    }
+}
+
+#[test]
+fn size_like_params_have_upper_bounds_checked_when_parsed() {
+    // Each of these used to be accepted and, when run, to allocate (rows x k neighbours, a
+    // hundred million grid points) or loop far beyond any use.
+    let huge = 1_000_000_000_000_u64;
+    let rf = |key: &str, value: serde_json::Value| {
+        let mut entry = serde_json::json!({"algorithm": "random_forest"});
+        entry[key] = serde_json::json!([value]);
+        serde_json::json!({ "grid": [entry] })
+    };
+    let cases = [
+        (serde_json::json!({"lof": {"k": huge}}), "lof.k", "1000"),
+        (serde_json::json!({"cv": {"folds": huge}}), "cv.folds", "100"),
+        (serde_json::json!({"logistic": {"max_iter": huge}}), "logistic.max_iter", "100000"),
+        (serde_json::json!({"numeric_bins": huge}), "numeric_bins", "100"),
+        (rf("n_trees", serde_json::json!(60_000)), "grid[0].n_trees", "10000"),
+        (rf("max_depth", serde_json::json!(60_000)), "grid[0].max_depth", "1000"),
+        (rf("min_samples_leaf", serde_json::json!(huge)), "grid[0].min_samples_leaf", "1000000000"),
+        (rf("max_samples", serde_json::json!(huge)), "grid[0].max_samples", "1000000000"),
+    ];
+    for (params, key, limit) in cases {
+        let (k, message) = param_error(params);
+        assert_eq!(k, key, "{message}");
+        assert!(message.contains(limit), "{key}: {message}");
+    }
+    // The grid's size is checked before it is expanded: 100^4 points would be 3 GB of points.
+    let values: Vec<u64> = (1..=100).collect();
+    let grid = serde_json::json!({"grid": [{"algorithm": "random_forest", "n_trees": values, "max_depth": values,
+        "min_samples_leaf": values, "max_samples": (2..=101).collect::<Vec<u64>>()}]});
+    let (key, message) = param_error(grid);
+    assert_eq!(key, "grid");
+    assert!(message.contains("100000000 models") && message.contains("1000"), "{message}");
+    let alphas: Vec<f64> = (0..1001).map(f64::from).collect();
+    assert_eq!(
+        param_error(serde_json::json!({"grid": [{"algorithm": "logistic_regression", "alpha": alphas}]})).0,
+        "grid"
+    );
+    // The bounds themselves are accepted.
+    let at_bounds = serde_json::json!({"lof": {"k": esteira_train::MAX_LOF_K}, "cv": {"folds": esteira_train::MAX_CV_FOLDS},
+        "logistic": {"max_iter": esteira_train::MAX_LOGISTIC_ITER}, "grid": [{"algorithm": "random_forest",
+        "n_trees": [esteira_train::MAX_TREES], "max_depth": [esteira_train::MAX_TREE_DEPTH],
+        "min_samples_leaf": [esteira_train::MAX_TREE_ROWS], "max_samples": [esteira_train::MAX_TREE_ROWS]}]});
+    TrainStage::from_params(at_bounds).unwrap();
+}
+
+#[test]
+fn values_too_large_to_scale_name_the_column_and_row() {
+    // A `renda` of 1e308 passes every check of the clean suite; two of them overflow the mean,
+    // every scaled value was NaN, LOF then removed every row and the error blamed "a single
+    // class". One overflows the variance: the column was silently scaled to zeros.
+    let data = synthetic(300, 18);
+    let renda: Vec<Option<f64>> = data
+        .column_by_name("renda")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, v)| if i == 6 { Some(1e308) } else { v })
+        .collect();
+    let with_renda = |renda: Vec<Option<f64>>| {
+        let mut columns = data.columns().to_vec();
+        columns[data.schema().index_of("renda").unwrap()] = Arc::new(Float64Array::from(renda));
+        RecordBatch::try_new(data.schema(), columns).unwrap()
+    };
+    let mut two = renda.clone();
+    two[8] = Some(1e308);
+    for renda in [two, renda.clone()] {
+        let err = train(&params(), &[with_renda(renda)], "h").unwrap_err().to_string();
+        assert!(err.contains("column `renda`, row 7: value \"100000000"), "{err}");
+        assert!(err.contains("cannot be scaled") && err.contains("standard deviation"), "{err}");
+        assert!(!err.contains("single class"), "{err}");
+    }
+    // min-max scaling copes with 1e308, not with a range from -1.5e308 to 1e308.
+    let mut both = renda.clone();
+    both[9] = Some(-1.5e308);
+    let p = TrainParams { scaling: esteira_train::Scaling::MinMax, ..params() };
+    let err = train(&p, &[with_renda(both)], "h").unwrap_err().to_string();
+    assert!(err.contains("column `renda`, row 10: value \"-15000000"), "{err}");
+    assert!(err.contains("cannot be scaled") && err.contains("range"), "{err}");
+    // A later row is scored: 1e308 scaled by the training statistics is finite.
+    let model = train(&params(), &[synthetic(300, 19)], "h").unwrap().model;
+    let p = predict(&model, &[with_renda(renda)]).unwrap();
+    assert!(p.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn huge_values_in_error_messages_are_cut() {
+    // A 1 MB class name (a header pasted into a cell) is echoed as 200 characters.
+    let data = synthetic(50, 20);
+    let huge = "X".repeat(1 << 20);
+    let i = data.schema().index_of("descricao").unwrap();
+    let mut columns = data.columns().to_vec();
+    let outcomes: Vec<&str> = (0..data.num_rows()).map(|r| ["APROVADO", "FALHOU", &huge][r.min(2)]).collect();
+    columns[i] = Arc::new(StringArray::from(outcomes));
+    let data = RecordBatch::try_new(data.schema(), columns).unwrap();
+    let err = train(&params(), &[data], "h").unwrap_err().to_string();
+    assert!(err.len() < 1_000, "{} bytes: {}", err.len(), &err[..300]);
+    assert!(err.contains("row 3") && err.contains("chars]"), "{err}");
+}
