@@ -40,6 +40,7 @@ pub struct BootstrapIntervals {
 /// Draws `resamples` bootstrap samples of the rows with a ChaCha8 generator seeded by `seed`
 /// and returns 95 % percentile intervals (numpy's default linear interpolation) of ROC AUC
 /// (from `scores`) and balanced accuracy (from `y_pred`). Same inputs and seed, same result.
+/// At most [`MAX_BOOTSTRAP`](crate::MAX_BOOTSTRAP) resamples.
 pub fn bootstrap_intervals(
     y_true: &[bool],
     scores: &[f64],
@@ -47,6 +48,7 @@ pub fn bootstrap_intervals(
     resamples: usize,
     seed: u64,
 ) -> Result<BootstrapIntervals, EvaluateError> {
+    crate::model_eval::at_most("bootstrap", resamples, crate::MAX_BOOTSTRAP)?;
     let n = y_true.len();
     for (what, found) in [("scores", scores.len()), ("y_pred", y_pred.len())] {
         if found != n {

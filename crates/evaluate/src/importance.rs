@@ -26,7 +26,8 @@ pub struct ColumnImportance {
 }
 
 /// Shuffles each of `columns` of `batch` `repeats` times and measures the ROC AUC drop of
-/// `predict` (probabilities of the positive class per row) against `y_true`.
+/// `predict` (probabilities of the positive class per row) against `y_true`. At most
+/// [`MAX_PERMUTATION_REPEATS`](crate::MAX_PERMUTATION_REPEATS) repeats.
 ///
 /// Each column shuffles with ChaCha8 seeded by `seed` on a stream named by the column (an FNV-1a
 /// hash of its name), so its permutations do not depend on which other columns are measured. The result is sorted by
@@ -42,6 +43,7 @@ pub fn permutation_importance<F>(
 where
     F: FnMut(&RecordBatch) -> Result<Vec<f64>, EvaluateError>,
 {
+    crate::model_eval::at_most("permutation_repeats", repeats, crate::MAX_PERMUTATION_REPEATS)?;
     if batch.num_rows() != y_true.len() {
         return Err(EvaluateError::LengthMismatch {
             metric: "permutation_importance",

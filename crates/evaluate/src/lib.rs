@@ -12,6 +12,16 @@
 //! - [`render_html`]: a self-contained HTML report; [`evaluate_model`] does everything for an
 //!   esteira-train model, and [`EvaluateStage`] is the `evaluate` pipeline stage.
 //!
+//! The stage's params (`[stages.evaluate.params]`) and their upper bounds, checked when the
+//! params are parsed (the error names the key, and the pipeline file's line):
+//!
+//! | param | default | at most | constant |
+//! | --- | --- | --- | --- |
+//! | `bootstrap` (resamples; 0 = no intervals) | 1 000 | 100 000 | [`MAX_BOOTSTRAP`] |
+//! | `permutation_repeats` (0 = no importance) | 5 | 1 000 | [`MAX_PERMUTATION_REPEATS`] |
+//! | `chart_effects` (odds ratios drawn) | 30 | 1 000 | [`MAX_CHART_EFFECTS`] |
+//! | `seed` | 0 | any `u64` | |
+//!
 //! Metrics on plain slices, no model needed:
 //!
 //! ```
@@ -50,8 +60,9 @@ pub use evaluation::{
 };
 pub use importance::{ColumnImportance, permutation_importance};
 pub use model_eval::{
-    EvaluateParams, EvaluationOutput, PREDICTED_CLASS_COLUMN, TRUE_CLASS_COLUMN, draw_charts, evaluate_model, labels,
-    predictions_table, probability_column, training_prior,
+    EvaluateParams, EvaluationOutput, MAX_BOOTSTRAP, MAX_CHART_EFFECTS, MAX_PERMUTATION_REPEATS,
+    PREDICTED_CLASS_COLUMN, TRUE_CLASS_COLUMN, draw_charts, evaluate_model, labels, predictions_table,
+    probability_column, training_prior,
 };
 pub use report::{Charts, Evaluation, METRICS_FORMAT, OddsRatio, effect_label, escape_html, render_html, verdict};
 pub use stage::{EvaluateStage, KIND, register};

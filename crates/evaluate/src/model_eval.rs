@@ -45,6 +45,37 @@ impl Default for EvaluateParams {
     }
 }
 
+/// The most bootstrap resamples (`bootstrap`): each draws every test row again, and the
+/// intervals' digits stop moving long before.
+pub const MAX_BOOTSTRAP: usize = 100_000;
+/// The most shuffles per column (`permutation_repeats`): each scores the whole test split.
+pub const MAX_PERMUTATION_REPEATS: usize = 1_000;
+/// The most odds ratios drawn in the effects chart (`chart_effects`).
+pub const MAX_CHART_EFFECTS: usize = 1_000;
+
+impl EvaluateParams {
+    /// Checks the size-like params against their bounds ([`MAX_BOOTSTRAP`],
+    /// [`MAX_PERMUTATION_REPEATS`], [`MAX_CHART_EFFECTS`]); the error names the key.
+    pub fn validate(&self) -> Result<(), EvaluateError> {
+        for (key, value, max) in [
+            ("bootstrap", self.bootstrap, MAX_BOOTSTRAP),
+            ("permutation_repeats", self.permutation_repeats, MAX_PERMUTATION_REPEATS),
+            ("chart_effects", self.chart_effects, MAX_CHART_EFFECTS),
+        ] {
+            at_most(key, value, max)?;
+        }
+        Ok(())
+    }
+}
+
+/// `Ok` when `value` is at most `max`, else a param error naming `key`.
+pub(crate) fn at_most(key: &'static str, value: usize, max: usize) -> Result<(), EvaluateError> {
+    if value > max {
+        return Err(EvaluateError::Param { key, message: format!("{value} is more than the limit of {max}") });
+    }
+    Ok(())
+}
+
 /// Everything [`evaluate_model`] produces.
 #[derive(Debug, Clone)]
 pub struct EvaluationOutput {
@@ -81,7 +112,10 @@ pub fn labels(batch: &RecordBatch, target: &str, positive: &str, negative: &str)
             v => {
                 return Err(err(
                     Some(row),
-                    format!("class {v:?} is neither {positive:?} nor {negative:?} (the model's classes)"),
+                    format!(
+                        "class {:?} is neither {positive:?} nor {negative:?} (the model's classes)",
+                        esteira_core::excerpt(v, esteira_core::MAX_EXCERPT_CHARS)
+                    ),
                 ));
             }
         }
@@ -106,6 +140,7 @@ pub fn evaluate_model(
     batches: &[RecordBatch],
     params: &EvaluateParams,
 ) -> Result<EvaluationOutput, EvaluateError> {
+    params.validate()?;
     let batch = arrow::compute::concat_batches(schema, batches)
         .map_err(|e| EvaluateError::arrow("joining the test table's batches", e))?;
     if batch.num_rows() == 0 {

@@ -3,6 +3,7 @@
 use esteira_core::{OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params};
 use esteira_train::Model;
 
+use crate::EvaluateError;
 use crate::model_eval::{EvaluateParams, evaluate_model};
 
 /// The stage kind.
@@ -24,7 +25,14 @@ impl EvaluateStage {
 
     /// Builds the stage from pipeline-file params (JSON); errors name the offending key.
     pub fn from_params(value: serde_json::Value) -> Result<Self, esteira_core::CoreError> {
-        Ok(Self::new(parse_params(KIND, value)?))
+        let params: EvaluateParams = parse_params(KIND, value)?;
+        params.validate().map_err(|e| match e {
+            EvaluateError::Param { key, message } => {
+                esteira_core::CoreError::Param { kind: KIND.into(), key: key.into(), message }
+            }
+            other => esteira_core::CoreError::Param { kind: KIND.into(), key: ".".into(), message: other.to_string() },
+        })?;
+        Ok(Self::new(params))
     }
 }
 

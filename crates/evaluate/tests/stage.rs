@@ -164,3 +164,40 @@ fn bad_params_and_bad_tables_are_clear_errors() {
     .to_string();
     assert!(err.contains("`descricao`") && err.contains("missing"), "{err}");
 }
+
+#[test]
+fn size_like_params_have_upper_bounds_checked_when_parsed() {
+    // `bootstrap = 1000000000000` used to abort the process ("memory allocation failed") when
+    // the stage ran; now the pipeline file is rejected, naming the key.
+    let huge = 1_000_000_000_000_u64;
+    for (key, limit) in [
+        ("bootstrap", esteira_evaluate::MAX_BOOTSTRAP),
+        ("permutation_repeats", esteira_evaluate::MAX_PERMUTATION_REPEATS),
+        ("chart_effects", esteira_evaluate::MAX_CHART_EFFECTS),
+    ] {
+        let Err(err) = EvaluateStage::from_params(serde_json::json!({ key: huge })) else {
+            panic!("{key} = {huge} accepted");
+        };
+        let esteira_core::CoreError::Param { key: named, message, .. } = &err else { panic!("{err}") };
+        assert_eq!(named, key);
+        assert!(message.contains(&limit.to_string()), "{message}");
+        EvaluateStage::from_params(serde_json::json!({ key: limit })).unwrap();
+    }
+    // The library functions check too (they are public).
+    let err = esteira_evaluate::bootstrap_intervals(&[true, false], &[0.9, 0.1], &[true, false], usize::MAX, 0);
+    assert!(err.unwrap_err().to_string().contains("param `bootstrap`"));
+}
+
+#[test]
+fn a_huge_class_value_is_cut_in_the_error() {
+    // A 1 MB cell in the target column used to be repeated whole in the error.
+    let test = students(20, 2);
+    let huge = "Z".repeat(1 << 20);
+    let mut outcomes: Vec<&str> = vec!["APROVADO"; test.num_rows()];
+    outcomes[3] = &huge;
+    let mut columns = test.columns().to_vec();
+    columns[3] = Arc::new(StringArray::from(outcomes));
+    let test = RecordBatch::try_new(test.schema(), columns).unwrap();
+    let err = esteira_evaluate::labels(&test, "descricao", "APROVADO", "FALHOU").unwrap_err().to_string();
+    assert!(err.len() < 1_000 && err.contains("row 3") && err.contains("chars]"), "{}", &err[..err.len().min(400)]);
+}
