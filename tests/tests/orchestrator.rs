@@ -1,6 +1,8 @@
 //! End-to-end tests of the orchestrator against the real CLI and a temp store.
 
 mod common;
+#[path = "orchestrator/hardening.rs"]
+mod hardening;
 
 use common::Bed;
 

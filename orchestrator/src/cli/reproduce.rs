@@ -131,7 +131,7 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
     if !different.is_empty() {
         return Err(OrchestratorError::NotReproduced { run: record.id, stages: different.join(", ") });
     }
-    let summary = compared_summary(&of("identical"), &of("external"), &not_run);
+    let summary = compared_summary(&of("identical"), &of("external"), &not_run, !a.stage.is_empty());
     if record.status != RunStatus::Succeeded && !not_run.is_empty() {
         // A failed or interrupted run cannot be reproduced whole: what it did not finish was
         // never compared, and saying "reproduced" would claim more than was checked.
@@ -148,14 +148,16 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
 }
 
 /// `6 stages re-executed and identical, 4 external sources verified; not compared: train, evaluate`.
-fn compared_summary(identical: &[&str], external: &[&str], not_run: &[&str]) -> String {
+fn compared_summary(identical: &[&str], external: &[&str], not_run: &[&str], filtered: bool) -> String {
     let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
     let mut s = format!(
         "{} re-executed and identical, {} verified",
         n(identical.len(), "stage", "stages"),
         n(external.len(), "external source", "external sources")
     );
-    if not_run.is_empty() {
+    if not_run.is_empty() && filtered {
+        s.push_str("; only the stages asked for were compared");
+    } else if not_run.is_empty() {
         s.push_str("; every stage of the run was compared");
     } else {
         s.push_str(&format!("; not compared (they did not complete in the recorded run): {}", not_run.join(", ")));
