@@ -6,19 +6,22 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use esteira_train::{InputColumn, InputKind};
+use serde::Serialize;
+use serde::ser::SerializeMap as _;
 use serde_json::{Value, json};
 
 use crate::body::LimitedBytes;
 use crate::load::LoadedModel;
-use crate::rows::{Blank, FieldError};
+use crate::rows::{Blank, ErrorList, FieldError, MAX_ERRORS, RowsError, refused_value, rows_from_json};
 use crate::state::AppState;
 use crate::{ServeError, batch, form};
 
-/// Requests with more rows than this are scored on the blocking pool, off the async workers.
-const INLINE_ROWS: usize = 64;
+/// Bodies up to this size are parsed and scored on the async worker; larger ones on the
+/// blocking pool.
+const INLINE_BYTES: usize = 16 * 1024;
 
 /// A JSON response with a status.
-pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response()
 }
@@ -28,12 +31,39 @@ pub(crate) fn api_error(status: StatusCode, code: &str, message: &str, errors: &
     json_response(status, &json!({ "error": code, "message": message, "errors": errors }))
 }
 
-fn validation_error(errors: &[FieldError]) -> Response {
-    api_error(
+/// `" (the first 100 are listed)"` when not every error is.
+fn listed_note(listed: usize, total: usize) -> String {
+    if total > listed { format!(" (the first {MAX_ERRORS} are listed)") } else { String::new() }
+}
+
+/// 422 with the first errors and their count: `{"error": "validation", "errors": [...], "error_count": n}`.
+fn validation_error(errors: &ErrorList<FieldError>) -> Response {
+    json_response(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "validation",
-        &format!("{} invalid field(s); nothing was scored", errors.len()),
-        errors,
+        &json!({
+            "error": "validation",
+            "message": format!(
+                "{} invalid field(s); nothing was scored{}",
+                errors.total,
+                listed_note(errors.listed.len(), errors.total)
+            ),
+            "errors": errors.listed,
+            "error_count": errors.total,
+        }),
+    )
+}
+
+fn one_error(row: usize, field: &str, message: String) -> ErrorList<FieldError> {
+    let mut errors = ErrorList::new();
+    errors.push_with(|| FieldError { row, field: field.to_owned(), message, mensagem: String::new() });
+    errors
+}
+
+/// 413 for a request with more rows than the server takes.
+fn too_many_rows(message: &str, limit: usize) -> Response {
+    json_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &json!({ "error": "too_many_rows", "message": message, "max_rows": limit, "errors": [] }),
     )
 }
 
@@ -93,6 +123,44 @@ pub(crate) async fn healthz(State(st): State<AppState>) -> Response {
     json_response(StatusCode::OK, &json!({ "status": "ok", "model_hash": st.inner.loaded.hash.to_hex() }))
 }
 
+/// `{"APROVADO": p, "FALHOU": 1 - p}`, keys in order (as a JSON object built by serde_json).
+struct Probabilities<'a> {
+    positive: &'a str,
+    negative: &'a str,
+    p: f64,
+}
+
+impl Serialize for Probabilities<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        let (pos, neg) = ((self.positive, self.p), (self.negative, 1.0 - self.p));
+        let (a, b) = if self.positive <= self.negative { (pos, neg) } else { (neg, pos) };
+        m.serialize_entry(a.0, &a.1)?;
+        m.serialize_entry(b.0, &b.1)?;
+        m.end()
+    }
+}
+
+/// One scored row (fields in key order, as before).
+#[derive(Serialize)]
+struct Prediction<'a> {
+    decision: &'a str,
+    notes: Vec<String>,
+    probabilities: Probabilities<'a>,
+}
+
+/// The answer of `POST /api/predict`, serialised without an intermediate JSON tree.
+#[derive(Serialize)]
+struct Answer<'a> {
+    ignored_fields: BTreeSet<&'a str>,
+    model_hash: String,
+    negative_class: &'a str,
+    positive_class: &'a str,
+    predictions: Vec<Prediction<'a>>,
+    run_id: Option<&'a str>,
+    threshold: f64,
+}
+
 /// Validates and scores rows; the JSON answer or the 422 error.
 fn score(st: &AppState, rows: &[Value]) -> Response {
     let inner = &st.inner;
@@ -103,28 +171,26 @@ fn score(st: &AppState, rows: &[Value]) -> Response {
     let probabilities = match esteira_train::predict(&inner.loaded.model, &[parsed.batch]) {
         Ok(p) => p,
         Err(e) => {
+            if let Some((row, field, value, message)) = refused_value(&e) {
+                return validation_error(&one_error(row, field, format!("{value}: {message}")));
+            }
             tracing::error!(error = %e, "scoring validated rows failed");
             return api_error(StatusCode::INTERNAL_SERVER_ERROR, "predict_failed", &e.to_string(), &[]);
         }
     };
     let m = &inner.loaded.model;
     let (pos, neg, threshold) = (m.positive_class(), m.negative_class(), m.threshold());
-    let predictions: Vec<Value> = probabilities
+    let predictions = probabilities
         .iter()
         .zip(parsed.notes)
-        .map(|(&p, notes)| {
-            let mut probs = serde_json::Map::new();
-            probs.insert(pos.to_owned(), json!(p));
-            probs.insert(neg.to_owned(), json!(1.0 - p));
-            json!({
-                "probabilities": probs,
-                "decision": if p >= threshold { pos } else { neg },
-                "notes": notes,
-            })
+        .map(|(&p, notes)| Prediction {
+            decision: if p >= threshold { pos } else { neg },
+            notes,
+            probabilities: Probabilities { positive: pos, negative: neg, p },
         })
         .collect();
     let known: BTreeSet<&str> = inner.inputs.columns.iter().map(|c| c.name.as_str()).collect();
-    let ignored: BTreeSet<&str> = rows
+    let ignored_fields = rows
         .iter()
         .filter_map(Value::as_object)
         .flat_map(|o| o.keys())
@@ -133,75 +199,108 @@ fn score(st: &AppState, rows: &[Value]) -> Response {
         .collect();
     json_response(
         StatusCode::OK,
-        &json!({
-            "model_hash": inner.loaded.hash.to_hex(),
-            "run_id": inner.loaded.run_id,
-            "positive_class": pos,
-            "negative_class": neg,
-            "threshold": threshold,
-            "predictions": predictions,
-            "ignored_fields": ignored,
-        }),
+        &Answer {
+            ignored_fields,
+            model_hash: inner.loaded.hash.to_hex(),
+            negative_class: neg,
+            positive_class: pos,
+            predictions,
+            run_id: inner.loaded.run_id.as_deref(),
+            threshold,
+        },
     )
 }
 
-pub(crate) async fn predict(State(st): State<AppState>, LimitedBytes(bytes): LimitedBytes) -> Response {
-    let value: Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                &format!("the body is not valid JSON (line {}, column {}): {e}", e.line(), e.column()),
-                &[],
-            );
-        }
-    };
-    let rows = match value {
-        Value::Array(rows) => rows,
-        obj @ Value::Object(_) => vec![obj],
-        _ => {
-            return validation_error(&[FieldError {
-                row: 0,
-                field: String::new(),
-                message: "expected a JSON object (one row) or an array of objects".into(),
-                mensagem: String::new(),
-            }]);
-        }
-    };
-    if rows.len() <= INLINE_ROWS {
-        return score(&st, &rows);
+/// Reads the rows of a predict body (at most the row limit) and scores them.
+pub(crate) fn predict_body(st: &AppState, bytes: &[u8]) -> Response {
+    let limit = st.max_rows();
+    match rows_from_json(bytes, limit) {
+        Ok(rows) => score(st, &rows),
+        Err(RowsError::Json(e)) => api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            &format!("the body is not valid JSON (line {}, column {}): {e}", e.line(), e.column()),
+            &[],
+        ),
+        Err(RowsError::TooMany { limit }) => too_many_rows(
+            &format!(
+                "the request has more than {limit} rows; send at most {limit} per request \
+                 (`esteira predict` scores files of any size)"
+            ),
+            limit,
+        ),
+        Err(RowsError::NotRows(kind)) => validation_error(&one_error(
+            0,
+            "",
+            format!("expected a JSON object (one row) or an array of objects, got a JSON {kind}"),
+        )),
     }
-    match tokio::task::spawn_blocking(move || score(&st, &rows)).await {
+}
+
+pub(crate) async fn predict(State(st): State<AppState>, LimitedBytes(bytes): LimitedBytes) -> Response {
+    if bytes.len() <= INLINE_BYTES {
+        return predict_body(&st, &bytes);
+    }
+    match tokio::task::spawn_blocking(move || predict_body(&st, &bytes)).await {
         Ok(r) => r,
         Err(e) => api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string(), &[]),
     }
 }
 
 pub(crate) async fn predict_csv(State(st): State<AppState>, LimitedBytes(bytes): LimitedBytes) -> Response {
+    let max_rows = st.max_rows();
     let job = move || {
         let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 2);
-        batch::predict_csv_named(&st.inner.loaded.model, &bytes[..], &mut out, "request body").map(|_| out)
+        batch::predict_csv_named(&st.inner.loaded.model, &bytes[..], &mut out, "request body", Some(max_rows))
+            .map(|_| out)
     };
     match tokio::task::spawn_blocking(job).await {
         Ok(Ok(out)) => {
             (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"))], out)
                 .into_response()
         }
-        Ok(Err(e)) => {
-            let (line, field) = match &e {
-                ServeError::Csv { line, .. } => (Some(*line), None),
-                ServeError::CsvValue { line, column, .. } => (Some(*line), Some(column.clone())),
-                _ => (None, None),
-            };
-            let status = match e {
-                ServeError::Csv { .. } | ServeError::CsvColumns { .. } | ServeError::CsvValue { .. } => {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                }
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            json_response(status, &json!({ "error": "csv", "message": e.to_string(), "line": line, "field": field }))
-        }
+        Ok(Err(e)) => csv_error(&e),
         Err(e) => api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string(), &[]),
+    }
+}
+
+/// The answer to a CSV that could not be scored: 422 naming the line (and column) of the first
+/// problem, with every invalid value (the first [`MAX_ERRORS`]) and their count; 413 for too
+/// many rows.
+fn csv_error(e: &ServeError) -> Response {
+    match e {
+        ServeError::TooManyRows { limit, .. } => too_many_rows(&e.to_string(), *limit),
+        ServeError::CsvValues { errors, total, .. } => {
+            let first = errors.first();
+            let message = match first {
+                Some(f) => {
+                    format!("{total} invalid value(s); nothing was scored; {f}{}", listed_note(errors.len(), *total))
+                }
+                None => e.to_string(),
+            };
+            json_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &json!({
+                    "error": "csv",
+                    "message": message,
+                    "line": first.map(|f| f.line),
+                    "field": first.map(|f| f.column.as_str()),
+                    "errors": errors,
+                    "error_count": total,
+                }),
+            )
+        }
+        ServeError::Csv { line, .. } => json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &json!({ "error": "csv", "message": e.to_string(), "line": line, "field": null }),
+        ),
+        ServeError::CsvColumns { .. } => json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &json!({ "error": "csv", "message": e.to_string(), "line": null, "field": null }),
+        ),
+        _ => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({ "error": "csv", "message": e.to_string(), "line": null, "field": null }),
+        ),
     }
 }

@@ -9,7 +9,8 @@ use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use esteira_train::{InputKind, Model, predict_detailed};
 
 use crate::ServeError;
-use crate::rows::{InputSchema, parse_number};
+use crate::error::CsvCellError;
+use crate::rows::{ErrorList, InputSchema, number_from_text, refused_value};
 
 /// Rows scored per call into the model.
 const CHUNK: usize = 4096;
@@ -43,22 +44,51 @@ pub fn output_columns(model: &Model) -> [String; 3] {
 ///
 /// The separator (`;` as in the UFRN portal's files, or `,`) is detected from the header line,
 /// and the output uses the same one. The header must name every column the model needs (others
-/// are carried through untouched). Blank values are imputed as in training; categories unseen in
-/// training are encoded as the reference category (counted in a `tracing` warning). A value that
-/// is not a number in a numeric column is an error naming its line and column.
+/// are carried through untouched). Blank values are imputed as in training. Values are checked
+/// as the JSON API checks them: a number that does not parse, or a category the model did not see
+/// in training, is an error naming its line and column ([`ServeError::CsvValues`]; every row is
+/// checked, the first [`MAX_ERRORS`](crate::MAX_ERRORS) errors are listed). Rows are scored and
+/// written in chunks of 4096, and nothing more is written once an invalid row is met; to write
+/// nothing at all for an invalid file, check it first (as `esteira predict` does for files).
 pub fn predict_csv(model: &Model, input: impl Read, output: impl Write) -> Result<usize, ServeError> {
-    predict_csv_named(model, input, output, "input")
+    run(model, input, Some(output), "input", None)
 }
 
+/// Scores `input` into `output`, refusing more than `max_rows` rows when given.
 pub(crate) fn predict_csv_named(
     model: &Model,
     input: impl Read,
     output: impl Write,
     source_name: &str,
+    max_rows: Option<usize>,
+) -> Result<usize, ServeError> {
+    run(model, input, Some(output), source_name, max_rows)
+}
+
+/// Checks every row of `input` as [`predict_csv`] would, without scoring or writing anything.
+pub(crate) fn check_csv_named(model: &Model, input: impl Read, source_name: &str) -> Result<usize, ServeError> {
+    run(model, input, None::<std::io::Sink>, source_name, None)
+}
+
+/// The longest header line read to detect the separator.
+const HEADER_SNIFF: u64 = 1024 * 1024;
+
+/// One input column of a chunk, checked.
+enum Column<'a> {
+    Numbers(Vec<Option<f64>>),
+    Texts(Vec<Option<&'a str>>),
+}
+
+fn run<W: Write>(
+    model: &Model,
+    input: impl Read,
+    output: Option<W>,
+    source_name: &str,
+    max_rows: Option<usize>,
 ) -> Result<usize, ServeError> {
     let mut input = BufReader::new(input);
     let mut first = Vec::new();
-    input.read_until(b'\n', &mut first).map_err(|e| ServeError::io(source_name, e))?;
+    input.by_ref().take(HEADER_SNIFF).read_until(b'\n', &mut first).map_err(|e| ServeError::io(source_name, e))?;
     let delimiter = detect_delimiter(&first);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -77,10 +107,10 @@ pub(crate) fn predict_csv_named(
             message: "empty input: no header line".into(),
         });
     }
-    let InputSchema { columns, schema } = InputSchema::new(model);
+    let inputs = InputSchema::new(model);
     let mut missing = Vec::new();
-    let mut index = Vec::with_capacity(columns.len());
-    for c in &columns {
+    let mut index = Vec::with_capacity(inputs.columns.len());
+    for c in &inputs.columns {
         match header.iter().position(|h| h.trim() == c.name) {
             Some(i) => index.push(i),
             None => missing.push(c.name.as_str()),
@@ -93,13 +123,16 @@ pub(crate) fn predict_csv_named(
             header: header.iter().collect::<Vec<_>>().join(&char::from(delimiter).to_string()),
         });
     }
-    let mut writer = csv::WriterBuilder::new().delimiter(delimiter).from_writer(output);
+    let mut writer = output.map(|o| csv::WriterBuilder::new().delimiter(delimiter).from_writer(o));
     let write_error = |e: csv::Error| ServeError::io("writing the scored CSV", std::io::Error::other(e));
-    let extra = output_columns(model);
-    writer.write_record(header.iter().chain(extra.iter().map(String::as_str))).map_err(write_error)?;
+    if let Some(w) = writer.as_mut() {
+        let extra = output_columns(model);
+        w.write_record(header.iter().chain(extra.iter().map(String::as_str))).map_err(write_error)?;
+    }
 
     let threshold = model.threshold();
-    let mut rows = 0usize;
+    let (mut rows, mut written) = (0usize, 0usize);
+    let mut errors: ErrorList<CsvCellError> = ErrorList::new();
     let mut unseen: BTreeMap<String, u64> = BTreeMap::new();
     let mut chunk: Vec<csv::StringRecord> = Vec::with_capacity(CHUNK);
     let mut records = reader.records();
@@ -111,52 +144,128 @@ pub(crate) fn predict_csv_named(
         if chunk.is_empty() {
             break;
         }
-        let line_of = |r: &csv::StringRecord| r.position().map_or(0, csv::Position::line);
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
-        for (c, &i) in columns.iter().zip(&index) {
-            fn cell(r: &csv::StringRecord, i: usize) -> Option<&str> {
-                r.get(i).map(str::trim).filter(|s| !s.is_empty())
-            }
-            arrays.push(match c.kind {
-                InputKind::Numeric { .. } => {
-                    let mut v = Vec::with_capacity(chunk.len());
-                    for r in &chunk {
-                        v.push(match cell(r, i) {
-                            None => None,
-                            Some(s) => Some(parse_number(s).ok_or_else(|| ServeError::CsvValue {
-                                source_name: source_name.to_owned(),
-                                line: line_of(r),
-                                column: c.name.clone(),
-                                value: s.to_owned(),
-                                message: "not a number".into(),
-                            })?),
-                        });
-                    }
-                    Arc::new(Float64Array::from(v)) as ArrayRef
-                }
-                InputKind::Categorical { .. } => {
-                    Arc::new(chunk.iter().map(|r| cell(r, i)).collect::<StringArray>()) as ArrayRef
-                }
-            });
+        rows += chunk.len();
+        if let Some(limit) = max_rows
+            && rows > limit
+        {
+            return Err(ServeError::TooManyRows { source_name: source_name.to_owned(), limit });
         }
-        let batch = RecordBatch::try_new(schema.clone(), arrays)
+        let columns = check_chunk(&inputs, &index, &chunk, &mut errors);
+        let Some(w) = writer.as_mut().filter(|_| errors.is_empty()) else { continue };
+        let arrays: Vec<ArrayRef> = columns
+            .into_iter()
+            .map(|c| match c {
+                Column::Numbers(v) => Arc::new(Float64Array::from(v)) as ArrayRef,
+                Column::Texts(v) => Arc::new(StringArray::from(v)) as ArrayRef,
+            })
+            .collect();
+        let batch = RecordBatch::try_new(inputs.schema.clone(), arrays)
             .map_err(|e| esteira_train::TrainError::Arrow { what: "building the batch to score".into(), source: e })?;
-        let prediction = predict_detailed(model, &[batch])?;
+        let prediction = match predict_detailed(model, &[batch]) {
+            Ok(p) => p,
+            Err(e) => {
+                let Some((row, column, value, message)) = refused_value(&e) else { return Err(e.into()) };
+                errors.push_with(|| CsvCellError {
+                    line: chunk.get(row).and_then(csv::StringRecord::position).map_or(0, csv::Position::line),
+                    column: column.to_owned(),
+                    value: value.to_owned(),
+                    message: format!("{value:?}: {message}"),
+                });
+                continue;
+            }
+        };
         for (k, n) in prediction.unseen {
             *unseen.entry(k).or_insert(0) += n;
         }
         for (r, p) in chunk.iter().zip(prediction.probabilities) {
             let decision = if p >= threshold { model.positive_class() } else { model.negative_class() };
             let (pos, neg) = (p.to_string(), (1.0 - p).to_string());
-            writer.write_record(r.iter().chain([pos.as_str(), neg.as_str(), decision])).map_err(write_error)?;
+            w.write_record(r.iter().chain([pos.as_str(), neg.as_str(), decision])).map_err(write_error)?;
         }
-        rows += chunk.len();
+        written += chunk.len();
     }
-    writer.flush().map_err(|e| ServeError::io("writing the scored CSV", e))?;
+    if !errors.is_empty() {
+        if let Some(w) = writer.as_mut() {
+            w.flush().map_err(|e| ServeError::io("writing the scored CSV", e))?;
+        }
+        return Err(ServeError::CsvValues {
+            source_name: source_name.to_owned(),
+            errors: errors.listed,
+            total: errors.total,
+            written,
+        });
+    }
+    if let Some(w) = writer.as_mut() {
+        w.flush().map_err(|e| ServeError::io("writing the scored CSV", e))?;
+    }
     for (feature, n) in &unseen {
-        tracing::warn!(feature = %feature, rows = n, "categories unseen in training were encoded as the reference category");
+        // Every category is checked above, so this is a bug, not the user's input.
+        tracing::error!(feature = %feature, rows = n, "categories unseen in training reached the model");
     }
     Ok(rows)
+}
+
+/// Checks the model's columns of a chunk row by row, as the JSON API does; invalid values are
+/// counted in `errors` and left blank.
+fn check_chunk<'a>(
+    inputs: &InputSchema,
+    index: &[usize],
+    chunk: &'a [csv::StringRecord],
+    errors: &mut ErrorList<CsvCellError>,
+) -> Vec<Column<'a>> {
+    let mut columns: Vec<Column<'a>> = inputs
+        .columns
+        .iter()
+        .map(|c| match c.kind {
+            InputKind::Numeric { .. } => Column::Numbers(Vec::with_capacity(chunk.len())),
+            InputKind::Categorical { .. } => Column::Texts(Vec::with_capacity(chunk.len())),
+        })
+        .collect();
+    for r in chunk {
+        let line = r.position().map_or(0, csv::Position::line);
+        for (j, (column, &i)) in columns.iter_mut().zip(index).enumerate() {
+            let cell = r.get(i).map(str::trim).filter(|s| !s.is_empty());
+            let checked = match (column, cell) {
+                (Column::Numbers(v), None) => {
+                    v.push(None);
+                    Ok(())
+                }
+                (Column::Texts(v), None) => {
+                    v.push(None);
+                    Ok(())
+                }
+                (Column::Numbers(v), Some(s)) => match number_from_text(s) {
+                    Ok(x) => {
+                        v.push(Some(x));
+                        Ok(())
+                    }
+                    Err((message, _)) => {
+                        v.push(None);
+                        Err((s, message))
+                    }
+                },
+                (Column::Texts(v), Some(s)) => match inputs.category(j, s) {
+                    Ok(()) => {
+                        v.push(Some(s));
+                        Ok(())
+                    }
+                    Err((message, _)) => {
+                        v.push(None);
+                        Err((s, message))
+                    }
+                },
+            };
+            if let Err((value, message)) = checked {
+                errors.push_with(|| CsvCellError {
+                    line,
+                    column: inputs.columns[j].name.clone(),
+                    value: value.to_owned(),
+                    message,
+                });
+            }
+        }
+    }
+    columns
 }
 
 #[cfg(test)]

@@ -48,19 +48,30 @@ pub enum ServeError {
         /// The header as read.
         header: String,
     },
-    /// A CSV value cannot be used (an unparseable number).
-    #[error("{source_name}: line {line}, column `{column}`: value {value:?}: {message}")]
-    CsvValue {
+    /// Values of the input CSV cannot be used (a number that does not parse, a category the model
+    /// does not know). Every row is checked: the first [`MAX_ERRORS`](crate::MAX_ERRORS) errors are
+    /// listed, all are counted.
+    #[error("{}", values_message(source_name, errors, *total, *written))]
+    CsvValues {
         /// What was read.
         source_name: String,
-        /// 1-based physical line.
-        line: u64,
-        /// The column.
-        column: String,
-        /// The offending value.
-        value: String,
-        /// What is wrong.
-        message: String,
+        /// The first errors, by line.
+        errors: Vec<CsvCellError>,
+        /// How many values were wrong in all.
+        total: usize,
+        /// Rows already written before the first invalid one was met (only when reading a stream
+        /// that cannot be checked first, such as standard input; otherwise 0: nothing was scored).
+        written: usize,
+    },
+    /// More rows than one request may carry.
+    #[error(
+        "{source_name}: more than {limit} rows; send at most {limit} per request (`esteira predict` scores files of any size)"
+    )]
+    TooManyRows {
+        /// What was read.
+        source_name: String,
+        /// The limit.
+        limit: usize,
     },
     /// Reading the input or writing the output failed.
     #[error("{what}: {source}")]
@@ -78,6 +89,43 @@ pub enum ServeError {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+/// One unusable value of a CSV input.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CsvCellError {
+    /// 1-based physical line.
+    pub line: u64,
+    /// The column.
+    #[serde(rename = "field")]
+    pub column: String,
+    /// The value as read (trimmed).
+    pub value: String,
+    /// What is wrong, naming the value.
+    pub message: String,
+}
+
+impl std::fmt::Display for CsvCellError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}, column `{}`: {}", self.line, self.column, self.message)
+    }
+}
+
+fn values_message(source_name: &str, errors: &[CsvCellError], total: usize, written: usize) -> String {
+    let mut s = format!("{source_name}: {total} invalid value(s)");
+    match (written, errors.first()) {
+        (0, _) | (_, None) => s.push_str("; nothing was scored"),
+        (n, Some(first)) => {
+            s.push_str(&format!("; {n} row(s) had already been written when line {} was read", first.line));
+        }
+    }
+    for e in errors {
+        s.push_str(&format!("\n  {e}"));
+    }
+    if total > errors.len() {
+        s.push_str(&format!("\n  … and {} more", total - errors.len()));
+    }
+    s
 }
 
 impl ServeError {

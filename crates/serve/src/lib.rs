@@ -12,8 +12,14 @@
 //!
 //! Routes: `GET /` and `POST /` (the form, plain HTML, no JavaScript), `POST /api/predict`
 //! (one JSON row or a list), `POST /api/predict.csv`, `GET /api/model` (the model card),
-//! `GET /healthz`, `GET /runs`, `GET /runs/{id}`, `GET /artifacts/{hash}`. Invalid rows get
-//! 422 with every bad field named; bodies over the limit get 413.
+//! `GET /healthz`, `GET /runs`, `GET /runs/{id}`, `GET /artifacts/{hash}`.
+//!
+//! Limits: bodies over the limit ([`DEFAULT_BODY_LIMIT`]) and requests with more than
+//! [`DEFAULT_MAX_ROWS`] rows get 413. Invalid rows get 422 naming each bad field by row (JSON) or
+//! line and column (CSV), the first [`MAX_ERRORS`] listed and all counted; a category the model
+//! did not see in training is invalid everywhere (JSON, CSV, `esteira predict`). Connections have
+//! [`Timeouts`] for the request head, the request and keep-alive idleness. Only objects a recorded
+//! stage produced are served under `/artifacts/` (never one known only as a `file:` input).
 //!
 //! Batch scoring without a server:
 //!
@@ -59,6 +65,8 @@ mod batch;
 mod body;
 mod error;
 mod form;
+#[cfg(test)]
+mod fuzz;
 mod html;
 mod load;
 mod pages;
@@ -68,8 +76,11 @@ mod server;
 mod state;
 
 pub use batch::{output_columns, predict_csv};
-pub use error::ServeError;
+pub use error::{CsvCellError, ServeError};
 pub use load::{EVALUATE_KIND, Evaluation, LoadedModel, TRAIN_KIND};
-pub use rows::FieldError;
-pub use server::{ServeOptions, Server, app, predict_from_store, serve, serve_blocking, serve_with};
-pub use state::{AppState, DEFAULT_BODY_LIMIT};
+pub use rows::{FieldError, MAX_ERRORS};
+pub use server::{
+    HEADER_READ_TIMEOUT, IDLE_TIMEOUT, REQUEST_TIMEOUT, ServeOptions, Server, Timeouts, app, exposure_warning,
+    predict_from_store, serve, serve_blocking, serve_with,
+};
+pub use state::{AppState, DEFAULT_BODY_LIMIT, DEFAULT_MAX_ROWS};

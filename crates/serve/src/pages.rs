@@ -13,7 +13,7 @@ use crate::api::api_error;
 use crate::body::read_limited;
 use crate::form::{self, Outcome};
 use crate::html::{Nav, esc, page};
-use crate::rows::Blank;
+use crate::rows::{Blank, FieldError, refused_value};
 use crate::runs;
 use crate::state::AppState;
 
@@ -66,7 +66,7 @@ pub(crate) async fn form_submit(State(st): State<AppState>, LimitedForm(pairs): 
         Err(errors) => {
             return html(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                form::render(&inner.loaded, columns, &values, &errors, None),
+                form::render(&inner.loaded, columns, &values, &errors.listed, None),
             );
         }
     };
@@ -78,7 +78,18 @@ pub(crate) async fn form_submit(State(st): State<AppState>, LimitedForm(pairs): 
         Ok(p) => {
             error_page(StatusCode::INTERNAL_SERVER_ERROR, &format!("the model returned {} scores for one row", p.len()))
         }
-        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => match refused_value(&e) {
+            Some((_, field, value, message)) => {
+                let error = FieldError {
+                    row: 0,
+                    field: field.to_owned(),
+                    message: format!("{value}: {message}"),
+                    mensagem: format!("{value}: valor fora do alcance do modelo"),
+                };
+                html(StatusCode::UNPROCESSABLE_ENTITY, form::render(&inner.loaded, columns, &values, &[error], None))
+            }
+            None => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        },
     }
 }
 
@@ -111,11 +122,13 @@ pub(crate) async fn run_page(State(st): State<AppState>, Path(id): Path<String>)
     }
 }
 
-/// The file name an object had in the newest run that lists it (as an output, or a file
-/// input), prefixed with the stage name; `None` when no run lists it.
+/// The name of an object a recorded stage *produced*: an output in a run record (newest run
+/// first, `stage-file`), else in a cache record (`stage-output`); `None` otherwise.
+///
+/// Only produced objects are served. An object known only as a stage's input came from outside
+/// the pipeline (a `file:` input can name any file, e.g. `/etc/passwd`) and is never served.
 fn artifact_name(store: &dyn ArtifactStore, hash: &ContentHash) -> Result<Option<String>, CoreError> {
     let runs = store.run_list()?;
-    // The stage that produced it names it best; a consumer's input name is the fallback.
     for run in runs.iter().rev() {
         for (stage, s) in &run.stages {
             for (out, h) in &s.outputs {
@@ -126,15 +139,10 @@ fn artifact_name(store: &dyn ArtifactStore, hash: &ContentHash) -> Result<Option
             }
         }
     }
-    for run in runs.iter().rev() {
-        for s in run.stages.values() {
-            for (input, h) in &s.inputs {
-                if h == hash {
-                    let src = s.input_sources.get(input).map_or(input.as_str(), String::as_str);
-                    let base = src.rsplit(['/', ':']).next().unwrap_or(input);
-                    return Ok(Some(base.to_owned()));
-                }
-            }
+    // Cache records outlive the run records `gc` removes; their outputs were produced too.
+    for rec in store.cache_list()? {
+        if let Some((out, _)) = rec.outputs.iter().find(|(_, h)| *h == hash) {
+            return Ok(Some(format!("{}-{out}", rec.stage)));
         }
     }
     Ok(None)
@@ -201,7 +209,7 @@ pub(crate) async fn artifact(State(st): State<AppState>, Path(hex): Path<String>
             (StatusCode::OK, headers, bytes).into_response()
         }
         Ok(Ok(None) | Err(CoreError::MissingObject(_))) => {
-            html(StatusCode::NOT_FOUND, runs::not_found_page(&format!("No run lists an artifact {hash}")))
+            html(StatusCode::NOT_FOUND, runs::not_found_page(&format!("No recorded stage produced an artifact {hash}")))
         }
         Ok(Err(e)) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         Err(r) => r,

@@ -1,6 +1,12 @@
 //! Turning request rows (JSON objects or form fields) into the Arrow batch the model scores,
 //! checking every field against what the model saw in training.
+//!
+//! Every entry point (the JSON API, the CSV endpoint, `esteira predict` and the form) checks
+//! values with the same functions here: a number must parse, and a category must be one the
+//! model saw in training. Errors are collected per row and field, at most [`MAX_ERRORS`] of them
+//! listed (the rest counted), and a JSON body is read with at most the row limit of rows.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -8,6 +14,39 @@ use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use esteira_train::{InputColumn, InputKind, Model};
 use serde::Serialize;
+use serde::de::{self, Deserialize as _, Deserializer as _, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+/// The most errors one answer lists (the JSON API, the CSV endpoint, `esteira predict`); the
+/// rest are only counted, so a request whose every field is wrong gets a small answer.
+pub const MAX_ERRORS: usize = 100;
+
+/// Errors found while checking a request: the first [`MAX_ERRORS`] of them and the total.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ErrorList<T> {
+    /// The first errors, in row order.
+    pub(crate) listed: Vec<T>,
+    /// How many there were in all.
+    pub(crate) total: usize,
+}
+
+impl<T> ErrorList<T> {
+    pub(crate) fn new() -> Self {
+        Self { listed: Vec::new(), total: 0 }
+    }
+
+    /// Counts an error; builds and keeps it only while fewer than [`MAX_ERRORS`] are listed.
+    pub(crate) fn push_with(&mut self, make: impl FnOnce() -> T) {
+        self.total += 1;
+        if self.listed.len() < MAX_ERRORS {
+            self.listed.push(make());
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
 
 /// One invalid field of one row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,6 +67,8 @@ pub struct FieldError {
 pub(crate) struct InputSchema {
     pub(crate) columns: Vec<InputColumn>,
     pub(crate) schema: SchemaRef,
+    /// Per column: the categories the model knows (empty for numeric columns).
+    known: Vec<HashSet<String>>,
 }
 
 /// How blank values are treated.
@@ -75,6 +116,123 @@ pub(crate) fn parse_number(s: &str) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
+/// A text value of a numeric column as a number; `Err((english, portuguese))` when it is not one.
+pub(crate) fn number_from_text(s: &str) -> Result<f64, (String, String)> {
+    parse_number(s)
+        .ok_or_else(|| (format!("expected a number, got {s:?}"), format!("esperava um número, recebeu {s:?}")))
+}
+
+/// A value the model refused while scoring rows that passed the checks (a number so far outside
+/// the training range that scaling it overflows): `(0-based row, column, value, message)`.
+pub(crate) fn refused_value(e: &esteira_train::TrainError) -> Option<(usize, &str, &str, &str)> {
+    match e {
+        esteira_train::TrainError::BadValue { column, row, value, message } => {
+            Some((row.saturating_sub(1), column.as_str(), value.as_str(), message.as_str()))
+        }
+        _ => None,
+    }
+}
+
+/// Why a request body is not a list of rows.
+#[derive(Debug)]
+pub(crate) enum RowsError {
+    /// Not JSON (serde_json's error names the line and column).
+    Json(serde_json::Error),
+    /// More rows than the limit; nothing past the limit was read.
+    TooMany {
+        /// The limit.
+        limit: usize,
+    },
+    /// Valid JSON, but neither an object nor an array: the JSON type's name.
+    NotRows(&'static str),
+}
+
+/// What made [`RowsVisitor`] stop (serde's error type cannot carry it).
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    TooMany,
+    NotRows(&'static str),
+}
+
+/// Reads a JSON object (one row) or an array (rows) and stops at the row limit, so a body of
+/// many tiny rows never becomes many parsed rows.
+struct RowsVisitor<'a> {
+    limit: usize,
+    refusal: &'a std::cell::Cell<Option<Refusal>>,
+}
+
+impl RowsVisitor<'_> {
+    fn not_rows<T, E: de::Error>(&self, kind: &'static str) -> Result<T, E> {
+        self.refusal.set(Some(Refusal::NotRows(kind)));
+        Err(E::custom(format_args!("a JSON {kind} is not a row")))
+    }
+}
+
+impl<'de> Visitor<'de> for RowsVisitor<'_> {
+    type Value = Vec<Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object (one row) or an array of objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
+        let mut rows = Vec::new();
+        while let Some(row) = seq.next_element::<Value>()? {
+            if rows.len() == self.limit {
+                self.refusal.set(Some(Refusal::TooMany));
+                return Err(de::Error::custom(format_args!("more than {} rows", self.limit)));
+            }
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Vec<Value>, A::Error> {
+        Ok(vec![Value::deserialize(de::value::MapAccessDeserializer::new(map))?])
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Vec<Value>, E> {
+        self.not_rows("boolean")
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Vec<Value>, E> {
+        self.not_rows("number")
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Vec<Value>, E> {
+        self.not_rows("number")
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Vec<Value>, E> {
+        self.not_rows("number")
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Vec<Value>, E> {
+        self.not_rows("string")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<Value>, E> {
+        self.not_rows("null")
+    }
+}
+
+/// The rows of a predict body: a JSON object (one row) or an array of at most `limit` values.
+/// Stops reading at row `limit + 1`; never panics, whatever the bytes.
+pub(crate) fn rows_from_json(bytes: &[u8], limit: usize) -> Result<Vec<Value>, RowsError> {
+    let refusal = std::cell::Cell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let rows = (&mut de).deserialize_any(RowsVisitor { limit, refusal: &refusal }).and_then(|rows| {
+        de.end()?;
+        Ok(rows)
+    });
+    match (refusal.get(), rows) {
+        (Some(Refusal::TooMany), _) => Err(RowsError::TooMany { limit }),
+        (Some(Refusal::NotRows(kind)), _) => Err(RowsError::NotRows(kind)),
+        (None, Ok(rows)) => Ok(rows),
+        (None, Err(e)) => Err(RowsError::Json(e)),
+    }
+}
+
 impl InputSchema {
     pub(crate) fn new(model: &Model) -> Self {
         let columns = model.input_columns();
@@ -88,12 +246,39 @@ impl InputSchema {
                 Field::new(&c.name, t, true)
             })
             .collect();
-        Self { columns, schema: Arc::new(Schema::new(fields)) }
+        Self::from_columns(columns, fields)
+    }
+
+    fn from_columns(columns: Vec<InputColumn>, fields: Vec<Field>) -> Self {
+        let known = columns
+            .iter()
+            .map(|c| match &c.kind {
+                InputKind::Categorical { categories } => categories.iter().cloned().collect(),
+                InputKind::Numeric { .. } => HashSet::new(),
+            })
+            .collect();
+        Self { columns, schema: Arc::new(Schema::new(fields)), known }
+    }
+
+    /// Checks that `s` (trimmed, not empty) is a category column `j` saw in training;
+    /// `Err((english, portuguese))` names the categories it knows.
+    pub(crate) fn category(&self, j: usize, s: &str) -> Result<(), (String, String)> {
+        if self.known.get(j).is_some_and(|k| k.contains(s)) {
+            return Ok(());
+        }
+        let categories = match self.columns.get(j).map(|c| &c.kind) {
+            Some(InputKind::Categorical { categories }) => categories.as_slice(),
+            _ => &[],
+        };
+        Err((
+            format!("{s:?} is not a category the model knows; expected one of: {}", list_categories(categories)),
+            format!("{s:?} não é uma opção conhecida pelo modelo"),
+        ))
     }
 
     /// Checks one field's JSON value; `Err((english, portuguese))` when it cannot be used.
-    fn cell(col: &InputColumn, value: Option<&serde_json::Value>, blank: Blank) -> Result<Cell, (String, String)> {
-        use serde_json::Value;
+    fn cell(&self, j: usize, value: Option<&Value>, blank: Blank) -> Result<Cell, (String, String)> {
+        let col = &self.columns[j];
         let Some(value) = value else {
             return Err(match blank {
                 Blank::Impute => ("missing; send null to let the model impute it".into(), "campo ausente".into()),
@@ -128,32 +313,24 @@ impl InputSchema {
                     .map(|v| Cell::Number(Some(v)))
                     .ok_or_else(|| (format!("{n} is not a finite number"), format!("{n} não é um número válido"))),
                 (Value::Bool(b), _) => Err((format!("expected a number, got {b}"), "esperava um número".into())),
-                (_, Some(s)) => parse_number(&s).map(|v| Cell::Number(Some(v))).ok_or_else(|| {
-                    (format!("expected a number, got {s:?}"), format!("esperava um número, recebeu {s:?}"))
-                }),
+                (_, Some(s)) => number_from_text(&s).map(|v| Cell::Number(Some(v))),
             },
-            InputKind::Categorical { categories } => match text {
+            InputKind::Categorical { .. } => match text {
                 None => Ok(Cell::Text(None)),
-                Some(s) if categories.contains(&s) => Ok(Cell::Text(Some(s))),
-                Some(s) => Err((
-                    format!(
-                        "{s:?} is not a category the model knows; expected one of: {}",
-                        list_categories(categories)
-                    ),
-                    format!("{s:?} não é uma opção conhecida pelo modelo"),
-                )),
+                Some(s) => self.category(j, &s).map(|()| Cell::Text(Some(s))),
             },
         }
     }
 
     /// Checks rows given as JSON values (objects keyed by column name). Fields the model does not
-    /// use are ignored. Returns every error, not only the first.
-    pub(crate) fn parse(&self, rows: &[serde_json::Value], blank: Blank) -> Result<Parsed, Vec<FieldError>> {
-        let mut errors = Vec::new();
+    /// use are ignored. Reports every error by row and field (the first [`MAX_ERRORS`] listed,
+    /// all counted), not only the first.
+    pub(crate) fn parse(&self, rows: &[Value], blank: Blank) -> Result<Parsed, ErrorList<FieldError>> {
+        let mut errors = ErrorList::new();
         let mut cells: Vec<Vec<Cell>> = self.columns.iter().map(|_| Vec::with_capacity(rows.len())).collect();
         let mut notes = Vec::with_capacity(rows.len());
         if rows.is_empty() {
-            errors.push(FieldError {
+            errors.push_with(|| FieldError {
                 row: 0,
                 field: String::new(),
                 message: "no rows to score".into(),
@@ -162,7 +339,7 @@ impl InputSchema {
         }
         for (i, row) in rows.iter().enumerate() {
             let Some(obj) = row.as_object() else {
-                errors.push(FieldError {
+                errors.push_with(|| FieldError {
                     row: i,
                     field: String::new(),
                     message: format!("expected a JSON object of column -> value, got a JSON {}", kind_name(row)),
@@ -170,9 +347,18 @@ impl InputSchema {
                 });
                 continue;
             };
+            if !errors.is_empty() {
+                // Nothing will be scored: only count and list the errors, keep no cells or notes.
+                for (j, col) in self.columns.iter().enumerate() {
+                    if let Err((message, mensagem)) = self.cell(j, obj.get(&col.name), blank) {
+                        errors.push_with(|| FieldError { row: i, field: col.name.clone(), message, mensagem });
+                    }
+                }
+                continue;
+            }
             let mut row_notes = Vec::new();
             for (j, col) in self.columns.iter().enumerate() {
-                match Self::cell(col, obj.get(&col.name), blank) {
+                match self.cell(j, obj.get(&col.name), blank) {
                     Ok(cell) => {
                         match (&cell, &col.kind) {
                             (Cell::Number(None) | Cell::Text(None), kind) => row_notes.push(match kind {
@@ -194,7 +380,7 @@ impl InputSchema {
                         cells[j].push(cell);
                     }
                     Err((message, mensagem)) => {
-                        errors.push(FieldError { row: i, field: col.name.clone(), message, mensagem });
+                        errors.push_with(|| FieldError { row: i, field: col.name.clone(), message, mensagem });
                     }
                 }
             }
@@ -231,24 +417,28 @@ impl InputSchema {
         match RecordBatch::try_new(self.schema.clone(), arrays) {
             Ok(batch) => Ok(Parsed { batch, notes }),
             // Unreachable with the schema built from the same columns; reported, not panicked.
-            Err(e) => Err(vec![FieldError {
-                row: 0,
-                field: String::new(),
-                message: format!("internal error building the batch: {e}"),
-                mensagem: "erro interno".into(),
-            }]),
+            Err(e) => {
+                let mut errors = ErrorList::new();
+                errors.push_with(|| FieldError {
+                    row: 0,
+                    field: String::new(),
+                    message: format!("internal error building the batch: {e}"),
+                    mensagem: "erro interno".into(),
+                });
+                Err(errors)
+            }
         }
     }
 }
 
-fn kind_name(v: &serde_json::Value) -> &'static str {
+fn kind_name(v: &Value) -> &'static str {
     match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "boolean",
-        serde_json::Value::Number(_) => "number",
-        serde_json::Value::String(_) => "string",
-        serde_json::Value::Array(_) => "array",
-        serde_json::Value::Object(_) => "object",
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 
@@ -265,7 +455,7 @@ mod tests {
             },
         ];
         let fields = vec![Field::new("renda", DataType::Float64, true), Field::new("sexo", DataType::Utf8, true)];
-        InputSchema { columns, schema: Arc::new(Schema::new(fields)) }
+        InputSchema::from_columns(columns, fields)
     }
 
     #[test]
@@ -296,6 +486,8 @@ mod tests {
             serde_json::json!({"renda": true, "sexo": "F"}),
         ];
         let errs = schema().parse(&rows, Blank::Impute).unwrap_err();
+        assert_eq!(errs.total, 6);
+        let errs = errs.listed;
         let got: Vec<(usize, &str)> = errs.iter().map(|e| (e.row, e.field.as_str())).collect();
         assert_eq!(got, [(0, "renda"), (0, "sexo"), (1, "renda"), (1, "sexo"), (2, ""), (3, "renda")]);
         assert!(errs[0].message.contains("\"muito\""));
@@ -307,9 +499,40 @@ mod tests {
     #[test]
     fn form_fields_are_required() {
         let rows = vec![serde_json::json!({"renda": "", "sexo": "F"})];
-        let errs = schema().parse(&rows, Blank::Required).unwrap_err();
+        let errs = schema().parse(&rows, Blank::Required).unwrap_err().listed;
         assert_eq!(errs.len(), 1);
         assert!(errs[0].mensagem.contains("obrigatório"));
         assert!(schema().parse(&[], Blank::Impute).is_err());
+    }
+
+    #[test]
+    fn errors_past_the_cap_are_counted_not_kept() {
+        let rows = vec![serde_json::json!({}); 3 * MAX_ERRORS];
+        let errs = schema().parse(&rows, Blank::Impute).unwrap_err();
+        assert_eq!((errs.listed.len(), errs.total), (MAX_ERRORS, 2 * 3 * MAX_ERRORS));
+        assert_eq!((errs.listed[0].row, errs.listed[1].row, errs.listed[2].row), (0, 0, 1));
+        // The first bad row stops the collection of cells; later rows are still checked.
+        let mut rows = vec![serde_json::json!({"renda": 1, "sexo": "F"}); 5];
+        rows[1] = serde_json::json!({"renda": 1, "sexo": "Zzz"});
+        rows[4] = serde_json::json!({"renda": "x", "sexo": "F"});
+        let errs = schema().parse(&rows, Blank::Impute).unwrap_err();
+        let got: Vec<(usize, &str)> = errs.listed.iter().map(|e| (e.row, e.field.as_str())).collect();
+        assert_eq!(got, [(1, "sexo"), (4, "renda")]);
+    }
+
+    #[test]
+    fn json_bodies_are_read_up_to_the_row_limit() {
+        assert_eq!(rows_from_json(b"{\"a\": 1}", 1).unwrap(), [serde_json::json!({"a": 1})]);
+        assert_eq!(rows_from_json(b" [{}, 2] ", 2).unwrap().len(), 2);
+        assert!(matches!(rows_from_json(b"[{}, {}, {}]", 2), Err(RowsError::TooMany { limit: 2 })));
+        // The limit is found before the rest of the body is parsed, even if that is not JSON.
+        assert!(matches!(rows_from_json(b"[{}, {}, {}, nope", 2), Err(RowsError::TooMany { .. })));
+        for (body, kind) in [("42", "number"), ("\"x\"", "string"), ("null", "null"), ("true", "boolean")] {
+            assert!(matches!(rows_from_json(body.as_bytes(), 5), Err(RowsError::NotRows(k)) if k == kind), "{body}");
+        }
+        for body in ["", "{", "[{}", "{} {}", "[1,]", "\u{feff}"] {
+            assert!(matches!(rows_from_json(body.as_bytes(), 5), Err(RowsError::Json(_))), "{body:?}");
+        }
+        assert_eq!(rows_from_json(b"[]", 0).unwrap().len(), 0);
     }
 }

@@ -13,6 +13,11 @@ use crate::{ServeError, form};
 /// The default request body limit: 2 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
+/// The default limit on rows per request (`POST /api/predict` and `POST /api/predict.csv`):
+/// more get 413 before any row is checked, so the memory and time of one request stay bounded
+/// whatever its body holds. `esteira predict` scores files of any size.
+pub const DEFAULT_MAX_ROWS: usize = 10_000;
+
 /// The server's immutable state; cheap to clone (one `Arc`).
 #[derive(Clone)]
 pub struct AppState {
@@ -28,6 +33,7 @@ pub(crate) struct Inner {
     /// The empty form page, rendered once.
     pub(crate) form_page: String,
     pub(crate) body_limit: usize,
+    pub(crate) max_rows: usize,
 }
 
 impl std::fmt::Debug for AppState {
@@ -37,6 +43,7 @@ impl std::fmt::Debug for AppState {
             .field("model", &self.inner.loaded.hash)
             .field("run", &self.inner.loaded.run_id)
             .field("body_limit", &self.inner.body_limit)
+            .field("max_rows", &self.inner.max_rows)
             .finish_non_exhaustive()
     }
 }
@@ -53,22 +60,43 @@ impl AppState {
         let inputs = InputSchema::new(&loaded.model);
         let card = model_card(&loaded, &inputs.columns);
         let form_page = form::render(&loaded, &inputs.columns, &std::collections::BTreeMap::new(), &[], None);
-        Self { inner: Arc::new(Inner { store, loaded, inputs, card, form_page, body_limit: DEFAULT_BODY_LIMIT }) }
+        let inner = Inner {
+            store,
+            loaded,
+            inputs,
+            card,
+            form_page,
+            body_limit: DEFAULT_BODY_LIMIT,
+            max_rows: DEFAULT_MAX_ROWS,
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// A copy of the state with one setting changed.
+    fn with(self, change: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            store: shared.store.clone(),
+            loaded: shared.loaded.clone(),
+            inputs: shared.inputs.clone(),
+            card: shared.card.clone(),
+            form_page: shared.form_page.clone(),
+            body_limit: shared.body_limit,
+            max_rows: shared.max_rows,
+        });
+        change(&mut inner);
+        Self { inner: Arc::new(inner) }
     }
 
     /// Sets the largest request body accepted (bigger ones get 413).
     #[must_use]
     pub fn with_body_limit(self, bytes: usize) -> Self {
-        let Inner { store, loaded, inputs, card, form_page, .. } =
-            Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
-                store: shared.store.clone(),
-                loaded: shared.loaded.clone(),
-                inputs: shared.inputs.clone(),
-                card: shared.card.clone(),
-                form_page: shared.form_page.clone(),
-                body_limit: shared.body_limit,
-            });
-        Self { inner: Arc::new(Inner { store, loaded, inputs, card, form_page, body_limit: bytes }) }
+        self.with(|i| i.body_limit = bytes)
+    }
+
+    /// Sets the most rows one request may carry (more get 413); default [`DEFAULT_MAX_ROWS`].
+    #[must_use]
+    pub fn with_max_rows(self, rows: usize) -> Self {
+        self.with(|i| i.max_rows = rows)
     }
 
     /// The served model and where it came from.
@@ -79,5 +107,10 @@ impl AppState {
     /// The request body limit in bytes.
     pub fn body_limit(&self) -> usize {
         self.inner.body_limit
+    }
+
+    /// The most rows one request may carry.
+    pub fn max_rows(&self) -> usize {
+        self.inner.max_rows
     }
 }

@@ -9,7 +9,10 @@ use crate::{OrchestratorError, exit};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The CSV to score (`;` or `,` separated, with the preprocessed table's raw columns);
-    /// `-` reads standard input. The scored CSV goes to standard output.
+    /// `-` reads standard input. The scored CSV goes to standard output. Every value is checked
+    /// first: a number that does not parse or a category the model does not know is an error
+    /// naming its line and column (exit 2), and nothing is written (from standard input, writing
+    /// stops at the first invalid row).
     input: PathBuf,
     /// The model object (hash or unique prefix); default: the newest succeeded run's model.
     #[arg(long)]
@@ -27,8 +30,7 @@ pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
         a.model.as_deref(),
         &a.input,
         std::io::stdout().lock(),
-    )
-    ?;
+    )?;
     tracing::info!(rows, "scored");
     Ok(exit::OK)
 }

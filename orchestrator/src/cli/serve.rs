@@ -14,12 +14,16 @@ pub struct Args {
     /// Serve this model object (hash or unique prefix).
     #[arg(long)]
     model: Option<String>,
-    /// Address to listen on (loopback unless told otherwise).
+    /// Address to listen on (loopback unless told otherwise; any other address is reachable
+    /// from other machines, without authentication, and gets a warning).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, default_value_t = 2 * 1024 * 1024)]
+    /// Largest request body accepted, in bytes (larger: 413).
+    #[arg(long, default_value_t = esteira_serve::DEFAULT_BODY_LIMIT)]
     body_limit: usize,
+    /// Most rows one request to /api/predict or /api/predict.csv may carry (more: 413).
+    #[arg(long, default_value_t = esteira_serve::DEFAULT_MAX_ROWS)]
+    max_rows: usize,
 }
 
 pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
@@ -29,6 +33,7 @@ pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
         model: a.model.clone(),
         addr: a.addr,
         body_limit: a.body_limit,
+        max_rows: a.max_rows,
         ..esteira_serve::ServeOptions::new(store.root().to_path_buf())
     };
     esteira_serve::serve_blocking(opts, |url, m| {
@@ -37,7 +42,6 @@ pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
             m.hash.short(),
             m.run_id.as_deref().unwrap_or("-")
         );
-    })
-    ?;
+    })?;
     Ok(exit::OK)
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use esteira_core::{ArtifactStore, ContentHash, LocalStore, RunRecord, RunStatus, StageRecord, StageStatus};
-use esteira_serve::{AppState, Server};
+use esteira_serve::{AppState, Server, Timeouts};
 use esteira_testkit::{XorShift, pairwise_auc};
 use esteira_train::{Model, TrainParams, predict, train};
 
@@ -286,7 +286,11 @@ pub struct Running {
 
 impl Running {
     pub async fn start(state: AppState) -> Self {
-        let server = Server::bind(state, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        Self::start_with(state, Timeouts::default()).await
+    }
+
+    pub async fn start_with(state: AppState, timeouts: Timeouts) -> Self {
+        let server = Server::bind(state, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap().with_timeouts(timeouts);
         let addr = server.local_addr();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -2,4 +2,5 @@
 
 mod browser;
 mod fixture;
+mod hardening;
 mod http;
