@@ -20,6 +20,7 @@ use arrow::array::{Array, ArrayRef, BooleanBufferBuilder, RecordBatch, StringArr
 use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Schema};
 use encoding_rs::WINDOWS_1252;
+use esteira_core::{MAX_EXCERPT_CHARS, excerpt};
 
 use crate::{DownloadError, Table};
 
@@ -479,21 +480,24 @@ impl TableBuilder {
         {
             return Err(err(format!(
                 "the header has a single column {:?}: the delimiter is `;`, is this a comma- or tab-separated file?",
-                String::from_utf8_lossy(only)
+                excerpt(&String::from_utf8_lossy(only), MAX_EXCERPT_CHARS)
             )));
         }
+        // First position of each name: a header of many thousand columns is checked in one pass.
+        let mut first: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
             if name.is_empty() {
                 return Err(err(format!("header column {} has an empty name", i + 1)));
             }
-            if let Some(j) = names[..i].iter().position(|n| n == name) {
+            if let Some(&j) = first.get(name.as_slice()) {
                 return Err(err(format!(
                     "header columns {} and {} have the same name {:?}",
                     j + 1,
                     i + 1,
-                    String::from_utf8_lossy(name)
+                    excerpt(&String::from_utf8_lossy(name), MAX_EXCERPT_CHARS)
                 )));
             }
+            first.insert(name, i);
         }
         self.columns = names.iter().map(|_| RawColumn::new(self.batch_rows.min(1 << 16), 0)).collect();
         self.header = Some(names);
@@ -643,6 +647,25 @@ mod tests {
         assert!(err.contains("column 2 has an empty name"), "{err}");
         let err = parse(b"a;b;a\n").unwrap_err().to_string();
         assert!(err.contains("columns 1 and 3"), "{err}");
+    }
+
+    #[test]
+    fn huge_headers_are_cut_in_errors() {
+        // A 1 MB header line used to come back whole in the error (a 2 MB line in the run record).
+        let mut comma = "x".repeat(1 << 20);
+        comma.push_str(",y\n1,2\n");
+        let err = parse(comma.as_bytes()).unwrap_err().to_string();
+        assert!(err.len() < 1_000, "{} bytes", err.len());
+        assert!(err.contains("comma") && err.contains("chars]"), "{err}");
+        let name = "n".repeat(1 << 20);
+        let twice = format!("{name};b;{name}\n");
+        let err = parse(twice.as_bytes()).unwrap_err().to_string();
+        assert!(err.len() < 1_000, "{} bytes", err.len());
+        assert!(err.contains("columns 1 and 3") && err.contains("chars]"), "{err}");
+        // A selection naming a missing column lists the columns, cut too.
+        let t = parse(format!("{name};b\n1;2\n").as_bytes()).unwrap();
+        let err = t.table.column_index("t", "id").unwrap_err().to_string();
+        assert!(err.len() < 2_000 && err.contains("no column `id`"), "{} bytes", err.len());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The one error type of esteira-download.
 
-use esteira_core::CoreError;
+use esteira_core::{CoreError, MAX_EXCERPT_CHARS, excerpt};
 
 /// Everything that can go wrong fetching a source, parsing a portal CSV or merging tables.
 ///
@@ -109,7 +109,11 @@ pub enum DownloadError {
         found: usize,
     },
     /// A column named in a join, selection or rename does not exist.
-    #[error("{table}: no column `{column}` (columns: {available})")]
+    #[error(
+        "{table}: no column `{}` (columns: {})",
+        excerpt(column, MAX_EXCERPT_CHARS),
+        excerpt(available, 4 * MAX_EXCERPT_CHARS)
+    )]
     MissingColumn {
         /// The table (input name).
         table: String,

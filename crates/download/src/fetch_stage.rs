@@ -13,6 +13,16 @@
 //! ext = "csv"                    # extension of the `data` output (default "csv")
 //! ```
 //!
+//! Upper bounds, checked when the params are parsed (the error names the key, and the pipeline
+//! file's line):
+//!
+//! | param | default | at most | constant |
+//! | --- | --- | --- | --- |
+//! | `timeout_secs` | 30 | 3 600 (one hour) | [`MAX_TIMEOUT_SECS`] |
+//! | `retries` | 4 | 100 | [`MAX_RETRIES`] |
+//! | `backoff_ms` | 500 | 60 000 (one minute; each wait is capped at 30 s anyway) | [`MAX_BACKOFF_MS`] |
+//! | `max_bytes` | none | 2^40 (1 TiB) | [`MAX_FETCH_BYTES`] |
+//!
 //! Each run sends the previous run's validators (`If-None-Match`, `If-Modified-Since`); a `304`
 //! reuses the stored object and the stage counts as cached. A `file:` source is revalidated by
 //! its (size, mtime). With a pinned checksum whose object is already stored, no request is
@@ -61,6 +71,15 @@ pub struct FetchParams {
     #[serde(default = "default_ext")]
     pub ext: String,
 }
+
+/// The longest `timeout_secs`: one hour without a byte is a dead connection.
+pub const MAX_TIMEOUT_SECS: f64 = 3_600.0;
+/// The most `retries`.
+pub const MAX_RETRIES: u32 = 100;
+/// The longest first backoff delay, `backoff_ms`.
+pub const MAX_BACKOFF_MS: u64 = 60_000;
+/// The largest `max_bytes` cap (1 TiB); leave `max_bytes` out for no cap.
+pub const MAX_FETCH_BYTES: u64 = 1 << 40;
 
 fn default_timeout() -> f64 {
     30.0
@@ -117,11 +136,23 @@ impl FetchStage {
             }
             *c = c.to_ascii_lowercase();
         }
-        if !(params.timeout_secs.is_finite() && params.timeout_secs > 0.0) {
+        // Written so that NaN fails too; above the bound, `Duration::from_secs_f64` would panic.
+        if !(params.timeout_secs > 0.0 && params.timeout_secs <= MAX_TIMEOUT_SECS) {
             return Err(bad(
                 "timeout_secs",
-                format!("must be a positive number of seconds, not {}", params.timeout_secs),
+                format!(
+                    "must be a positive number of seconds, at most {MAX_TIMEOUT_SECS}, not {}",
+                    params.timeout_secs
+                ),
             ));
+        }
+        let limit = |key: &str, value: u64, max: u64| {
+            if value > max { Err(bad(key, format!("{value} is more than the limit of {max}"))) } else { Ok(()) }
+        };
+        limit("retries", u64::from(params.retries), u64::from(MAX_RETRIES))?;
+        limit("backoff_ms", params.backoff_ms, MAX_BACKOFF_MS)?;
+        if let Some(max_bytes) = params.max_bytes {
+            limit("max_bytes", max_bytes, MAX_FETCH_BYTES)?;
         }
         if params.ext.is_empty() || !params.ext.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') {
             return Err(bad("ext", format!("{:?} is not a file extension (letters, digits and dots)", params.ext)));

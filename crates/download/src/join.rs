@@ -58,6 +58,13 @@ pub struct JoinStats {
     pub unmatched_left_keys: usize,
     /// Right rows that matched no left row.
     pub unmatched_right_rows: usize,
+    /// Left rows whose key is blank: null in some key column (an empty CSV field is null, and a
+    /// null key never matches) or an empty text. Counted in `unmatched_left_rows` when null.
+    #[serde(default)]
+    pub blank_key_left_rows: usize,
+    /// Right rows whose key is blank (null or empty text); a null one can never be matched.
+    #[serde(default)]
+    pub blank_key_right_rows: usize,
 }
 
 /// Rows per output batch of a join, so one heavily duplicated key cannot make a huge batch.
@@ -79,7 +86,7 @@ pub fn select(
     let bad = |message: String| DownloadError::Join { context: name.to_owned(), message };
     for (k, &i) in indices.iter().enumerate() {
         if indices[..k].contains(&i) {
-            return Err(bad(format!("column `{}` is selected twice", table.schema.field(i).name())));
+            return Err(bad(format!("column `{}` is selected twice", short(table.schema.field(i).name()))));
         }
     }
     for from in rename.keys() {
@@ -100,7 +107,7 @@ pub fn select(
         .collect();
     for (k, f) in fields.iter().enumerate() {
         if fields[..k].iter().any(|g| g.name() == f.name()) {
-            return Err(bad(format!("two columns would be named `{}` after renaming", f.name())));
+            return Err(bad(format!("two columns would be named `{}` after renaming", short(f.name()))));
         }
     }
     let schema = Arc::new(Schema::new(fields));
@@ -159,7 +166,8 @@ pub(crate) fn join_owned(
         let name = right.schema.field(i).name();
         if left.schema.index_of(name).is_ok() {
             return Err(bad(format!(
-                "column `{name}` is in both tables and is not a key: rename it or leave it out on one side"
+                "column `{}` is in both tables and is not a key: rename it or leave it out on one side",
+                short(name)
             )));
         }
     }
@@ -189,6 +197,9 @@ pub(crate) fn join_owned(
     let mut heads: HashMap<&[u8], u32, FxBuild> = HashMap::with_capacity_and_hasher(n_right, FxBuild::default());
     let mut next = vec![END; n_right];
     for j in (0..n_right).rev() {
+        if right_encoded.is_blank(j) {
+            stats.blank_key_right_rows += 1;
+        }
         let Some(key) = right_encoded.key(j) else { continue };
         match heads.entry(key) {
             Entry::Occupied(mut e) => {
@@ -215,6 +226,9 @@ pub(crate) fn join_owned(
         let mut last: Option<(&[u8], Option<u32>)> = None;
         for i in 0..batch.num_rows() {
             let key = encoded.key(i);
+            if encoded.is_blank(i) {
+                stats.blank_key_left_rows += 1;
+            }
             let (head, repeat) = match (key, last) {
                 (None, _) => (None, false),
                 (Some(k), Some((lk, head))) if lk == k => (head, true),
@@ -256,8 +270,28 @@ pub(crate) fn join_owned(
     stats.out_rows = out.iter().map(RecordBatch::num_rows).sum();
     stats.unmatched_left_keys = unmatched_keys.len();
     stats.unmatched_right_rows = matched_right.iter().filter(|m| !**m).count();
+    if stats.blank_key_left_rows > 0 || stats.blank_key_right_rows > 0 {
+        tracing::warn!(
+            %context,
+            left = stats.blank_key_left_rows,
+            left_share = share(stats.blank_key_left_rows, stats.left_rows),
+            right = stats.blank_key_right_rows,
+            right_share = share(stats.blank_key_right_rows, stats.right_rows),
+            "rows with a null or empty join key (a null key never matches: an inner join drops those rows)"
+        );
+    }
     tracing::debug!(%context, ?stats, "joined");
     Ok((Table::new(schema, out), stats))
+}
+
+/// A column name from a file (a header can be megabytes long) as an error message shows it.
+fn short(name: &str) -> std::borrow::Cow<'_, str> {
+    esteira_core::excerpt(name, esteira_core::MAX_EXCERPT_CHARS)
+}
+
+/// `part` of `whole` as a percentage with one decimal, for log lines.
+fn share(part: usize, whole: usize) -> String {
+    if whole == 0 { "0 %".to_owned() } else { format!("{:.1} %", 100.0 * part as f64 / whole as f64) }
 }
 
 /// Counts distinct byte strings without an allocation per string: they are copied into one
@@ -363,6 +397,19 @@ impl EncodedKeys {
         match self {
             Self::Utf8(s) => s.is_valid(i).then(|| s.value(i).as_bytes()),
             Self::Rows(rows, arrays) => (!arrays.iter().any(|a| a.is_null(i))).then(|| rows.row(i).data()),
+        }
+    }
+
+    /// Whether row `i`'s key is blank: null, or empty text, in any of its columns.
+    #[inline]
+    fn is_blank(&self, i: usize) -> bool {
+        match self {
+            Self::Utf8(s) => s.is_null(i) || s.value(i).is_empty(),
+            Self::Rows(_, arrays) => arrays.iter().any(|a| {
+                a.is_null(i)
+                    || a.as_string_opt::<i32>().is_some_and(|s| s.value(i).is_empty())
+                    || a.as_string_opt::<i64>().is_some_and(|s| s.value(i).is_empty())
+            }),
         }
     }
 }
@@ -686,6 +733,31 @@ mod tests {
     }
 
     #[test]
+    fn blank_keys_are_counted_on_both_sides() {
+        // A quarter of the left rows have an empty (null) key: an inner join drops them, and
+        // the stats say so instead of only counting them as unmatched.
+        let l = table(
+            &["k", "a"],
+            &[&[Some("1"), Some("a1")], &[None, Some("a2")], &[Some("2"), Some("a3")], &[Some("3"), Some("a4")]],
+        );
+        let r = table(&["k", "b"], &[&[Some("1"), Some("b1")], &[None, Some("b2")], &[Some(""), Some("b3")]]);
+        let (out, stats) = join(&l, "l", &r, "r", &["k".to_owned()], JoinType::Inner).unwrap();
+        assert_eq!(out.num_rows(), 1);
+        assert_eq!((stats.blank_key_left_rows, stats.blank_key_right_rows), (1, 2));
+        assert_eq!(stats.unmatched_left_rows, 3);
+        // Composite keys (the arrow-row encoding): blank when any key column is.
+        let l = table(
+            &["k", "j", "a"],
+            &[&[Some("1"), Some(""), Some("a1")], &[Some("1"), Some("x"), Some("a2")], &[None, Some("x"), Some("a3")]],
+        );
+        let r = table(&["k", "j", "b"], &[&[Some("1"), Some("x"), Some("b1")]]);
+        let on = ["k".to_owned(), "j".to_owned()];
+        let (out, stats) = join(&l, "l", &r, "r", &on, JoinType::Left).unwrap();
+        assert_eq!(out.num_rows(), 3);
+        assert_eq!((stats.blank_key_left_rows, stats.blank_key_right_rows), (2, 0));
+    }
+
+    #[test]
     fn inner_and_left_joins_keep_order_and_multiplicity() {
         let l = table(
             &["k", "a"],
@@ -714,7 +786,9 @@ mod tests {
                 out_rows: 4,
                 unmatched_left_rows: 2,
                 unmatched_left_keys: 1,
-                unmatched_right_rows: 2
+                unmatched_right_rows: 2,
+                blank_key_left_rows: 1,
+                blank_key_right_rows: 1,
             }
         );
         let (t, st) = join(&l, "l", &r, "r", &on, JoinType::Left).unwrap();

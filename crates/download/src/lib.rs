@@ -51,7 +51,7 @@ pub use fetch::{
     DownloadSink, FetchOptions, FetchOutcome, FetchReport, Source, Validators, copy_file, fetch, fetch_http,
     fetch_to_file, fetch_to_vec, http_client,
 };
-pub use fetch_stage::{FetchParams, FetchStage};
+pub use fetch_stage::{FetchParams, FetchStage, MAX_BACKOFF_MS, MAX_FETCH_BYTES, MAX_RETRIES, MAX_TIMEOUT_SECS};
 pub use join::{JoinStats, JoinType, drop_duplicates, join, select};
 pub use merge::{JoinParams, JoinReport, MergeParams, MergeReport, MergeStage, merge_tables, read_table_file};
 pub use table::Table;

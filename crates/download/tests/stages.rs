@@ -190,6 +190,34 @@ fn fetch_params_are_checked() {
     assert!(err.contains("unknown field `retry`"), "{err}");
 }
 
+#[test]
+fn fetch_size_like_params_have_upper_bounds() {
+    // `timeout_secs = 1e300` was accepted, and `Duration::from_secs_f64` panicked when the stage
+    // ran; a billion retries or a day of backoff ran "forever".
+    let mut registry = Registry::new();
+    esteira_download::register(&mut registry);
+    let cases = [
+        ("timeout_secs", json!(1e300), "3600"),
+        ("timeout_secs", json!(3601), "3600"),
+        ("retries", json!(1_000_000_000), "100"),
+        ("backoff_ms", json!(86_400_000), "60000"),
+        ("max_bytes", json!(1_u64 << 41), "1099511627776"),
+    ];
+    for (key, value, limit) in cases {
+        let mut params = json!({"url": "https://x/y"});
+        params[key] = value.clone();
+        let Err(esteira_core::CoreError::Param { key: named, message, .. }) = registry.build("fetch", params) else {
+            panic!("{key} = {value} accepted");
+        };
+        assert_eq!(named, key);
+        assert!(message.contains(limit), "{key}: {message}");
+    }
+    let at_bounds = json!({"url": "https://x/y", "timeout_secs": esteira_download::MAX_TIMEOUT_SECS,
+        "retries": esteira_download::MAX_RETRIES, "backoff_ms": esteira_download::MAX_BACKOFF_MS,
+        "max_bytes": esteira_download::MAX_FETCH_BYTES});
+    registry.build("fetch", at_bounds).unwrap();
+}
+
 // ---------------------------------------------------------------- merge
 
 fn input(store: &LocalStore, bytes: &[u8]) -> InputArtifact {
@@ -279,6 +307,7 @@ fn merge_stage_gives_exactly_the_rows_the_joins_imply() {
     assert_eq!(joins[1]["unmatched_left_rows"], 1); // student 2's course 20
     assert_eq!(joins[2]["out_rows"], 4);
     assert_eq!(joins[2]["unmatched_left_rows"], 1); // student 4
+    assert!(joins.iter().all(|j| j["blank_key_left_rows"] == 0 && j["blank_key_right_rows"] == 0), "{joins:?}");
 
     // Deterministic: the same inputs give the same bytes.
     let again =
@@ -331,4 +360,30 @@ fn merge_errors_name_the_table_and_column() {
     let err = registry.build("merge", json!({"base": "a", "joins": [{"input": "b", "how": "outer", "on": ["k"]}]}));
     let err = err.err().unwrap().to_string();
     assert!(err.contains("joins[0].how"), "{err}");
+}
+
+#[test]
+fn merge_reports_rows_with_empty_join_keys() {
+    // One enrolment in four has an empty student id: the inner join dropped it, and the merge's
+    // metrics said nothing about why.
+    let (dir, store) = store();
+    let matriculas = "\"id_turma\";\"discente\";\"descricao\"\r\n\
+\"t1\";\"1\";\"APROVADO\"\r\n\
+\"t2\";\"\";\"REPROVADO\"\r\n\
+\"t3\";\"2\";\"APROVADO\"\r\n\
+\"t4\";\"4\";\"APROVADO\"\r\n";
+    let mut inputs = merge_inputs(&store, CURSOS.as_bytes());
+    inputs.insert("matriculas".into(), input(&store, matriculas.as_bytes()));
+    let params = json!({
+        "base": "matriculas",
+        "base_rename": {"discente": "id_discente"},
+        "joins": [{"input": "discentes", "how": "inner", "on": ["id_discente"], "columns": ["sexo"]}],
+    });
+    let stage = build("merge", params);
+    let out = run(stage.as_ref(), &store, inputs, None, false, dir.path()).unwrap();
+    assert_eq!(out.metrics["rows_out"], 3);
+    let joins = out.metrics["joins"].as_array().unwrap();
+    assert_eq!(joins[0]["blank_key_left_rows"], 1, "{joins:?}");
+    assert_eq!(joins[0]["blank_key_right_rows"], 0, "{joins:?}");
+    assert_eq!(joins[0]["unmatched_left_rows"], 1, "{joins:?}");
 }

@@ -1,6 +1,9 @@
 //! The real course table from the UFRN portal (tests/data/cursos-de-graduacao.csv: quoted,
 //! `;`, CRLF, UTF-8 accents), and a Windows-1252 re-encoding of it.
 
+#[path = "ufrn_csv/fuzz.rs"]
+mod fuzz;
+
 use std::path::PathBuf;
 
 use arrow::array::{Array, RecordBatch, StringArray};
