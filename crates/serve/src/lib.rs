@@ -81,6 +81,6 @@ pub use load::{EVALUATE_KIND, Evaluation, LoadedModel, TRAIN_KIND};
 pub use rows::{FieldError, MAX_ERRORS};
 pub use server::{
     HEADER_READ_TIMEOUT, IDLE_TIMEOUT, REQUEST_TIMEOUT, ServeOptions, Server, Timeouts, app, exposure_warning,
-    predict_from_store, serve, serve_blocking, serve_with,
+    predict_from_store, serve, serve_blocking, serve_until, serve_with,
 };
 pub use state::{AppState, DEFAULT_BODY_LIMIT, DEFAULT_MAX_ROWS};

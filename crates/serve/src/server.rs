@@ -233,7 +233,8 @@ enum Phase {
     Head(Instant),
     /// A request is in the service.
     Busy,
-    /// The last response is out and no byte of a next request has arrived.
+    /// The last response is ready (since it was, or since its last byte was sent) and no byte
+    /// of a next request has arrived.
     Idle(Instant),
 }
 
@@ -277,6 +278,17 @@ impl Clock {
         BusyGuard(self.clone())
     }
 
+    /// Bytes of a response went out: an idle connection is idle from now (a large answer to a
+    /// slow reader is not cut while it still moves).
+    fn on_write(&self) {
+        if let Ok(mut p) = self.phase.lock()
+            && let Phase::Idle(_) = p.0
+        {
+            // No wake-up needed: the deadline only moves later, and the task re-checks it.
+            p.0 = Phase::Idle(Instant::now());
+        }
+    }
+
     fn phase(&self) -> Phase {
         self.phase.lock().map_or(Phase::Busy, |p| p.0)
     }
@@ -298,7 +310,7 @@ impl Drop for BusyGuard {
     }
 }
 
-/// The TCP stream, telling the clock when bytes arrive.
+/// The TCP stream, telling the clock when bytes arrive or leave.
 struct Watched {
     tcp: TcpStream,
     clock: Arc<Clock>,
@@ -317,7 +329,11 @@ impl AsyncRead for Watched {
 
 impl AsyncWrite for Watched {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        let res = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
+            self.clock.on_write();
+        }
+        res
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -333,7 +349,11 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        let res = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+        if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
+            self.clock.on_write();
+        }
+        res
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -452,6 +472,23 @@ fn open_store(root: &Path) -> Result<Arc<dyn ArtifactStore>, ServeError> {
 /// Loads the model `opts` chooses, binds `opts.addr`, calls `on_ready(url, model)`, and serves
 /// until Ctrl-C (in-flight requests finish).
 pub async fn serve_with(opts: ServeOptions, on_ready: impl FnOnce(&str, &LoadedModel)) -> Result<(), ServeError> {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C; stop the server with a signal");
+            std::future::pending::<()>().await;
+        }
+        tracing::info!("esteira serve: shutting down");
+    };
+    serve_until(opts, on_ready, ctrl_c).await
+}
+
+/// [`serve_with`], serving until `shutdown` completes instead of Ctrl-C. Logs a warning
+/// ([`exposure_warning`]) when the address is not a loopback one.
+pub async fn serve_until(
+    opts: ServeOptions,
+    on_ready: impl FnOnce(&str, &LoadedModel),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let load = {
         let opts = opts.clone();
         move || -> Result<AppState, ServeError> {
@@ -471,15 +508,7 @@ pub async fn serve_with(opts: ServeOptions, on_ready: impl FnOnce(&str, &LoadedM
         tracing::warn!("{warning}");
     }
     on_ready(&url, state.model());
-    server
-        .run_until(async {
-            if let Err(e) = tokio::signal::ctrl_c().await {
-                tracing::error!(error = %e, "cannot listen for Ctrl-C; stop the server with a signal");
-                std::future::pending::<()>().await;
-            }
-            tracing::info!("esteira serve: shutting down");
-        })
-        .await
+    server.run_until(shutdown).await
 }
 
 /// [`serve_with`] without a ready callback (the URL is logged with `tracing`).
@@ -522,4 +551,20 @@ pub fn predict_from_store(
         f.rewind().map_err(|e| ServeError::io(&name, e))?;
     }
     batch::predict_csv_named(&loaded.model, f, output, &name, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_addresses_go_without_a_warning() {
+        for a in ["127.0.0.1:8080", "127.1.2.3:0", "[::1]:80", "[::ffff:127.0.0.1]:80"] {
+            assert_eq!(exposure_warning(a.parse().unwrap()), None, "{a}");
+        }
+        for a in ["0.0.0.0:8080", "192.168.1.10:80", "[::]:80", "[::ffff:10.0.0.1]:1", "[2001:db8::1]:443"] {
+            let w = exposure_warning(a.parse().unwrap()).unwrap_or_default();
+            assert!(w.contains(a) && w.contains("not a loopback address"), "{a}: {w}");
+        }
+    }
 }

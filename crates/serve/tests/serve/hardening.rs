@@ -248,3 +248,42 @@ async fn slow_and_idle_connections_are_closed() {
     assert_eq!(res.status(), 200);
     srv.stop().await;
 }
+
+/// Log lines written by a `tracing` subscriber, for tests.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The log of serving the fixture's store on `addr` (stopped as soon as it listens).
+fn log_of_serving_on(f: &fixture::Fixture, addr: &str) -> String {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let opts = esteira_serve::ServeOptions {
+        addr: addr.parse().unwrap(),
+        ..esteira_serve::ServeOptions::new(f.dir.path().join("artifacts"))
+    };
+    tracing::subscriber::with_default(subscriber, || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(esteira_serve::serve_until(opts, |_, _| {}, async {})).unwrap();
+    });
+    String::from_utf8(log.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn listening_beyond_loopback_is_warned_about() {
+    let f = fixture::store();
+    let log = log_of_serving_on(&f, "0.0.0.0:0");
+    assert!(log.contains("WARN") && log.contains("not a loopback address"), "{log}");
+    let log = log_of_serving_on(&f, "127.0.0.1:0");
+    assert!(log.contains("listening") && !log.contains("WARN"), "{log}");
+}
