@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use esteira_core::{
-    ArtifactStore, CacheRecord, ContentHash, InputArtifact, LocalStore, PathPolicy, Progress, Stage, StageContext,
-    StageOutcome, cache_key,
+    ArtifactStore, CacheRecord, ContentHash, CoreError, InputArtifact, LocalStore, OutputSpec, PathPolicy, Progress,
+    Stage, StageContext, StageOutcome, cache_key,
 };
 
 use crate::dag::Dag;
@@ -125,8 +125,8 @@ pub fn execute_stage(
     let params = stage.params();
     let key = cache_key(stage.kind(), stage.version(), &params, &inputs);
     let fail = |message: String| Failure { message, inputs: inputs.clone(), key: Some(key) };
-    let record = store.cache_get(&key).map_err(|e| fail(e.to_string()))?;
-    let usable = record.filter(|r| r.outputs.values().all(|h| store.contains(h)));
+    let declared = stage.outputs();
+    let usable = usable_record(store, name, &key, &declared).map_err(fail)?;
     let force = matches!(mode, Mode::Execute { force: true });
     match (mode, &usable) {
         (Mode::ResolveOnly, Some(r)) => return Ok(hit(inputs, key, r)),
@@ -148,8 +148,15 @@ pub fn execute_stage(
     let previous = if stage.volatile() && !force { usable } else { None };
     let started = Instant::now();
     let out: Arc<dyn ArtifactStore> = Arc::clone(store) as Arc<dyn ArtifactStore>;
-    let outcome = run_stage(stage, name, &dag.pipeline.paths, artifacts, out, previous, env.offline, progress)
-        .map_err(fail)?;
+    let outcome =
+        run_stage(stage, name, &dag.pipeline.paths, artifacts, out, previous, env.offline, progress).map_err(fail)?;
+    // Fresh outputs were verified as they were written; outputs a volatile stage reused from its
+    // previous record were not: check them like a hit's.
+    for (output, hash) in &outcome.outputs {
+        store
+            .check_object(hash)
+            .map_err(|e| fail(format!("output `{output}`: {e} (run `esteira verify --repair`)")))?;
+    }
     let record = CacheRecord {
         key,
         kind: stage.kind().to_owned(),
@@ -163,9 +170,61 @@ pub fn execute_stage(
         run_id: env.run_id.to_owned(),
         stage: name.to_owned(),
     };
-    store.cache_put(&record).map_err(|e| fail(e.to_string()))?;
+    store.cache_put_declared(&record, &declared).map_err(|e| fail(e.to_string()))?;
     let cached = outcome.reused;
     Ok(Executed { inputs, key, outcome, cached })
+}
+
+/// The cache record under `key` if this run may use it. Checked on every hit, cheaply:
+/// - the record belongs under its key and lists the stage's declared outputs, with the
+///   extensions it declares (when the record says);
+/// - every output object is a regular file that is intact: it still has the stamp it had when
+///   it was last hashed, else it is re-hashed now ([`LocalStore::check_object`]);
+/// - and has the size the record says.
+///
+/// A record that fails a check of its own (unreadable, another key, other outputs, a size that
+/// does not fit its object) is a miss with a warning naming its file: the stage runs again and
+/// replaces it. A missing object is a miss too. A damaged object is an error: the run fails and
+/// says to run `esteira verify --repair`, it never uses or silently overwrites it. A record
+/// from before sizes were kept is used once its objects check out, and rewritten with them.
+fn usable_record(
+    store: &LocalStore,
+    name: &str,
+    key: &ContentHash,
+    declared: &[OutputSpec],
+) -> Result<Option<CacheRecord>, String> {
+    let Some(entry) = store.cache_entry(key).map_err(|e| e.to_string())? else { return Ok(None) };
+    let miss = |why: String| {
+        tracing::warn!(
+            "stage `{name}`: {}: cache record does not fit ({why}); running the stage again",
+            store.cache_record_path(key).display()
+        );
+        Ok(None)
+    };
+    if let Some(why) = entry.declared_problem(declared) {
+        return miss(why);
+    }
+    for (output, hash) in &entry.record.outputs {
+        let size = match store.check_object(hash) {
+            Ok(size) => size,
+            Err(CoreError::MissingObject(_)) => return Ok(None),
+            Err(e) => return Err(format!("output `{output}`: {e} (run `esteira verify --repair`)")),
+        };
+        if let Some(meta) = entry.meta.get(output)
+            && meta.size != size
+        {
+            return miss(format!(
+                "output `{output}` is recorded as {} bytes, object {} has {size}",
+                meta.size,
+                hash.short()
+            ));
+        }
+    }
+    let complete = entry.record.outputs.keys().all(|o| entry.meta.get(o).is_some_and(|m| m.ext.is_some()));
+    if !complete && let Err(e) = store.cache_put_declared(&entry.record, declared) {
+        tracing::warn!("stage `{name}`: cannot add output sizes to its cache record: {e}");
+    }
+    Ok(Some(entry.record))
 }
 
 fn hit(inputs: BTreeMap<String, ContentHash>, key: ContentHash, r: &CacheRecord) -> Executed {

@@ -282,25 +282,60 @@ fn base_record(dag: &Dag, name: &str, start: f64) -> StageRecord {
 /// Links each completed stage's outputs under `<store>/latest/<stage>/<output>.<ext>`.
 /// Links that already point at the right object are left alone, so a no-op run touches
 /// nothing.
+///
+/// Whatever the record says, nothing outside `latest/` is written or deleted: a stage name that
+/// is not a plain name ([`esteira_core::name_problem`]), an output file name that is not one
+/// plain file name, and a `latest/` or stage directory that is a symlink or not a directory are
+/// skipped with a warning. Only objects that pass [`LocalStore::check_object`] are linked (every
+/// output of a run has already passed it in this process, so that costs one `lstat`).
 pub fn materialise(store: &LocalStore, record: &RunRecord) {
     let latest = store.root().join("latest");
+    if let Err(why) = real_dir(&latest) {
+        tracing::warn!("not materialising outputs: {}: {why}", latest.display());
+        return;
+    }
     for (name, s) in &record.stages {
         if !is_ok(s.status) || s.outputs.is_empty() {
             continue;
         }
+        if let Some(why) = esteira_core::name_problem(name) {
+            tracing::warn!("not materialising stage {:?}: its name {why}", esteira_core::excerpt(name, 80));
+            continue;
+        }
         let dir = latest.join(name);
-        let wanted: BTreeSet<String> =
-            s.outputs.keys().map(|out| s.output_files.get(out).cloned().unwrap_or_else(|| out.clone())).collect();
-        // Drop files of outputs this stage no longer has.
+        if let Err(why) = real_dir(&dir) {
+            tracing::warn!("not materialising stage `{name}`: {}: {why}", dir.display());
+            continue;
+        }
+        let mut files = BTreeMap::new();
+        for (out, hash) in &s.outputs {
+            let file = s.output_files.get(out).unwrap_or(out);
+            match file_name_problem(file) {
+                None => {
+                    files.insert(file.clone(), (out, hash));
+                }
+                Some(why) => tracing::warn!(
+                    "not materialising {name}.{out}: file name {:?} {why}",
+                    esteira_core::excerpt(file, 80)
+                ),
+            }
+        }
+        // Drop files of outputs this stage no longer has (entries of this directory only; a
+        // symlink is removed, never followed).
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for e in entries.flatten() {
-                if !wanted.contains(&e.file_name().to_string_lossy().into_owned()) {
+                if !files.contains_key(&e.file_name().to_string_lossy().into_owned())
+                    && e.file_type().is_ok_and(|t| !t.is_dir())
+                {
                     let _ = std::fs::remove_file(e.path());
                 }
             }
         }
-        for (out, hash) in &s.outputs {
-            let file = s.output_files.get(out).cloned().unwrap_or_else(|| out.clone());
+        for (file, (out, hash)) in files {
+            if let Err(e) = store.check_object(hash) {
+                tracing::warn!("not materialising {name}.{out}: {e}");
+                continue;
+            }
             let dest = dir.join(file);
             if same_file(store, hash, &dest) {
                 continue;
@@ -312,14 +347,163 @@ pub fn materialise(store: &LocalStore, record: &RunRecord) {
     }
 }
 
-/// Whether `dest` is already a hard link to the object.
+/// Makes sure `dir` is a directory of its own (creating it): not a symlink, not a file.
+fn real_dir(dir: &std::path::Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(md) if md.is_dir() => Ok(()),
+        Ok(md) if md.file_type().is_symlink() => Err("is a symbolic link".into()),
+        Ok(_) => Err("is not a directory".into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir(dir).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Why `file` is not one plain file name (so `dir.join(file)` could leave `dir`), if it is not.
+fn file_name_problem(file: &str) -> Option<&'static str> {
+    use std::path::Component;
+    let mut parts = std::path::Path::new(file).components();
+    if file.is_empty() || file.len() > 255 {
+        return Some("is empty or too long");
+    }
+    if file.contains(['/', '\\']) || file.chars().any(char::is_control) {
+        return Some("contains a path separator or a control character");
+    }
+    match (parts.next(), parts.next()) {
+        (Some(Component::Normal(_)), None) => None,
+        _ => Some("is not a plain file name"),
+    }
+}
+
+/// Whether `dest` is already a hard link to the object (a symlink at `dest` is not).
 fn same_file(store: &LocalStore, hash: &ContentHash, dest: &std::path::Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let (Ok(obj), Ok(d)) = (
         store.object_path(hash).and_then(|p| std::fs::metadata(&p).map_err(|e| esteira_core::CoreError::io(&p, e))),
-        std::fs::metadata(dest),
+        std::fs::symlink_metadata(dest),
     ) else {
         return false;
     };
-    obj.dev() == d.dev() && obj.ino() == d.ino()
+    d.file_type().is_file() && obj.dev() == d.dev() && obj.ino() == d.ino()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    /// A scratch directory under the system temp dir, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new() -> Self {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+            let tag = ContentHash::of_bytes(format!("{}-{nanos}", std::process::id()).as_bytes()).short();
+            let p = std::env::temp_dir().join(format!("esteira-materialise-{tag}"));
+            std::fs::create_dir_all(&p).unwrap();
+            Self(p)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn stage(hash: ContentHash, files: &[(&str, &str)]) -> StageRecord {
+        StageRecord {
+            kind: "k".into(),
+            version: "1".into(),
+            params: serde_json::Value::Null,
+            key: None,
+            status: StageStatus::Ran,
+            input_sources: BTreeMap::new(),
+            inputs: BTreeMap::new(),
+            outputs: files.iter().map(|(o, _)| ((*o).to_owned(), hash)).collect(),
+            output_files: files.iter().map(|(o, f)| ((*o).to_owned(), (*f).to_owned())).collect(),
+            metrics: BTreeMap::new(),
+            start_ms: 0.0,
+            end_ms: 0.0,
+            error: None,
+        }
+    }
+
+    fn run_record(stages: Vec<(String, StageRecord)>) -> RunRecord {
+        RunRecord {
+            id: "20260101T000000Z-0000".into(),
+            status: RunStatus::Succeeded,
+            pipeline: "p.toml".into(),
+            config_hash: ContentHash::of_bytes(b""),
+            esteira_version: "0".into(),
+            command: "esteira run".into(),
+            host: "h".into(),
+            started_at: now_rfc3339(),
+            ended_at: None,
+            order: stages.iter().map(|(n, _)| n.clone()).collect(),
+            stages: stages.into_iter().collect(),
+        }
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn materialise_never_writes_or_deletes_outside_latest() {
+        let scratch = Scratch::new();
+        let store = LocalStore::open(scratch.0.join("store")).unwrap();
+        let victim = scratch.0.join("victim");
+        std::fs::create_dir_all(&victim).unwrap();
+        std::fs::write(victim.join("keep.txt"), "precious").unwrap();
+        let h = store.put_bytes(b"payload").unwrap();
+        let latest = store.root().join("latest");
+        std::fs::create_dir_all(&latest).unwrap();
+        std::os::unix::fs::symlink(&victim, latest.join("linked")).unwrap();
+        let record = run_record(vec![
+            (victim.display().to_string(), stage(h, &[("out", "out.txt")])),
+            ("../../victim".into(), stage(h, &[("out", "out.txt")])),
+            ("..".into(), stage(h, &[("out", "out.txt")])),
+            ("linked".into(), stage(h, &[("out", "out.txt")])),
+            (
+                "names".into(),
+                stage(h, &[("a", "../../../victim/evil.txt"), ("b", "/tmp/evil.txt"), ("c", ".."), ("d", "")]),
+            ),
+            ("good".into(), stage(h, &[("out", "out.txt")])),
+        ]);
+        materialise(&store, &record);
+        assert_eq!(listing(&victim), vec!["keep.txt"]);
+        assert_eq!(std::fs::read_to_string(victim.join("keep.txt")).unwrap(), "precious");
+        assert_eq!(listing(&scratch.0), vec!["store", "victim"]);
+        assert_eq!(listing(&latest), vec!["good", "linked", "names"]);
+        assert!(listing(&latest.join("names")).is_empty());
+        assert!(std::fs::symlink_metadata(latest.join("linked")).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(latest.join("good/out.txt")).unwrap(), "payload");
+    }
+
+    #[test]
+    fn materialise_refuses_a_symlinked_latest_and_objects_that_are_not_intact() {
+        let scratch = Scratch::new();
+        let store = LocalStore::open(scratch.0.join("store")).unwrap();
+        let victim = scratch.0.join("victim");
+        std::fs::create_dir_all(victim.join("good")).unwrap();
+        std::fs::write(victim.join("good/keep.txt"), "precious").unwrap();
+        let h = store.put_bytes(b"payload").unwrap();
+        let latest = store.root().join("latest");
+        std::os::unix::fs::symlink(&victim, &latest).unwrap();
+        let record = run_record(vec![("good".into(), stage(h, &[("out", "out.txt")]))]);
+        materialise(&store, &record);
+        assert_eq!(listing(&victim.join("good")), vec!["keep.txt"]);
+        // An object replaced by a symlink is not linked into latest/.
+        std::fs::remove_file(&latest).unwrap();
+        let object = store.object_path(&h).unwrap();
+        std::fs::remove_file(&object).unwrap();
+        std::os::unix::fs::symlink(victim.join("good/keep.txt"), &object).unwrap();
+        materialise(&store, &record);
+        assert!(listing(&latest.join("good")).is_empty());
+    }
 }

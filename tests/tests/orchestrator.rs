@@ -3,6 +3,8 @@
 mod common;
 #[path = "orchestrator/hardening.rs"]
 mod hardening;
+#[path = "orchestrator/store_faults.rs"]
+mod store_faults;
 
 use common::Bed;
 

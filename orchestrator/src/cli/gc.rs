@@ -56,12 +56,14 @@ pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
         for r in old {
             store.run_remove(&r.id)?;
         }
+        // Forget the verified stamps of the removed objects.
+        store.save_memo()?;
     }
     let verb = if a.dry_run { "would remove" } else { "removed" };
-    println!(
+    super::outln!(
         "{verb} {removed} object(s) ({freed} bytes), {dropped} cache entr(ies), {} run(s); kept {} run(s)",
         old.len(),
         kept.len()
-    );
+    )?;
     Ok(exit::OK)
 }

@@ -46,7 +46,7 @@ pub(super) fn exec(g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
             if *json {
                 print_json(&runs)?;
             } else {
-                print!("{}", list(&runs));
+                super::out!("{}", list(&runs))?;
             }
         }
         Cmd::Show { run, json } => {
@@ -54,7 +54,7 @@ pub(super) fn exec(g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
             if *json {
                 print_json(&r)?;
             } else {
-                print!("{}", show(&r));
+                super::out!("{}", show(&r))?;
             }
         }
         Cmd::Diff { a, b, json } => {
@@ -63,7 +63,7 @@ pub(super) fn exec(g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
             if *json {
                 print_json(&d)?;
             } else {
-                print!("{}", render_diff(&ra, &rb, &d));
+                super::out!("{}", render_diff(&ra, &rb, &d))?;
             }
         }
     }

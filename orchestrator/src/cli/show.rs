@@ -69,6 +69,6 @@ pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
             out.push('\n');
         }
     }
-    print!("{out}");
+    super::out!("{out}")?;
     Ok(exit::OK)
 }

@@ -257,6 +257,11 @@ impl LocalStore {
         run_ids(&self.root)
     }
 
+    /// The file a cache record under `key` lives in (for messages).
+    pub fn cache_record_path(&self, key: &ContentHash) -> PathBuf {
+        self.cache_file(key)
+    }
+
     fn cache_file(&self, key: &ContentHash) -> PathBuf {
         self.root.join("cache").join(format!("{}.json", key.to_hex()))
     }
