@@ -86,6 +86,12 @@ impl LocalStore {
     pub fn lock(&self, command: &str, wait: Duration) -> Result<StoreLock, CoreError> {
         let lock = StoreLock::acquire(&self.root, command, wait)?;
         let tmp = self.root.join("tmp");
+        if fs::symlink_metadata(&tmp).is_ok_and(|m| !m.is_dir()) {
+            // Never clear a directory elsewhere: replace the link (or file) with a directory.
+            tracing::warn!("{}: not a directory of the store (a symbolic link?); replacing it", tmp.display());
+            fs::remove_file(&tmp).map_err(|e| CoreError::io(&tmp, e))?;
+            fs::create_dir(&tmp).map_err(|e| CoreError::io(&tmp, e))?;
+        }
         if let Ok(entries) = fs::read_dir(&tmp) {
             for e in entries.flatten() {
                 let _ = fs::remove_file(e.path());
@@ -732,6 +738,23 @@ mod tests {
         let err = store.lock("esteira run", Duration::from_millis(150)).unwrap_err();
         assert!(err.to_string().contains("esteira run"), "{err}");
         assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn taking_the_lock_never_clears_a_directory_outside_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path().join("s")).unwrap();
+        let victim = dir.path().join("victim");
+        fs::create_dir(&victim).unwrap();
+        fs::write(victim.join("keep.txt"), "precious").unwrap();
+        let tmp = dir.path().join("s").join("tmp");
+        fs::remove_dir(&tmp).unwrap();
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        let _held = store.lock("esteira run", Duration::ZERO).unwrap();
+        assert_eq!(fs::read_to_string(victim.join("keep.txt")).unwrap(), "precious");
+        assert!(fs::symlink_metadata(&tmp).unwrap().is_dir());
+        store.put_bytes(b"works").unwrap();
     }
 
     #[test]

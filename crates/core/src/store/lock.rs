@@ -17,8 +17,8 @@ use crate::CoreError;
 /// since the OS drops advisory locks with the file descriptor).
 #[derive(Debug)]
 pub struct StoreLock {
-    /// The store directory, locked.
-    dir: File,
+    /// The store directory, locked (`None` on a file system that cannot lock directories).
+    dir: Option<File>,
     /// `<root>/lock`, locked, holding the holder's description.
     file: File,
     path: PathBuf,
@@ -30,7 +30,17 @@ impl StoreLock {
         let path = root.join("lock");
         let deadline = Instant::now() + wait;
         let dir = File::open(root).map_err(|e| CoreError::io(root, e))?;
-        wait_for(&dir, &path, deadline)?;
+        let dir = match wait_for(&dir, &path, deadline) {
+            Ok(()) => Some(dir),
+            Err(CoreError::Io { source, .. }) => {
+                tracing::warn!(
+                    "{}: cannot lock the store directory ({source}); relying on the lock file alone",
+                    root.display()
+                );
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let mut file = open_lock_file(&path)?;
         // Only an older esteira, which locks just the file, can hold it now.
         wait_for(&file, &path, deadline)?;
@@ -124,7 +134,9 @@ impl Drop for StoreLock {
     fn drop(&mut self) {
         let _ = self.file.set_len(0);
         let _ = self.file.unlock();
-        let _ = self.dir.unlock();
+        if let Some(dir) = &self.dir {
+            let _ = dir.unlock();
+        }
     }
 }
 
