@@ -149,7 +149,7 @@ fn core_exit(e: &esteira_core::CoreError) -> u8 {
     use esteira_core::CoreError;
     match e {
         CoreError::Locked { .. } => exit::LOCKED,
-        CoreError::Corrupt { .. } => exit::FAILED,
+        CoreError::Corrupt { .. } | CoreError::BadObject { .. } => exit::FAILED,
         CoreError::Param { .. } | CoreError::BadHash(_) | CoreError::Run(_) | CoreError::MissingObject(_) => {
             exit::BAD_INPUT
         }

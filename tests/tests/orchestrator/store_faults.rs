@@ -198,6 +198,9 @@ fn a_cached_run_refuses_corrupt_and_symlinked_objects() {
     let dest = b.store().join("latest").join("join").join("out.txt");
     assert!(std::fs::symlink_metadata(&dest).unwrap().file_type().is_file());
     assert_eq!(b.latest("join", "out.txt"), "HELLO WORLD!\nabc");
+    let cat = b.esteira(&["cat", &join]);
+    fails(&cat, 1, "not a regular file");
+    assert!(!cat.stdout.contains("root:x"), "{}", cat.stdout);
     fails(&b.esteira(&["verify"]), 1, &format!("CORRUPT {join}"));
     fails(&b.esteira(&["verify", "--repair"]), 1, "moved 1 object");
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), "root:x:0:0");
