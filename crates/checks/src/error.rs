@@ -18,7 +18,7 @@ pub enum CheckError {
         message: String,
     },
     /// One expectation of a suite is malformed.
-    #[error("{source_name}: expectation {index} ({expectation_type}): {field}: {message}")]
+    #[error("{source_name}: expectation {index} ({}): {field}: {message}", crate::suite::short(expectation_type))]
     Expectation {
         /// The suite file (or `suite`).
         source_name: String,
@@ -59,7 +59,11 @@ pub enum CheckError {
     #[error(transparent)]
     Core(#[from] esteira_core::CoreError),
     /// The suite failed and the `check` stage runs with `severity = "error"`.
-    #[error("stage `{stage}`: suite `{suite}` failed {failed_count} of {evaluated} expectations: {failed}")]
+    #[error(
+        "stage `{stage}`: suite `{}` failed {failed_count} of {evaluated} expectations: {}",
+        crate::suite::short(suite),
+        esteira_core::excerpt(failed, 4 * esteira_core::MAX_EXCERPT_CHARS)
+    )]
     SuiteFailed {
         /// The stage's name.
         stage: String,

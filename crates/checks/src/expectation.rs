@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::CheckError;
-use crate::suite::{ExpectationConfig, kind_of};
+use crate::suite::{ExpectationConfig, kind_of, short};
 
 /// Every expectation type this crate evaluates, sorted.
 pub const EXPECTATION_TYPES: &[&str] = &[
@@ -188,8 +188,7 @@ impl Expectation {
             "expect_column_values_to_be_unique" => kw.map(MapKind::Unique)?,
             "expect_column_values_to_match_regex" => {
                 let pattern = kw.req_str("regex")?;
-                let re = regex::Regex::new(&pattern)
-                    .map_err(|e| KwError::new("kwargs.regex", format!("invalid regular expression: {e}")))?;
+                let re = regex::Regex::new(&pattern).map_err(|e| KwError::new("kwargs.regex", regex_message(&e)))?;
                 kw.map(MapKind::Regex(re))?
             }
             "expect_column_value_lengths_to_be_between" => {
@@ -261,7 +260,10 @@ impl Expectation {
                     Some(other) => {
                         return Err(KwError::new(
                             "kwargs.ignore_row_if",
-                            format!("expected all_values_are_missing, any_value_is_missing or never, found {other:?}"),
+                            format!(
+                                "expected all_values_are_missing, any_value_is_missing or never, found {:?}",
+                                short(other)
+                            ),
                         ));
                     }
                 };
@@ -270,13 +272,25 @@ impl Expectation {
             other => {
                 return Err(KwError::new(
                     "expectation_type",
-                    format!("unknown expectation type {other:?} (known: {})", EXPECTATION_TYPES.join(", ")),
+                    format!("unknown expectation type {:?} (known: {})", short(other), EXPECTATION_TYPES.join(", ")),
                 ));
             }
         };
         kw.finish()?;
         Ok(parsed)
     }
+}
+
+/// regex's message for a pattern it refused. A syntax error repeats the pattern (which may be
+/// megabytes) above a caret and ends with what is wrong: a long one keeps the start of the
+/// pattern and that last line.
+fn regex_message(e: &regex::Error) -> String {
+    let text = e.to_string();
+    if text.chars().count() <= 4 * esteira_core::MAX_EXCERPT_CHARS {
+        return format!("invalid regular expression: {text}");
+    }
+    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    format!("invalid regular expression: {} … {}", short(&text), short(last.trim()))
 }
 
 /// Reads kwargs, remembering which keys were consumed so unknown ones are reported.
@@ -312,7 +326,7 @@ impl Kw<'_> {
                 known.sort_unstable();
                 known.dedup();
                 return Err(KwError::new(
-                    format!("kwargs.{key}"),
+                    format!("kwargs.{}", short(key)),
                     format!("unknown kwarg for this expectation (known: {})", known.join(", ")),
                 ));
             }

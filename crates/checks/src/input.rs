@@ -41,7 +41,11 @@ pub fn read_table_file(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), Che
 /// `.2` suffixes, pandas' default NA strings become nulls, and each column is typed by
 /// [`infer_types`]. `source_name` names the table in errors.
 pub fn read_csv(bytes: &[u8], source_name: &str) -> Result<(SchemaRef, Vec<RecordBatch>), CheckError> {
-    let csv_err = |message: String| CheckError::Csv { source_name: source_name.to_owned(), message };
+    // arrow-csv's messages may quote a record: cut, like every value echoed in an error.
+    let csv_err = |message: String| CheckError::Csv {
+        source_name: source_name.to_owned(),
+        message: esteira_core::excerpt(&message, 4 * esteira_core::MAX_EXCERPT_CHARS).into_owned(),
+    };
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     if let Err(e) = std::str::from_utf8(bytes) {
         let at = e.valid_up_to();

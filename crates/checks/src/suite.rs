@@ -87,7 +87,7 @@ impl Suite {
     /// Like [`Suite::from_json`], naming `source_name` (a file name) in errors.
     pub fn from_json_named(text: &str, source_name: &str) -> Result<Self, CheckError> {
         let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
-            .map_err(|e| CheckError::SuiteFormat { source_name: source_name.to_owned(), message: e.to_string() })?;
+            .map_err(|e| CheckError::SuiteFormat { source_name: source_name.to_owned(), message: json_message(&e) })?;
         Self::from_value(value, source_name)
     }
 
@@ -142,7 +142,7 @@ impl Suite {
             Some(v) => return Err(format(format!("`expectations`: expected an array, found {}", kind_of(v)))),
             None => {}
         }
-        let suite: Suite = serde_json::from_value(value).map_err(|e| format(e.to_string()))?;
+        let suite: Suite = serde_json::from_value(value).map_err(|e| format(json_message(&e)))?;
         suite.check_named(source_name)?;
         Ok(suite)
     }
@@ -185,6 +185,23 @@ pub(crate) fn sorted(value: Value) -> Value {
     }
 }
 
+/// User text (a name, a type, a key) as an error message shows it: at most
+/// [`esteira_core::MAX_EXCERPT_CHARS`] characters.
+pub(crate) fn short(s: &str) -> std::borrow::Cow<'_, str> {
+    esteira_core::excerpt(s, esteira_core::MAX_EXCERPT_CHARS)
+}
+
+/// serde_json's message with any value it quotes cut, and its line and column kept.
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if e.line() == 0 {
+        return esteira_core::excerpt(&text, 4 * esteira_core::MAX_EXCERPT_CHARS).into_owned();
+    }
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    let body = text.strip_suffix(&position).unwrap_or(&text);
+    format!("{}{position}", esteira_core::excerpt(body, 4 * esteira_core::MAX_EXCERPT_CHARS))
+}
+
 /// A short description of a JSON value's kind, for error messages.
 pub(crate) fn kind_of(v: &Value) -> String {
     match v {
@@ -202,6 +219,8 @@ pub(crate) fn kind_of(v: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     const ORIGINAL: &str = include_str!("../tests/data/students_expects.json");
@@ -233,6 +252,31 @@ mod tests {
         assert_eq!(back["expectations"][0]["rendered"][0], 1);
         // A missing meta is not invented.
         assert!(back["expectations"][0].get("meta").is_none());
+    }
+
+    #[test]
+    fn huge_user_text_is_cut_in_errors() {
+        // A 1 MB type name, kwarg name or regex used to come back whole in the error.
+        let huge = "x".repeat(1 << 20);
+        let suite = |expectation: Value| json!({"expectation_suite_name": "s", "expectations": [expectation]});
+        let cases = [
+            suite(json!({"expectation_type": huge, "kwargs": {}})),
+            suite(json!({"expectation_type": "expect_column_to_exist", "kwargs": {"column": "a", huge.as_str(): 1}})),
+            suite(json!({"expectation_type": "expect_column_values_to_match_regex",
+                "kwargs": {"column": "a", "regex": format!("({huge}")}})),
+            suite(json!({"expectation_type": "expect_compound_columns_to_be_unique",
+                "kwargs": {"column_list": ["a"], "ignore_row_if": huge}})),
+        ];
+        for (i, case) in cases.into_iter().enumerate() {
+            let msg = Suite::from_json(&case.to_string()).unwrap_err().to_string();
+            assert!(msg.len() < 3_000, "case {i}: {} bytes: {}", msg.len(), &msg[..200]);
+            assert!(msg.contains("chars]"), "case {i}: {msg}");
+        }
+        // The regex's own explanation survives the cut.
+        let case = suite(json!({"expectation_type": "expect_column_values_to_match_regex",
+            "kwargs": {"column": "a", "regex": format!("({huge}")}}));
+        let msg = Suite::from_json(&case.to_string()).unwrap_err().to_string();
+        assert!(msg.contains("unclosed group"), "{msg}");
     }
 
     #[test]

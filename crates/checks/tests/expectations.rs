@@ -20,6 +20,9 @@
 
 #![allow(clippy::needless_pass_by_value, reason = "the helpers take json! literals")]
 
+#[path = "expectations/fuzz.rs"]
+mod fuzz;
+
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
