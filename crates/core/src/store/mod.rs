@@ -75,7 +75,8 @@ pub trait ArtifactStore: Send + Sync {
     /// warning naming its file), never an error.
     fn cache_get(&self, key: &ContentHash) -> Result<Option<CacheRecord>, CoreError>;
 
-    /// Writes a cache record atomically.
+    /// Writes a cache record atomically. Its output objects must already be in the store (a
+    /// record never names a missing object); the local store records their sizes beside it.
     fn cache_put(&self, record: &CacheRecord) -> Result<(), CoreError>;
 
     /// Every readable cache record (unreadable ones are skipped with a warning naming the file).
