@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use esteira_core::{MAX_EXCERPT_CHARS, excerpt};
+
 use crate::CastType;
 
 /// How many offending values a cast error lists.
@@ -35,7 +37,7 @@ pub enum PreprocessError {
         available: Vec<String>,
     },
     /// A column's type does not fit the step (a constant of another type, a map on numbers).
-    #[error("step {step} ({kind}): column `{column}` ({data_type}): {message}")]
+    #[error("step {step} ({kind}): column `{}` ({data_type}): {message}", excerpt(column, MAX_EXCERPT_CHARS))]
     ColumnType {
         /// The step number.
         step: usize,
@@ -107,8 +109,11 @@ impl PreprocessError {
     }
 }
 
+/// Column names in backticks, each cut to [`MAX_EXCERPT_CHARS`] and the whole list to four
+/// times that (a header can be megabytes long).
 fn ticks(names: &[String]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    let list = names.iter().map(|n| format!("`{}`", excerpt(n, MAX_EXCERPT_CHARS))).collect::<Vec<_>>().join(", ");
+    excerpt(&list, 4 * MAX_EXCERPT_CHARS).into_owned()
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {
@@ -118,10 +123,12 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 fn cast_message(step: usize, column: &str, to: CastType, count: u64, examples: &[(u64, String)]) -> String {
     let verb = if count == 1 { "does" } else { "do" };
     let mut s = format!(
-        "step {step} (cast): column `{column}`: {} {verb} not parse as {to}: ",
+        "step {step} (cast): column `{}`: {} {verb} not parse as {to}: ",
+        excerpt(column, MAX_EXCERPT_CHARS),
         plural(count, "value", "values")
     );
-    let listed: Vec<String> = examples.iter().map(|(row, v)| format!("row {row} {v:?}")).collect();
+    let listed: Vec<String> =
+        examples.iter().map(|(row, v)| format!("row {row} {:?}", excerpt(v, MAX_EXCERPT_CHARS))).collect();
     s.push_str(&listed.join(", "));
     let more = count.saturating_sub(examples.len() as u64);
     if more > 0 {
@@ -134,13 +141,16 @@ fn cast_message(step: usize, column: &str, to: CastType, count: u64, examples: &
 fn unmapped_message(step: usize, column: &str, values: &[(Option<String>, u64)]) -> String {
     let n = values.len() as u64;
     let verb = if n == 1 { "is" } else { "are" };
-    let mut s =
-        format!("step {step} (map): column `{column}`: {} {verb} not in the mapping: ", plural(n, "value", "values"));
+    let mut s = format!(
+        "step {step} (map): column `{}`: {} {verb} not in the mapping: ",
+        excerpt(column, MAX_EXCERPT_CHARS),
+        plural(n, "value", "values")
+    );
     let listed: Vec<String> = values
         .iter()
         .take(MAX_EXAMPLES)
         .map(|(v, c)| {
-            let v = v.as_ref().map_or_else(|| "null".to_owned(), |v| format!("{v:?}"));
+            let v = v.as_ref().map_or_else(|| "null".to_owned(), |v| format!("{:?}", excerpt(v, MAX_EXCERPT_CHARS)));
             format!("{v} ({})", plural(*c, "row", "rows"))
         })
         .collect();

@@ -307,3 +307,21 @@ fn mismatched_batches_are_an_error_not_a_panic() {
         "input batch 0 does not match the table schema: column `d` is Int64, the schema says Utf8"
     );
 }
+
+#[test]
+fn huge_values_are_cut_in_error_messages() {
+    // Twenty 1 MB cells used to make a 20 MB error line (and run record).
+    let huge: Vec<String> = (0..25).map(|i| format!("{i}{}", "x".repeat(1 << 20))).collect();
+    let column = || Arc::new(StringArray::from(huge.clone())) as ArrayRef;
+    let err = run(json!([{ "cast": { "n": "int64" } }]), vec![("n", column())]).unwrap_err().to_string();
+    assert!(err.len() < 10_000, "{} bytes", err.len());
+    assert!(err.contains(r#"row 20 "19xxx"#) && err.contains("chars]") && err.contains("and 5 more"), "{err}");
+    let err = run(json!([{ "map": { "column": "n", "values": { "a": "b" } } }]), vec![("n", column())])
+        .unwrap_err()
+        .to_string();
+    assert!(err.len() < 10_000 && err.contains("chars]"), "{} bytes", err.len());
+    // A table whose column names are huge: the list of available columns is cut too.
+    let cols: Vec<(&str, ArrayRef)> = huge.iter().map(|name| (name.as_str(), strs(&[]))).collect();
+    let err = run(json!([{ "select": ["renda"] }]), cols).unwrap_err().to_string();
+    assert!(err.len() < 2_000 && err.contains("no column named `renda`"), "{} bytes", err.len());
+}
