@@ -1,5 +1,7 @@
 //! The one error type of esteira-segregate.
 
+use esteira_core::{MAX_EXCERPT_CHARS, excerpt};
+
 /// Everything that can go wrong in a split.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -11,7 +13,7 @@ pub enum SegregateError {
         value: f64,
     },
     /// The table has no column named by a param.
-    #[error("{param} column `{column}` does not exist (available: {})", ticks(available))]
+    #[error("{param} column `{}` does not exist (available: {})", excerpt(column, MAX_EXCERPT_CHARS), ticks(available))]
     MissingColumn {
         /// The param (`target` or `group`).
         param: &'static str,
@@ -23,7 +25,7 @@ pub enum SegregateError {
     /// Under stratification every class needs a row on each side.
     #[error(
         "stratifying on `{column}` needs at least 2 rows per class; too few: {}; drop or merge these classes, or set stratify = false",
-        classes.iter().map(|(c, n)| format!("{c:?} ({n} row{})", if *n == 1 { "" } else { "s" })).collect::<Vec<_>>().join(", ")
+        small_classes(classes)
     )]
     SmallClasses {
         /// The target column (`labels` for the slice functions).
@@ -78,6 +80,19 @@ pub enum SegregateError {
     },
 }
 
+/// Column names in backticks, each cut to [`MAX_EXCERPT_CHARS`] and the list to four times
+/// that (names come from the table's header).
 fn ticks(names: &[String]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    let list = names.iter().map(|n| format!("`{}`", excerpt(n, MAX_EXCERPT_CHARS))).collect::<Vec<_>>().join(", ");
+    excerpt(&list, 4 * MAX_EXCERPT_CHARS).into_owned()
+}
+
+/// `"class" (n rows)` for each small class, each name and the list cut (class names are cells).
+fn small_classes(classes: &[(String, usize)]) -> String {
+    let list = classes
+        .iter()
+        .map(|(c, n)| format!("{:?} ({n} row{})", excerpt(c, MAX_EXCERPT_CHARS), if *n == 1 { "" } else { "s" }))
+        .collect::<Vec<_>>()
+        .join(", ");
+    excerpt(&list, 4 * MAX_EXCERPT_CHARS).into_owned()
 }

@@ -28,9 +28,16 @@ fn folds_from(fold_of: &[usize], k: usize) -> Vec<Fold> {
     folds
 }
 
+/// The most folds [`stratified_kfold`] and [`stratified_group_kfold`] make: every fold holds
+/// an index per row, so `k` folds take `k` times the rows' memory.
+pub const MAX_FOLDS: usize = 100;
+
 fn check_k(k: usize, units: usize, what: &str) -> Result<(), SegregateError> {
     if k < 2 {
         return Err(SegregateError::Folds { k, message: "k must be at least 2".into() });
+    }
+    if k > MAX_FOLDS {
+        return Err(SegregateError::Folds { k, message: format!("at most {MAX_FOLDS} folds") });
     }
     if units < k {
         return Err(SegregateError::Folds { k, message: format!("only {units} {what}") });
@@ -126,6 +133,14 @@ mod tests {
             "k-fold with k = 1: k must be at least 2"
         );
         assert_eq!(stratified_kfold(&[1, 2, 3], 4, 0).unwrap_err().to_string(), "k-fold with k = 4: only 3 rows");
+        // As many folds as rows is allowed up to MAX_FOLDS only: a million folds of a million
+        // rows was a 8 TB allocation.
+        let many: Vec<u32> = (0..1_000).collect();
+        assert_eq!(
+            stratified_kfold(&many, 1_000, 0).unwrap_err().to_string(),
+            "k-fold with k = 1000: at most 100 folds"
+        );
+        assert_eq!(stratified_kfold(&many, MAX_FOLDS, 0).unwrap().len(), MAX_FOLDS);
         assert_eq!(
             stratified_group_kfold(&[1, 2, 3], &["a", "a", "b"], 3, 0).unwrap_err().to_string(),
             "k-fold with k = 3: only 2 groups"

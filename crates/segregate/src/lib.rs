@@ -5,7 +5,8 @@
 //!   labels (and group keys).
 //! - [`split_table`]: the same on record batches, giving train and test tables with a
 //!   [`SplitReport`] (rows, classes and groups per side).
-//! - [`stratified_kfold`] / [`stratified_group_kfold`]: folds for model selection.
+//! - [`stratified_kfold`] / [`stratified_group_kfold`]: folds for model selection (at most
+//!   [`MAX_FOLDS`]). The stage has no size-like params: `test_fraction` must be in (0, 1).
 //! - [`SegregateStage`] (kind `segregate`, input `table`, outputs `train`, `test`).
 //!
 //! Guarantees: each class sends `fraction × rows` rows to the test side, rounded to a
@@ -59,7 +60,7 @@ mod stage;
 mod table;
 
 pub use error::SegregateError;
-pub use kfold::{Fold, stratified_group_kfold, stratified_kfold};
+pub use kfold::{Fold, MAX_FOLDS, stratified_group_kfold, stratified_kfold};
 pub use split::{Split, SplitOptions, group_train_test_split, train_test_split};
 pub use stage::{KIND, SegregateStage, register};
 pub use table::{SegregateParams, SideCounts, SplitReport, SplitTables, split_table};

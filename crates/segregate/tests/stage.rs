@@ -124,3 +124,16 @@ fn table_errors_name_columns_and_rows() {
         r#"stratifying on `y` needs at least 2 rows per class; too few: "C" (1 row); drop or merge these classes, or set stratify = false"#
     );
 }
+
+#[test]
+fn huge_class_names_are_cut_in_errors() {
+    // Twenty single-row classes of 1 MB each used to make a 20 MB error line.
+    let mut classes: Vec<String> = (0..20).map(|i| format!("{i}{}", "x".repeat(1 << 20))).collect();
+    classes.extend(["A".to_owned(), "A".to_owned()]);
+    let schema = Arc::new(Schema::new(vec![Field::new("y", DataType::Utf8, true)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(classes))]).unwrap();
+    let err = split_table(&schema, vec![batch], &SegregateParams::new("y")).unwrap_err().to_string();
+    assert!(err.len() < 2_000, "{} bytes", err.len());
+    assert!(err.starts_with("stratifying on `y` needs at least 2 rows per class; too few: \"0xxx"), "{}", &err[..200]);
+    assert!(err.contains("chars]") && err.ends_with("or set stratify = false"), "{}", &err[..200]);
+}
