@@ -126,8 +126,10 @@ pub fn execute_stage(
     let key = cache_key(stage.kind(), stage.version(), &params, &inputs);
     let fail = |message: String| Failure { message, inputs: inputs.clone(), key: Some(key) };
     let declared = stage.outputs();
-    let usable = usable_record(store, name, &key, &declared).map_err(fail)?;
     let force = matches!(mode, Mode::Execute { force: true });
+    // A forced stage does not look at the cache: its record (and any damaged output object) is
+    // replaced by what it writes now.
+    let usable = if force { None } else { usable_record(store, name, &key, &declared).map_err(fail)? };
     match (mode, &usable) {
         (Mode::ResolveOnly, Some(r)) => return Ok(hit(inputs, key, r)),
         (Mode::ResolveOnly, None) => {
