@@ -13,16 +13,6 @@
 //! ext = "csv"                    # extension of the `data` output (default "csv")
 //! ```
 //!
-//! Upper bounds, checked when the params are parsed (the error names the key, and the pipeline
-//! file's line):
-//!
-//! | param | default | at most | constant |
-//! | --- | --- | --- | --- |
-//! | `timeout_secs` | 30 | 3 600 (one hour) | [`MAX_TIMEOUT_SECS`] |
-//! | `retries` | 4 | 100 | [`MAX_RETRIES`] |
-//! | `backoff_ms` | 500 | 60 000 (one minute; each wait is capped at 30 s anyway) | [`MAX_BACKOFF_MS`] |
-//! | `max_bytes` | none | 2^40 (1 TiB) | [`MAX_FETCH_BYTES`] |
-//!
 //! Each run sends the previous run's validators (`If-None-Match`, `If-Modified-Since`); a `304`
 //! reuses the stored object and the stage counts as cached. A `file:` source is revalidated by
 //! its (size, mtime). With a pinned checksum whose object is already stored, no request is
@@ -46,6 +36,16 @@ use crate::DownloadError;
 use crate::fetch::{DownloadSink, FetchOptions, FetchOutcome, FetchReport, Source, Validators, copy_file, fetch};
 
 /// Params of the `fetch` stage.
+///
+/// Upper bounds, checked when the params are parsed (the error names the key, and the pipeline
+/// file's line):
+///
+/// | param | default | at most | constant |
+/// | --- | --- | --- | --- |
+/// | `timeout_secs` | 30 | 3 600 (one hour) | [`MAX_TIMEOUT_SECS`] |
+/// | `retries` | 4 | 100 | [`MAX_RETRIES`] |
+/// | `backoff_ms` | 500 | 60 000 (one minute; each wait is capped at 30 s anyway) | [`MAX_BACKOFF_MS`] |
+/// | `max_bytes` | none | 2^40 (1 TiB) | [`MAX_FETCH_BYTES`] |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FetchParams {

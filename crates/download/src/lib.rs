@@ -9,7 +9,9 @@
 //! - [`select`], [`join`] (inner or left, composite keys) and [`drop_duplicates`] on
 //!   [`Table`]s, and [`merge_tables`] which chains them as a pipeline file declares.
 //! - The `fetch` and `merge` stages ([`FetchStage`], [`MergeStage`]) over these functions, for
-//!   the esteira orchestrator: [`register`] adds them to a registry.
+//!   the esteira orchestrator: [`register`] adds them to a registry. [`FetchParams`] lists the
+//!   upper bounds of fetch's size-like params; merge has none. Merge's `joins` metric counts,
+//!   per join, the rows whose key is null or empty ([`JoinStats`]).
 //!
 //! Using the functions directly, with no orchestrator:
 //!
