@@ -59,6 +59,19 @@ fn main() -> ExitCode {
                 summary.indeferido,
                 summary.matricula_rows
             );
+            println!(
+                "{} students with a socio-economic record ({} with 2 rows, {} with 3), {} without; {} joined \
+                 enrolments without a course row; a merge that does not collapse the socio rows adds {} rows; \
+                 planted: sexo \"false\" x{}, implausible birth year x{}",
+                summary.students_with_socio,
+                summary.students_with_two_socio_rows,
+                summary.students_with_three_socio_rows,
+                summary.students_without_socio,
+                summary.joined_enrolments_without_course,
+                summary.naive_join_extra_rows,
+                summary.dirty_sexo_students,
+                summary.dirty_birth_year_students
+            );
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -6,19 +6,20 @@ use std::io::Write;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::aid::Aids;
 use crate::courses::{EMBEDDED_COURSES_CSV, UNDERGRADUATE};
 use crate::csv::CsvWriter;
 use crate::error::SynthError;
 use crate::marginals::{Marginals, categorical};
 use crate::outcome::{INDEFERIDO, OutcomeModel, is_approved, is_graded};
-use crate::profile::{ProfileSampler, Student};
+use crate::profile::{DIRTY_SEXO, ProfileSampler, Student};
 use crate::sample::{Categorical, poisson, standard_normal};
 use crate::{
     CURSOS_FILE, DISCENTES_FILE, DISCENTES_HEADER, MATRICULAS_FILE, MATRICULAS_HEADER, SOCIO_FILE, SOCIO_HEADER,
     SynthConfig, SynthSummary, TableWriters,
 };
 
-/// Student slots (rows of discentes) at scale 1. With the real 11 238 students who have a
+/// Students (rows of discentes) at scale 1. With the real 11 238 students who have a
 /// socio-economic row, about 6 % of the students have none.
 const STUDENTS_AT_SCALE_1: f64 = 12_000.0;
 /// Share of students with at least one 2020.5 enrolment; the rest of the real enrolment count is
@@ -28,7 +29,6 @@ const MAX_ENROLMENTS: u32 = 10;
 /// Classes (turmas) offered at scale 1; enrolments pick among them.
 const TURMAS_AT_SCALE_1: f64 = 1_500.0;
 const FIRST_TURMA_ID: u64 = 57_400_001;
-const FIRST_STUDENT_ID: u64 = 400_000;
 /// Share of graded enrolments with a make-up exam.
 const REPOSICAO_SHARE: f64 = 0.03;
 /// Assessment units of a graded enrolment: the portal has one row per unit.
@@ -41,6 +41,54 @@ const FORMA_INGRESSO_UNDERGRADUATE: &[(&str, f64)] = &[
     ("PORTADOR DE DIPLOMA", 0.02),
 ];
 const FORMA_INGRESSO_OTHER: &str = "PROCESSO SELETIVO";
+/// Share of students reaching the merged table with an implausible birth year (the real data's
+/// minimum, 994, is one such row in about 11 500).
+const DIRTY_BIRTH_YEAR_RATE: f64 = 1e-4;
+/// Key-derivation context of the student ids.
+const STUDENT_ID_CONTEXT: &str = "esteira-synth v1 id_discente";
+
+/// The anonymised id of student number `index`: 32 lowercase hex digits, like the portal's
+/// (`2513138981f724002af56e36b6a7b190`), derived from the seed and the index with BLAKE3.
+pub(crate) fn student_id(seed: u64, index: u64) -> String {
+    let mut hasher = blake3::Hasher::new_derive_key(STUDENT_ID_CONTEXT);
+    hasher.update(&seed.to_le_bytes());
+    hasher.update(&index.to_le_bytes());
+    hasher.finalize().to_hex()[..32].to_owned()
+}
+
+/// Places a fixed number of dirty values on students who reach the preprocessed table (a
+/// socio-economic row and an enrolment that was not turned down), so a sample always exercises
+/// the pipeline's handling of them. The
+/// `j`-th value is due at student index `(j + phase / 4) · students / total` and goes to the first
+/// such student from there on.
+#[derive(Debug)]
+struct Planting {
+    total: u64,
+    placed: u64,
+    students: u64,
+    phase_quarters: u64,
+}
+
+impl Planting {
+    /// `rate` is the value's share among the students reaching the merged table, of whom about
+    /// `expected_joined` are drawn: the count is rounded up, so any positive rate plants one.
+    fn new(rate: f64, expected_joined: f64, students: u64, phase_quarters: u64) -> Self {
+        let total = if rate > 0.0 { ((rate * expected_joined).ceil() as u64).clamp(1, students) } else { 0 };
+        Self { total, placed: 0, students, phase_quarters }
+    }
+
+    /// Whether the student at `index` gets the value.
+    fn take(&mut self, index: u64, joined: bool) -> bool {
+        if !joined || self.placed >= self.total {
+            return false;
+        }
+        let due = (u128::from(4 * self.placed + self.phase_quarters) * u128::from(self.students))
+            / (4 * u128::from(self.total));
+        let take = u128::from(index) >= due;
+        self.placed += u64::from(take);
+        take
+    }
+}
 
 /// Everything precomputed from the marginals; reusable across runs.
 #[derive(Debug)]
@@ -50,15 +98,21 @@ pub(crate) struct Generator {
     forma_ingresso: Categorical<&'static str>,
     units: Categorical<usize>,
     socio_share: f64,
-    duplicate_socio_share: f64,
-    orphan_socio_per_student: f64,
     extra_enrolments_mean: f64,
+    dirty_sexo_share: f64,
+    dirty_birth_year: Option<i32>,
 }
 
 struct Tables<W: Write> {
     discentes: CsvWriter<W>,
     socio: CsvWriter<W>,
     matriculas: CsvWriter<W>,
+}
+
+/// The dirty values still to plant in one run.
+struct Plantings {
+    sexo: Planting,
+    birth_year: Planting,
 }
 
 impl Generator {
@@ -68,19 +122,17 @@ impl Generator {
         let rows = &marginals.rows;
         let with_socio = rows.discentes_with_socio_2020_1 as f64;
         let socio_share = (with_socio / STUDENTS_AT_SCALE_1).min(1.0);
-        // Extra socio rows beyond one per student: half exact duplicates (the merge drops them),
-        // half rows of students absent from discentes (the inner join drops them).
-        let extra_socio = (rows.socio_rows as f64 / with_socio - 1.0).max(0.0);
         let enrolments_per_student = rows.enrolment_rows_2020_5 as f64 / with_socio;
+        let (_, dirty_birth_year) = marginals.ano_nascimento_quantile_fn()?;
         Ok(Self {
             profiles,
             model,
             forma_ingresso: categorical("forma_ingresso", FORMA_INGRESSO_UNDERGRADUATE.iter().copied())?,
             units: categorical("units", UNITS.iter().copied())?,
             socio_share,
-            duplicate_socio_share: extra_socio / 2.0,
-            orphan_socio_per_student: extra_socio / 2.0 * socio_share,
             extra_enrolments_mean: (enrolments_per_student / ENROLLED_SHARE - 1.0).max(0.0),
+            dirty_sexo_share: marginals.discentes_share("sexo", DIRTY_SEXO)?,
+            dirty_birth_year: dirty_birth_year.map(|year| year.round() as i32),
         })
     }
 
@@ -93,6 +145,12 @@ impl Generator {
         let turmas = (TURMAS_AT_SCALE_1 * config.scale).round().max(50.0) as u64;
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let mut summary = SynthSummary::default();
+        let expected_joined = students as f64 * self.socio_share * ENROLLED_SHARE;
+        let birth_year_rate = if self.dirty_birth_year.is_some() { DIRTY_BIRTH_YEAR_RATE } else { 0.0 };
+        let mut plantings = Plantings {
+            sexo: Planting::new(self.dirty_sexo_share, expected_joined, students, 2),
+            birth_year: Planting::new(birth_year_rate, expected_joined, students, 1),
+        };
 
         let mut cursos = CsvWriter::new(&mut writers.cursos, CURSOS_FILE);
         cursos.raw(EMBEDDED_COURSES_CSV.as_bytes())?;
@@ -109,14 +167,9 @@ impl Generator {
         tables.socio.row(SOCIO_HEADER)?;
         tables.matriculas.row(MATRICULAS_HEADER)?;
 
-        let mut next_id = FIRST_STUDENT_ID;
-        for _ in 0..students {
-            next_id += rng.random_range(1..=3);
-            self.student(&mut rng, &mut tables, &mut summary, next_id, turmas, true)?;
-            if rng.random::<f64>() < self.orphan_socio_per_student {
-                next_id += rng.random_range(1..=3);
-                self.student(&mut rng, &mut tables, &mut summary, next_id, turmas, false)?;
-            }
+        for index in 0..students {
+            let id = student_id(config.seed, index);
+            self.student(&mut rng, &mut tables, &mut summary, &mut plantings, index, &id, turmas)?;
         }
         for table in [&mut tables.discentes, &mut tables.socio, &mut tables.matriculas] {
             table.flush()?;
@@ -131,73 +184,90 @@ impl Generator {
         Ok(summary)
     }
 
-    /// Draws one student and writes all of their rows. `in_discentes = false` makes a student who
-    /// only appears in the socio-economic (and maybe the enrolment) table.
+    /// Draws student number `index` and writes all of their rows.
+    #[allow(clippy::too_many_arguments)] // the run's state, threaded through one call per student
     fn student<W: Write>(
         &self,
         rng: &mut ChaCha8Rng,
         tables: &mut Tables<W>,
         summary: &mut SynthSummary,
-        id: u64,
+        plantings: &mut Plantings,
+        index: u64,
+        id: &str,
         turmas: u64,
-        in_discentes: bool,
     ) -> Result<(), SynthError> {
-        let student = self.profiles.sample(rng);
-        let id = id.to_string();
-        if in_discentes {
-            let forma_ingresso = if student.nivel_ensino == UNDERGRADUATE {
-                *self.forma_ingresso.sample(rng)
-            } else {
-                FORMA_INGRESSO_OTHER
-            };
-            write_discente(&mut tables.discentes, &id, &student, forma_ingresso)?;
+        let mut student = self.profiles.sample(rng);
+        let forma_ingresso =
+            if student.nivel_ensino == UNDERGRADUATE { *self.forma_ingresso.sample(rng) } else { FORMA_INGRESSO_OTHER };
+        let has_socio = rng.random::<f64>() < self.socio_share;
+        let enrolments = if rng.random::<f64>() < ENROLLED_SHARE {
+            (1 + poisson(rng, self.extra_enrolments_mean)).min(MAX_ENROLMENTS) as usize
+        } else {
+            0
+        };
+        // Whether each request to enrol was turned down does not depend on the profile, so it is
+        // drawn first: dirty values are planted on students with a decided enrolment, which
+        // survive the preprocessing's INDEFERIDO filter.
+        let turned_down: Vec<bool> = (0..enrolments).map(|_| self.model.draw_indeferido(rng)).collect();
+        let joined = has_socio && turned_down.contains(&false);
+        if plantings.sexo.take(index, joined) {
+            student.sexo = DIRTY_SEXO;
+            summary.dirty_sexo_students += 1;
         }
+        if let Some(year) = self.dirty_birth_year
+            && plantings.birth_year.take(index, joined)
+        {
+            student.ano_nascimento = year;
+            summary.dirty_birth_year_students += 1;
+        }
+        write_discente(&mut tables.discentes, id, index, &student, forma_ingresso)?;
 
-        let has_socio = !in_discentes || rng.random::<f64>() < self.socio_share;
+        let socio_rows = u64::from(student.aids.socio_rows());
         if has_socio {
-            let copies = if in_discentes && rng.random::<f64>() < self.duplicate_socio_share { 2 } else { 1 };
-            for _ in 0..copies {
-                write_socio(&mut tables.socio, &id, &student)?;
+            for aids in student.aids.rows() {
+                write_socio(&mut tables.socio, id, &student, aids)?;
             }
-            if in_discentes {
-                summary.students_with_socio += 1;
-            } else {
-                summary.socio_orphans += 1;
+            summary.students_with_socio += 1;
+            match socio_rows {
+                2 => summary.students_with_two_socio_rows += 1,
+                3 => summary.students_with_three_socio_rows += 1,
+                _ => {}
             }
         } else {
             summary.students_without_socio += 1;
         }
 
-        if rng.random::<f64>() >= ENROLLED_SHARE {
+        if enrolments == 0 {
             return Ok(());
         }
-        let count = (1 + poisson(rng, self.extra_enrolments_mean)).min(MAX_ENROLMENTS) as usize;
         let eta = self.model.linear_predictor(&student);
         let student_effect = standard_normal(rng);
-        let mut taken: Vec<u64> = Vec::with_capacity(count);
-        while taken.len() < count {
+        let mut taken: Vec<u64> = Vec::with_capacity(enrolments);
+        while taken.len() < enrolments {
             let turma = rng.random_range(0..turmas);
             if !taken.contains(&turma) {
                 taken.push(turma);
             }
         }
-        for turma in taken {
-            let outcome = self.model.draw(rng, eta, student_effect);
+        let in_course_table = self.profiles.courses.in_table(&student.course.id);
+        for (turma, turned_down) in taken.into_iter().zip(turned_down) {
+            let outcome = if turned_down { INDEFERIDO } else { self.model.draw_decided(rng, eta, student_effect) };
             summary.enrolments += 1;
             summary.indeferido += u64::from(outcome == INDEFERIDO);
-            if in_discentes && has_socio {
+            if has_socio {
                 summary.joined_enrolments += 1;
-                summary.joined_enrolments_without_course +=
-                    u64::from(!self.profiles.courses.in_table(&student.course.id));
+                summary.joined_enrolments_without_course += u64::from(!in_course_table);
+                summary.naive_join_extra_rows += socio_rows - 1;
             }
-            self.enrolment(rng, &mut tables.matriculas, &(FIRST_TURMA_ID + turma).to_string(), &id, &student, outcome)?;
+            self.enrolment(rng, &mut tables.matriculas, &(FIRST_TURMA_ID + turma).to_string(), id, &student, outcome)?;
         }
         Ok(())
     }
 
     /// Writes one enrolment: one row per assessment unit for graded outcomes, one row otherwise.
     /// The columns the merge keeps (turma, student, reposicao, outcome, absences) are equal
-    /// across the unit rows, so the merge's duplicate removal leaves one row per enrolment.
+    /// across the unit rows, so the merge's duplicate removal leaves one row per enrolment. The
+    /// unit rows' `faltas_unidade` add up to `numero_total_faltas`.
     fn enrolment<W: Write>(
         &self,
         rng: &mut ChaCha8Rng,
@@ -209,7 +279,7 @@ impl Generator {
     ) -> Result<(), SynthError> {
         let course = student.course.id.as_str();
         if !is_graded(outcome) {
-            return out.row(&[turma, id, course, "", "", "f", "", "", outcome]);
+            return out.row(&[turma, id, course, "", "", "f", "", "", "", outcome]);
         }
         let approved = is_approved(outcome);
         let with_absences = outcome.contains("FALTA");
@@ -231,13 +301,29 @@ impl Generator {
             poisson(rng, 6.0)
         };
         let reposicao = if rng.random::<f64>() < REPOSICAO_SHARE { "t" } else { "f" };
-        let (media_text, faltas) = (tenths(media), faltas.to_string());
+        let (media_text, faltas_text) = (tenths(media), faltas.to_string());
         let units = *self.units.sample(rng);
-        for unit in 1..=units {
+        let mut faltas_by_unit = [0_u32; 3];
+        for _ in 0..faltas {
+            faltas_by_unit[rng.random_range(0..units)] += 1;
+        }
+        for (unit, faltas_unidade) in faltas_by_unit.iter().enumerate().take(units) {
             // Unit grades scatter around the final average, which is what the outcome rests on.
             let nota = (f64::from(media) + standard_normal(rng) * 12.0).round().clamp(0.0, 100.0);
-            let (unit, nota) = (unit.to_string(), tenths(nota as u32));
-            out.row(&[turma, id, course, &unit, &nota, reposicao, &media_text, &faltas, outcome])?;
+            let (unit, nota, faltas_unidade) =
+                ((unit + 1).to_string(), tenths(nota as u32), faltas_unidade.to_string());
+            out.row(&[
+                turma,
+                id,
+                course,
+                &unit,
+                &nota,
+                reposicao,
+                &faltas_unidade,
+                &media_text,
+                &faltas_text,
+                outcome,
+            ])?;
         }
         Ok(())
     }
@@ -254,10 +340,11 @@ fn flag(value: bool) -> &'static str {
 fn write_discente<W: Write>(
     out: &mut CsvWriter<W>,
     id: &str,
+    index: u64,
     s: &Student<'_>,
     forma_ingresso: &str,
 ) -> Result<(), SynthError> {
-    let nome = format!("DISCENTE SINTÉTICO {id}");
+    let nome = format!("DISCENTE SINTÉTICO {}", index + 1);
     let ano_nascimento = s.ano_nascimento.to_string();
     out.row(&[
         id,
@@ -281,17 +368,19 @@ fn write_discente<W: Write>(
     ])
 }
 
-fn write_socio<W: Write>(out: &mut CsvWriter<W>, id: &str, s: &Student<'_>) -> Result<(), SynthError> {
+/// One socio-economic row of the student, with the programme flags `aids` (one of their rows).
+fn write_socio<W: Write>(out: &mut CsvWriter<W>, id: &str, s: &Student<'_>, aids: Aids) -> Result<(), SynthError> {
     let renda = s.renda.to_string();
+    let [alimentacao, transporte, residencia] = [0, 1, 2].map(|i| flag(aids.has(i)));
     out.row(&[
         id,
         "2020",
         "1",
         &renda,
         flag(s.possui_bolsa_pesquisa),
-        flag(s.possui_auxilio_alimentacao),
-        flag(s.possui_auxilio_transporte),
-        flag(s.possui_auxilio_residencia_moradia),
+        alimentacao,
+        transporte,
+        residencia,
         &s.course.id,
     ])
 }

@@ -7,22 +7,32 @@
 //! | file | content |
 //! |---|---|
 //! | [`DISCENTES_FILE`] | one row per student: social data ([`DISCENTES_HEADER`]) |
-//! | [`SOCIO_FILE`] | socio-economic record of 2020.1 ([`SOCIO_HEADER`]) |
+//! | [`SOCIO_FILE`] | socio-economic record of 2020.1, one row per assistance programme held ([`SOCIO_HEADER`]) |
 //! | [`CURSOS_FILE`] | the **real** course table, byte for byte |
-//! | [`MATRICULAS_FILE`] | enrolments of the 2020.5 semester, one row per assessment unit ([`MATRICULAS_HEADER`]) |
+//! | [`MATRICULAS_FILE`] | enrolments of the 2020.5 semester, one row per enrolment and assessment unit ([`MATRICULAS_HEADER`]) |
+//!
+//! The formats are the real tables': `id_discente` (and `discente` in the enrolment table) is an
+//! anonymised 32-digit lowercase hexadecimal string, derived here from the seed and the student's
+//! index with BLAKE3; a student holding several assistance programmes has one socio-economic row
+//! per programme, identical except that each has exactly its own `possui_auxilio_*` flag true
+//! (2.3 % of the students with a record have two or three rows); graded enrolments have one row
+//! per unit (`unidade` 1..3 with `nota`, `faltas_unidade`, `media_final`); `renda` is a whole
+//! number of reais.
 //!
 //! Values are drawn from aggregate figures of the real data ([`Marginals`], embedded): category
 //! shares, income and birth-year quantiles, outcome shares and approval rates by group. The
 //! outcome depends on the profile through a planted logistic model whose group approval rates
 //! match the real ones, so a model trained on the sample finds a signal of the real strength
-//! (ROC AUC around 0.6). Like the real data, some students have no socio-economic row, some
-//! socio-economic rows are duplicated or belong to no student, non-undergraduate courses are
-//! missing from the course table, about 28 % of enrolments are `INDEFERIDO`, and a few values are
-//! dirty (`sexo = "false"`, an empty `raca` or `estado_origem`, rarely a birth year of 994).
+//! (ROC AUC around 0.6). Like the real data, some students have no socio-economic row,
+//! non-undergraduate courses are missing from the course table, about 28 % of enrolments are
+//! `INDEFERIDO`, and a few values are dirty: an empty `raca` or `estado_origem`, and — planted on
+//! students who reach the merged table, at the real share rounded up, so every sample has them —
+//! `sexo = "false"` and the implausible birth year 994.
 //!
 //! Same [`SynthConfig`] ⇒ byte-identical files. Rows are streamed to the writers, so memory does
 //! not grow with [`SynthConfig::scale`]; output size grows linearly (scale 1 ≈ 12 000 students,
-//! 11 200 with a socio-economic row, 11 500 enrolments after the pipeline's joins).
+//! 11 200 with a socio-economic record in 11 500 rows, 11 500 enrolments after the pipeline's
+//! joins).
 //!
 //! ```
 //! use esteira_synth::{SynthConfig, TableWriters, generate, generate_to_writers, DISCENTES_FILE};
@@ -34,6 +44,7 @@
 //! let summary = generate_to_writers(&config, &mut tables)?;
 //! assert_eq!(summary.discentes_rows, 240);
 //! assert!(tables.discentes.starts_with(b"\"id_discente\";\"nome_discente\";"));
+//! assert_eq!(summary.dirty_sexo_students, 1, "planted at the real rate, rounded up");
 //!
 //! // Or as files; the same config gives the same bytes.
 //! let dir = tempfile::tempdir()?;
@@ -43,6 +54,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod aid;
 mod courses;
 mod csv;
 mod error;
@@ -96,7 +108,9 @@ pub const DISCENTES_HEADER: &[&str] = &[
     "descricao_tipo_cota",
     "id_curso",
 ];
-/// Columns of [`SOCIO_FILE`]. Flags are `true`/`false`; `renda` is an integer amount in reais.
+/// Columns of [`SOCIO_FILE`]. Flags are `true`/`false`; `renda` is a whole number of reais. A student
+/// has one row per assistance programme held (each with only that programme's flag true), or
+/// one row with every flag false.
 pub const SOCIO_HEADER: &[&str] = &[
     "id_discente",
     "ano",
@@ -108,7 +122,10 @@ pub const SOCIO_HEADER: &[&str] = &[
     "possui_auxilio_residencia_moradia",
     "id_curso",
 ];
-/// Columns of [`MATRICULAS_FILE`]. `discente` is the student id; `descricao` is the outcome.
+/// Columns of [`MATRICULAS_FILE`]. `discente` is the student id; `descricao` is the outcome. A
+/// graded enrolment has one row per unit (`unidade`, `nota`, `faltas_unidade` vary; the unit
+/// rows' `faltas_unidade` add up to `numero_total_faltas`); other outcomes have one row with the
+/// unit columns empty.
 pub const MATRICULAS_HEADER: &[&str] = &[
     "id_turma",
     "discente",
@@ -116,6 +133,7 @@ pub const MATRICULAS_HEADER: &[&str] = &[
     "unidade",
     "nota",
     "reposicao",
+    "faltas_unidade",
     "media_final",
     "numero_total_faltas",
     "descricao",
@@ -158,7 +176,8 @@ impl SynthConfig {
 pub struct SynthSummary {
     /// Data rows of [`DISCENTES_FILE`] (one per student).
     pub discentes_rows: u64,
-    /// Data rows of [`SOCIO_FILE`], duplicates and orphans included.
+    /// Data rows of [`SOCIO_FILE`]: one per student with a record, plus one per programme beyond
+    /// the first of students holding several.
     pub socio_rows: u64,
     /// Data rows of [`CURSOS_FILE`].
     pub cursos_rows: u64,
@@ -168,15 +187,25 @@ pub struct SynthSummary {
     pub students_with_socio: u64,
     /// Students of the discentes table without one (dropped by the inner join).
     pub students_without_socio: u64,
-    /// Socio-economic rows of students absent from the discentes table.
-    pub socio_orphans: u64,
+    /// Students with two socio-economic rows (two assistance programmes).
+    pub students_with_two_socio_rows: u64,
+    /// Students with three socio-economic rows (three assistance programmes).
+    pub students_with_three_socio_rows: u64,
+    /// Students given `sexo = "false"` (all of them reach the merged table).
+    pub dirty_sexo_students: u64,
+    /// Students given the implausible birth year of the marginals (994; all reach the merged table).
+    pub dirty_birth_year_students: u64,
     /// Enrolments (not rows) in the enrolment table.
     pub enrolments: u64,
     /// Enrolments whose outcome is `INDEFERIDO`.
     pub indeferido: u64,
-    /// Enrolments of students present in both discentes and socio: the rows the pipeline's
-    /// merge should produce after dropping exact duplicates.
+    /// Enrolments of students with a socio-economic record: the rows the pipeline's merge should
+    /// produce once it collapses the socio-economic table to one row per student (flags OR-ed)
+    /// and drops exact duplicates.
     pub joined_enrolments: u64,
+    /// The extra rows a merge that does *not* collapse the socio-economic table produces: each
+    /// enrolment of a student with k socio-economic rows appears k times, with contradicting flags.
+    pub naive_join_extra_rows: u64,
     /// Of those, enrolments whose `id_curso` is not in the course table (area unknown after the
     /// left join; about 11 % as in the real data).
     pub joined_enrolments_without_course: u64,

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::aid::{ALIMENTACAO, RESIDENCIA_MORADIA};
 use crate::error::SynthError;
 use crate::marginals::{Marginals, categorical};
 use crate::profile::{ProfileSampler, REFERENCE_YEAR, Student};
@@ -95,8 +96,9 @@ fn factor_level<'s>(student: &'s Student<'_>, factor: usize) -> Option<&'s str> 
         1 => Some(student.raca),
         2 => student.course.area.as_deref(),
         3 => student.course.grau.as_deref(),
-        4 => Some(bool_level(student.possui_auxilio_alimentacao)),
-        5 => Some(bool_level(student.possui_auxilio_residencia_moradia)),
+        // The student holds the programme (any of their socio-economic rows has the flag).
+        4 => Some(bool_level(student.aids.has(ALIMENTACAO))),
+        5 => Some(bool_level(student.aids.has(RESIDENCIA_MORADIA))),
         6 => Some(["q1", "q2", "q3", "q4"][student.renda_quartile.min(3)]),
         _ => Some(age_band(student.ano_nascimento)),
     }
@@ -182,10 +184,19 @@ impl OutcomeModel {
 
     /// Draws one enrolment's detailed outcome for a student with log-odds `eta` and random effect
     /// `student_effect` (a standard normal draw made once per student).
+    #[cfg(test)]
     pub(crate) fn draw<R: Rng + ?Sized>(&self, rng: &mut R, eta: f64, student_effect: f64) -> &'static str {
-        if rng.random::<f64>() < self.indeferido_share {
-            return INDEFERIDO;
-        }
+        if self.draw_indeferido(rng) { INDEFERIDO } else { self.draw_decided(rng, eta, student_effect) }
+    }
+
+    /// Whether a request to enrol is turned down (`INDEFERIDO`); independent of the profile.
+    pub(crate) fn draw_indeferido<R: Rng + ?Sized>(&self, rng: &mut R) -> bool {
+        rng.random::<f64>() < self.indeferido_share
+    }
+
+    /// The detailed outcome of an enrolment that was not turned down, for a student with log-odds
+    /// `eta` and random effect `student_effect` (a standard normal draw made once per student).
+    pub(crate) fn draw_decided<R: Rng + ?Sized>(&self, rng: &mut R, eta: f64, student_effect: f64) -> &'static str {
         let p = sigmoid(eta + STUDENT_EFFECT_SD * student_effect);
         if rng.random::<f64>() < p { self.approved.sample(rng) } else { self.failed.sample(rng) }
     }

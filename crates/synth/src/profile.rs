@@ -5,12 +5,16 @@
 //! the residence depends on the origin; race-based quota types (L2, L6, L10, L14) only go to
 //! black, brown and indigenous students; `cotista` is `t` exactly when there is a quota type;
 //! entry period `0` is the integrated technical level; the course depends on the level; and the
-//! assistance flags are likelier at low incomes.
+//! assistance programmes are likelier at low incomes ([`crate::aid`]).
+//!
+//! Profiles are clean: the real data's dirty values (`sexo = "false"`, an implausible birth year)
+//! are planted by the generator on a fixed number of students ([`DIRTY_SEXO`]).
 
 use std::collections::BTreeMap;
 
 use rand::Rng;
 
+use crate::aid::{AidSampler, Aids};
 use crate::courses::{Course, CourseSampler};
 use crate::error::SynthError;
 use crate::marginals::{Marginals, categorical, field_error};
@@ -105,19 +109,19 @@ const CAMPUS_TOWNS: &[(&str, f64)] = &[
     ("MOSSORÓ", 0.02),
 ];
 
-/// Relative likelihood of each assistance flag by income quartile (mean 1, so the overall share is
-/// kept): assistance goes mostly to low-income students.
+/// Relative likelihood of holding any assistance programme by income quartile (mean 1, so the
+/// overall shares are kept): assistance goes mostly to low-income students.
 const ASSISTANCE_BY_INCOME_QUARTILE: [f64; 4] = [2.0, 1.3, 0.5, 0.2];
 
-/// Share of students carrying the birth-year typo found in the real data (its minimum, 994).
-const DIRTY_BIRTH_YEAR_RATE: f64 = 1e-4;
+/// The real data's dirty `sexo` value: the text `false` (a boolean that leaked into the column).
+/// Never drawn; the generator plants it at its real share.
+pub(crate) const DIRTY_SEXO: &str = "false";
 
 /// Reference year for ages (the 2020.5 semester).
 pub(crate) const REFERENCE_YEAR: i32 = 2020;
 
 /// A student's profile. Strings borrow from the sampler's tables.
 #[derive(Debug, Clone)]
-#[allow(clippy::struct_excessive_bools)] // they are the socio table's four flag columns
 pub(crate) struct Student<'a> {
     pub(crate) sexo: &'a str,
     pub(crate) ano_nascimento: i32,
@@ -136,9 +140,8 @@ pub(crate) struct Student<'a> {
     /// 0..=3, by the real income quartiles.
     pub(crate) renda_quartile: usize,
     pub(crate) possui_bolsa_pesquisa: bool,
-    pub(crate) possui_auxilio_alimentacao: bool,
-    pub(crate) possui_auxilio_transporte: bool,
-    pub(crate) possui_auxilio_residencia_moradia: bool,
+    /// The assistance programmes held: one socio-economic row each.
+    pub(crate) aids: Aids,
 }
 
 impl Student<'_> {
@@ -164,11 +167,10 @@ pub(crate) struct ProfileSampler {
     other_quotas: Option<Categorical<String>>,
     quota_descriptions: BTreeMap<String, String>,
     birth_year: QuantileFn,
-    dirty_birth_year: Option<i32>,
     renda: QuantileFn,
     renda_quartile_bounds: [f64; 3],
     bolsa_pesquisa_share: f64,
-    assistance_shares: [f64; 3],
+    aids: AidSampler,
     pub(crate) courses: CourseSampler,
 }
 
@@ -203,10 +205,14 @@ impl ProfileSampler {
             periodo.iter().filter(|(k, _)| k.as_str() != INTEGRATED_PERIOD).map(|(k, v)| (k.clone(), *v)),
         )?;
 
-        let (birth_year, dirty) = m.ano_nascimento_quantile_fn()?;
+        let (birth_year, _dirty) = m.ano_nascimento_quantile_fn()?;
         let quartile = |p| m.renda_quantile(p);
+        let sexo = m.discentes_shares("sexo")?;
         Ok(Self {
-            sexo: m.discentes_categorical("sexo")?,
+            sexo: categorical(
+                "discentes.sexo",
+                sexo.iter().filter(|(k, _)| k.as_str() != DIRTY_SEXO).map(|(k, v)| (k.clone(), *v)),
+            )?,
             raca: m.discentes_categorical("raca")?,
             estado_origem: m.discentes_categorical("estado_origem")?,
             cidade_by_estado: city_tables(estado_shares, cidade_shares)?,
@@ -220,15 +226,10 @@ impl ProfileSampler {
             other_quotas,
             quota_descriptions: all_quota_descriptions,
             birth_year,
-            dirty_birth_year: dirty.map(|d| d as i32),
             renda: m.renda_quantile_fn()?,
             renda_quartile_bounds: [quartile(0.25)?, quartile(0.5)?, quartile(0.75)?],
             bolsa_pesquisa_share: m.socio_true_share("possui_bolsa_pesquisa")?,
-            assistance_shares: [
-                m.socio_true_share("possui_auxilio_alimentacao")?,
-                m.socio_true_share("possui_auxilio_transporte")?,
-                m.socio_true_share("possui_auxilio_residencia_moradia")?,
-            ],
+            aids: AidSampler::new(m, ASSISTANCE_BY_INCOME_QUARTILE)?,
             courses: CourseSampler::new(m)?,
         })
     }
@@ -244,15 +245,10 @@ impl ProfileSampler {
             if nivel_ensino == INTEGRATED_TECHNICAL { INTEGRATED_PERIOD } else { self.periodo_ingresso.sample(rng) };
         let tipo_cota = self.quota(rng, raca);
         let descricao_tipo_cota = self.quota_descriptions.get(tipo_cota).map_or("", String::as_str);
-        let ano_nascimento = match self.dirty_birth_year {
-            Some(dirty) if chance(rng, DIRTY_BIRTH_YEAR_RATE) => dirty,
-            _ => self.birth_year.sample(rng).round() as i32,
-        };
+        let ano_nascimento = self.birth_year.sample(rng).round() as i32;
         let course = self.courses.sample(rng, nivel_ensino);
         let renda_value = self.renda.sample(rng).round().max(0.0);
         let renda_quartile = self.renda_quartile_bounds.iter().filter(|&&b| renda_value >= b).count();
-        let weight = ASSISTANCE_BY_INCOME_QUARTILE[renda_quartile];
-        let [alimentacao, transporte, residencia] = self.assistance_shares.map(|share| (share * weight).min(1.0));
         Student {
             sexo,
             ano_nascimento,
@@ -270,9 +266,7 @@ impl ProfileSampler {
             renda: renda_value as u64,
             renda_quartile,
             possui_bolsa_pesquisa: chance(rng, self.bolsa_pesquisa_share),
-            possui_auxilio_alimentacao: chance(rng, alimentacao),
-            possui_auxilio_transporte: chance(rng, transporte),
-            possui_auxilio_residencia_moradia: chance(rng, residencia),
+            aids: self.aids.sample(rng, renda_quartile),
         }
     }
 
@@ -385,6 +379,7 @@ fn city_tables(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aid::ALIMENTACAO;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -430,10 +425,13 @@ mod tests {
         assert!((1600..1850).contains(&median), "median renda {median}");
         let aid_rate = |q: usize| {
             let group: Vec<_> = students.iter().filter(|s| s.renda_quartile == q).collect();
-            group.iter().filter(|s| s.possui_auxilio_alimentacao).count() as f64 / group.len() as f64
+            group.iter().filter(|s| s.aids.has(ALIMENTACAO)).count() as f64 / group.len() as f64
         };
         assert!(aid_rate(0) > 2.0 * aid_rate(3));
-        let overall = students.iter().filter(|s| s.possui_auxilio_alimentacao).count() as f64 / 30_000.0;
-        assert!((overall - 0.1214).abs() < 0.01, "auxilio alimentacao {overall}");
+        // Shares of students (a student with several programmes has a row for each, so the
+        // real row share 0.1214 is a student share of 0.1243).
+        let overall = students.iter().filter(|s| s.aids.has(ALIMENTACAO)).count() as f64 / 30_000.0;
+        assert!((overall - 0.1243).abs() < 0.01, "auxilio alimentacao {overall}");
+        assert!(students.iter().all(|s| s.sexo != DIRTY_SEXO), "dirty values are planted, never drawn");
     }
 }

@@ -170,6 +170,8 @@ type Row = BTreeMap<String, String>;
 type Joined<'a> = (&'a Row, &'a Row, bool);
 
 fn joined(p: &Parsed) -> Vec<Joined<'_>> {
+    // One socio row per student: a student's rows differ only in the programme flags, which the
+    // callers do not read.
     let discentes: BTreeMap<&str, _> = p.discentes.iter().map(|r| (r["id_discente"].as_str(), r)).collect();
     let socio: BTreeMap<&str, _> = p.socio.iter().map(|r| (r["id_discente"].as_str(), r)).collect();
     let mut seen = BTreeSet::new();
@@ -216,18 +218,79 @@ fn approval_depends_on_the_profile_in_the_real_direction() {
     assert!((saude - 0.8766).abs() < 0.04 && (letras - 0.7155).abs() < 0.05, "Saúde {saude}, Letras {letras}");
 }
 
+fn is_hex_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[test]
+fn ids_are_32_lowercase_hex_digits_derived_from_seed_and_index() {
+    let p = scale_one();
+    let discente_ids: BTreeSet<&str> = p.discentes.iter().map(|r| r["id_discente"].as_str()).collect();
+    assert_eq!(discente_ids.len(), p.discentes.len(), "student ids are unique");
+    for id in p.discentes.iter().map(|r| &r["id_discente"]).chain(p.socio.iter().map(|r| &r["id_discente"])) {
+        assert!(is_hex_id(id), "{id:?}");
+    }
+    for m in &p.matriculas {
+        assert!(discente_ids.contains(m["discente"].as_str()), "enrolment of an unknown student {}", m["discente"]);
+    }
+    assert_eq!(p.discentes[0]["id_discente"], generator::student_id(2020, 0));
+    assert_eq!(p.discentes[11_999]["id_discente"], generator::student_id(2020, 11_999));
+    assert_ne!(generator::student_id(2020, 0), generator::student_id(2021, 0), "the seed changes the ids");
+    assert!(!p.discentes[0]["nome_discente"].contains(&p.discentes[0]["id_discente"]));
+}
+
+#[test]
+fn students_have_one_socio_row_per_assistance_programme() {
+    let p = scale_one();
+    let mut by_student: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+    for row in &p.socio {
+        by_student.entry(row["id_discente"].as_str()).or_default().push(row);
+    }
+    assert_eq!(by_student.len() as u64, p.summary.students_with_socio);
+    let flags = ["possui_auxilio_alimentacao", "possui_auxilio_transporte", "possui_auxilio_residencia_moradia"];
+    let mut counts = [0_u64; 4];
+    for (id, rows) in &by_student {
+        counts[rows.len()] += 1;
+        if rows.len() == 1 {
+            continue;
+        }
+        let mut seen = BTreeSet::new();
+        for row in rows {
+            let true_flags: Vec<&str> = flags.iter().copied().filter(|f| row[*f] == "true").collect();
+            assert_eq!(true_flags.len(), 1, "{id}: a row of a student with several programmes has one flag");
+            assert!(seen.insert(true_flags[0]), "{id}: each programme once");
+            let strip = |r: &Row| -> Vec<(String, String)> {
+                r.iter().filter(|(k, _)| !flags.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+            };
+            assert_eq!(strip(row), strip(rows[0]), "{id}: rows differ only in the programme flags");
+        }
+    }
+    assert_eq!(counts[2], p.summary.students_with_two_socio_rows);
+    assert_eq!(counts[3], p.summary.students_with_three_socio_rows);
+    assert_eq!(counts[1] + 2 * counts[2] + 3 * counts[3], p.socio.len() as u64);
+    assert!(counts[3] > 0, "some students hold all three programmes");
+    // 2.3 % of the students have several rows, as in the real table; the rows per student are
+    // the real 11 508 / 11 238.
+    let several = (counts[2] + counts[3]) as f64 / by_student.len() as f64;
+    assert!((several - 0.023).abs() < 0.004, "students with several rows: {several}");
+    let rows_per_student = p.socio.len() as f64 / by_student.len() as f64;
+    assert!((rows_per_student - 11_508.0 / 11_238.0).abs() < 0.005, "{rows_per_student}");
+    // Flag shares are shares of rows, as in the marginals.
+    for (flag, real) in flags.iter().zip([0.12139, 0.02103, 0.06204]) {
+        let actual = share(&p.socio, flag, "true");
+        assert!((actual - real).abs() < 0.012, "{flag}: {actual} vs {real}");
+    }
+}
+
 #[test]
 fn the_data_is_dirty_and_incomplete_like_the_real_one() {
     let p = scale_one();
     let socio_ids: BTreeSet<&str> = p.socio.iter().map(|r| r["id_discente"].as_str()).collect();
     let discente_ids: BTreeSet<&str> = p.discentes.iter().map(|r| r["id_discente"].as_str()).collect();
-    assert_eq!(discente_ids.len(), p.discentes.len(), "student ids are unique");
-    assert!(discente_ids.iter().all(|id| id.bytes().all(|b| b.is_ascii_digit())));
     let without_socio = discente_ids.difference(&socio_ids).count();
     assert_eq!(without_socio as u64, p.summary.students_without_socio);
     assert!(without_socio > 300, "students without socio: {without_socio}");
-    assert!(socio_ids.difference(&discente_ids).count() > 50, "socio rows of unknown students");
-    assert!(p.socio.len() > socio_ids.len(), "some socio rows are duplicated");
+    assert!(socio_ids.is_subset(&discente_ids), "no socio rows of unknown students");
 
     let table: BTreeSet<String> = courses::table_courses().unwrap().into_iter().map(|c| c.id).collect();
     let missing = p.discentes.iter().filter(|r| !table.contains(&r["id_curso"])).count();
@@ -241,16 +304,67 @@ fn the_data_is_dirty_and_incomplete_like_the_real_one() {
     {
         assert!(outcomes.contains(expected), "outcome {expected} missing");
     }
-    assert!(share(&p.discentes, "sexo", "false") > 0.0, "the real dirty sexo value");
     assert!(share(&p.discentes, "estado_origem", "") > 0.0, "empty estado_origem");
+    for r in &p.socio {
+        assert!(!r["renda"].is_empty() && r["renda"].bytes().all(|b| b.is_ascii_digit()), "renda {:?}", r["renda"]);
+    }
+}
+
+#[test]
+fn dirty_values_are_planted_on_students_of_the_merged_table() {
+    let p = scale_one();
+    // Real shares of merged rows, rounded up over the ~4 700 students that reach the merge:
+    // sexo "false" 0.043 % -> 3 students, birth year 994 1 in 10 000 -> 1.
+    assert_eq!(p.summary.dirty_sexo_students, 3);
+    assert_eq!(p.summary.dirty_birth_year_students, 1);
+    let rows = joined(p);
+    let dirty_sexo: BTreeSet<&str> =
+        rows.iter().filter(|(d, _, _)| d["sexo"] == "false").map(|(d, _, _)| d["id_discente"].as_str()).collect();
+    assert_eq!(dirty_sexo.len(), 3, "every planted student reaches the merged table with a decided enrolment");
+    assert_eq!(p.discentes.iter().filter(|d| d["sexo"] == "false").count(), 3);
+    let dirty_year = rows.iter().filter(|(d, _, _)| d["ano_nascimento"] == "994").count();
+    assert!(dirty_year >= 1, "the birth year 994 reaches the preprocessing");
+    assert_eq!(p.discentes.iter().filter(|d| d["ano_nascimento"] == "994").count(), 1);
+    let sexes: BTreeSet<&str> = p.discentes.iter().map(|r| r["sexo"].as_str()).collect();
+    assert_eq!(sexes, BTreeSet::from(["F", "M", "false"]));
+}
+
+#[test]
+fn enrolments_have_one_row_per_unit() {
+    let p = scale_one();
     // Each enrolment's unit rows agree on what the merge keeps, so deduplication leaves one row.
     let mut kept: BTreeMap<(&str, &str), (&str, &str, &str)> = BTreeMap::new();
+    let mut units: BTreeMap<(&str, &str), (Vec<u32>, u32)> = BTreeMap::new();
     for m in &p.matriculas {
+        let key = (m["id_turma"].as_str(), m["discente"].as_str());
         let value = (m["reposicao"].as_str(), m["descricao"].as_str(), m["numero_total_faltas"].as_str());
-        assert_eq!(*kept.entry((m["id_turma"].as_str(), m["discente"].as_str())).or_insert(value), value);
+        assert_eq!(*kept.entry(key).or_insert(value), value);
+        if m["unidade"].is_empty() {
+            assert!(m["faltas_unidade"].is_empty() && m["nota"].is_empty() && m["media_final"].is_empty());
+            assert!(["INDEFERIDO", "CANCELADO", "EXCLUIDA"].contains(&m["descricao"].as_str()), "{m:?}");
+            continue;
+        }
+        let entry = units.entry(key).or_default();
+        entry.0.push(m["unidade"].parse().unwrap());
+        entry.1 += m["faltas_unidade"].parse::<u32>().unwrap();
+        assert!(m["numero_total_faltas"].parse::<u32>().unwrap() >= entry.1);
     }
     assert_eq!(kept.len() as u64, p.summary.enrolments);
     assert!(p.matriculas.len() as u64 > p.summary.enrolments, "several unit rows per graded enrolment");
+    let total_faltas: BTreeMap<(&str, &str), u32> = p
+        .matriculas
+        .iter()
+        .filter(|m| !m["unidade"].is_empty())
+        .map(|m| ((m["id_turma"].as_str(), m["discente"].as_str()), m["numero_total_faltas"].parse().unwrap()))
+        .collect();
+    let mut three_units = 0;
+    for (key, (unit_numbers, faltas)) in &units {
+        assert_eq!(unit_numbers, &(1..=unit_numbers.len() as u32).collect::<Vec<_>>(), "{key:?}: units 1..n");
+        assert!(unit_numbers.len() <= 3);
+        assert_eq!(*faltas, total_faltas[key], "{key:?}: faltas_unidade add up to numero_total_faltas");
+        three_units += usize::from(unit_numbers.len() == 3);
+    }
+    assert!(three_units > units.len() / 2, "most graded enrolments have three units");
 }
 
 #[test]
