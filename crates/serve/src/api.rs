@@ -1,5 +1,6 @@
 //! The JSON API: predict (JSON and CSV), the model card and the health check.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use axum::extract::State;
@@ -22,7 +23,16 @@ const INLINE_BYTES: usize = 16 * 1024;
 
 /// A JSON response with a status.
 pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    json_response_sized(status, body, 128)
+}
+
+/// [`json_response`] into a buffer of about the expected size (a large answer is not copied
+/// over and over as it grows).
+fn json_response_sized(status: StatusCode, body: &impl Serialize, capacity: usize) -> Response {
+    let mut bytes = Vec::with_capacity(capacity);
+    if serde_json::to_writer(&mut bytes, body).is_err() {
+        bytes.clear();
+    }
     (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response()
 }
 
@@ -145,7 +155,7 @@ impl Serialize for Probabilities<'_> {
 #[derive(Serialize)]
 struct Prediction<'a> {
     decision: &'a str,
-    notes: Vec<String>,
+    notes: Vec<Cow<'a, str>>,
     probabilities: Probabilities<'a>,
 }
 
@@ -180,7 +190,7 @@ fn score(st: &AppState, rows: &[Value]) -> Response {
     };
     let m = &inner.loaded.model;
     let (pos, neg, threshold) = (m.positive_class(), m.negative_class(), m.threshold());
-    let predictions = probabilities
+    let predictions: Vec<Prediction<'_>> = probabilities
         .iter()
         .zip(parsed.notes)
         .map(|(&p, notes)| Prediction {
@@ -189,6 +199,9 @@ fn score(st: &AppState, rows: &[Value]) -> Response {
             probabilities: Probabilities { positive: pos, negative: neg, p },
         })
         .collect();
+    // About 120 bytes per prediction besides its notes.
+    let capacity =
+        256 + predictions.iter().map(|p| 120 + p.notes.iter().map(|n| n.len() + 3).sum::<usize>()).sum::<usize>();
     let known: BTreeSet<&str> = inner.inputs.columns.iter().map(|c| c.name.as_str()).collect();
     let ignored_fields = rows
         .iter()
@@ -197,7 +210,7 @@ fn score(st: &AppState, rows: &[Value]) -> Response {
         .map(String::as_str)
         .filter(|k| !known.contains(k))
         .collect();
-    json_response(
+    json_response_sized(
         StatusCode::OK,
         &Answer {
             ignored_fields,
@@ -208,6 +221,7 @@ fn score(st: &AppState, rows: &[Value]) -> Response {
             run_id: inner.loaded.run_id.as_deref(),
             threshold,
         },
+        capacity,
     )
 }
 

@@ -1,5 +1,6 @@
 //! Handlers of the HTML pages and of artifact downloads.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use axum::Form;
@@ -72,7 +73,8 @@ pub(crate) async fn form_submit(State(st): State<AppState>, LimitedForm(pairs): 
     };
     match esteira_train::predict(&inner.loaded.model, &[parsed.batch]) {
         Ok(p) if p.len() == 1 => {
-            let outcome = Outcome { probability: p[0], notes: parsed.notes.into_iter().flatten().collect() };
+            let outcome =
+                Outcome { probability: p[0], notes: parsed.notes.into_iter().flatten().map(Cow::into_owned).collect() };
             html(StatusCode::OK, form::render(&inner.loaded, columns, &values, &[], Some(&outcome)))
         }
         Ok(p) => {

@@ -6,6 +6,7 @@
 //! model saw in training. Errors are collected per row and field, at most [`MAX_ERRORS`] of them
 //! listed (the rest counted), and a JSON body is read with at most the row limit of rows.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -69,6 +70,8 @@ pub(crate) struct InputSchema {
     pub(crate) schema: SchemaRef,
     /// Per column: the categories the model knows (empty for numeric columns).
     known: Vec<HashSet<String>>,
+    /// Per column: the note on a row whose value is imputed.
+    imputed: Vec<String>,
 }
 
 /// How blank values are treated.
@@ -88,10 +91,10 @@ enum Cell {
 
 /// Rows ready to score, with notes on what the model will do with them.
 #[derive(Debug)]
-pub(crate) struct Parsed {
+pub(crate) struct Parsed<'a> {
     pub(crate) batch: RecordBatch,
     /// Per row: imputed and extrapolated fields, in words.
-    pub(crate) notes: Vec<Vec<String>>,
+    pub(crate) notes: Vec<Vec<Cow<'a, str>>>,
 }
 
 const MAX_LISTED: usize = 12;
@@ -257,7 +260,18 @@ impl InputSchema {
                 InputKind::Numeric { .. } => HashSet::new(),
             })
             .collect();
-        Self { columns, schema: Arc::new(Schema::new(fields)), known }
+        let imputed = columns
+            .iter()
+            .map(|c| match &c.kind {
+                InputKind::Numeric { median, .. } => {
+                    format!("{}: missing, imputed with the training median {median}", c.name)
+                }
+                InputKind::Categorical { .. } => {
+                    format!("{}: missing, imputed with the most frequent training value", c.name)
+                }
+            })
+            .collect();
+        Self { columns, schema: Arc::new(Schema::new(fields)), known, imputed }
     }
 
     /// Checks that `s` (trimmed, not empty) is a category column `j` saw in training;
@@ -325,7 +339,7 @@ impl InputSchema {
     /// Checks rows given as JSON values (objects keyed by column name). Fields the model does not
     /// use are ignored. Reports every error by row and field (the first [`MAX_ERRORS`] listed,
     /// all counted), not only the first.
-    pub(crate) fn parse(&self, rows: &[Value], blank: Blank) -> Result<Parsed, ErrorList<FieldError>> {
+    pub(crate) fn parse(&self, rows: &[Value], blank: Blank) -> Result<Parsed<'_>, ErrorList<FieldError>> {
         let mut errors = ErrorList::new();
         let mut cells: Vec<Vec<Cell>> = self.columns.iter().map(|_| Vec::with_capacity(rows.len())).collect();
         let mut notes = Vec::with_capacity(rows.len());
@@ -361,19 +375,15 @@ impl InputSchema {
                 match self.cell(j, obj.get(&col.name), blank) {
                     Ok(cell) => {
                         match (&cell, &col.kind) {
-                            (Cell::Number(None) | Cell::Text(None), kind) => row_notes.push(match kind {
-                                InputKind::Numeric { median, .. } => {
-                                    format!("{}: missing, imputed with the training median {median}", col.name)
-                                }
-                                InputKind::Categorical { .. } => {
-                                    format!("{}: missing, imputed with the most frequent training value", col.name)
-                                }
-                            }),
+                            // The same words for every row: borrowed, not copied per row.
+                            (Cell::Number(None) | Cell::Text(None), _) => {
+                                row_notes.push(Cow::Borrowed(self.imputed[j].as_str()));
+                            }
                             (Cell::Number(Some(v)), InputKind::Numeric { min, max, .. }) if *v < *min || *v > *max => {
-                                row_notes.push(format!(
+                                row_notes.push(Cow::Owned(format!(
                                     "{}: {v} is outside the training range [{min}, {max}]; the model extrapolates",
                                     col.name
-                                ));
+                                )));
                             }
                             _ => {}
                         }
@@ -466,7 +476,8 @@ mod tests {
             serde_json::json!({"renda": null, "sexo": ""}),
             serde_json::json!({"renda": 9000, "sexo": "M"}),
         ];
-        let p = schema().parse(&rows, Blank::Impute).unwrap();
+        let schema = schema();
+        let p = schema.parse(&rows, Blank::Impute).unwrap();
         assert_eq!(p.batch.num_rows(), 4);
         let renda = p.batch.column(0).as_any().downcast_ref::<Float64Array>().unwrap();
         assert_eq!(renda.iter().collect::<Vec<_>>(), [Some(1000.0), Some(1500.5), None, Some(9000.0)]);
