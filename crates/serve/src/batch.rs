@@ -125,10 +125,16 @@ fn run<W: Write>(
     }
     let mut writer = output.map(|o| csv::WriterBuilder::new().delimiter(delimiter).from_writer(o));
     let write_error = |e: csv::Error| ServeError::io("writing the scored CSV", std::io::Error::other(e));
-    if let Some(w) = writer.as_mut() {
-        let extra = output_columns(model);
-        w.write_record(header.iter().chain(extra.iter().map(String::as_str))).map_err(write_error)?;
-    }
+    // The header goes out with the first scored chunk (or at the end), so that input invalid
+    // from its first chunk on leaves no output at all.
+    let extra = output_columns(model);
+    let mut header_out = false;
+    let mut write_header = |w: &mut csv::Writer<W>| -> Result<(), ServeError> {
+        if !std::mem::replace(&mut header_out, true) {
+            w.write_record(header.iter().chain(extra.iter().map(String::as_str))).map_err(write_error)?;
+        }
+        Ok(())
+    };
 
     let threshold = model.threshold();
     let (mut rows, mut written) = (0usize, 0usize);
@@ -152,6 +158,7 @@ fn run<W: Write>(
         }
         let columns = check_chunk(&inputs, &index, &chunk, &mut errors);
         let Some(w) = writer.as_mut().filter(|_| errors.is_empty()) else { continue };
+        write_header(w)?;
         let arrays: Vec<ArrayRef> = columns
             .into_iter()
             .map(|c| match c {
@@ -196,6 +203,7 @@ fn run<W: Write>(
         });
     }
     if let Some(w) = writer.as_mut() {
+        write_header(w)?;
         w.flush().map_err(|e| ServeError::io("writing the scored CSV", e))?;
     }
     for (feature, n) in &unseen {

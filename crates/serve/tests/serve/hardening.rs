@@ -143,9 +143,26 @@ async fn unknown_categories_are_rejected_by_every_entry_point() {
     let msg = e.to_string();
     assert!(msg.contains("line 3") && msg.contains("sexo") && msg.contains("\"Zzz\""), "{msg}");
     assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
-    // The library function too.
+    // The library function (one pass, as for standard input): nothing written for a first chunk
+    // with an invalid row; scored chunks before the first invalid one stay written, and the
+    // error says so.
     let model = esteira_train::Model::from_json(&fixture::models().a).unwrap();
-    assert!(esteira_serve::predict_csv(&model, csv.as_bytes(), Vec::new()).is_err());
+    let mut out = Vec::new();
+    assert!(matches!(
+        esteira_serve::predict_csv(&model, csv.as_bytes(), &mut out),
+        Err(esteira_serve::ServeError::CsvValues { total: 1, written: 0, .. })
+    ));
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    let mut long = format!("{CSV_HEADER}\n");
+    for i in 0..5000 {
+        long.push_str(&format!("{i};{CSV_ROW}\n"));
+    }
+    long.push_str(&format!("x;{}\n", CSV_ROW.replacen('F', "Zzz", 1)));
+    let mut out = Vec::new();
+    let e = esteira_serve::predict_csv(&model, long.as_bytes(), &mut out).unwrap_err();
+    assert!(matches!(e, esteira_serve::ServeError::CsvValues { written: 4096, .. }), "{e}");
+    assert!(e.to_string().contains("4096 row(s) had already been written when line 5002 was read"), "{e}");
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 4097);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
