@@ -382,3 +382,37 @@ fn the_bundled_sample_is_what_the_generator_writes() {
         assert!(&committed == bytes, "data/sample/{name} differs from `generate(scale 1, seed 2020)`: regenerate it");
     }
 }
+
+#[test]
+fn the_real_format_fixtures_have_the_generators_columns_and_the_real_quirks() {
+    // tests/data/ufrn-real-format holds hand-written tables with the real tables' quirks; the
+    // generator must write the same columns, and the fixtures must keep their quirks.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/ufrn-real-format");
+    if !dir.exists() {
+        eprintln!("no fixtures at {}: nothing to compare", dir.display());
+        return;
+    }
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let discentes = records(DISCENTES_FILE, &read(DISCENTES_FILE), DISCENTES_HEADER);
+    let socio = records(SOCIO_FILE, &read(SOCIO_FILE), SOCIO_HEADER);
+    let matriculas = records(MATRICULAS_FILE, &read(MATRICULAS_FILE), MATRICULAS_HEADER);
+    let cursos = String::from_utf8(read(CURSOS_FILE)).unwrap();
+    let real_lines: BTreeSet<&str> = EMBEDDED_COURSES_CSV.split("\r\n").collect();
+    assert!(cursos.split("\r\n").all(|line| real_lines.contains(line)), "course rows are copied from the real table");
+
+    for id in discentes.iter().map(|r| &r["id_discente"]).chain(socio.iter().map(|r| &r["id_discente"])) {
+        assert!(is_hex_id(id), "{id:?}");
+    }
+    assert!(matriculas.iter().all(|m| is_hex_id(&m["discente"])));
+    let mut rows_per_student: BTreeMap<&str, usize> = BTreeMap::new();
+    for row in &socio {
+        *rows_per_student.entry(row["id_discente"].as_str()).or_default() += 1;
+        assert!(row["renda"].bytes().all(|b| b.is_ascii_digit()), "renda {:?}", row["renda"]);
+    }
+    assert!(rows_per_student.values().any(|&n| n == 3), "a student with three aid rows");
+    assert!(socio.iter().any(|r| r["renda"] == "268"));
+    assert!(discentes.iter().any(|r| r["ano_nascimento"] == "994"));
+    assert!(discentes.iter().any(|r| r["sexo"] == "false"));
+    let units: BTreeSet<&str> = matriculas.iter().map(|m| m["unidade"].as_str()).collect();
+    assert_eq!(units, BTreeSet::from(["", "1", "2", "3"]));
+}
