@@ -41,8 +41,8 @@ const FORMA_INGRESSO_UNDERGRADUATE: &[(&str, f64)] = &[
     ("PORTADOR DE DIPLOMA", 0.02),
 ];
 const FORMA_INGRESSO_OTHER: &str = "PROCESSO SELETIVO";
-/// Share of students reaching the merged table with an implausible birth year (the real data's
-/// minimum, 994, is one such row in about 11 500).
+/// Share of the merged table's students with an implausible birth year (the real data's minimum,
+/// 994, is one such row in about 11 500).
 const DIRTY_BIRTH_YEAR_RATE: f64 = 1e-4;
 /// Key-derivation context of the student ids.
 const STUDENT_ID_CONTEXT: &str = "esteira-synth v1 id_discente";
@@ -58,9 +58,8 @@ pub(crate) fn student_id(seed: u64, index: u64) -> String {
 
 /// Places a fixed number of dirty values on students who reach the preprocessed table (a
 /// socio-economic row and an enrolment that was not turned down), so a sample always exercises
-/// the pipeline's handling of them. The
-/// `j`-th value is due at student index `(j + phase / 4) · students / total` and goes to the first
-/// such student from there on.
+/// the pipeline's handling of them. The `j`-th value is due at student index
+/// `(j + phase_quarters / 4) · students / total` and goes to the first such student from there on.
 #[derive(Debug)]
 struct Planting {
     total: u64,
@@ -70,7 +69,7 @@ struct Planting {
 }
 
 impl Planting {
-    /// `rate` is the value's share among the students reaching the merged table, of whom about
+    /// `rate` is the value's share of the students in the merged table, of whom about
     /// `expected_joined` are drawn: the count is rounded up, so any positive rate plants one.
     fn new(rate: f64, expected_joined: f64, students: u64, phase_quarters: u64) -> Self {
         let total = if rate > 0.0 { ((rate * expected_joined).ceil() as u64).clamp(1, students) } else { 0 };
@@ -383,4 +382,35 @@ fn write_socio<W: Write>(out: &mut CsvWriter<W>, id: &str, s: &Student<'_>, aids
         residencia,
         &s.course.id,
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plantings_are_rounded_up_spread_and_wait_for_an_eligible_student() {
+        let mut sexo = Planting::new(0.000_43, 4_720.0, 12_000, 2);
+        assert_eq!(sexo.total, 3, "0.043 % of 4 720 is 2.03, rounded up");
+        let placed: Vec<u64> = (0..12_000).filter(|&i| sexo.take(i, true)).collect();
+        assert_eq!(placed, [2_000, 6_000, 10_000]);
+        // A due value waits for the next student who reaches the preprocessed table.
+        let mut year = Planting::new(1e-4, 4_720.0, 12_000, 1);
+        assert_eq!(year.total, 1);
+        // Due at 3 000; the first eligible student after that is 3 101 (= 7 · 443).
+        let placed: Vec<u64> = (0..12_000).filter(|&i| year.take(i, i % 7 == 0 && i > 3_100)).collect();
+        assert_eq!(placed, [3_101]);
+        assert_eq!(Planting::new(0.0, 4_720.0, 12_000, 1).total, 0);
+        assert_eq!(Planting::new(0.5, 100.0, 10, 1).total, 10, "never more than the students");
+    }
+
+    #[test]
+    fn student_ids_are_32_hex_digits_and_depend_on_seed_and_index() {
+        let id = student_id(2020, 0);
+        assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{id}");
+        assert_ne!(id, student_id(2020, 1));
+        assert_ne!(id, student_id(2021, 0));
+        assert_eq!(id, student_id(2020, 0));
+    }
 }

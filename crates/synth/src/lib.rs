@@ -26,8 +26,8 @@
 //! (ROC AUC around 0.6). Like the real data, some students have no socio-economic row,
 //! non-undergraduate courses are missing from the course table, about 28 % of enrolments are
 //! `INDEFERIDO`, and a few values are dirty: an empty `raca` or `estado_origem`, and — planted on
-//! students who reach the merged table, at the real share rounded up, so every sample has them —
-//! `sexo = "false"` and the implausible birth year 994.
+//! students who reach the preprocessed table (a socio-economic row and a decided enrolment), at the
+//! real share rounded up, so every sample has them — `sexo = "false"` and the birth year 994.
 //!
 //! Same [`SynthConfig`] ⇒ byte-identical files. Rows are streamed to the writers, so memory does
 //! not grow with [`SynthConfig::scale`]; output size grows linearly (scale 1 ≈ 12 000 students,
@@ -191,9 +191,10 @@ pub struct SynthSummary {
     pub students_with_two_socio_rows: u64,
     /// Students with three socio-economic rows (three assistance programmes).
     pub students_with_three_socio_rows: u64,
-    /// Students given `sexo = "false"` (all of them reach the merged table).
+    /// Students given `sexo = "false"` (all have a socio-economic row and a decided enrolment).
     pub dirty_sexo_students: u64,
-    /// Students given the implausible birth year of the marginals (994; all reach the merged table).
+    /// Students given the implausible birth year of the marginals (994; all have a socio-economic
+    /// row and a decided enrolment).
     pub dirty_birth_year_students: u64,
     /// Enrolments (not rows) in the enrolment table.
     pub enrolments: u64,
