@@ -244,6 +244,9 @@ impl Pipeline {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
