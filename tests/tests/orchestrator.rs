@@ -1,6 +1,8 @@
 //! End-to-end tests of the orchestrator against the real CLI and a temp store.
 
 mod common;
+#[path = "orchestrator/failed_outputs.rs"]
+mod failed_outputs;
 #[path = "orchestrator/hardening.rs"]
 mod hardening;
 #[path = "orchestrator/store_faults.rs"]
@@ -217,11 +219,13 @@ fn kill_9_leaves_no_partial_object_and_the_next_run_redoes_only_the_rest() {
     let b = bed();
     b.write("esteira.toml", &PIPELINE.replace("ms = 400", "ms = 4000"));
     let mut child = b.spawn(&["run", "-j", "2"]);
-    // Wait until both sleeping stages are mid-write (their temp files exist), then kill.
-    let tmp = b.store().join("tmp");
-    for _ in 0..200 {
-        let n = std::fs::read_dir(&tmp).map(Iterator::count).unwrap_or(0);
-        if n >= 2 {
+    // Wait until the two quick stages have their cache records and both sleeping stages are
+    // mid-write (their temp files exist), then kill. (Temp files of record writes come and go
+    // too, so the cache records are what says the quick stages are done.)
+    let (tmp, cache) = (b.store().join("tmp"), b.store().join("cache"));
+    for _ in 0..400 {
+        let count = |d: &std::path::Path| std::fs::read_dir(d).map(Iterator::count).unwrap_or(0);
+        if count(&cache) >= 2 && count(&tmp) >= 2 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
