@@ -121,8 +121,10 @@ pub trait Stage: Send + Sync {
 pub fn parse_params<P: DeserializeOwned>(kind: &str, value: serde_json::Value) -> Result<P, CoreError> {
     let value = if value.is_null() { serde_json::Value::Object(serde_json::Map::new()) } else { value };
     serde_path_to_error::deserialize::<_, P>(value).map_err(|e| {
-        let key = e.path().to_string();
-        CoreError::Param { kind: kind.to_owned(), key, message: e.into_inner().to_string() }
+        // serde repeats the offending value: a huge string must not become a huge message.
+        let key = crate::excerpt(&e.path().to_string(), crate::MAX_EXCERPT_CHARS).into_owned();
+        let message = crate::excerpt(&e.into_inner().to_string(), 2 * crate::MAX_EXCERPT_CHARS).into_owned();
+        CoreError::Param { kind: kind.to_owned(), key, message }
     })
 }
 
@@ -195,6 +197,15 @@ mod tests {
     struct P {
         #[allow(dead_code, reason = "only deserialised")]
         fraction: f64,
+    }
+
+    #[test]
+    fn a_huge_param_value_is_cut_in_the_message() {
+        let huge = "x".repeat(1 << 20);
+        let e = parse_params::<P>("k", serde_json::json!({ "fraction": huge })).unwrap_err().to_string();
+        assert!(e.contains("fraction") && e.len() < 2_000, "{} bytes", e.len());
+        let e = parse_params::<P>("k", serde_json::json!({ huge.clone(): 1 })).unwrap_err().to_string();
+        assert!(e.len() < 2_000, "{} bytes", e.len());
     }
 
     #[test]
