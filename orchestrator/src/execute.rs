@@ -47,6 +47,24 @@ pub struct Failure {
     pub inputs: BTreeMap<String, ContentHash>,
     /// The key, if computed.
     pub key: Option<ContentHash>,
+    /// Outputs the stage completely wrote before it failed (e.g. a failed check's result and
+    /// report). They go into the run record and `latest/`, never into a cache record.
+    pub outputs: BTreeMap<String, ContentHash>,
+}
+
+/// Why [`run_stage`] failed, and the outputs the stage had committed by then.
+#[derive(Debug, Clone)]
+pub struct StageFailure {
+    /// The error chain.
+    pub message: String,
+    /// Outputs completely written before the failure (durable objects in the store).
+    pub partial_outputs: BTreeMap<String, ContentHash>,
+}
+
+impl std::fmt::Display for StageFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// Hashes of objects already verified in this process (verification happens once).
@@ -121,10 +139,11 @@ pub fn execute_stage(
         message,
         inputs: BTreeMap::new(),
         key: None,
+        outputs: BTreeMap::new(),
     })?;
     let params = stage.params();
     let key = cache_key(stage.kind(), stage.version(), &params, &inputs);
-    let fail = |message: String| Failure { message, inputs: inputs.clone(), key: Some(key) };
+    let fail = |message: String| Failure { message, inputs: inputs.clone(), key: Some(key), outputs: BTreeMap::new() };
     let declared = stage.outputs();
     let force = matches!(mode, Mode::Execute { force: true });
     // A forced stage does not look at the cache: its record (and any damaged output object) is
@@ -150,8 +169,15 @@ pub fn execute_stage(
     let previous = if stage.volatile() && !force { usable } else { None };
     let started = Instant::now();
     let out: Arc<dyn ArtifactStore> = Arc::clone(store) as Arc<dyn ArtifactStore>;
-    let outcome =
-        run_stage(stage, name, &dag.pipeline.paths, artifacts, out, previous, env.offline, progress).map_err(fail)?;
+    let outcome = match run_stage(stage, name, &dag.pipeline.paths, artifacts, out, previous, env.offline, progress) {
+        Ok(outcome) => outcome,
+        // What the stage wrote before failing is kept for people to read (recorded and
+        // materialised), but no cache record is written: a failed stage runs again next time.
+        Err(f) => {
+            let message = kept_note(f.message, store, name, &declared, &f.partial_outputs);
+            return Err(Failure { outputs: f.partial_outputs, ..fail(message) });
+        }
+    };
     // Fresh outputs were verified as they were written; outputs a volatile stage reused from its
     // previous record were not: check them like a hit's.
     for (output, hash) in &outcome.outputs {
@@ -172,7 +198,9 @@ pub fn execute_stage(
         run_id: env.run_id.to_owned(),
         stage: name.to_owned(),
     };
-    store.cache_put_declared(&record, &declared).map_err(|e| fail(e.to_string()))?;
+    store
+        .cache_put_declared(&record, &declared)
+        .map_err(|e| Failure { outputs: outcome.outputs.clone(), ..fail(e.to_string()) })?;
     let cached = outcome.reused;
     Ok(Executed { inputs, key, outcome, cached })
 }
@@ -229,6 +257,24 @@ fn usable_record(
     Ok(Some(entry.record))
 }
 
+/// `message`, followed by where the outputs a failed stage kept are materialised.
+fn kept_note(
+    message: String,
+    store: &LocalStore,
+    name: &str,
+    declared: &[OutputSpec],
+    kept: &BTreeMap<String, ContentHash>,
+) -> String {
+    if kept.is_empty() {
+        return message;
+    }
+    let files: Vec<String> =
+        declared.iter().filter(|o| kept.contains_key(&o.name)).map(OutputSpec::file_name).collect();
+    let dir = store.root().join("latest").join(name);
+    let dir = dir.strip_prefix(".").unwrap_or(&dir);
+    format!("{message} (kept, written before the failure: {} in {}/)", files.join(", "), dir.display())
+}
+
 fn hit(inputs: BTreeMap<String, ContentHash>, key: ContentHash, r: &CacheRecord) -> Executed {
     Executed {
         inputs,
@@ -244,7 +290,8 @@ fn hit(inputs: BTreeMap<String, ContentHash>, key: ContentHash, r: &CacheRecord)
 }
 
 /// Executes a stage with given input files, writing outputs into `out`. No cache involved:
-/// used by runs and by `reproduce`.
+/// used by runs and by `reproduce`. On failure (an error, a panic, a declared output not
+/// written) the error carries the outputs the stage had committed by then.
 #[allow(clippy::too_many_arguments, reason = "mirrors StageContext's builder; shared by run and reproduce")]
 pub fn run_stage(
     stage: &dyn Stage,
@@ -255,7 +302,7 @@ pub fn run_stage(
     previous: Option<CacheRecord>,
     offline: bool,
     progress: Arc<dyn Progress>,
-) -> Result<StageOutcome, String> {
+) -> Result<StageOutcome, StageFailure> {
     let mut ctx = StageContext::new(name, inputs, stage.outputs(), out)
         .with_previous(previous)
         .with_offline(offline)
@@ -264,18 +311,22 @@ pub fn run_stage(
         .with_progress(progress);
     // A panicking stage must not take the run (and its records) down with it.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stage.run(&mut ctx)));
-    match result {
-        Ok(Ok(())) => ctx.finish().map_err(|e| e.to_string()),
-        Ok(Err(e)) => Err(e.to_string()),
+    let message = match result {
+        Ok(Ok(())) => {
+            let partial_outputs = ctx.committed_outputs();
+            return ctx.finish().map_err(|e| StageFailure { message: e.to_string(), partial_outputs });
+        }
+        Ok(Err(e)) => e.to_string(),
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(format!("stage panicked (a bug in kind `{}`): {msg}", stage.kind()))
+            format!("stage panicked (a bug in kind `{}`): {msg}", stage.kind())
         }
-    }
+    };
+    Err(StageFailure { message, partial_outputs: ctx.committed_outputs() })
 }
 
 fn base_dir(p: &Path) -> std::path::PathBuf {

@@ -247,6 +247,8 @@ async fn schedule(
                 r.status = if selected.contains(&n) { StageStatus::Failed } else { StageStatus::Skipped };
                 r.key = f.key;
                 r.inputs = f.inputs;
+                // Kept for people to read; descendants never see them (they are skipped).
+                r.outputs = f.outputs;
                 r.error = Some(f.message);
             }
         }
@@ -283,6 +285,11 @@ fn base_record(dag: &Dag, name: &str, start: f64) -> StageRecord {
 /// Links that already point at the right object are left alone, so a no-op run touches
 /// nothing.
 ///
+/// A failed stage's directory is made to hold exactly the outputs it wrote before failing
+/// (none, if it wrote none): a file left by an earlier successful run is removed, so nothing in
+/// `latest/<stage>/` can be mistaken for this run's. Stages that did not execute (skipped) keep
+/// what an earlier run put there.
+///
 /// Whatever the record says, nothing outside `latest/` is written or deleted: a stage name that
 /// is not a plain name ([`esteira_core::name_problem`]), an output file name that is not one
 /// plain file name, and a `latest/` or stage directory that is a symlink or not a directory are
@@ -295,7 +302,9 @@ pub fn materialise(store: &LocalStore, record: &RunRecord) {
         return;
     }
     for (name, s) in &record.stages {
-        if !is_ok(s.status) || s.outputs.is_empty() {
+        // Completed stages with outputs, and every failed stage (to show what it kept).
+        let failed = s.status == StageStatus::Failed;
+        if !(failed || (is_ok(s.status) && !s.outputs.is_empty())) {
             continue;
         }
         if let Some(why) = esteira_core::name_problem(name) {
@@ -303,6 +312,10 @@ pub fn materialise(store: &LocalStore, record: &RunRecord) {
             continue;
         }
         let dir = latest.join(name);
+        // A failed stage that wrote nothing only clears a directory an earlier run left.
+        if s.outputs.is_empty() && !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
         if let Err(why) = real_dir(&dir) {
             tracing::warn!("not materialising stage `{name}`: {}: {why}", dir.display());
             continue;
@@ -332,11 +345,13 @@ pub fn materialise(store: &LocalStore, record: &RunRecord) {
             }
         }
         for (file, (out, hash)) in files {
+            let dest = dir.join(file);
             if let Err(e) = store.check_object(hash) {
                 tracing::warn!("not materialising {name}.{out}: {e}");
+                // Whatever an earlier run linked there is not this run's output.
+                let _ = std::fs::remove_file(&dest);
                 continue;
             }
-            let dest = dir.join(file);
             if same_file(store, hash, &dest) {
                 continue;
             }
@@ -345,6 +360,16 @@ pub fn materialise(store: &LocalStore, record: &RunRecord) {
             }
         }
     }
+}
+
+/// `<store>/latest/<stage>/<file>` when it is the materialised copy of the object `hash` (a hard
+/// link to it: what a later run put there, or a name that could leave `latest/`, is not).
+pub fn latest_path(store: &LocalStore, stage: &str, file: &str, hash: &ContentHash) -> Option<std::path::PathBuf> {
+    if esteira_core::name_problem(stage).is_some() || file_name_problem(file).is_some() {
+        return None;
+    }
+    let path = store.root().join("latest").join(stage).join(file);
+    same_file(store, hash, &path).then_some(path)
 }
 
 /// Makes sure `dir` is a directory of its own (creating it): not a symlink, not a file.
@@ -483,6 +508,45 @@ mod tests {
         assert!(listing(&latest.join("names")).is_empty());
         assert!(std::fs::symlink_metadata(latest.join("linked")).unwrap().file_type().is_symlink());
         assert_eq!(std::fs::read_to_string(latest.join("good/out.txt")).unwrap(), "payload");
+    }
+
+    #[test]
+    fn a_failed_stage_shows_only_what_it_kept_and_a_skipped_one_keeps_the_earlier_run() {
+        let scratch = Scratch::new();
+        let store = LocalStore::open(scratch.0.join("store")).unwrap();
+        let old = store.put_bytes(b"old report").unwrap();
+        let new = store.put_bytes(b"new report").unwrap();
+        let latest = store.root().join("latest");
+        let files = [("report", "report.html"), ("table", "table.parquet")];
+        let ok = run_record(vec![
+            ("chk".into(), stage(old, &files)),
+            ("empty".into(), stage(old, &files)),
+            ("down".into(), stage(old, &files)),
+        ]);
+        materialise(&store, &ok);
+        assert_eq!(listing(&latest.join("chk")), vec!["report.html", "table.parquet"]);
+        let mut chk = stage(new, &[("report", "report.html")]);
+        chk.status = StageStatus::Failed;
+        chk.output_files.insert("table".into(), "table.parquet".into());
+        let mut empty = stage(new, &[]);
+        empty.status = StageStatus::Failed;
+        let mut down = stage(new, &[]);
+        down.status = StageStatus::Skipped;
+        let mut never = stage(new, &[]);
+        never.status = StageStatus::Failed;
+        let failed = run_record(vec![
+            ("chk".into(), chk),
+            ("empty".into(), empty),
+            ("down".into(), down),
+            ("never".into(), never),
+        ]);
+        materialise(&store, &failed);
+        // The kept report replaces the old one; the table it did not write is gone.
+        assert_eq!(listing(&latest.join("chk")), vec!["report.html"]);
+        assert_eq!(std::fs::read_to_string(latest.join("chk/report.html")).unwrap(), "new report");
+        assert!(listing(&latest.join("empty")).is_empty());
+        assert_eq!(listing(&latest.join("down")), vec!["report.html", "table.parquet"]);
+        assert!(!latest.join("never").exists(), "a failed stage that wrote nothing creates no directory");
     }
 
     #[test]

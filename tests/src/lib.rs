@@ -41,7 +41,11 @@ pub fn registry() -> Registry {
         summary: "writes the clock: nondeterministic on purpose (test)",
         build: |p| build::<Nondet>(p),
     });
-    r.register(StageFactory { kind: "test.fail", summary: "always fails (test)", build: |p| build::<Fail>(p) });
+    r.register(StageFactory {
+        kind: "test.fail",
+        summary: "always fails, optionally after writing its output (test)",
+        build: |p| build::<Fail>(p),
+    });
     r
 }
 
@@ -183,11 +187,14 @@ impl TestStage for Nondet {
     }
 }
 
-/// Fails with `message`.
+/// Fails with `message`, after writing `write` to its output when given (a stage that fails
+/// after writing some of its outputs, like a failed `check`).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Fail {
     message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    write: Option<String>,
 }
 
 impl TestStage for Fail {
@@ -195,7 +202,10 @@ impl TestStage for Fail {
     fn inputs(&self) -> Vec<String> {
         vec!["in".into()]
     }
-    fn go(&self, _ctx: &mut StageContext) -> Result<(), StageError> {
+    fn go(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        if let Some(text) = &self.write {
+            ctx.write_bytes("out", text.as_bytes())?;
+        }
         Err(StageError::msg(&self.message))
     }
 }

@@ -62,7 +62,7 @@ pub enum CheckError {
     #[error(
         "stage `{stage}`: suite `{}` failed {failed_count} of {evaluated} expectations: {}",
         crate::suite::short(suite),
-        esteira_core::excerpt(failed, 4 * esteira_core::MAX_EXCERPT_CHARS)
+        esteira_core::excerpt(failed, 10 * esteira_core::MAX_EXCERPT_CHARS)
     )]
     SuiteFailed {
         /// The stage's name.
@@ -73,7 +73,9 @@ pub enum CheckError {
         failed_count: usize,
         /// How many were evaluated.
         evaluated: usize,
-        /// The failed expectations, `#index expectation_type(column)`, comma-separated.
+        /// The failed expectations: the first few with what was found (e.g. `#3
+        /// expect_column_values_to_match_regex(id): 12 unexpected of 12 (100 %), e.g. "4"`),
+        /// `; `-separated, then the others by `#index expectation_type(column)`.
         failed: String,
     },
     /// Profiler options or another argument out of range.

@@ -60,6 +60,95 @@ impl ExpectationResult {
             None => format!("#{index} {}", c.expectation_type),
         }
     }
+
+    /// The label and what was found, on one line, for error messages: for a map expectation
+    /// the unexpected count, of how many rows (the non-missing ones when missing values are not
+    /// considered), the percentage and up to [`FAILURE_EXAMPLES`] distinct unexpected values;
+    /// for an aggregate one the observed value (and the bounds, when given); for one that
+    /// could not be evaluated, why. User text (column names, values, messages) is cut with
+    /// [`esteira_core::excerpt`].
+    ///
+    /// `#3 expect_column_values_to_match_regex(id_discente): 12032 unexpected of 12032 (100 %),
+    /// e.g. "400001", "400004", "400005"`
+    pub fn failure_summary(&self, index: usize) -> String {
+        use esteira_core::excerpt;
+        let c = &self.expectation_config;
+        let mut s = format!("#{index} {}", excerpt(&c.expectation_type, 80));
+        if let Some(col) = c.column() {
+            s.push_str(&format!("({})", excerpt(col, 80)));
+        }
+        if self.exception_info.raised_exception {
+            let why = self.exception_info.exception_message.as_deref().unwrap_or("no message");
+            s.push_str(&format!(": could not be evaluated: {}", excerpt(why, esteira_core::MAX_EXCERPT_CHARS)));
+            return s;
+        }
+        if let Some(observed) = self.observed_value() {
+            s.push_str(&format!(": observed {}", value_excerpt(observed)));
+            let bound = |k: &str| c.kwargs.get(k).filter(|v| !v.is_null()).map(value_excerpt);
+            match (bound("min_value"), bound("max_value")) {
+                (Some(lo), Some(hi)) if lo == hi => s.push_str(&format!(", expected {lo}")),
+                (Some(lo), Some(hi)) => s.push_str(&format!(", expected between {lo} and {hi}")),
+                (Some(lo), None) => s.push_str(&format!(", expected at least {lo}")),
+                (None, Some(hi)) => s.push_str(&format!(", expected at most {hi}")),
+                (None, None) => {}
+            }
+            return s;
+        }
+        let Some(unexpected) = self.unexpected_count() else { return s };
+        let count = |k: &str| self.result.get(k).and_then(Value::as_u64);
+        let elements = count("element_count").unwrap_or(0);
+        let of = match count("missing_count") {
+            Some(missing) if missing > 0 => format!("{} non-missing", elements.saturating_sub(missing)),
+            _ => elements.to_string(),
+        };
+        s.push_str(&format!(": {unexpected} unexpected of {of}"));
+        if let Some(pct) = self.result.get("unexpected_percent").and_then(Value::as_f64) {
+            s.push_str(&format!(" ({} %)", percent_text(pct)));
+        }
+        let mut examples: Vec<&Value> = Vec::new();
+        if let Some(Value::Array(list)) = self.result.get("partial_unexpected_list") {
+            for v in list {
+                if examples.len() == FAILURE_EXAMPLES {
+                    break;
+                }
+                if !examples.contains(&v) {
+                    examples.push(v);
+                }
+            }
+        }
+        if !examples.is_empty() {
+            let shown: Vec<String> = examples.into_iter().map(value_excerpt).collect();
+            s.push_str(&format!(", e.g. {}", shown.join(", ")));
+        }
+        s
+    }
+}
+
+/// How many distinct unexpected values [`ExpectationResult::failure_summary`] shows.
+pub const FAILURE_EXAMPLES: usize = 3;
+
+/// The most characters of one value a failure summary repeats.
+const VALUE_EXCERPT_CHARS: usize = 40;
+
+/// A value as JSON (strings quoted), long text cut.
+fn value_excerpt(v: &Value) -> String {
+    match v {
+        Value::String(s) => Value::String(esteira_core::excerpt(s, VALUE_EXCERPT_CHARS).into_owned()).to_string(),
+        other => esteira_core::excerpt(&other.to_string(), VALUE_EXCERPT_CHARS).into_owned(),
+    }
+}
+
+/// A percentage with at most two decimals, but never rounded to 0 or 100 when it is not.
+fn percent_text(pct: f64) -> String {
+    let fixed = format!("{pct:.2}");
+    let text = if fixed.contains('.') { fixed.trim_end_matches('0').trim_end_matches('.') } else { &fixed };
+    if text == "0" && pct > 0.0 {
+        "< 0.01".to_owned()
+    } else if text == "100" && pct < 100.0 {
+        "> 99.99".to_owned()
+    } else {
+        text.to_owned()
+    }
 }
 
 /// Counts of a validation run.
@@ -123,6 +212,17 @@ impl ValidationResult {
         self.results.iter().enumerate().filter(|(_, r)| !r.success)
     }
 
+    /// What failed, for an error message: the [`ExpectationResult::failure_summary`] of the first
+    /// `max` failed expectations, `; `-separated, then the labels of the rest.
+    pub fn failure_summary(&self, max: usize) -> String {
+        let mut parts: Vec<String> = self.failed().take(max).map(|(i, r)| r.failure_summary(i)).collect();
+        let rest: Vec<String> = self.failed().skip(max).map(|(i, r)| r.label(i)).collect();
+        if !rest.is_empty() {
+            parts.push(format!("and {} more: {}", rest.len(), rest.join(", ")));
+        }
+        parts.join("; ")
+    }
+
     /// Pretty JSON (keys in a fixed order, final newline): the bytes of the `result` output.
     pub fn to_json(&self) -> String {
         let value = crate::suite::sorted(serde_json::to_value(self).unwrap_or(Value::Null));
@@ -150,3 +250,96 @@ pub const EXIT_PASSED: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 /// Exit status: the table or the suite could not be read.
 pub const EXIT_BAD_INPUT: u8 = 2;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use crate::{Suite, validate};
+
+    fn result(ids: Vec<Option<String>>, expectations: &serde_json::Value) -> super::ValidationResult {
+        let n = ids.len();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id_discente", DataType::Utf8, true),
+            Field::new("renda", DataType::Float64, true),
+        ]));
+        let renda: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let batch =
+            RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(ids)), Arc::new(Float64Array::from(renda))])
+                .unwrap();
+        let suite = serde_json::json!({"expectation_suite_name": "s", "expectations": expectations});
+        validate(&[batch], &Suite::from_json(&suite.to_string()).unwrap())
+    }
+
+    #[test]
+    fn a_failure_summary_names_count_percentage_and_a_few_distinct_values() {
+        let ids: Vec<Option<String>> =
+            ["400001", "400001", "400004", "400005", "400006"].iter().map(|s| Some((*s).to_owned())).collect();
+        let r = result(
+            ids,
+            &serde_json::json!([
+                {"expectation_type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id_discente"}},
+                {"expectation_type": "expect_column_values_to_match_regex",
+                 "kwargs": {"column": "id_discente", "regex": "^[0-9a-f]{32}$"}},
+            ]),
+        );
+        assert_eq!(
+            r.results[1].failure_summary(1),
+            "#1 expect_column_values_to_match_regex(id_discente): 5 unexpected of 5 (100 %), \
+             e.g. \"400001\", \"400004\", \"400005\""
+        );
+        assert_eq!(r.failure_summary(5), r.results[1].failure_summary(1), "only failed expectations");
+    }
+
+    #[test]
+    fn missing_values_are_not_counted_and_long_values_are_cut() {
+        let long = "x".repeat(1000);
+        let ids = vec![None, Some(long), Some("ok".into()), Some("ok".into())];
+        let r = result(
+            ids,
+            &serde_json::json!([
+                {"expectation_type": "expect_column_values_to_be_in_set",
+                 "kwargs": {"column": "id_discente", "value_set": ["ok"]}},
+                {"expectation_type": "expect_column_median_to_be_between",
+                 "kwargs": {"column": "renda", "min_value": 10, "max_value": 20}},
+                {"expectation_type": "expect_column_values_to_not_be_null", "kwargs": {"column": "nope"}},
+            ]),
+        );
+        let first = r.results[0].failure_summary(0);
+        assert_eq!(
+            first,
+            format!(
+                "#0 expect_column_values_to_be_in_set(id_discente): 1 unexpected of 3 non-missing (33.33 %), \
+                 e.g. \"{}…[+960 chars]\"",
+                "x".repeat(40)
+            )
+        );
+        assert_eq!(
+            r.results[1].failure_summary(1),
+            "#1 expect_column_median_to_be_between(renda): observed 1.5, expected between 10 and 20"
+        );
+        let third = r.results[2].failure_summary(2);
+        assert!(third.starts_with("#2 expect_column_values_to_not_be_null(nope): could not be evaluated: "), "{third}");
+        let all = r.failure_summary(1);
+        assert!(all.starts_with(&first), "{all}");
+        assert!(
+            all.ends_with(
+                "; and 2 more: #1 expect_column_median_to_be_between(renda), \
+                 #2 expect_column_values_to_not_be_null(nope)"
+            ),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn percentages_are_never_rounded_to_none_or_all() {
+        assert_eq!(super::percent_text(100.0), "100");
+        assert_eq!(super::percent_text(12.5), "12.5");
+        assert_eq!(super::percent_text(0.001), "< 0.01");
+        assert_eq!(super::percent_text(99.999), "> 99.99");
+        assert_eq!(super::percent_text(0.0), "0");
+    }
+}

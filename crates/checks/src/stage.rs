@@ -11,7 +11,9 @@ use crate::{CheckError, Suite, input, profile_columns, render_html, validate_tab
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
-    /// The stage fails with an error naming the failed expectations; descendants do not run.
+    /// The stage fails with an error naming the failed expectations (counts, percentages,
+    /// examples); descendants do not run. Its result and report are written first, and the
+    /// orchestrator keeps them (`latest/<stage>/report.html`).
     #[default]
     Error,
     /// The failure is recorded (result, report, metrics, a warning) and the pipeline continues.
@@ -38,6 +40,10 @@ pub struct CheckStage {
 
 /// The stage kind.
 pub const CHECK_KIND: &str = "check";
+
+/// How many failed expectations a failing check's error describes in full (count, percentage,
+/// examples); the others are named only.
+const DETAILED_FAILURES: usize = 5;
 
 impl CheckStage {
     /// A stage with these params.
@@ -111,20 +117,22 @@ impl Stage for CheckStage {
         ctx.metric("unsuccessful", st.unsuccessful_expectations);
         ctx.metric("success_percent", st.success_percent);
         if !result.success {
-            let failed: Vec<String> = result.failed().map(|(i, r)| r.label(i)).collect();
+            // The outputs above are written first: the orchestrator keeps them when the stage
+            // fails, so the report of a failed check can be opened.
+            let failed = result.failure_summary(DETAILED_FAILURES);
             match self.params.severity {
                 Severity::Error => {
                     return Err(CheckError::SuiteFailed {
                         stage,
                         suite: suite.expectation_suite_name.clone(),
-                        failed_count: failed.len(),
+                        failed_count: result.failed().count(),
                         evaluated: result.results.len(),
-                        failed: failed.join(", "),
+                        failed,
                     }
                     .into());
                 }
                 Severity::Warn => {
-                    tracing::warn!(stage = %stage, suite = %suite.expectation_suite_name, failed = %failed.join(", "), "suite failed (severity warn)");
+                    tracing::warn!(stage = %stage, suite = %suite.expectation_suite_name, failed = %failed, "suite failed (severity warn)");
                 }
             }
         }

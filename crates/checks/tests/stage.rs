@@ -27,6 +27,8 @@ fn parquet_bytes(rows: usize) -> Vec<u8> {
 
 struct Run {
     result: Result<esteira_core::StageOutcome, String>,
+    /// What the stage had committed when it returned (kept by the orchestrator on failure).
+    committed: BTreeMap<String, esteira_core::ContentHash>,
     store: Arc<LocalStore>,
     _dir: tempfile::TempDir,
 }
@@ -43,11 +45,13 @@ fn run_stage(params: serde_json::Value, table: &[u8], suite: &str) -> Run {
         inputs.insert(name.to_owned(), InputArtifact { hash, path: store.object_path(&hash).unwrap() });
     }
     let mut ctx = StageContext::new("check_raw", inputs, stage.outputs(), store.clone());
-    let result = match stage.run(&mut ctx) {
+    let outcome = stage.run(&mut ctx);
+    let committed = ctx.committed_outputs();
+    let result = match outcome {
         Ok(()) => ctx.finish().map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
-    Run { result, store, _dir: dir }
+    Run { result, committed, store, _dir: dir }
 }
 
 fn output(run: &Run, name: &str) -> Vec<u8> {
@@ -77,10 +81,15 @@ fn passing_suite_passes_the_table_through_byte_for_byte() {
 #[test]
 fn severity_error_fails_naming_the_expectations_and_warn_continues() {
     let table = parquet_bytes(300);
-    let err = run_stage(json!({"severity": "error"}), &table, ORIGINAL).result.unwrap_err();
+    let failed = run_stage(json!({"severity": "error"}), &table, ORIGINAL);
+    let err = failed.result.as_ref().unwrap_err();
     assert!(err.contains("stage `check_raw`") && err.contains("students_expects"), "{err}");
-    assert!(err.contains("#1 expect_table_row_count_to_be_between"), "{err}");
+    assert!(err.contains("#1 expect_table_row_count_to_be_between: observed 300, expected 11543;"), "{err}");
     assert!(err.contains("expect_column_mean_to_be_between(renda)"), "{err}");
+    // Every output is written before the stage fails, so the failed check's report is kept.
+    assert_eq!(failed.committed.keys().collect::<Vec<_>>(), ["report", "result", "table"]);
+    let report = std::fs::read_to_string(failed.store.object_path(&failed.committed["report"]).unwrap()).unwrap();
+    assert!(report.contains("FAILED — students_expects"), "{report}");
 
     let run = run_stage(json!({"severity": "warn"}), &table, ORIGINAL);
     let outcome = run.result.as_ref().unwrap();

@@ -299,6 +299,16 @@ impl StageContext {
         self.outcome.state = state;
     }
 
+    /// The outputs this run committed so far: what a stage leaves when it fails after writing
+    /// some of them (each object is complete and durable). Outputs taken over from the previous
+    /// record with [`Self::reuse_previous`] are not included: an earlier execution wrote them.
+    pub fn committed_outputs(&self) -> BTreeMap<String, ContentHash> {
+        let reused = |name: &str, hash: &ContentHash| {
+            self.outcome.reused && self.previous.as_ref().is_some_and(|p| p.outputs.get(name) == Some(hash))
+        };
+        self.outcome.outputs.iter().filter(|(n, h)| !reused(n, h)).map(|(n, h)| (n.clone(), *h)).collect()
+    }
+
     /// Ends the run: every declared output must have been written.
     pub fn finish(self) -> Result<StageOutcome, CoreError> {
         for o in &self.declared {

@@ -109,7 +109,7 @@ pub(super) fn exec(_g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orc
         Ok(o) => o,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
-            return Err(OrchestratorError::ExecFailed { kind, message: e });
+            return Err(OrchestratorError::ExecFailed { kind, message: e.message });
         }
     };
     std::fs::create_dir_all(&a.out).map_err(|e| esteira_core::CoreError::io(&a.out, e))?;

@@ -2,10 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use esteira_core::{ArtifactStore, RunRecord};
+use esteira_core::{ArtifactStore, LocalStore, RunRecord, StageStatus};
 
 use super::{Global, open_store, print_json, table};
 use crate::plan::flatten;
+use crate::runner::latest_path;
 use crate::{OrchestratorError, exit};
 
 /// `esteira runs` subcommands.
@@ -54,7 +55,7 @@ pub(super) fn exec(g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
             if *json {
                 print_json(&r)?;
             } else {
-                super::out!("{}", show(&r))?;
+                super::out!("{}", show(&store, &r))?;
             }
         }
         Cmd::Diff { a, b, json } => {
@@ -104,7 +105,7 @@ fn list(runs: &[RunRecord]) -> String {
     table::render(&["RUN", "STATUS", "STARTED", "TIME", "RAN", "CACHED", "FAILED", "METRICS"], &rows)
 }
 
-fn show(r: &RunRecord) -> String {
+fn show(store: &LocalStore, r: &RunRecord) -> String {
     let mut out = format!(
         "run {}  {}\npipeline {} (config {})\nstarted {}  ended {}  on {}  esteira {}\ncommand {}\n\n",
         r.id,
@@ -125,8 +126,16 @@ fn show(r: &RunRecord) -> String {
             let src = s.input_sources.get(k).map(String::as_str).unwrap_or("");
             out.push_str(&format!("  in  {k:<12} {}  ({src})\n", v.short()));
         }
+        if s.status == StageStatus::Failed && !s.outputs.is_empty() {
+            out.push_str("  kept: outputs written before the stage failed (not cached)\n");
+        }
         for (k, v) in &s.outputs {
-            out.push_str(&format!("  out {k:<12} {v}\n"));
+            // Where people open it, while `latest/` still holds this object.
+            let file = s.output_files.get(k).unwrap_or(k);
+            let path = latest_path(store, name, file, v)
+                .map(|p| format!("  {}", p.strip_prefix(".").unwrap_or(&p).display()))
+                .unwrap_or_default();
+            out.push_str(&format!("  out {k:<12} {v}{path}\n"));
         }
         for (k, v) in &s.metrics {
             out.push_str(&format!("  metric {k} = {}\n", compact(v)));
