@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use esteira_core::{RunRecord, StageRecord};
+use esteira_core::{RunRecord, StageRecord, StageStatus};
 
 use crate::html::{Nav, duration, esc, metric_value, page, status};
 use crate::load::{EVALUATE_KIND, TRAIN_KIND, stages_in_order};
@@ -219,6 +219,9 @@ pub(crate) fn run_page(run: &RunRecord, served_model: Option<&str>) -> String {
             let _ = write!(b, "<div><code>{}</code> ← {target}</div>", esc(input));
         }
         b.push_str("</td><td>");
+        if s.status == StageStatus::Failed && !s.outputs.is_empty() {
+            b.push_str("<div class=\"notes kept\">written before the stage failed</div>");
+        }
         for (out, hash) in &s.outputs {
             let file = s.output_files.get(out).cloned().unwrap_or_else(|| out.clone());
             let view = if viewable(&file) { format!(" <a href=\"/artifacts/{hash}\">view</a>") } else { String::new() };

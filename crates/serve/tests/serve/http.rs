@@ -400,6 +400,32 @@ async fn run_browser_lists_runs_and_serves_artifacts() {
     srv.stop().await;
 }
 
+/// A failed stage's kept outputs (a failed check's report) are in its run record: the run page
+/// links them and `/artifacts` serves them as produced objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_stages_kept_outputs_are_linked_and_served() {
+    let f = fixture::store();
+    let kept = f.store.put_bytes(b"<!DOCTYPE html><html><body><h1>FAILED - clean</h1></body></html>\n").unwrap();
+    let mut run = f.store.run_get(&f.run_failed).unwrap();
+    run.id = "20261103T100000Z-e5f6".into();
+    let chk = run.stages.get_mut("check_clean").unwrap();
+    chk.status = esteira_core::StageStatus::Failed;
+    chk.outputs = BTreeMap::from([("report".to_owned(), kept)]);
+    chk.error = Some("stage `check_clean`: suite `clean` failed 1 of 12 expectations".into());
+    f.store.run_put(&run).unwrap();
+    let srv = start(&f).await;
+    let c = client();
+    let page = c.get(format!("{}/runs/{}", srv.base, run.id)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("written before the stage failed"), "{page}");
+    assert!(page.contains(&format!("/artifacts/{kept}?download=1")), "{page}");
+    assert!(page.contains(&format!("<iframe class=\"report\" src=\"/artifacts/{kept}\"")), "{page}");
+    let res = c.get(format!("{}/artifacts/{kept}?download=1", srv.base)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-disposition"], "attachment; filename=\"check_clean-report.html\"");
+    assert!(res.text().await.unwrap().contains("FAILED - clean"));
+    srv.stop().await;
+}
+
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
