@@ -7,6 +7,8 @@
 //! - [`ContentHash`] (BLAKE3) and the [`ArtifactStore`] trait with [`LocalStore`]: immutable
 //!   content-addressed objects, cache records, run records, one writer at a time.
 //! - [`table`]: Parquet written with fixed properties so equal tables give equal bytes.
+//! - [`parse_number`] / [`parse_integer`]: the one reading of numbers written as text (the
+//!   portal's `5.9`, a decimal comma `1,5`; `1.500` is rejected as ambiguous).
 //!
 //! Running a stage by hand, with no orchestrator:
 //!
@@ -56,6 +58,7 @@ mod context;
 mod error;
 mod hash;
 mod html;
+pub mod number;
 mod paths;
 mod text;
 pub mod procstat;
@@ -68,6 +71,7 @@ pub use context::{InputArtifact, NoProgress, OutputWriter, Progress, StageContex
 pub use error::CoreError;
 pub use hash::{ContentHash, HashingWriter};
 pub use html::escape_html;
+pub use number::{NumberError, parse_integer, parse_number};
 pub use text::{MAX_EXCERPT_CHARS, excerpt};
 pub use paths::{MAX_NAME_LEN, PathPolicy, is_safe_name, name_problem};
 pub use stage::{BuildFn, OutputSpec, Registry, Stage, StageError, StageFactory, params_json, parse_params};
