@@ -60,10 +60,10 @@ def features(df: pd.DataFrame, params: dict) -> pd.DataFrame:
     year = params.get("reference_year", 2020)
     for name in params["numeric"]:
         spec = derived.get(name)
-        if spec and spec["kind"] == "age":
-            out[name] = year - pd.to_numeric(df[spec["from"]], errors="coerce")
-        else:
-            out[name] = pd.to_numeric(df[name], errors="coerce")
+        src = df[spec["from"]] if spec and spec["kind"] == "age" else df[name]
+        # float64, so that a nullable Int64 column's <NA> becomes NaN for the imputer.
+        num = pd.to_numeric(src, errors="coerce").astype("float64")
+        out[name] = year - num if spec and spec["kind"] == "age" else num
     for name in params["categorical"]:
         spec = derived.get(name)
         if spec and spec["kind"] == "equals":
@@ -72,14 +72,32 @@ def features(df: pd.DataFrame, params: dict) -> pd.DataFrame:
             col = (src == spec["value"]).map({True: "true", False: "false"}).astype(object)
             col[src.isna()] = np.nan
         else:
-            col = df[name].astype(object).map(lambda v: v if pd.isna(v) else str(v).lower() if isinstance(v, bool) else str(v))
+            col = _as_text(df[name])
         out[name] = col
     return out
 
 
-def fit_reference(x_train: pd.DataFrame, y_train, params: dict, max_iter: int = 1000):
-    """The issue's reference model fitted on `x_train`; returns it and (features, fit) seconds."""
-    model = Pipeline([
+def _as_text(src: pd.Series) -> pd.Series:
+    """Values as text, booleans as "true"/"false", missing kept missing (vectorised where the
+    column is of one kind: a per-value lambda took seconds at scale 100)."""
+    col = src.astype(object)
+    kind = pd.api.types.infer_dtype(col, skipna=True)
+    if kind == "boolean":
+        return col.map({True: "true", False: "false"}).astype(object)
+    if kind in ("string", "empty"):
+        return col
+    if "mixed" in kind:
+        return col.map(lambda v: v if pd.isna(v) else str(v).lower() if isinstance(v, bool) else str(v))
+    present = col.notna()
+    col[present] = col[present].astype(str)
+    return col
+
+
+def reference_pipeline(params: dict, max_iter: int = 1000, tol: float = 1e-4) -> Pipeline:
+    """The issue's reference model, unfitted: the feature steps of `features`' columns, then
+    `LogisticRegression(class_weight="balanced")` (C = 1; the step is named "model", so a grid
+    sets `model__C`). Shared with scripts/pandas_baseline.py."""
+    return Pipeline([
         ("features", ColumnTransformer([
             ("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
              params["numeric"]),
@@ -87,8 +105,13 @@ def fit_reference(x_train: pd.DataFrame, y_train, params: dict, max_iter: int = 
                                       ("onehot", OneHotEncoder(drop="first", handle_unknown="ignore"))]),
              params["categorical"]),
         ])),
-        ("model", LogisticRegression(class_weight="balanced", max_iter=max_iter)),
+        ("model", LogisticRegression(class_weight="balanced", max_iter=max_iter, tol=tol)),
     ])
+
+
+def fit_reference(x_train: pd.DataFrame, y_train, params: dict, max_iter: int = 1000):
+    """The issue's reference model fitted on `x_train`; returns it and (features, fit) seconds."""
+    model = reference_pipeline(params, max_iter)
     t0 = time.perf_counter()
     x_fit = model.named_steps["features"].fit_transform(x_train)
     t_features = time.perf_counter() - t0
