@@ -11,5 +11,6 @@ pub fn default_registry() -> Registry {
     esteira_segregate::register(&mut r);
     esteira_train::register(&mut r);
     esteira_evaluate::register(&mut r);
+    esteira_command::register(&mut r);
     r
 }
