@@ -74,8 +74,12 @@ impl ExpectationResult {
         use esteira_core::excerpt;
         let c = &self.expectation_config;
         let mut s = format!("#{index} {}", excerpt(&c.expectation_type, 80));
-        if let Some(col) = c.column() {
-            s.push_str(&format!("({})", excerpt(col, 80)));
+        let list = c.kwargs.get("column_list").and_then(Value::as_array).map(|l| {
+            let names: Vec<&str> = l.iter().filter_map(Value::as_str).collect();
+            names.join(", ")
+        });
+        if let Some(cols) = c.column().map(str::to_owned).or(list) {
+            s.push_str(&format!("({})", excerpt(&cols, 80)));
         }
         if self.exception_info.raised_exception {
             let why = self.exception_info.exception_message.as_deref().unwrap_or("no message");
@@ -105,20 +109,20 @@ impl ExpectationResult {
         if let Some(pct) = self.result.get("unexpected_percent").and_then(Value::as_f64) {
             s.push_str(&format!(" ({} %)", percent_text(pct)));
         }
-        let mut examples: Vec<&Value> = Vec::new();
+        // Distinct as shown: two values cut to the same text are one example.
+        let mut examples: Vec<String> = Vec::new();
         if let Some(Value::Array(list)) = self.result.get("partial_unexpected_list") {
-            for v in list {
+            for shown in list.iter().map(value_excerpt) {
                 if examples.len() == FAILURE_EXAMPLES {
                     break;
                 }
-                if !examples.contains(&v) {
-                    examples.push(v);
+                if !examples.contains(&shown) {
+                    examples.push(shown);
                 }
             }
         }
         if !examples.is_empty() {
-            let shown: Vec<String> = examples.into_iter().map(value_excerpt).collect();
-            s.push_str(&format!(", e.g. {}", shown.join(", ")));
+            s.push_str(&format!(", e.g. {}", examples.join(", ")));
         }
         s
     }
@@ -130,10 +134,18 @@ pub const FAILURE_EXAMPLES: usize = 3;
 /// The most characters of one value a failure summary repeats.
 const VALUE_EXCERPT_CHARS: usize = 40;
 
-/// A value as JSON (strings quoted), long text cut.
+/// A value as JSON (strings quoted), long text cut; a row of a multi-column expectation
+/// (`{"column": value, …}`) has each value cut on its own, so that rows stay told apart.
 fn value_excerpt(v: &Value) -> String {
     match v {
         Value::String(s) => Value::String(esteira_core::excerpt(s, VALUE_EXCERPT_CHARS).into_owned()).to_string(),
+        Value::Object(fields) => {
+            let shown: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}: {}", value_excerpt(&Value::String(k.clone())), value_excerpt(v)))
+                .collect();
+            esteira_core::excerpt(&format!("{{{}}}", shown.join(", ")), 4 * VALUE_EXCERPT_CHARS).into_owned()
+        }
         other => esteira_core::excerpt(&other.to_string(), VALUE_EXCERPT_CHARS).into_owned(),
     }
 }
@@ -331,6 +343,28 @@ mod tests {
                  #2 expect_column_values_to_not_be_null(nope)"
             ),
             "{all}"
+        );
+    }
+
+    #[test]
+    fn rows_of_a_multi_column_expectation_have_each_value_cut() {
+        // Values longer than the cut that differ only at their end: each stays told apart.
+        let long = "9d87eead".repeat(6);
+        let ids: Vec<Option<String>> =
+            ["1", "1", "2", "3", "3"].iter().map(|t| Some(format!("{long}{t}"))).chain([Some("b".into())]).collect();
+        let r = result(
+            ids,
+            &serde_json::json!([
+                {"expectation_type": "expect_compound_columns_to_be_unique",
+                 "kwargs": {"column_list": ["id_discente"]}},
+            ]),
+        );
+        let summary = r.results[0].failure_summary(0);
+        let shown = format!("{{\"id_discente\": \"{}…[+9 chars]\"}}", &long[..40]);
+        assert_eq!(
+            summary,
+            format!("#0 expect_compound_columns_to_be_unique(id_discente): 4 unexpected of 6 (66.67 %), e.g. {shown}"),
+            "values cut alike are one example"
         );
     }
 
