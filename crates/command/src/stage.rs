@@ -402,3 +402,153 @@ fn undeclared(out: &Path, declared: &[(String, OutputKind)]) -> Vec<String> {
     }
     names
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use esteira_core::{ArtifactStore, ContentHash, InputArtifact, LocalStore};
+
+    use super::*;
+
+    struct Ran {
+        result: Result<BTreeMap<String, ContentHash>, String>,
+        committed: BTreeMap<String, ContentHash>,
+        store: Arc<LocalStore>,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Ran {
+        fn text(&self, output: &str) -> String {
+            let hash = self.committed[output];
+            std::fs::read_to_string(self.store.object_path(&hash).unwrap()).unwrap()
+        }
+    }
+
+    fn run_with(params: serde_json::Value, inputs: &[(&str, &[u8])], objects: &[(&str, &Path)]) -> Ran {
+        let stage = CommandStage::from_params(params).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(LocalStore::open(dir.path()).unwrap());
+        let mut artifacts = BTreeMap::new();
+        for (name, bytes) in inputs {
+            let hash = store.put_bytes(bytes).unwrap();
+            artifacts.insert((*name).to_owned(), InputArtifact { hash, path: store.object_path(&hash).unwrap() });
+        }
+        for (name, path) in objects {
+            let hash = store.put_bytes(&std::fs::read(path).unwrap()).unwrap();
+            artifacts.insert((*name).to_owned(), InputArtifact { hash, path: store.object_path(&hash).unwrap() });
+        }
+        let mut ctx = StageContext::new("t", artifacts, stage.outputs(), store.clone());
+        let run = stage.run(&mut ctx).map_err(|e| e.to_string());
+        let committed = ctx.committed_outputs();
+        let result = run.and_then(|()| ctx.finish().map(|o| o.outputs).map_err(|e| e.to_string()));
+        Ran { result, committed, store, _dir: dir }
+    }
+
+    fn run(params: serde_json::Value, inputs: &[(&str, &[u8])]) -> Ran {
+        run_with(params, inputs, &[])
+    }
+
+    #[test]
+    fn the_log_is_stdout_then_stderr_each_ending_a_line() {
+        let r = run(serde_json::json!({"run": ["sh", "-c", "printf a; printf b >&2; printf c"]}), &[]);
+        assert!(r.result.is_ok(), "{:?}", r.result);
+        assert_eq!(r.text("log"), "==> stdout <==\nac\n==> stderr <==\nb\n");
+        let r = run(serde_json::json!({"run": ["true"]}), &[]);
+        assert_eq!(r.text("log"), "==> stdout <==\n==> stderr <==\n");
+    }
+
+    #[test]
+    fn a_failure_keeps_only_the_log_and_quotes_the_last_lines() {
+        let script = "for i in $(seq 1 30); do echo line $i >&2; done; echo partial > \"$1\"; exit 2";
+        let r =
+            run(serde_json::json!({"run": ["sh", "-c", script, "sh", "{outputs.t}"], "outputs": {"t": "txt"}}), &[]);
+        let e = r.result.unwrap_err();
+        assert!(e.starts_with("stage `t`: `sh` exited with status 2; last lines of its stderr:\n  | line 11\n"), "{e}");
+        assert!(e.ends_with("  | line 30"), "{e}");
+        assert!(!e.contains("line 10\n"), "{e}");
+        assert_eq!(r.committed.keys().collect::<Vec<_>>(), ["log"]);
+        // Without the log, the error still quotes it.
+        let r = run(
+            serde_json::json!({"run": ["sh", "-c", "echo oops; exit 1"], "outputs": {"t": "txt"}, "log": false}),
+            &[],
+        );
+        let e = r.result.unwrap_err();
+        assert!(e.ends_with("last lines of its stdout:\n  | oops"), "{e}");
+        assert!(r.committed.is_empty());
+        let r = run(serde_json::json!({"run": ["sh", "-c", "exit 1"]}), &[]);
+        assert!(r.result.unwrap_err().ends_with("`sh` exited with status 1; it printed nothing"));
+    }
+
+    #[test]
+    fn outputs_that_are_missing_or_mistyped_are_named() {
+        let p = serde_json::json!({
+            "run": ["sh", "-c", "echo x > \"$1\"; echo stray > out/other.txt", "sh", "{outputs.a}"],
+            "outputs": {"a": "txt", "b": "csv", "c": "dir"}
+        });
+        let r = run(p, &[]);
+        let e = r.result.unwrap_err();
+        assert!(
+            e.contains(
+                "`sh` exited 0 but did not write `b` (out/b.csv), `c` (out/c); out/ holds instead: out/other.txt"
+            ),
+            "{e}"
+        );
+        assert_eq!(r.committed.keys().collect::<Vec<_>>(), ["a", "log"], "complete outputs are kept");
+        let p = serde_json::json!({"run": ["sh", "-c", "mkdir out/a.json"], "outputs": {"a": "json"}});
+        let e = run(p, &[]).result.unwrap_err();
+        assert!(e.contains("output `a`: out/a.json is a directory; file outputs must be regular files"), "{e}");
+        let p = serde_json::json!({"run": ["sh", "-c", "echo '{{' > out/a.json"], "outputs": {"a": "json"}});
+        let e = run(p, &[]).result.unwrap_err();
+        assert!(e.contains("output `a`: out/a.json is not valid JSON"), "{e}");
+        let p = serde_json::json!({"run": ["sh", "-c", "ln -s /etc/hostname out/a.txt"], "outputs": {"a": "txt"}});
+        let e = run(p, &[]).result.unwrap_err();
+        assert!(e.contains("out/a.txt is a symbolic link"), "{e}");
+        let p = serde_json::json!({"run": ["sh", "-c", "echo > out/d"], "outputs": {"d": "dir"}});
+        let e = run(p, &[]).result.unwrap_err();
+        assert!(e.contains("out/d is a file; directory outputs (kind \"dir\") must be directories"), "{e}");
+    }
+
+    #[test]
+    fn a_directory_output_is_an_input_directory_downstream() {
+        let write = serde_json::json!({
+            "run": ["sh", "-c", "mkdir -p \"$1/x\" && echo 1 > \"$1/x/one\" && echo 2 > \"$1/two\"", "sh", "{outputs.d}"],
+            "outputs": {"d": "dir"}
+        });
+        let a = run(write.clone(), &[]);
+        assert!(a.result.is_ok(), "{:?}", a.result);
+        assert_eq!(a.committed["d"], run(write, &[]).committed["d"], "same tree, same object");
+        let tar = a.store.object_path(&a.committed["d"]).unwrap();
+        let read = serde_json::json!({
+            "run": ["sh", "-c", "cat \"$1/x/one\" \"$1/two\"; touch \"$1/new\" 2>/dev/null || echo read-only", "sh", "{inputs.d}"],
+        });
+        let b = run_with(read, &[], &[("d", &tar)]);
+        assert!(b.result.is_ok(), "{:?}", b.result);
+        let log = b.text("log");
+        assert!(log.starts_with("==> stdout <==\n1\n2\n"), "{log}");
+        // Root may write anywhere; anyone else is refused.
+        assert!(log.contains("read-only") || is_root(), "{log}");
+    }
+
+    fn is_root() -> bool {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    }
+
+    #[test]
+    fn inputs_are_copies_and_the_scratch_directory_is_removed() {
+        let p = serde_json::json!({
+            "run": ["sh", "-c", "pwd > \"$2\"; chmod u+w \"$1\"; echo changed > \"$1\"", "sh", "{inputs.a}", "{outputs.cwd}"],
+            "outputs": {"cwd": "txt"}
+        });
+        let r = run(p, &[("a", b"original")]);
+        assert!(r.result.is_ok(), "{:?}", r.result);
+        let cwd = r.text("cwd");
+        assert!(!Path::new(cwd.trim()).exists(), "{cwd}");
+        let hash = ContentHash::of_bytes(b"original");
+        assert_eq!(std::fs::read(r.store.object_path(&hash).unwrap()).unwrap(), b"original");
+    }
+}
