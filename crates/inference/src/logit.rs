@@ -26,6 +26,9 @@ const MAX_HALVINGS: usize = 40;
 const MOVING_TOL: f64 = 1e-6;
 /// Refits on the rows left after setting separated rows aside.
 const MAX_SEPARATION_ROUNDS: usize = 3;
+/// A well-posed fit converges (quadratically) in well under this many Newton iterations; from
+/// here on, rows still being pushed to perfect predictions mean separation.
+const SEPARATION_CHECK_FROM: usize = 15;
 
 /// A dense design matrix: `rows` x `names.len()` values, row-major, without an intercept column
 /// (the fit adds it, see [`LogitOptions::intercept`]).
@@ -496,23 +499,54 @@ fn softplus(t: f64) -> f64 {
     t.max(0.0) + (-t.abs()).exp().ln_1p()
 }
 
+/// One pass over the rows. Only a row's non-zero values are visited (one-hot designs are mostly
+/// zeros): the skipped terms are exact zeros, so the sums are those of the dense loops, in the
+/// same order.
 fn evaluate(x: &Mat, y: &[bool], beta: &[f64]) -> Eval {
     let k = x.cols;
     let mut ll = 0.0;
     let mut grad = vec![0.0; k];
     let mut hess = vec![0.0; k * k];
+    let mut nz: Vec<usize> = Vec::with_capacity(k);
     for (i, &yi) in y.iter().enumerate() {
-        let eta = x.dot_row(i, beta);
+        let row = x.row(i);
+        nz.clear();
+        nz.extend((0..k).filter(|&j| row[j] != 0.0));
+        let mut eta = 0.0;
+        for &j in &nz {
+            eta += row[j] * beta[j];
+        }
         let (p, q) = probabilities(eta);
         ll -= if yi { softplus(-eta) } else { softplus(eta) };
         let r = if yi { q } else { -p };
-        let row = x.row(i);
-        for (g, v) in grad.iter_mut().zip(row) {
-            *g += r * v;
+        let w = p * q;
+        for (ai, &a) in nz.iter().enumerate() {
+            grad[a] += r * row[a];
+            let xa = w * row[a];
+            let h = &mut hess[a * k..=a * k + a];
+            for &b in &nz[..=ai] {
+                h[b] += xa * row[b];
+            }
         }
-        add_outer_lower(&mut hess, row, p * q);
     }
     Eval { ll, grad, hess }
+}
+
+/// Per row of `x`: whether the last step moved its linear predictor, and whether it is then
+/// predicted perfectly (its observed class has probability within `tol` of 1).
+fn moving_rows(x: &Mat, y: &[bool], beta: &[f64], step: &[f64], tol: f64) -> (Vec<bool>, usize) {
+    let mut moving = vec![false; x.rows];
+    let mut perfect = 0usize;
+    for (i, m) in moving.iter_mut().enumerate() {
+        *m = x.dot_row(i, step).abs() > MOVING_TOL;
+        if *m {
+            let (p, q) = probabilities(x.dot_row(i, beta));
+            if (if y[i] { q } else { p }) < tol {
+                perfect += 1;
+            }
+        }
+    }
+    (moving, perfect)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -520,6 +554,9 @@ enum Stop {
     Converged,
     MaxIter,
     Singular,
+    /// Rows are being pushed to perfect predictions long after a well-posed fit would have
+    /// converged.
+    Separating,
     NoAscent,
 }
 
@@ -533,12 +570,15 @@ struct Newton {
     max_gradient: f64,
 }
 
-/// Newton–Raphson from zero with step halving: a step that lowers the log-likelihood (beyond
-/// rounding) is halved until it does not.
-fn newton(x: &Mat, y: &[bool], o: &LogitOptions) -> Newton {
+/// Newton–Raphson from `start` (zeros if `None`) with step halving: a step that lowers the
+/// log-likelihood (beyond rounding) is halved until it does not. From iteration
+/// [`SEPARATION_CHECK_FROM`] on, a fit whose last step still moves perfectly predicted rows
+/// stops early (`Stop::Separating`): it is diverging, and more iterations only push those rows
+/// further.
+fn newton(x: &Mat, y: &[bool], o: &LogitOptions, start: Option<Vec<f64>>) -> Newton {
     let k = x.cols;
     let n = x.rows as f64;
-    let mut beta = vec![0.0; k];
+    let mut beta = start.unwrap_or_else(|| vec![0.0; k]);
     let mut cur = evaluate(x, y, &beta);
     let mut last_step = vec![0.0; k];
     let mut iterations = 0;
@@ -576,6 +616,10 @@ fn newton(x: &Mat, y: &[bool], o: &LogitOptions) -> Newton {
         iterations += 1;
         if max_step <= o.step_tol && max_grad(&cur) <= o.gradient_tol {
             stop = Stop::Converged;
+            break;
+        }
+        if iterations >= SEPARATION_CHECK_FROM && moving_rows(x, y, &beta, &last_step, o.separation_tol).1 > 0 {
+            stop = Stop::Separating;
             break;
         }
     }
@@ -700,10 +744,11 @@ pub fn fit_logit(
     let mut problem = Problem { design, intercept: options.intercept, rows: all_rows, cols: check.kept };
 
     let mut round = 0;
+    let mut start = None;
     let fit = loop {
         let x = problem.matrix();
         let y_sub: Vec<bool> = problem.rows.iter().map(|&i| y[i]).collect();
-        let fit = newton(&x, &y_sub, options);
+        let fit = newton(&x, &y_sub, options, start.take());
         if fit.stop == Stop::Converged {
             let extreme = (0..x.rows)
                 .filter(|&i| {
@@ -717,15 +762,7 @@ pub fn fit_logit(
             break Some((x, y_sub, fit));
         }
         // Rows still moving in the last step, and whether any is already perfectly predicted.
-        let mut moving = vec![false; x.rows];
-        let mut perfect = 0usize;
-        for (i, m) in moving.iter_mut().enumerate() {
-            *m = x.dot_row(i, &fit.last_step).abs() > MOVING_TOL;
-            let (p, q) = probabilities(x.dot_row(i, &fit.beta));
-            if *m && (if y_sub[i] { q } else { p }) < options.separation_tol {
-                perfect += 1;
-            }
-        }
+        let (moving, perfect) = moving_rows(&x, &y_sub, &fit.beta, &fit.last_step, options.separation_tol);
         if perfect == 0 || round == MAX_SEPARATION_ROUNDS {
             if fit.stop == Stop::Singular && perfect == 0 {
                 warnings.push(FitWarning::SingularInformation);
@@ -776,6 +813,13 @@ pub fn fit_logit(
         }
         warnings.push(FitWarning::QuasiSeparation { rows: set_aside, columns });
         vif = sub.vif;
+        // The refit starts from the identified part of this fit (it has converged there).
+        let mut warm: Vec<f64> = if options.intercept { vec![fit.beta[0]] } else { Vec::new() };
+        for c in &sub.kept {
+            let p = problem.cols.iter().position(|k| k == c).map_or(0, |p| p + offset);
+            warm.push(if diverging.contains(&p) { 0.0 } else { fit.beta[p] });
+        }
+        start = Some(warm);
         problem.rows = rest;
         problem.cols = sub.kept;
         if problem.rows.len() <= problem.parameters() {
@@ -1036,6 +1080,53 @@ mod tests {
             let (a, b) = (r.coefficient(name).unwrap(), rest.coefficient(name).unwrap());
             assert!((a.estimate.unwrap() - b.estimate.unwrap()).abs() < 1e-9, "{name}");
             assert!((a.clustered.unwrap().std_error - b.clustered.unwrap().std_error).abs() < 1e-9, "{name}");
+        }
+    }
+
+    #[test]
+    fn separation_along_two_columns_withholds_both() {
+        // x1, x2 in {0, 1, 2}: every row with x1 + x2 > 0 passes, rows with x1 = x2 = 0 are mixed.
+        // The likelihood rises without bound along (x1 + x2); on the remaining rows both are 0.
+        let (base, _, y0, g) = data(600);
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..600 {
+            let (a, b) = (f64::from((i % 3) as u8), f64::from(((i / 3) % 3) as u8));
+            x.extend([a, b, base[2 * i]]);
+            y.push(if a + b > 0.0 { true } else { y0[i] });
+        }
+        let names: Vec<String> = ["x1", "x2", "z"].map(str::to_owned).to_vec();
+        let r = fit_logit(
+            &Design::new(&x, 600, &names).unwrap(),
+            &y,
+            Some(&Clusters::from_keys(&g)),
+            &LogitOptions::default(),
+        )
+        .unwrap();
+        for c in ["x1", "x2"] {
+            assert_eq!(
+                r.coefficient(c).unwrap().status,
+                CoefficientStatus::Separated { direction: Direction::Positive },
+                "{c}"
+            );
+        }
+        let boundary: Vec<usize> = (0..600).filter(|&i| x[3 * i] + x[3 * i + 1] == 0.0).collect();
+        assert_eq!(r.rows_used, boundary.len());
+        assert!(
+            matches!(&r.warnings[..], [FitWarning::QuasiSeparation { columns, .. }] if columns.len() == 2),
+            "{:?}",
+            r.warnings
+        );
+        // The rest: the fit on the boundary rows with z alone.
+        let xz: Vec<f64> = boundary.iter().map(|&i| x[3 * i + 2]).collect();
+        let yz: Vec<bool> = boundary.iter().map(|&i| y[i]).collect();
+        let zn = vec!["z".to_owned()];
+        let rest =
+            fit_logit(&Design::new(&xz, boundary.len(), &zn).unwrap(), &yz, None, &LogitOptions::default()).unwrap();
+        for name in [INTERCEPT, "z"] {
+            let (a, b) = (r.coefficient(name).unwrap(), rest.coefficient(name).unwrap());
+            assert!((a.estimate.unwrap() - b.estimate.unwrap()).abs() < 1e-9, "{name}");
+            assert!((a.naive.unwrap().std_error - b.naive.unwrap().std_error).abs() < 1e-9, "{name}");
         }
     }
 
