@@ -192,11 +192,9 @@ fn fast_decimal(b: &[u8]) -> Option<f64> {
             return None;
         }
     }
-    if mantissa == 0 {
-        return Some(0.0);
-    }
     let v = mantissa as f64 / POW10[frac];
-    Some(if neg { -v } else { v })
+    // `0.0 - v`, not `-v`: `-0` reads as 0 (IEEE 754: 0 - 0 is +0).
+    Some(if neg { 0.0 - v } else { v })
 }
 
 /// Plain `[+-]digits` (at most 18 digits, so no overflow) as [`parse_integer`] reads it.
