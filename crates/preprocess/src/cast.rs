@@ -23,29 +23,20 @@ pub enum Parsed<T> {
     Invalid,
 }
 
-/// `str::trim` only when an end is not plain ASCII: most values need no trimming and the
-/// Unicode-aware trim is a measurable share of a cast.
-fn trim(text: &str) -> &str {
-    let plain = |b: u8| b.is_ascii() && !b.is_ascii_whitespace();
-    match text.as_bytes() {
-        [first, .., last] if plain(*first) && plain(*last) => text,
-        [only] if plain(*only) => text,
-        _ => text.trim(),
-    }
-}
-
-/// Parses an integer: optional sign and decimal digits, surrounding whitespace ignored.
+/// Parses an integer with [`esteira_core::parse_integer`], the workspace's one reading of
+/// numbers: whitespace ignored, blank text [`Parsed::Blank`], a whole number written without
+/// decimals (`1994`, `+7`, `1.234.567`); `1.000` is ambiguous, `1.0` is not an integer.
 pub fn parse_int64(text: &str) -> Parsed<i64> {
-    let t = trim(text);
-    if t.is_empty() {
-        return Parsed::Blank;
+    match esteira_core::parse_integer(text) {
+        Ok(Some(v)) => Parsed::Value(v),
+        Ok(None) => Parsed::Blank,
+        Err(_) => Parsed::Invalid,
     }
-    t.parse::<i64>().map_or(Parsed::Invalid, Parsed::Value)
 }
 
 /// Parses a boolean from exactly `true`, `false`, `t`, `f`, `True` or `False`.
 pub fn parse_bool(text: &str) -> Parsed<bool> {
-    match trim(text) {
+    match text.trim() {
         "" => Parsed::Blank,
         "true" | "t" | "True" => Parsed::Value(true),
         "false" | "f" | "False" => Parsed::Value(false),
@@ -53,96 +44,17 @@ pub fn parse_bool(text: &str) -> Parsed<bool> {
     }
 }
 
-/// Parses a finite float. Besides Rust's float syntax (`1725`, `-0.5`, `1e3`), one comma is read
-/// as the decimal separator (`1234,5`, `0,75`) unless the value could equally be an English
-/// thousands grouping: a comma followed by exactly three digits after a 1–3 digit integer part
-/// that does not start with 0 (`1,234`, `12,500`) is rejected as ambiguous. Values mixing `.`
-/// and `,`, or with several commas, are rejected. NaN and infinities are rejected.
+/// Parses a finite float with [`esteira_core::parse_number`], the workspace's one reading of
+/// numbers (the train stage and the server read text the same way): the portal's `1725`,
+/// `5.9`, `-0.5`, `1e3`; a decimal comma `1234,5`; both separators `1.234,5`; but one separator
+/// before exactly three digits (`1.234`, `12,500`) is rejected as ambiguous, and so are NaN,
+/// infinities and values beyond `f64`. Blank text is [`Parsed::Blank`].
 pub fn parse_float64(text: &str) -> Parsed<f64> {
-    let t = trim(text);
-    if t.is_empty() {
-        return Parsed::Blank;
+    match esteira_core::parse_number(text) {
+        Ok(Some(v)) => Parsed::Value(v),
+        Ok(None) => Parsed::Blank,
+        Err(_) => Parsed::Invalid,
     }
-    if let Some(v) = fast_decimal(t.as_bytes()) {
-        return Parsed::Value(v);
-    }
-    let v = if let Some((int, frac)) = t.split_once(',') {
-        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !digits(int.strip_prefix(['-', '+']).unwrap_or(int)) || !digits(frac) || ambiguous_comma(t) {
-            return Parsed::Invalid;
-        }
-        format!("{int}.{frac}").parse::<f64>()
-    } else {
-        t.parse::<f64>()
-    };
-    match v {
-        Ok(v) if v.is_finite() => Parsed::Value(v),
-        _ => Parsed::Invalid,
-    }
-}
-
-/// `1,234` could be 1.234 (Brazilian) or 1234 (English).
-fn ambiguous_comma(t: &str) -> bool {
-    let unsigned = t.strip_prefix(['-', '+']).unwrap_or(t);
-    let Some((int, frac)) = unsigned.split_once(',') else { return false };
-    (1..=3).contains(&int.len())
-        && !int.starts_with('0')
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.len() == 3
-        && frac.bytes().all(|b| b.is_ascii_digit())
-}
-
-const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-
-/// The common case `[+-]digits[.,digits]` with at most 15 digits, without the general parser:
-/// an integer below 2^53 divided by an exact power of ten is one correctly rounded IEEE
-/// operation, so the result equals `str::parse`'s (Clinger's fast path).
-fn fast_decimal(b: &[u8]) -> Option<f64> {
-    let (neg, rest) = match b.first()? {
-        b'-' => (true, &b[1..]),
-        b'+' => (false, &b[1..]),
-        _ => (false, b),
-    };
-    let mut mantissa: u64 = 0;
-    let mut digits = 0usize;
-    let mut i = 0usize;
-    while i < rest.len() && rest[i].is_ascii_digit() {
-        mantissa = mantissa * 10 + u64::from(rest[i] - b'0');
-        digits += 1;
-        if digits > 15 {
-            return None;
-        }
-        i += 1;
-    }
-    let int_digits = i;
-    if int_digits == 0 {
-        return None;
-    }
-    let mut frac = 0usize;
-    if i < rest.len() {
-        let sep = rest[i];
-        if sep != b'.' && sep != b',' {
-            return None;
-        }
-        i += 1;
-        while i < rest.len() && rest[i].is_ascii_digit() {
-            mantissa = mantissa * 10 + u64::from(rest[i] - b'0');
-            digits += 1;
-            frac += 1;
-            if digits > 15 {
-                return None;
-            }
-            i += 1;
-        }
-        if frac == 0 || i != rest.len() {
-            return None;
-        }
-        if sep == b',' && frac == 3 && int_digits <= 3 && rest[0] != b'0' {
-            return None;
-        }
-    }
-    let v = mantissa as f64 / POW10[frac];
-    Some(if neg { -v } else { v })
 }
 
 /// A converted column.
@@ -203,8 +115,8 @@ pub(crate) fn convert(array: &ArrayRef, to: CastType) -> Result<Converted, Arrow
         let text = cast(array, &DataType::Utf8)?;
         let text = text.as_string::<i32>();
         return Ok(match to {
-            CastType::Int64 => parse_primitive::<Int64Type>(text, fast_int, parse_int64),
-            CastType::Float64 => parse_primitive::<Float64Type>(text, fast_decimal, parse_float64),
+            CastType::Int64 => parse_primitive::<Int64Type>(text, parse_int64),
+            CastType::Float64 => parse_primitive::<Float64Type>(text, parse_float64),
             CastType::Bool => parse_booleans(text),
             CastType::Utf8 => text_column(text),
         });
@@ -242,27 +154,6 @@ fn text_column(text: &StringArray) -> Converted {
         was_null: nulls as u64,
         ok: (text.len() - nulls) as u64,
     }
-}
-
-/// Plain `[+-]digits` (at most 18 digits, so no overflow) as `parse_int64` reads it. Text that
-/// needs trimming or is anything else takes the general path.
-fn fast_int(b: &[u8]) -> Option<i64> {
-    let (neg, digits) = match b.first()? {
-        b'-' => (true, &b[1..]),
-        b'+' => (false, &b[1..]),
-        _ => (false, b),
-    };
-    if digits.is_empty() || digits.len() > 18 {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + i64::from(d - b'0');
-    }
-    Some(if neg { -v } else { v })
 }
 
 /// The exact spellings `parse_bool` accepts, without trimming. Slice patterns compare the
@@ -314,13 +205,8 @@ impl Validity {
     }
 }
 
-/// Parses each value, trying `fast` on the raw bytes first: it accepts only text that `parse`
-/// would read the same way (no surrounding whitespace), so the result is `parse`'s.
-fn parse_primitive<T>(
-    text: &StringArray,
-    fast: fn(&[u8]) -> Option<T::Native>,
-    parse: fn(&str) -> Parsed<T::Native>,
-) -> Converted
+/// Parses each value with `parse` (whose common cases take esteira-core's fast paths).
+fn parse_primitive<T>(text: &StringArray, parse: fn(&str) -> Parsed<T::Native>) -> Converted
 where
     T: arrow::datatypes::ArrowPrimitiveType,
 {
@@ -329,20 +215,13 @@ where
     let mut valid = Validity::new(n);
     let mut failed = Vec::new();
     let mut was_null = 0u64;
-    let offsets = text.value_offsets();
-    let data = text.value_data();
     let nulls = text.nulls().filter(|n| n.null_count() > 0);
     for (i, slot) in values.iter_mut().enumerate() {
         if nulls.is_some_and(|n| n.is_null(i)) {
             was_null += 1;
             continue;
         }
-        let bytes = &data[offsets[i].as_usize()..offsets[i + 1].as_usize()];
-        let parsed = match fast(bytes) {
-            Some(v) => Parsed::Value(v),
-            None => parse(text.value(i)),
-        };
-        match parsed {
+        match parse(text.value(i)) {
             Parsed::Value(v) => {
                 *slot = v;
                 valid.set(i);
@@ -445,81 +324,69 @@ mod tests {
     use arrow::array::Float64Array;
 
     #[test]
-    fn floats_accept_decimal_commas_only_when_unambiguous() {
+    fn floats_are_read_by_the_one_number_parser() {
         for (text, want) in [
             ("1725", 1725.0),
             (" 1725.50 ", 1725.5),
+            ("5.9", 5.9),
             ("1234,5", 1234.5),
             ("0,75", 0.75),
             ("-3,25", -3.25),
             ("1234,567", 1234.567),
             ("0,123", 0.123),
+            ("1.234,5", 1234.5),
             ("1e3", 1000.0),
             ("+.5", 0.5),
             ("123456789012345678", 123_456_789_012_345_678.0),
         ] {
             assert_eq!(parse_float64(text), Parsed::Value(want), "{text}");
         }
-        for text in ["1,234", "12,500", "-999,000", "1.234,5", "1,2,3", "abc", "NaN", "inf", "1e400", "1,", ","] {
+        for text in ["1,234", "1.234", "12,500", "-999,000", "1.000", "1,2,3", "abc", "NaN", "inf", "1e400", ","] {
             assert_eq!(parse_float64(text), Parsed::Invalid, "{text}");
         }
         assert_eq!(parse_float64("   "), Parsed::Blank);
-    }
-
-    #[test]
-    fn fast_path_agrees_with_the_standard_parser() {
-        for text in ["0.1", "0.3", "123.456", "999999999999999", "0.00000000000001", "-7.0", "42", "3.14159265358979"] {
-            assert_eq!(fast_decimal(text.as_bytes()), Some(text.parse::<f64>().unwrap()), "{text}");
-        }
-        assert_eq!(fast_decimal(b"1234567890123456"), None);
+        assert!(matches!(parse_float64("-0"), Parsed::Value(v) if v.is_sign_positive()));
     }
 
     proptest::proptest! {
         #[test]
-        fn fast_path_is_exact(int in 0u64..100_000_000, frac in 0u64..10_000_000, width in 1usize..8, neg: bool) {
+        fn floats_agree_with_the_standard_parser(
+            int in 0u64..100_000_000, frac in 0u64..10_000_000, width in 1usize..8, neg: bool,
+        ) {
             let text = format!("{}{int}.{frac:0width$}", if neg { "-" } else { "" });
             let comma = text.replace('.', ",");
             let want = text.parse::<f64>().unwrap();
-            proptest::prop_assert_eq!(parse_float64(&text), Parsed::Value(want));
-            // A decimal comma reads the same number unless it is ambiguous.
-            if !ambiguous_comma(&comma) {
-                proptest::prop_assert_eq!(parse_float64(&comma), Parsed::Value(want));
-            }
+            let want = if want == 0.0 { 0.0 } else { want };
+            // `.` and `,` read the same number, unless one separator before three digits makes
+            // it ambiguous.
+            let ambiguous = (1..=3).contains(&int.to_string().len()) && int != 0 && width == 3;
+            let expect = if ambiguous { Parsed::Invalid } else { Parsed::Value(want) };
+            proptest::prop_assert_eq!(parse_float64(&text), expect);
+            proptest::prop_assert_eq!(parse_float64(&comma), expect);
+        }
+
+        #[test]
+        fn ints_agree_with_the_standard_parser(text in "[ +-]?[0-9]{0,20}[ a]?") {
+            let want = match text.trim() {
+                "" => Parsed::Blank,
+                t => t.parse::<i64>().map_or(Parsed::Invalid, Parsed::Value),
+            };
+            proptest::prop_assert_eq!(parse_int64(&text), want);
         }
     }
 
     #[test]
     fn trims_ascii_and_unicode_whitespace() {
-        assert_eq!(trim("x"), "x");
-        assert_eq!(trim(" 12\t"), "12");
-        assert_eq!(trim("\u{a0}12\u{2003}"), "12");
-        assert_eq!(trim("é"), "é");
         assert_eq!(parse_int64("\u{a0}7"), Parsed::Value(7));
+        assert_eq!(parse_float64(" 12\t"), Parsed::Value(12.0));
+        assert_eq!(parse_bool("\u{a0}t\u{2003}"), Parsed::Value(true));
     }
 
     #[test]
-    fn fast_paths_agree_with_the_parsers() {
-        for text in
-            ["0", "-0", "+7", "-12", "123456789012345678", "1234567890123456789", "", "+", "-", "1a", " 1", "1.0"]
-        {
-            if let Some(v) = fast_int(text.as_bytes()) {
-                assert_eq!(parse_int64(text), Parsed::Value(v), "{text}");
-            }
-        }
-        assert_eq!(fast_int(b"-123456789012345678"), Some(-123_456_789_012_345_678));
-        assert_eq!(fast_int(b"1234567890123456789"), None);
+    fn fast_bool_agrees_with_parse_bool() {
         for text in ["true", "t", "True", "false", "f", "False", "TRUE", " t", ""] {
             if let Some(v) = fast_bool(text.as_bytes()) {
                 assert_eq!(parse_bool(text), Parsed::Value(v), "{text}");
-            }
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn fast_int_matches_parse(text in "[ +-]?[0-9]{0,20}[ a]?") {
-            if let Some(v) = fast_int(text.as_bytes()) {
-                proptest::prop_assert_eq!(parse_int64(&text), Parsed::Value(v));
             }
         }
     }
@@ -528,6 +395,8 @@ mod tests {
     fn ints_and_bools() {
         assert_eq!(parse_int64(" -12 "), Parsed::Value(-12));
         assert_eq!(parse_int64("1.0"), Parsed::Invalid);
+        assert_eq!(parse_int64("1.000"), Parsed::Invalid);
+        assert_eq!(parse_int64("1.234.567"), Parsed::Value(1_234_567));
         assert_eq!(parse_int64(""), Parsed::Blank);
         for (t, b) in [("true", true), ("t", true), ("True", true), ("false", false), ("f", false), ("False", false)] {
             assert_eq!(parse_bool(t), Parsed::Value(b));

@@ -31,10 +31,12 @@
 //!   `bool` or `utf8` and POLICY `error` (default: fails listing up to 20 offending values with
 //!   their row numbers), `null` or `drop` (the row). Text is trimmed; blank text becomes null
 //!   (not an error). `bool` reads exactly `true/false/t/f/True/False` (and integers 0/1).
-//!   `float64` also reads a decimal comma (`1234,5`, as the UFRN portal writes incomes) unless
-//!   the value could be an English thousands grouping (`1,234`, `12,500`: rejected as
-//!   ambiguous), and rejects mixed separators (`1.234,5`), NaN and infinities. A float becomes
-//!   an `int64` only when it has no fraction.
+//!   `float64` and `int64` read text with [`esteira_core::parse_number`] /
+//!   [`esteira_core::parse_integer`], as the train stage and the server do: the portal's `5.9`,
+//!   a decimal comma (`1234,5`), both separators (`1.234,5`); one separator before exactly three
+//!   digits (`1.234`, `12,500`) is rejected as ambiguous, and so are NaN and infinities; `int64`
+//!   text must be a whole number written without decimals (`1994`, not `1994.0`). A float
+//!   column becomes an `int64` only when it has no fraction.
 //! - `filter = { column = C, OP = … }` with exactly one OP: `eq`, `ne` (a constant), `in`,
 //!   `not_in` (a list), `is_null = true`, `is_not_null = true`. Constants must fit the column's
 //!   type (a string for a text column, a number for a numeric one). A null never equals a

@@ -81,7 +81,8 @@ impl Spec {
 pub enum CastType {
     /// 64-bit signed integer.
     Int64,
-    /// 64-bit float (a decimal comma is accepted when unambiguous, see the crate doc).
+    /// 64-bit float (read by [`esteira_core::parse_number`]: a decimal comma is accepted, an
+    /// ambiguous `1.234` is not; see the crate doc).
     Float64,
     /// Boolean, from `true/false/t/f/True/False`.
     Bool,

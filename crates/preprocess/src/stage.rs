@@ -44,7 +44,11 @@ impl Stage for PreprocessStage {
     }
 
     fn version(&self) -> &'static str {
-        "1"
+        // 2: casts read text with esteira_core::parse_number/parse_integer (one policy with
+        //    train and serve): float64 rejects `1.234` (was 1.234) as ambiguous and reads
+        //    `1.234,5`, `1,234.5`, `1.234.567` and `1,` (were errors); `-0` is 0; int64 reads
+        //    `1.234.567`.
+        "2"
     }
 
     fn inputs(&self) -> Vec<String> {
