@@ -2,6 +2,7 @@
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type};
+use esteira_core::parse_number;
 
 use crate::TrainError;
 
@@ -81,9 +82,10 @@ pub(crate) fn for_each_text(
     Ok(())
 }
 
-/// All values of a column as numbers; nulls, blanks and NaN are missing. Text is parsed
-/// (a comma decimal separator is accepted); an unparseable or infinite value is an error naming
-/// the row.
+/// All values of a column as numbers; nulls, blanks and NaN are missing. Text is read by
+/// [`esteira_core::parse_number`], as preprocess and serve read it (the portal's `5.9`, a decimal
+/// comma `1,5`; `1.500` is ambiguous); text that is not one number, and an infinite value, are
+/// errors naming the row.
 pub(crate) fn numbers(batches: &[RecordBatch], name: &str) -> Result<Vec<Option<f64>>, TrainError> {
     let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let mut out = Vec::with_capacity(total);
@@ -95,12 +97,12 @@ pub(crate) fn numbers(batches: &[RecordBatch], name: &str) -> Result<Vec<Option<
                 for_each_text(std::slice::from_ref(batch), name, |i, v| {
                     out.push(match v {
                         None => None,
-                        Some(s) => Some(parse_number(s).ok_or_else(|| TrainError::BadValue {
+                        Some(s) => parse_number(s).map_err(|e| TrainError::BadValue {
                             column: name.to_owned(),
                             row: start + i + 1,
                             value: s.to_owned(),
-                            message: "not a number".into(),
-                        })?),
+                            message: e.to_string(),
+                        })?,
                     });
                     Ok(())
                 })?;
@@ -149,11 +151,6 @@ pub(crate) fn numbers(batches: &[RecordBatch], name: &str) -> Result<Vec<Option<
         }
     }
     Ok(out)
-}
-
-fn parse_number(s: &str) -> Option<f64> {
-    let v = s.parse::<f64>().ok().or_else(|| s.replace(',', ".").parse::<f64>().ok())?;
-    v.is_finite().then_some(v)
 }
 
 /// Number of rows in all batches.

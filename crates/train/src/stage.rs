@@ -44,7 +44,10 @@ impl Stage for TrainStage {
         // 5: the `cv_folds` metric in the artifact.
         // 6: a numeric feature whose scaling statistics overflow (values near f64::MAX) is an
         //    error naming the column and row (its scaled values were NaN or all zero).
-        "6"
+        // 7: numeric text is read by esteira_core::parse_number, as preprocess and serve read it:
+        //    `1.500`/`1,500` (read as 1.5) are rejected as ambiguous, `1.500,50` (an error) is
+        //    1500.5, `1.234.567` is 1234567, `-0` is 0.
+        "7"
     }
 
     fn inputs(&self) -> Vec<String> {
