@@ -244,7 +244,7 @@ fn check_chunk<'a>(
                 }
                 (Column::Numbers(v), Some(s)) => match number_from_text(s) {
                     Ok(x) => {
-                        v.push(Some(x));
+                        v.push(x);
                         Ok(())
                     }
                     Err((message, _)) => {

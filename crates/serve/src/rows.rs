@@ -2,9 +2,11 @@
 //! checking every field against what the model saw in training.
 //!
 //! Every entry point (the JSON API, the CSV endpoint, `esteira predict` and the form) checks
-//! values with the same functions here: a number must parse, and a category must be one the
-//! model saw in training. Errors are collected per row and field, at most [`MAX_ERRORS`] of them
-//! listed (the rest counted), and a JSON body is read with at most the row limit of rows.
+//! values with the same functions here: a number written as text must be one number as
+//! [`esteira_core::parse_number`] reads it (the train stage's reading; `1.500` is ambiguous),
+//! and a category must be one the model saw in training. Errors are collected per row and
+//! field, at most [`MAX_ERRORS`] of them listed (the rest counted), and a JSON body is read with
+//! at most the row limit of rows.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -13,6 +15,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use esteira_core::{MAX_EXCERPT_CHARS, NumberError, excerpt};
 use esteira_train::{InputColumn, InputKind, Model};
 use serde::Serialize;
 use serde::de::{self, Deserialize as _, Deserializer as _, MapAccess, SeqAccess, Visitor};
@@ -113,16 +116,33 @@ fn list_categories(categories: &[String]) -> String {
     s
 }
 
-/// Parses a number the way the training data was read: `.` or `,` as the decimal separator.
-pub(crate) fn parse_number(s: &str) -> Option<f64> {
-    let v = s.parse::<f64>().ok().or_else(|| s.replace(',', ".").parse::<f64>().ok())?;
-    v.is_finite().then_some(v)
-}
-
-/// A text value of a numeric column as a number; `Err((english, portuguese))` when it is not one.
-pub(crate) fn number_from_text(s: &str) -> Result<f64, (String, String)> {
-    parse_number(s)
-        .ok_or_else(|| (format!("expected a number, got {s:?}"), format!("esperava um número, recebeu {s:?}")))
+/// A text value of a numeric column (a JSON string, a CSV cell, a form field) as a number, read
+/// by [`esteira_core::parse_number`] exactly as the training data was read (`Ok(None)` when
+/// blank); `Err((english, portuguese))` says why it is not one number, in English with the
+/// parser's own words (the train stage's message) after the value.
+pub(crate) fn number_from_text(s: &str) -> Result<Option<f64>, (String, String)> {
+    esteira_core::parse_number(s).map_err(|e| {
+        let shown = excerpt(s, MAX_EXCERPT_CHARS);
+        let english = match e {
+            NumberError::Invalid => format!("expected a number, got {shown:?}"),
+            _ => format!("{shown:?}: {e}"),
+        };
+        let portuguese = match e {
+            NumberError::Ambiguous { separator, grouped, decimal } => {
+                let decimal = decimal.to_string().replace('.', ",");
+                format!(
+                    "{shown:?} é ambíguo: {grouped} se `{separator}` separa os milhares, {decimal} se é o \
+                     separador decimal; escreva {grouped} ou {decimal}"
+                )
+            }
+            NumberError::BadGrouping => {
+                format!("{shown:?}: os separadores de milhar devem agrupar de três em três (1.234.567,89)")
+            }
+            NumberError::OutOfRange => format!("{shown:?}: número fora do intervalo"),
+            _ => format!("esperava um número, recebeu {shown:?}"),
+        };
+        (english, portuguese)
+    })
 }
 
 /// A value the model refused while scoring rows that passed the checks (a number so far outside
@@ -321,13 +341,15 @@ impl InputSchema {
         match &col.kind {
             InputKind::Numeric { .. } => match (value, text) {
                 (_, None) => Ok(Cell::Number(None)),
+                // A JSON number is already one number (JSON writes a decimal point only); text
+                // goes through the one parser. `+ 0.0` turns -0 into 0, as the parser does.
                 (Value::Number(n), _) => n
                     .as_f64()
                     .filter(|v| v.is_finite())
-                    .map(|v| Cell::Number(Some(v)))
+                    .map(|v| Cell::Number(Some(v + 0.0)))
                     .ok_or_else(|| (format!("{n} is not a finite number"), format!("{n} não é um número válido"))),
                 (Value::Bool(b), _) => Err((format!("expected a number, got {b}"), "esperava um número".into())),
-                (_, Some(s)) => number_from_text(&s).map(|v| Cell::Number(Some(v))),
+                (_, Some(s)) => number_from_text(&s).map(Cell::Number),
             },
             InputKind::Categorical { .. } => match text {
                 None => Ok(Cell::Text(None)),
@@ -486,6 +508,26 @@ mod tests {
         assert!(p.notes[0].is_empty());
         assert_eq!(p.notes[2].len(), 2);
         assert!(p.notes[3][0].contains("outside the training range"), "{:?}", p.notes[3]);
+    }
+
+    #[test]
+    fn numbers_are_read_by_the_one_parser() {
+        assert_eq!(number_from_text("1.500,50"), Ok(Some(1500.5)));
+        assert_eq!(number_from_text(" "), Ok(None));
+        let (english, portuguese) = number_from_text("1.500").unwrap_err();
+        let words = esteira_core::parse_number("1.500").unwrap_err().to_string();
+        assert_eq!(english, format!("\"1.500\": {words}"));
+        assert_eq!(
+            portuguese,
+            "\"1.500\" é ambíguo: 1500 se `.` separa os milhares, 1,5 se é o separador decimal; escreva 1500 ou 1,5"
+        );
+        assert_eq!(number_from_text("x").unwrap_err().0, "expected a number, got \"x\"");
+        // A JSON number -0 is 0, as the text "-0" is.
+        let rows = [serde_json::json!({"renda": -0.0, "sexo": "F"}), serde_json::json!({"renda": "-0", "sexo": "F"})];
+        let schema = schema();
+        let p = schema.parse(&rows, Blank::Impute).unwrap();
+        let renda = p.batch.column(0).as_any().downcast_ref::<Float64Array>().unwrap();
+        assert!(renda.values().iter().all(|v| v.to_bits() == 0), "{renda:?}");
     }
 
     #[test]

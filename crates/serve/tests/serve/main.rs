@@ -4,3 +4,4 @@ mod browser;
 mod fixture;
 mod hardening;
 mod http;
+mod numbers;
