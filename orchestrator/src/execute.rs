@@ -148,7 +148,7 @@ pub fn execute_stage(
     let force = matches!(mode, Mode::Execute { force: true });
     // A forced stage does not look at the cache: its record (and any damaged output object) is
     // replaced by what it writes now.
-    let usable = if force { None } else { usable_record(store, name, &key, &declared).map_err(fail)? };
+    let usable = if force { None } else { usable_record(store, name, &key, &declared, true).map_err(fail)? };
     match (mode, &usable) {
         (Mode::ResolveOnly, Some(r)) => return Ok(hit(inputs, key, r)),
         (Mode::ResolveOnly, None) => {
@@ -217,11 +217,15 @@ pub fn execute_stage(
 /// replaces it. A missing object is a miss too. A damaged object is an error: the run fails and
 /// says to run `esteira verify --repair`, it never uses or silently overwrites it. A record
 /// from before sizes were kept is used once its objects check out, and rewritten with them.
-fn usable_record(
+///
+/// `upgrade` lets a run add output sizes to an old record; `status` (which holds no lock)
+/// passes `false` and writes nothing.
+pub(crate) fn usable_record(
     store: &LocalStore,
     name: &str,
     key: &ContentHash,
     declared: &[OutputSpec],
+    upgrade: bool,
 ) -> Result<Option<CacheRecord>, String> {
     let Some(entry) = store.cache_entry(key).map_err(|e| e.to_string())? else { return Ok(None) };
     let miss = |why: String| {
@@ -251,7 +255,7 @@ fn usable_record(
         }
     }
     let complete = entry.record.outputs.keys().all(|o| entry.meta.get(o).is_some_and(|m| m.ext.is_some()));
-    if !complete && let Err(e) = store.cache_put_declared(&entry.record, declared) {
+    if upgrade && !complete && let Err(e) = store.cache_put_declared(&entry.record, declared) {
         tracing::warn!("stage `{name}`: cannot add output sizes to its cache record: {e}");
     }
     Ok(Some(entry.record))

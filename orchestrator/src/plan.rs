@@ -77,9 +77,10 @@ pub fn plan(dag: &Dag, store: &LocalStore, opts: &RunOptions) -> Result<Vec<Plan
         }
         let params = stage.params();
         let key = complete.then(|| cache_key(stage.kind(), stage.version(), &params, &inputs));
-        let hit = key
-            .and_then(|k| store.cache_get(&k).ok().flatten())
-            .filter(|r| r.outputs.values().all(|h| store.contains(h)));
+        // The same test a run makes, so `status` never promises a hit the run would refuse.
+        let hit = key.and_then(|k| {
+            crate::execute::usable_record(store, name, &k, &stage.outputs(), false).ok().flatten()
+        });
         let forced = opts.force_all || opts.force.contains(name);
         let action = if !selected.contains(name) {
             Action::NotSelected

@@ -71,9 +71,26 @@ fn run_id_now() -> String {
     format!("{}-{}", ts, &salt[..4])
 }
 
+/// Writes `current-run` by rename, so a symlink planted at that name is replaced, never
+/// followed.
+fn write_marker(store: &LocalStore, run_id: &str) {
+    let root = store.root();
+    let tmp = root.join("tmp").join(format!("current-run-{}", std::process::id()));
+    let written = std::fs::write(&tmp, run_id).and_then(|()| std::fs::rename(&tmp, root.join("current-run")));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        tracing::warn!("cannot write {}: {e}", root.join("current-run").display());
+    }
+}
+
 /// Marks a run that was in progress when its process died (found by the next lock holder).
 fn mark_interrupted(store: &LocalStore) {
     let marker = store.root().join("current-run");
+    if std::fs::symlink_metadata(&marker).is_ok_and(|m| !m.is_file()) {
+        // Not ours: a symlink or directory planted there is removed, never read through.
+        let _ = std::fs::remove_file(&marker);
+        return;
+    }
     if let Ok(id) = std::fs::read_to_string(&marker) {
         if let Ok(mut r) = store.run_get(id.trim())
             && r.status == RunStatus::Running
@@ -111,7 +128,7 @@ pub fn run(
         stages: BTreeMap::new(),
     };
     store.run_put(&record)?;
-    let _ = std::fs::write(store.root().join("current-run"), &run_id);
+    write_marker(store, &run_id);
 
     let jobs = opts.jobs.max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()

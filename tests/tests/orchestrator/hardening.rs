@@ -139,3 +139,33 @@ fn reproducing_a_failed_run_says_what_was_not_compared() {
     assert!(out.stdout.contains("1 stage re-executed and identical"), "{}", out.stdout);
     assert!(out.stdout.contains("only the stages asked for"), "{}", out.stdout);
 }
+
+#[test]
+fn a_symlink_planted_at_the_run_marker_is_never_followed() {
+    let victim = tempfile::tempdir().unwrap();
+    let target = victim.path().join("precious.txt");
+    std::fs::write(&target, "keep me").unwrap();
+    let b = Bed::new();
+    b.write("esteira.toml", &one_stage("src"));
+    b.esteira(&["run"]).ok();
+    std::os::unix::fs::symlink(&target, b.store().join("current-run")).unwrap();
+    b.esteira(&["run"]).ok();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    assert!(!b.store().join("current-run").exists());
+}
+
+#[test]
+fn status_agrees_with_run_about_a_record_whose_object_does_not_fit() {
+    let b = Bed::new();
+    b.write("esteira.toml", &one_stage("src"));
+    b.esteira(&["run"]).ok();
+    // Overwrite the output object with other bytes of another size: a run refuses the hit.
+    let obj = b.objects().pop().unwrap();
+    let mut perms = std::fs::metadata(&obj).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false, reason = "the test tampers on purpose")]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&obj, perms).unwrap();
+    std::fs::write(&obj, "other bytes, longer than abc").unwrap();
+    let status = b.esteira(&["status", "--json"]).ok();
+    assert!(!status.stdout.contains("\"cached\""), "{}", status.stdout);
+}
