@@ -436,8 +436,8 @@ pub struct LogitReport {
     pub iterations: usize,
     /// Whether the final fit converged.
     pub converged: bool,
-    /// Log-likelihood of the final fit.
-    pub log_likelihood: f64,
+    /// Log-likelihood of the final fit (`None` when nothing was fitted).
+    pub log_likelihood: Option<f64>,
     /// The factor applied to the cluster sandwich, `G/(G-1) * (N-1)/(N-K)`.
     pub cluster_correction: Option<f64>,
     /// Confidence level of the intervals.
@@ -856,18 +856,17 @@ pub fn fit_logit(
         parameters: problem.parameters(),
         iterations: 0,
         converged: false,
-        log_likelihood: f64::NAN,
+        log_likelihood: None,
         cluster_correction: None,
         confidence: options.confidence,
         warnings,
     };
     let Some((x, y_sub, fit)) = fit else {
-        report.log_likelihood = 0.0;
         return Ok(report);
     };
     report.iterations = fit.iterations;
     report.converged = fit.stop == Stop::Converged;
-    report.log_likelihood = fit.ll;
+    report.log_likelihood = Some(fit.ll);
 
     // Estimates, VIFs and near-collinearity of the final fit's columns.
     for (p, &b) in fit.beta.iter().enumerate() {
