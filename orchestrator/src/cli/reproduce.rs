@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use esteira_core::{ArtifactStore, InputArtifact, LocalStore, NoProgress, PathPolicy, Registry, RunStatus, StageStatus};
+use esteira_core::{
+    ArtifactStore, InputArtifact, LocalStore, NoProgress, PathPolicy, Registry, RunStatus, StageStatus,
+};
 
 use super::{Global, open_store, print_json, table};
 use crate::execute::run_stage;

@@ -20,7 +20,10 @@ fn a_stage_name_that_is_a_path_is_refused_and_nothing_outside_the_store_is_touch
         ("\"-rf\"", "must not start with `-`"),
         (&format!("\"{}\"", "x".repeat(65)), "at most 64"),
     ] {
-        b.write("esteira.toml", &format!("[stages.ok]\nkind = \"test.source\"\nparams = {{ text = \"x\" }}\n\n{}", one_stage(name)));
+        b.write(
+            "esteira.toml",
+            &format!("[stages.ok]\nkind = \"test.source\"\nparams = {{ text = \"x\" }}\n\n{}", one_stage(name)),
+        );
         let out = b.esteira(&["run"]);
         assert_eq!(out.code, 2, "{name}: {}", out.stderr);
         assert!(out.stderr.contains("esteira.toml:5:"), "{name}: {}", out.stderr);
@@ -36,7 +39,9 @@ fn file_inputs_outside_the_project_need_an_explicit_opt_in() {
     std::fs::write(outside.path().join("secret.txt"), "s3cret").unwrap();
     let b = Bed::new();
     let pipeline = |src: &str, meta: &str| {
-        format!("[pipeline]\nname = \"p\"\n{meta}\n[stages.up]\nkind = \"test.upper\"\ninputs = {{ in = \"file:{src}\" }}\n")
+        format!(
+            "[pipeline]\nname = \"p\"\n{meta}\n[stages.up]\nkind = \"test.upper\"\ninputs = {{ in = \"file:{src}\" }}\n"
+        )
     };
     let abs = outside.path().join("secret.txt").display().to_string();
     let rel = format!("../{}/secret.txt", outside.path().file_name().unwrap().to_string_lossy());
