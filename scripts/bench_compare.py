@@ -356,6 +356,25 @@ def esteira_noop(esteira: str, pipeline: Path, store: Path, jobs: int, runs: int
             "last_run_statuses": statuses, "load_before": load0, "load_after": loadavg()}
 
 
+def median_of(results: list):
+    """One result of the same shape: numbers replaced by their median over `results`, anything
+    else taken from the first."""
+    first = results[0]
+    if isinstance(first, dict):
+        return {k: median_of([r[k] for r in results if isinstance(r, dict) and k in r]) for k in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        vals = [r for r in results if isinstance(r, (int, float)) and not isinstance(r, bool)]
+        return statistics.median(vals) if vals else first
+    return first
+
+
+def spread(results: list, side: str) -> dict:
+    """Per repeat: the whole process's and each group's wall, CPU and peak RSS."""
+    return [{"process": {k: r["process"][k] for k in ("wall_s", "cpu_s", "peak_rss_mb", "load_before", "load_after")},
+             "groups": {g: {k: v[k] for k in ("wall_s", "cpu_s", "peak_rss_mb")} for g, v in r.get("groups", {}).items()}}
+            for r in results]
+
+
 def shlex_quote(s: str) -> str:
     import shlex
     return shlex.quote(s)
@@ -469,6 +488,11 @@ def print_result(res: dict, markdown: bool):
                   f"load average {pp['load_before']} -> {pp['load_after']}; start-up (imports) "
                   f"{r['phases']['startup']['wall_s']:.2f} s; rows {r['rows']}; test ROC AUC "
                   f"{r['metrics']['roc_auc']:.4f}, balanced accuracy {r['metrics']['balanced_accuracy']:.4f}")
+    reps = [r for side in (e, p) if side for r in [side.get("repeats", [])] if len(r) > 1]
+    if reps:
+        walls = lambda side: ", ".join(f"{r['process']['wall_s']:.2f}" for r in side["repeats"])  # noqa: E731
+        print(f"medians of {len(reps[0])} cold runs per side; whole-process walls (s): esteira {walls(e) if e else '—'}; "
+              f"pandas {walls(p) if p else '—'}")
     print()
     print(render(group_rows(res), GROUP_HEADER, markdown))
     if e:
@@ -547,6 +571,8 @@ def main() -> int:
     ap.add_argument("--checks", choices=["error", "warn"], default="error",
                     help="warn: set every check stage's severity to warn in the scratch pipeline, so a failing "
                          "suite does not stop the DAG (the default keeps the pipeline's severities)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="cold runs of each side; the tables show each figure's median over them (default 1)")
     ap.add_argument("--noop-runs", type=int, default=20, help="no-op runs timed (default 20; 0 skips)")
     ap.add_argument("--baseline-n-jobs", type=int, default=1, help="the baseline's GridSearchCV n_jobs (default 1)")
     ap.add_argument("--baseline-bootstrap", type=int, default=0, help="the baseline's bootstrap resamples (default 0)")
@@ -583,14 +609,24 @@ def main() -> int:
                "evaluate_params": doc["stages"].get("evaluate", {}).get("params", {}), "train_note": train_note,
                "other_processes": other_load(), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         if not args.no_esteira:
-            print(f"scale {label}: esteira cold run …", flush=True)
-            res["esteira"] = esteira_cold(esteira, pipeline, workdir / "store", args.jobs, args.sample_ms)
+            runs = []
+            for i in range(args.repeat):
+                print(f"scale {label}: esteira cold run {i + 1}/{args.repeat} …", flush=True)
+                runs.append(esteira_cold(esteira, pipeline, workdir / "store", args.jobs, args.sample_ms))
+            res["esteira"] = median_of(runs)
+            res["esteira"]["repeats"] = spread(runs, "esteira")
             if args.noop_runs and not res["esteira"]["failed"]:
                 print(f"scale {label}: {args.noop_runs} no-op runs …", flush=True)
                 res["noop"] = esteira_noop(esteira, pipeline, workdir / "store", args.jobs, args.noop_runs)
         if not args.no_pandas:
-            print(f"scale {label}: pandas baseline …", flush=True)
-            res["pandas"] = pandas_run(pipeline, data, args.sample_ms, args.baseline_n_jobs, args.baseline_bootstrap)
+            runs = []
+            for i in range(args.repeat):
+                print(f"scale {label}: pandas baseline {i + 1}/{args.repeat} …", flush=True)
+                runs.append(pandas_run(pipeline, data, args.sample_ms, args.baseline_n_jobs, args.baseline_bootstrap))
+                if "error" in runs[-1]:
+                    break
+            res["pandas"] = runs[-1] if "error" in runs[-1] else median_of(runs)
+            res["pandas"]["repeats"] = spread(runs, "pandas")
         (workdir / "result.json").write_text(json.dumps(res, indent=1))
         print_result(res, args.markdown)
         results.append(res)
