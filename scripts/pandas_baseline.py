@@ -56,6 +56,7 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score  # noqa: E402
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.dont_write_bytecode = True  # no scripts/__pycache__ in the work tree
 import sklearn_reference as ref  # noqa: E402
 
 TRUE_TEXT = {"true", "t", "True"}
