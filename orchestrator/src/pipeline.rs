@@ -16,8 +16,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use esteira_core::{PathPolicy, name_problem};
+use serde::Deserialize;
 use toml::Spanned;
 
 use crate::OrchestratorError;
@@ -147,8 +147,12 @@ impl Pipeline {
         })?;
         let base_dir = path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty());
         let base_dir = base_dir.unwrap_or_else(|| PathBuf::from("."));
-        let meta =
-            file.pipeline.unwrap_or(MetaToml { name: None, store: None, external_paths: Vec::new(), description: None });
+        let meta = file.pipeline.unwrap_or(MetaToml {
+            name: None,
+            store: None,
+            external_paths: Vec::new(),
+            description: None,
+        });
         let external: Vec<PathBuf> = meta.external_paths.iter().map(PathBuf::from).collect();
         let paths = PathPolicy::confined(&base_dir, &external);
         let store = base_dir.join(meta.store.unwrap_or_else(|| "artifacts".to_owned()));

@@ -64,7 +64,12 @@ pub fn plan(dag: &Dag, store: &LocalStore, opts: &RunOptions) -> Result<Vec<Plan
                         reasons.push(format!("upstream `{up}` will run, so input `{input}` may change"));
                     }
                 },
-                Source::File(p) => match dag.pipeline.paths.resolve(p).and_then(|f| store.hash_file_memo(&f).map_err(|e| e.to_string())) {
+                Source::File(p) => match dag
+                    .pipeline
+                    .paths
+                    .resolve(p)
+                    .and_then(|f| store.hash_file_memo(&f).map_err(|e| e.to_string()))
+                {
                     Ok(h) => {
                         inputs.insert(input.clone(), h);
                     }
@@ -78,9 +83,8 @@ pub fn plan(dag: &Dag, store: &LocalStore, opts: &RunOptions) -> Result<Vec<Plan
         let params = stage.params();
         let key = complete.then(|| cache_key(stage.kind(), stage.version(), &params, &inputs));
         // The same test a run makes, so `status` never promises a hit the run would refuse.
-        let hit = key.and_then(|k| {
-            crate::execute::usable_record(store, name, &k, &stage.outputs(), false).ok().flatten()
-        });
+        let hit =
+            key.and_then(|k| crate::execute::usable_record(store, name, &k, &stage.outputs(), false).ok().flatten());
         let forced = opts.force_all || opts.force.contains(name);
         let action = if !selected.contains(name) {
             Action::NotSelected

@@ -60,11 +60,11 @@ mod hash;
 mod html;
 pub mod number;
 mod paths;
-mod text;
 pub mod procstat;
 mod stage;
 pub mod store;
 pub mod table;
+mod text;
 
 pub use canonical::{cache_key, canonical_json};
 pub use context::{InputArtifact, NoProgress, OutputWriter, Progress, StageContext, StageOutcome};
@@ -72,12 +72,12 @@ pub use error::CoreError;
 pub use hash::{ContentHash, HashingWriter};
 pub use html::escape_html;
 pub use number::{NumberError, parse_integer, parse_number};
-pub use text::{MAX_EXCERPT_CHARS, excerpt};
 pub use paths::{MAX_NAME_LEN, PathPolicy, is_safe_name, name_problem};
 pub use stage::{BuildFn, OutputSpec, Registry, Stage, StageError, StageFactory, params_json, parse_params};
 pub use store::{
     ArtifactStore, CacheRecord, LocalStore, ObjectSink, RunRecord, RunStatus, StageRecord, StageStatus, StoreLock,
 };
+pub use text::{MAX_EXCERPT_CHARS, excerpt};
 
 /// The current UTC time in RFC 3339 with seconds.
 pub fn now_rfc3339() -> String {
