@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run -p esteira-synth --example generate -- --scale 1 --seed 2020 --out data/sample
+//! cargo run -p esteira-synth --example generate -- --semester 2019.2 --out data/sample-2019.2
 //! ```
 //!
 //! Doubles as the generator's benchmark (run with `--release` for representative timings).
@@ -10,10 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use esteira_synth::{SynthConfig, TABLE_FILES, generate};
+use esteira_synth::{Semester, SynthConfig, generate_semester};
 
-fn parse_args() -> Result<(SynthConfig, PathBuf), String> {
+fn parse_args() -> Result<(SynthConfig, Semester, PathBuf), String> {
     let mut config = SynthConfig::default();
+    let mut semester = Semester::default();
     let mut out = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -22,14 +24,19 @@ fn parse_args() -> Result<(SynthConfig, PathBuf), String> {
             "--scale" => config.scale = value()?.parse().map_err(|e| format!("--scale: {e}"))?,
             "--seed" => config.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--out" => out = Some(PathBuf::from(value()?)),
-            other => return Err(format!("unknown argument `{other}` (expected --scale S --seed N --out DIR)")),
+            "--semester" => semester = value()?.parse().map_err(|e| format!("--semester: {e}"))?,
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}` (expected --scale S --seed N --semester 2020.5|2019.2 --out DIR)"
+                ));
+            }
         }
     }
-    Ok((config, out.ok_or("--out DIR is required")?))
+    Ok((config, semester, out.ok_or("--out DIR is required")?))
 }
 
 fn main() -> ExitCode {
-    let (config, out) = match parse_args() {
+    let (config, semester, out) = match parse_args() {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("error: {message}");
@@ -37,10 +44,10 @@ fn main() -> ExitCode {
         }
     };
     let started = Instant::now();
-    match generate(&config, &out) {
+    match generate_semester(&config, semester, &out) {
         Ok(summary) => {
             let seconds = started.elapsed().as_secs_f64();
-            for (name, bytes) in TABLE_FILES.iter().zip(summary.table_bytes) {
+            for (name, bytes) in semester.table_files().iter().zip(summary.table_bytes) {
                 println!("{:>12} bytes  {}", bytes, out.join(name).display());
             }
             let megabytes = summary.total_bytes() as f64 / 1e6;

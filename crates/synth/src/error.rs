@@ -14,6 +14,12 @@ pub enum SynthError {
         /// The largest accepted scale.
         max: f64,
     },
+    /// A semester other than `2020.5` and `2019.2` was asked for.
+    #[error("invalid semester `{value}`: expected 2020.5 or 2019.2")]
+    InvalidSemester {
+        /// The rejected text (at most 40 characters of it).
+        value: String,
+    },
     /// The marginals JSON could not be parsed or is inconsistent.
     #[error("marginals: field `{field}`: {message}")]
     Marginals {

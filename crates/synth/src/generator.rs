@@ -11,11 +11,12 @@ use crate::courses::{EMBEDDED_COURSES_CSV, UNDERGRADUATE};
 use crate::csv::CsvWriter;
 use crate::error::SynthError;
 use crate::marginals::{Marginals, categorical};
-use crate::outcome::{INDEFERIDO, OutcomeModel, is_approved, is_graded};
+use crate::outcome::{INDEFERIDO, OutcomeModel, is_approved, is_graded, planted_difference};
 use crate::profile::{DIRTY_SEXO, ProfileSampler, Student};
 use crate::sample::{Categorical, poisson, standard_normal};
 use crate::{
-    CURSOS_FILE, DISCENTES_FILE, DISCENTES_HEADER, MATRICULAS_FILE, MATRICULAS_HEADER, SOCIO_FILE, SOCIO_HEADER,
+    ASSUMED_2019_2_APPROVAL_RATE, ASSUMED_2019_2_INDEFERIDO_SHARE, CURSOS_FILE, DISCENTES_FILE, DISCENTES_HEADER,
+    MATRICULAS_FILE, MATRICULAS_FILE_2019_2, MATRICULAS_HEADER, SOCIO_FILE, SOCIO_FILE_2019_2, SOCIO_HEADER, Semester,
     SynthConfig, SynthSummary, TableWriters,
 };
 
@@ -44,8 +45,23 @@ const FORMA_INGRESSO_OTHER: &str = "PROCESSO SELETIVO";
 /// Share of the merged table's students with an implausible birth year (the real data's minimum,
 /// 994, is one such row in about 11 500).
 const DIRTY_BIRTH_YEAR_RATE: f64 = 1e-4;
+/// **Assumed** share of the students (who had entered by 2019.2) with at least one 2019.2
+/// enrolment: a regular semester, not the optional remote one.
+const ENROLLED_SHARE_2019_2: f64 = 0.5;
+/// First class id of 2019.2 (2020.5's start at [`FIRST_TURMA_ID`]).
+const FIRST_TURMA_ID_2019_2: u64 = 55_100_001;
+/// Key-derivation context of the 2019.2 draws' seed: they come from their own stream, so the
+/// 2020.5 stream (and so the students and the discentes table) is the same for both semesters.
+const SEED_2019_2_CONTEXT: &str = "esteira-synth v1 semester 2019.2";
 /// Key-derivation context of the student ids.
 const STUDENT_ID_CONTEXT: &str = "esteira-synth v1 id_discente";
+
+/// The 2019.2 stream's seed, derived from the run's seed with BLAKE3.
+fn seed_2019_2(seed: u64) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new_derive_key(SEED_2019_2_CONTEXT);
+    hasher.update(&seed.to_le_bytes());
+    *hasher.finalize().as_bytes()
+}
 
 /// The anonymised id of student number `index`: 32 lowercase hex digits, like the portal's
 /// (`2513138981f724002af56e36b6a7b190`), derived from the seed and the index with BLAKE3.
@@ -102,10 +118,29 @@ pub(crate) struct Generator {
     dirty_birth_year: Option<i32>,
 }
 
-struct Tables<W: Write> {
-    discentes: CsvWriter<W>,
+/// The writers of the 2020.5 draws: discentes, and the semester tables (`S`: an `io::Sink` when
+/// 2019.2 is generated, whose tables come from [`Before`]).
+struct Tables<D: Write, S: Write> {
+    discentes: CsvWriter<D>,
+    socio: CsvWriter<S>,
+    matriculas: CsvWriter<S>,
+}
+
+/// [`TableWriters`] with the semester tables' writers of another type than the shared tables'.
+struct SplitWriters<D: Write, S: Write> {
+    discentes: D,
+    cursos: D,
+    socio: S,
+    matriculas: S,
+}
+
+/// The 2019.2 tables being written, their own random stream and counts.
+struct Before<W: Write> {
+    rng: ChaCha8Rng,
     socio: CsvWriter<W>,
     matriculas: CsvWriter<W>,
+    summary: SynthSummary,
+    intercept_shift: f64,
 }
 
 /// The dirty values still to plant in one run.
@@ -138,7 +173,62 @@ impl Generator {
     pub(crate) fn write<W: Write>(
         &self,
         config: &SynthConfig,
+        semester: Semester,
         writers: &mut TableWriters<W>,
+    ) -> Result<SynthSummary, SynthError> {
+        match semester {
+            Semester::S20205 => {
+                let mut all = SplitWriters {
+                    discentes: &mut writers.discentes,
+                    cursos: &mut writers.cursos,
+                    socio: &mut writers.socio,
+                    matriculas: &mut writers.matriculas,
+                };
+                self.write_tables::<_, _, std::io::Sink>(config, &mut all, None)
+            }
+            Semester::S20192 => {
+                let mut socio = CsvWriter::new(&mut writers.socio, SOCIO_FILE_2019_2);
+                let mut matriculas = CsvWriter::new(&mut writers.matriculas, MATRICULAS_FILE_2019_2);
+                socio.row(SOCIO_HEADER)?;
+                matriculas.row(MATRICULAS_HEADER)?;
+                let mut before = Before {
+                    rng: ChaCha8Rng::from_seed(seed_2019_2(config.seed)),
+                    socio,
+                    matriculas,
+                    summary: SynthSummary::default(),
+                    intercept_shift: self.model.shift_for_2019_2(&self.profiles, ASSUMED_2019_2_APPROVAL_RATE),
+                };
+                let mut discentes_and_cursos = SplitWriters {
+                    discentes: &mut writers.discentes,
+                    cursos: &mut writers.cursos,
+                    socio: std::io::sink(),
+                    matriculas: std::io::sink(),
+                };
+                let shared = self.write_tables(config, &mut discentes_and_cursos, Some(&mut before))?;
+                before.socio.flush()?;
+                before.matriculas.flush()?;
+                let mut summary = before.summary;
+                summary.discentes_rows = shared.discentes_rows;
+                summary.cursos_rows = shared.cursos_rows;
+                summary.dirty_sexo_students = shared.dirty_sexo_students;
+                summary.dirty_birth_year_students = shared.dirty_birth_year_students;
+                summary.socio_rows = before.socio.rows() - 1;
+                summary.matricula_rows = before.matriculas.rows() - 1;
+                summary.table_bytes =
+                    [shared.table_bytes[0], before.socio.bytes(), shared.table_bytes[2], before.matriculas.bytes()];
+                Ok(summary)
+            }
+        }
+    }
+
+    /// Writes discentes and cursos to `writers` and 2020.5's semester tables to its `socio` and
+    /// `matriculas` writers; with `before`, also draws and writes each student's 2019.2 rows
+    /// there (from its own stream, after the student's 2020.5 draws).
+    fn write_tables<D: Write, S: Write, B: Write>(
+        &self,
+        config: &SynthConfig,
+        writers: &mut SplitWriters<D, S>,
+        mut before: Option<&mut Before<B>>,
     ) -> Result<SynthSummary, SynthError> {
         let students = (STUDENTS_AT_SCALE_1 * config.scale).round().max(1.0) as u64;
         let turmas = (TURMAS_AT_SCALE_1 * config.scale).round().max(50.0) as u64;
@@ -168,9 +258,14 @@ impl Generator {
 
         for index in 0..students {
             let id = student_id(config.seed, index);
-            self.student(&mut rng, &mut tables, &mut summary, &mut plantings, index, &id, turmas)?;
+            let (student, has_socio) =
+                self.student(&mut rng, &mut tables, &mut summary, &mut plantings, index, &id, turmas)?;
+            if let Some(before) = before.as_deref_mut() {
+                self.student_2019_2(before, &student, has_socio, &id, turmas)?;
+            }
         }
-        for table in [&mut tables.discentes, &mut tables.socio, &mut tables.matriculas] {
+        tables.discentes.flush()?;
+        for table in [&mut tables.socio, &mut tables.matriculas] {
             table.flush()?;
         }
         summary.discentes_rows = tables.discentes.rows() - 1;
@@ -185,16 +280,16 @@ impl Generator {
 
     /// Draws student number `index` and writes all of their rows.
     #[allow(clippy::too_many_arguments)] // the run's state, threaded through one call per student
-    fn student<W: Write>(
+    fn student<D: Write, S: Write>(
         &self,
         rng: &mut ChaCha8Rng,
-        tables: &mut Tables<W>,
+        tables: &mut Tables<D, S>,
         summary: &mut SynthSummary,
         plantings: &mut Plantings,
         index: u64,
         id: &str,
         turmas: u64,
-    ) -> Result<(), SynthError> {
+    ) -> Result<(Student<'_>, bool), SynthError> {
         let mut student = self.profiles.sample(rng);
         let forma_ingresso =
             if student.nivel_ensino == UNDERGRADUATE { *self.forma_ingresso.sample(rng) } else { FORMA_INGRESSO_OTHER };
@@ -237,7 +332,7 @@ impl Generator {
         }
 
         if enrolments == 0 {
-            return Ok(());
+            return Ok((student, has_socio));
         }
         let eta = self.model.linear_predictor(&student);
         let student_effect = standard_normal(rng);
@@ -259,6 +354,76 @@ impl Generator {
                 summary.naive_join_extra_rows += socio_rows - 1;
             }
             self.enrolment(rng, &mut tables.matriculas, &(FIRST_TURMA_ID + turma).to_string(), id, &student, outcome)?;
+        }
+        Ok((student, has_socio))
+    }
+
+    /// Draws and writes the 2019.2 rows of a student (drawn for 2020.5, `has_socio` there): none
+    /// for students who entered in 2020 or later; otherwise the same socio-economic record as
+    /// 2020.1 (dated 2019.2: an assumption, incomes and programmes did not change) and
+    /// enrolments drawn from the 2019.2 outcome model, with their own per-student random effect.
+    fn student_2019_2<W: Write>(
+        &self,
+        before: &mut Before<W>,
+        student: &Student<'_>,
+        has_socio: bool,
+        id: &str,
+        turmas: u64,
+    ) -> Result<(), SynthError> {
+        let entered_later = student.ano_ingresso.parse::<u32>().is_ok_and(|year| year >= 2020);
+        let has_socio = has_socio && !entered_later;
+        let summary = &mut before.summary;
+        let socio_rows = u64::from(student.aids.socio_rows());
+        if has_socio {
+            for aids in student.aids.rows() {
+                write_socio_dated(&mut before.socio, id, student, aids, "2019", "2")?;
+            }
+            summary.students_with_socio += 1;
+            match socio_rows {
+                2 => summary.students_with_two_socio_rows += 1,
+                3 => summary.students_with_three_socio_rows += 1,
+                _ => {}
+            }
+        } else {
+            summary.students_without_socio += 1;
+        }
+        if entered_later {
+            return Ok(());
+        }
+        let rng = &mut before.rng;
+        let enrolments = if rng.random::<f64>() < ENROLLED_SHARE_2019_2 {
+            (1 + poisson(rng, self.extra_enrolments_mean)).min(MAX_ENROLMENTS) as usize
+        } else {
+            0
+        };
+        if enrolments == 0 {
+            return Ok(());
+        }
+        let eta = self.model.linear_predictor(student) - planted_difference(student) + before.intercept_shift;
+        let student_effect = standard_normal(rng);
+        let mut taken: Vec<u64> = Vec::with_capacity(enrolments);
+        while taken.len() < enrolments {
+            let turma = rng.random_range(0..turmas);
+            if !taken.contains(&turma) {
+                taken.push(turma);
+            }
+        }
+        let in_course_table = self.profiles.courses.in_table(&student.course.id);
+        for turma in taken {
+            let outcome = if rng.random::<f64>() < ASSUMED_2019_2_INDEFERIDO_SHARE {
+                INDEFERIDO
+            } else {
+                self.model.draw_decided(rng, eta, student_effect)
+            };
+            summary.enrolments += 1;
+            summary.indeferido += u64::from(outcome == INDEFERIDO);
+            if has_socio {
+                summary.joined_enrolments += 1;
+                summary.joined_enrolments_without_course += u64::from(!in_course_table);
+                summary.naive_join_extra_rows += socio_rows - 1;
+            }
+            let turma = (FIRST_TURMA_ID_2019_2 + turma).to_string();
+            self.enrolment(rng, &mut before.matriculas, &turma, id, student, outcome)?;
         }
         Ok(())
     }
@@ -369,12 +534,24 @@ fn write_discente<W: Write>(
 
 /// One socio-economic row of the student, with the programme flags `aids` (one of their rows).
 fn write_socio<W: Write>(out: &mut CsvWriter<W>, id: &str, s: &Student<'_>, aids: Aids) -> Result<(), SynthError> {
+    write_socio_dated(out, id, s, aids, "2020", "1")
+}
+
+/// [`write_socio`] for the record of year `ano`, period `periodo`.
+fn write_socio_dated<W: Write>(
+    out: &mut CsvWriter<W>,
+    id: &str,
+    s: &Student<'_>,
+    aids: Aids,
+    ano: &str,
+    periodo: &str,
+) -> Result<(), SynthError> {
     let renda = s.renda.to_string();
     let [alimentacao, transporte, residencia] = [0, 1, 2].map(|i| flag(aids.has(i)));
     out.row(&[
         id,
-        "2020",
-        "1",
+        ano,
+        periodo,
         &renda,
         flag(s.possui_bolsa_pesquisa),
         alimentacao,

@@ -139,6 +139,111 @@ pub const MATRICULAS_HEADER: &[&str] = &[
     "descricao",
 ];
 
+/// File name of the 2019.2 socio-economic table ([`Semester::S20192`]; same columns as [`SOCIO_FILE`]).
+pub const SOCIO_FILE_2019_2: &str = "dados-socio-economicos-discentes-2019.2.csv";
+/// File name of the 2019.2 enrolment table ([`Semester::S20192`]; same columns as [`MATRICULAS_FILE`]).
+pub const MATRICULAS_FILE_2019_2: &str = "matricula-componente-20192.csv";
+
+/// Which semester's socio-economic and enrolment tables are generated. The students (the
+/// discentes table) and the course table are the same for both: same config, same bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Semester {
+    /// 2020.5, the first remote semester (the socio-economic record of 2020.1): the bundled
+    /// sample, calibrated on the real aggregate figures.
+    #[default]
+    #[serde(rename = "2020.5")]
+    S20205,
+    /// 2019.2, the last semester before the pandemic (its own socio-economic record). Students
+    /// who entered in 2020 or later have no 2019.2 rows. The outcome model is 2020.5's with the
+    /// [`PLANTED_DIFFERENCES`] taken off and its intercept shifted to the *assumed*
+    /// [`ASSUMED_2019_2_APPROVAL_RATE`]; requests are turned down at the *assumed*
+    /// [`ASSUMED_2019_2_INDEFERIDO_SHARE`].
+    #[serde(rename = "2019.2")]
+    S20192,
+}
+
+impl Semester {
+    /// The semester as UFRN writes it (`2020.5`, `2019.2`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::S20205 => "2020.5",
+            Self::S20192 => "2019.2",
+        }
+    }
+
+    /// The four file names of this semester, in the order of [`SynthSummary::table_bytes`].
+    pub fn table_files(self) -> [&'static str; 4] {
+        match self {
+            Self::S20205 => TABLE_FILES,
+            Self::S20192 => [DISCENTES_FILE, SOCIO_FILE_2019_2, CURSOS_FILE, MATRICULAS_FILE_2019_2],
+        }
+    }
+}
+
+impl std::str::FromStr for Semester {
+    type Err = SynthError;
+
+    fn from_str(s: &str) -> Result<Self, SynthError> {
+        match s {
+            "2020.5" => Ok(Self::S20205),
+            "2019.2" => Ok(Self::S20192),
+            other => Err(SynthError::InvalidSemester { value: other.chars().take(40).collect() }),
+        }
+    }
+}
+
+/// A planted change between the semesters: the log odds ratio of approval of `level` against
+/// `reference` (in `column`, spelled as in the pipeline's preprocessed table) is
+/// `log_odds_ratio` higher in 2020.5 than in 2019.2. It is the difference of the *conditional*
+/// effects (given the per-student random effect of the outcome model); a fit that ignores that
+/// effect estimates a population-averaged difference about 8 % smaller (the usual attenuation
+/// by `1/√(1 + 0.35·0.7²)`). Every other level and characteristic has no planted change.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PlantedDifference {
+    /// The characteristic (a column of the preprocessed table).
+    pub column: &'static str,
+    /// The level whose effect changed.
+    pub level: &'static str,
+    /// The level it is compared with (the most frequent one, so the comparison's default).
+    pub reference: &'static str,
+    /// log OR(2020.5) − log OR(2019.2).
+    pub log_odds_ratio: f64,
+}
+
+/// The planted differences between 2019.2 and 2020.5: what the remote semester did to each
+/// group, invented (not known from the real data) and large enough for a sample of the real size
+/// to detect them. Negative: the group did worse, relative to its reference, in 2020.5.
+pub const PLANTED_DIFFERENCES: &[PlantedDifference] = &[
+    PlantedDifference { column: "sexo", level: "M", reference: "F", log_odds_ratio: -0.35 },
+    PlantedDifference { column: "raca", level: "Negro", reference: "Pardo", log_odds_ratio: -0.5 },
+    PlantedDifference {
+        column: "area_conhecimento",
+        level: "Ciências Exatas e da Terra",
+        reference: "Ciências da Saúde",
+        log_odds_ratio: -0.6,
+    },
+    PlantedDifference {
+        column: "grau_academico",
+        level: "LICENCIATURA",
+        reference: "BACHARELADO",
+        log_odds_ratio: -0.4,
+    },
+    PlantedDifference { column: "possui_auxilio_alimentacao", level: "true", reference: "false", log_odds_ratio: -0.6 },
+    PlantedDifference {
+        column: "possui_auxilio_residencia_moradia",
+        level: "true",
+        reference: "false",
+        log_odds_ratio: -0.7,
+    },
+];
+
+/// **Assumed** approval rate of decided 2019.2 enrolments (the real one is not in the aggregate
+/// figures the generator uses): a little below 2020.5's 80.9 %, whose remote rules were lenient.
+pub const ASSUMED_2019_2_APPROVAL_RATE: f64 = 0.78;
+/// **Assumed** share of 2019.2 requests to enrol that were turned down (INDEFERIDO; 2020.5's
+/// 27.7 % reflects the remote semester's limited places).
+pub const ASSUMED_2019_2_INDEFERIDO_SHARE: f64 = 0.1;
+
 /// The largest accepted scale (about 120 million students).
 pub const MAX_SCALE: f64 = 10_000.0;
 
@@ -234,12 +339,26 @@ pub struct TableWriters<W: Write> {
     pub matriculas: W,
 }
 
-/// Generates the four tables into `writers` (flushed, not closed), from the embedded marginals.
+/// Generates the four tables of 2020.5 into `writers` (flushed, not closed), from the embedded
+/// marginals.
 pub fn generate_to_writers<W: Write>(
     config: &SynthConfig,
     writers: &mut TableWriters<W>,
 ) -> Result<SynthSummary, SynthError> {
     generate_with_marginals(config, &Marginals::embedded()?, writers)
+}
+
+/// Like [`generate_to_writers`], for `semester`: with [`Semester::S20192`], `writers.socio` and
+/// `writers.matriculas` receive [`SOCIO_FILE_2019_2`] and [`MATRICULAS_FILE_2019_2`], and the
+/// discentes and course tables are byte-identical to 2020.5's of the same config. The summary's
+/// socio-economic and enrolment counts are the semester's.
+pub fn generate_semester_to_writers<W: Write>(
+    config: &SynthConfig,
+    semester: Semester,
+    writers: &mut TableWriters<W>,
+) -> Result<SynthSummary, SynthError> {
+    config.validate()?;
+    generator::Generator::new(&Marginals::embedded()?)?.write(config, semester, writers)
 }
 
 /// Like [`generate_to_writers`], from other marginals (same format as [`EMBEDDED_MARGINALS_JSON`]).
@@ -249,17 +368,23 @@ pub fn generate_with_marginals<W: Write>(
     writers: &mut TableWriters<W>,
 ) -> Result<SynthSummary, SynthError> {
     config.validate()?;
-    generator::Generator::new(marginals)?.write(config, writers)
+    generator::Generator::new(marginals)?.write(config, Semester::S20205, writers)
 }
 
 /// Generates the four tables as files named [`TABLE_FILES`] in `out_dir` (created if missing).
 /// Files are written under temporary names and renamed when all four are complete, so a failed
 /// run leaves no partial table behind under a final name.
 pub fn generate(config: &SynthConfig, out_dir: &Path) -> Result<SynthSummary, SynthError> {
+    generate_semester(config, Semester::S20205, out_dir)
+}
+
+/// Like [`generate`], for `semester`: the files are named [`Semester::table_files`].
+pub fn generate_semester(config: &SynthConfig, semester: Semester, out_dir: &Path) -> Result<SynthSummary, SynthError> {
     config.validate()?;
     std::fs::create_dir_all(out_dir).map_err(|source| SynthError::Io { path: out_dir.to_path_buf(), source })?;
-    let partial: Vec<PathBuf> = TABLE_FILES.iter().map(|name| out_dir.join(format!(".{name}.partial"))).collect();
-    let result = write_partial_files(config, &partial);
+    let names = semester.table_files();
+    let partial: Vec<PathBuf> = names.iter().map(|name| out_dir.join(format!(".{name}.partial"))).collect();
+    let result = write_partial_files(config, semester, &partial);
     if result.is_err() {
         for path in &partial {
             // Best effort: the original error is what the caller needs to see.
@@ -267,14 +392,18 @@ pub fn generate(config: &SynthConfig, out_dir: &Path) -> Result<SynthSummary, Sy
         }
         return result;
     }
-    for (path, name) in partial.iter().zip(TABLE_FILES) {
+    for (path, name) in partial.iter().zip(names) {
         let target = out_dir.join(name);
         std::fs::rename(path, &target).map_err(|source| SynthError::Io { path: target, source })?;
     }
     result
 }
 
-fn write_partial_files(config: &SynthConfig, paths: &[PathBuf]) -> Result<SynthSummary, SynthError> {
+fn write_partial_files(
+    config: &SynthConfig,
+    semester: Semester,
+    paths: &[PathBuf],
+) -> Result<SynthSummary, SynthError> {
     let open = |path: &PathBuf| {
         File::create(path)
             .map(|f| BufWriter::with_capacity(1 << 16, f))
@@ -286,7 +415,7 @@ fn write_partial_files(config: &SynthConfig, paths: &[PathBuf]) -> Result<SynthS
         cursos: open(&paths[2])?,
         matriculas: open(&paths[3])?,
     };
-    let summary = generate_to_writers(config, &mut writers)?;
+    let summary = generate_semester_to_writers(config, semester, &mut writers)?;
     let TableWriters { discentes, socio, cursos, matriculas } = writers;
     for (writer, path) in [discentes, socio, cursos, matriculas].into_iter().zip(paths) {
         let file = writer.into_inner().map_err(|e| SynthError::Io { path: path.clone(), source: e.into_error() })?;

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::PLANTED_DIFFERENCES;
 use crate::aid::{ALIMENTACAO, RESIDENCIA_MORADIA};
 use crate::error::SynthError;
 use crate::marginals::{Marginals, categorical};
@@ -54,6 +55,8 @@ const FAILED_OUTCOMES: &[(&str, f64)] = &[
 ];
 /// The outcome of a request to enrol that was turned down.
 pub(crate) const INDEFERIDO: &str = "INDEFERIDO";
+/// Bisection rounds of the 2019.2 intercept shift (the bracket shrinks to 2⁻⁶⁰ of its width).
+const SHIFT_ROUNDS: usize = 60;
 
 #[derive(Debug)]
 struct Factor {
@@ -199,6 +202,58 @@ impl OutcomeModel {
     pub(crate) fn draw_decided<R: Rng + ?Sized>(&self, rng: &mut R, eta: f64, student_effect: f64) -> &'static str {
         let p = sigmoid(eta + STUDENT_EFFECT_SD * student_effect);
         if rng.random::<f64>() < p { self.approved.sample(rng) } else { self.failed.sample(rng) }
+    }
+}
+
+/// The value of `column` for `student` as the pipeline's preprocessed table spells it (flags
+/// `true`/`false`, the course's area and degree; `None` for a course missing from the course
+/// table, which the pipeline fills in but which carries no planted effect).
+pub(crate) fn preprocessed_value<'s>(student: &'s Student<'_>, column: &str) -> Option<&'s str> {
+    let flag = |programme: usize| Some(if student.aids.has(programme) { "true" } else { "false" });
+    match column {
+        "sexo" => Some(student.sexo),
+        "raca" => Some(student.raca),
+        "area_conhecimento" => student.course.area.as_deref(),
+        "grau_academico" => student.course.grau.as_deref(),
+        "possui_auxilio_alimentacao" => flag(ALIMENTACAO),
+        "possui_auxilio_residencia_moradia" => flag(RESIDENCIA_MORADIA),
+        _ => None,
+    }
+}
+
+/// Σ of the [`PLANTED_DIFFERENCES`] that apply to `student`: how much higher the student's
+/// log-odds of approval are in 2020.5 than in 2019.2, beyond the common intercept shift.
+pub(crate) fn planted_difference(student: &Student<'_>) -> f64 {
+    PLANTED_DIFFERENCES
+        .iter()
+        .filter(|d| preprocessed_value(student, d.column) == Some(d.level))
+        .map(|d| d.log_odds_ratio)
+        .sum()
+}
+
+impl OutcomeModel {
+    /// The 2019.2 model's intercept shift: the log-odds of a 2019.2 enrolment are
+    /// `linear_predictor − planted_difference + shift`, with the shift chosen (by bisection) so
+    /// that the expected approval rate over the fixed calibration profiles is `approval_rate`.
+    pub(crate) fn shift_for_2019_2(&self, sampler: &ProfileSampler, approval_rate: f64) -> f64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(CALIBRATION_SEED);
+        let etas: Vec<f64> = (0..CALIBRATION_PROFILES)
+            .map(|_| {
+                let student = sampler.sample(&mut rng);
+                self.linear_predictor(&student) - planted_difference(&student)
+            })
+            .collect();
+        let rate = |shift: f64| etas.iter().map(|eta| expected_approval(eta + shift)).sum::<f64>() / etas.len() as f64;
+        let (mut low, mut high) = (-8.0, 8.0);
+        for _ in 0..SHIFT_ROUNDS {
+            let mid = f64::midpoint(low, high);
+            if rate(mid) < approval_rate {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        f64::midpoint(low, high)
     }
 }
 

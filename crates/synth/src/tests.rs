@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 
 use crate::*;
 
+mod semester_2019_2;
+
 /// Parses the portal dialect strictly: CRLF line ends, every field quoted, `;` separators.
 fn parse(table: &str, bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::str::from_utf8(bytes).unwrap_or_else(|e| panic!("{table}: not UTF-8: {e}"));
