@@ -12,5 +12,6 @@ pub fn default_registry() -> Registry {
     esteira_train::register(&mut r);
     esteira_evaluate::register(&mut r);
     esteira_command::register(&mut r);
+    esteira_inference::register(&mut r);
     r
 }

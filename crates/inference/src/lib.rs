@@ -67,6 +67,7 @@
 
 mod adjust;
 mod collinear;
+mod compare_stage;
 mod error;
 mod linalg;
 mod logit;
@@ -74,6 +75,10 @@ mod model_design;
 mod normal;
 
 pub use adjust::{Adjustment, adjust_p_values, benjamini_hochberg, holm};
+pub use compare_stage::{
+    Characteristic, CompareParams, CompareScaling, CompareStage, Comparison, ExcludedLevel, Labels, OddsRatio,
+    PassRates, compare_tables, register, render_html,
+};
 pub use error::InferenceError;
 pub use logit::{
     Clusters, Coefficient, CoefficientStatus, Covariance, Design, Direction, FitWarning, INTERCEPT, LogitOptions,
