@@ -949,3 +949,125 @@ pub fn render_html(c: &Comparison) -> String {
     s.push_str("</table>\n</body></html>\n");
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Float64Array, StringArray};
+    use arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    /// A semester of `students` × 3 enrolments: `g` in {a (60 %), b, rare (2 rows)}, `x` numeric,
+    /// log-odds 0.5 + effect_b·[g = b] + 0.3·x, drawn by a fixed LCG.
+    fn semester(students: usize, effect_b: f64, seed: u64, id_prefix: &str) -> RecordBatch {
+        let mut state = seed;
+        let mut uniform = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut ids, mut g, mut x, mut y) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for s in 0..students {
+            let level = if s < 2 {
+                "rare <b>"
+            } else if uniform() < 0.6 {
+                "a"
+            } else {
+                "b"
+            };
+            let xv = uniform() * 4.0 - 2.0;
+            for _ in 0..3 {
+                let eta = 0.5 + if level == "b" { effect_b } else { 0.0 } + 0.3 * xv;
+                let pass = uniform() < 1.0 / (1.0 + (-eta).exp());
+                ids.push(format!("{id_prefix}{s}"));
+                g.push(level.to_owned());
+                x.push(if s == 5 { None } else { Some(xv) });
+                y.push(if pass { "APROVADO" } else { "FALHOU" }.to_owned());
+            }
+        }
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id_discente", DataType::Utf8, false),
+            Field::new("g", DataType::Utf8, false),
+            Field::new("x", DataType::Float64, true),
+            Field::new("descricao", DataType::Utf8, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(ids)),
+            Arc::new(StringArray::from(g)),
+            Arc::new(Float64Array::from(x)),
+            Arc::new(StringArray::from(y)),
+        ];
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    fn params() -> CompareParams {
+        CompareParams {
+            derived: BTreeMap::new(),
+            categorical: vec!["g".into()],
+            numeric: vec!["x".into()],
+            labels: Labels { before: "2019.2".into(), after: "2020.5".into() },
+            ..CompareParams::default()
+        }
+    }
+
+    #[test]
+    fn the_interaction_recovers_a_planted_change_and_p_values_are_adjusted() {
+        // b's log odds ratio is +0.2 before and −0.8 after: a planted change of −1.
+        let before = [semester(1_500, 0.2, 1, "s")];
+        let after = [semester(1_500, -0.8, 2, "s")];
+        let c = compare_tables(&before, &after, &params()).unwrap();
+        assert!(c.converged, "{:?}", c.warnings);
+        assert_eq!(c.excluded_levels.len(), 1, "the rare level leaves the comparison");
+        assert_eq!(c.excluded_rows["2019.2"], 6);
+        assert_eq!(c.before_rows, 4_494);
+        assert_eq!(c.imputed["x"], 6, "a student's missing x, in both semesters");
+        let b = c.characteristics.iter().find(|ch| ch.level.as_deref() == Some("b")).unwrap();
+        assert_eq!(b.reference.as_deref(), Some("a"), "the most frequent level");
+        let (lo, hi) = (b.ratio.low.unwrap().ln(), b.ratio.high.unwrap().ln());
+        assert!(lo < -1.0 && -1.0 < hi && hi < 0.0, "ratio interval [{lo}, {hi}]");
+        let (or_before, or_after) = (b.before.odds_ratio.unwrap(), b.after.odds_ratio.unwrap());
+        assert!((or_after / or_before / b.ratio.odds_ratio.unwrap() - 1.0).abs() < 1e-6);
+        assert!(b.before.low.unwrap() < 0.2_f64.exp() && 0.2_f64.exp() < b.before.high.unwrap());
+        assert!(b.pass_after.gap.unwrap() < b.pass_before.gap.unwrap() && b.gap_widened == Some(true));
+        let x = c.characteristics.iter().find(|ch| ch.column == "x").unwrap();
+        assert!(x.ratio.low.unwrap() < 1.0 && 1.0 < x.ratio.high.unwrap(), "no change planted on x");
+        assert!(x.unit.starts_with("per standard deviation"));
+        for ch in &c.characteristics {
+            let p = ch.ratio.p_value.unwrap();
+            assert!(ch.p_holm.unwrap() >= p && ch.p_bh.unwrap() >= p && ch.p_holm.unwrap() >= ch.p_bh.unwrap());
+        }
+        assert_eq!(c.students, 1_500 - 2);
+
+        // Deterministic, and the report escapes user text.
+        let again = compare_tables(&before, &after, &params()).unwrap();
+        assert_eq!(serde_json::to_string(&c).unwrap(), serde_json::to_string(&again).unwrap());
+        let html = render_html(&c);
+        assert_eq!(html, render_html(&again));
+        assert!(html.contains("<svg") && html.contains("rare &lt;b&gt;") && !html.contains("rare <b>"));
+    }
+
+    #[test]
+    fn references_ties_and_bad_inputs() {
+        let before = [semester(300, 0.0, 3, "s")];
+        let after = [semester(300, 0.0, 4, "s")];
+        let mut p = params();
+        p.references = BTreeMap::from([("g".to_owned(), "b".to_owned())]);
+        let c = compare_tables(&before, &after, &p).unwrap();
+        assert_eq!(c.characteristics[0].level.as_deref(), Some("a"));
+        p.references = BTreeMap::from([("g".to_owned(), "zzz".to_owned())]);
+        assert!(compare_tables(&before, &after, &p).unwrap_err().to_string().contains("zzz"));
+
+        let mut p = params();
+        p.numeric = vec!["nope".into()];
+        let e = compare_tables(&before, &after, &p).unwrap_err().to_string();
+        assert!(e.contains("`nope`") && e.contains("input `before`"), "{e}");
+
+        let bad = |value: serde_json::Value| CompareStage::from_params(value).unwrap_err().to_string();
+        assert!(bad(serde_json::json!({ "numeric": ["idade", "idade"] })).contains("twice"));
+        assert!(bad(serde_json::json!({ "references": { "renda": "x" } })).contains("not a categorical"));
+        assert!(bad(serde_json::json!({ "labels": { "before": "a", "after": "a" } })).contains("different labels"));
+        assert!(bad(serde_json::json!({ "nonsense": 1 })).contains("nonsense"));
+        assert!(CompareStage::from_params(serde_json::json!({})).is_ok());
+    }
+}
