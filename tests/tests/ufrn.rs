@@ -106,3 +106,97 @@ fn a_changed_split_seed_reruns_from_segregate_only() {
     assert_eq!(st["preprocess"], "cached");
     assert_eq!(st["train"], "skipped");
 }
+
+/// `esteira_synth::PLANTED_DIFFERENCES` (column, level, reference, log OR 2020.5 − log OR 2019.2),
+/// the changes the synthetic 2019.2 sample was generated with (data/sample-2019.2/README.md).
+const PLANTED: [(&str, &str, &str, f64); 6] = [
+    ("sexo", "M", "F", -0.35),
+    ("raca", "Negro", "Pardo", -0.5),
+    ("area_conhecimento", "Ciências Exatas e da Terra", "Ciências da Saúde", -0.6),
+    ("grau_academico", "LICENCIATURA", "BACHARELADO", -0.4),
+    ("possui_auxilio_alimentacao", "true", "false", -0.6),
+    ("possui_auxilio_residencia_moradia", "true", "false", -0.7),
+];
+
+#[test]
+fn the_semester_comparison_recovers_the_planted_differences() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let b = Bed::new();
+    std::fs::create_dir_all(b.path().join("pipelines")).unwrap();
+    std::fs::copy(root.join("pipelines/ufrn-compare.toml"), b.path().join("pipelines/ufrn-compare.toml")).unwrap();
+    copy_dir(&root.join("suites"), &b.path().join("suites"));
+    copy_dir(&root.join("data/sample"), &b.path().join("data/sample"));
+    copy_dir(&root.join("data/sample-2019.2"), &b.path().join("data/sample-2019.2"));
+    let out = b.esteira(&["run", "-c", "pipelines/ufrn-compare.toml"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+
+    let c: serde_json::Value = serde_json::from_str(&b.latest("compare", "comparison.json")).unwrap();
+    assert_eq!((c["before"].as_str(), c["after"].as_str()), (Some("2019.2"), Some("2020.5")));
+    assert!(c["converged"].as_bool().unwrap(), "{c}");
+    let (before_rows, after_rows) = (c["before_rows"].as_u64().unwrap(), c["after_rows"].as_u64().unwrap());
+    assert!(before_rows > 5_000 && after_rows > 5_000, "{before_rows} / {after_rows}");
+    let characteristics = c["characteristics"].as_array().unwrap();
+    let find = |column: &str, level: &str| {
+        characteristics
+            .iter()
+            .find(|ch| ch["column"] == column && ch["level"] == level)
+            .unwrap_or_else(|| panic!("{column}={level} not compared"))
+    };
+
+    // A logit without the generator's per-student random effect (sd 0.7) estimates
+    // population-averaged effects, about 8 % smaller.
+    let attenuation = 1.0 / (1.0 + 0.346 * 0.49_f64).sqrt();
+    let mut covered = 0;
+    for (column, level, reference, planted) in PLANTED {
+        let ch = find(column, level);
+        assert_eq!(ch["reference"], reference, "{column}: the reference is the most frequent level");
+        let ratio = &ch["ratio"];
+        let (or, low, high) =
+            (ratio["odds_ratio"].as_f64().unwrap(), ratio["low"].as_f64().unwrap(), ratio["high"].as_f64().unwrap());
+        let expected = (planted * attenuation).exp();
+        eprintln!("{column}={level}: planted ratio {expected:.3}, estimated {or:.3} [{low:.3}, {high:.3}]");
+        assert!(or < 1.0, "{column}={level}: the sign of the planted change ({or})");
+        covered += usize::from(low <= expected && expected <= high);
+        if planted <= -0.5 {
+            assert!(low <= expected && expected <= high, "{column}={level}: {expected} not in [{low}, {high}]");
+        }
+        // OR after = OR before × ratio (the two parameterisations of one model).
+        let before = ch["before"]["odds_ratio"].as_f64().unwrap();
+        let after = ch["after"]["odds_ratio"].as_f64().unwrap();
+        assert!((after / before / or - 1.0).abs() < 1e-5, "{column}={level}: {after} / {before} vs {or}");
+    }
+    assert!(covered >= PLANTED.len() - 1, "{covered} of {} planted ratios covered", PLANTED.len());
+
+    // Characteristics without a planted change: most intervals contain 1.
+    let unplanted: Vec<&serde_json::Value> = characteristics
+        .iter()
+        .filter(|ch| !PLANTED.iter().any(|(column, level, ..)| ch["column"] == *column && ch["level"] == *level))
+        .filter(|ch| ch["ratio"]["low"].is_f64())
+        .collect();
+    let with_one = unplanted
+        .iter()
+        .filter(|ch| ch["ratio"]["low"].as_f64().unwrap() <= 1.0 && 1.0 <= ch["ratio"]["high"].as_f64().unwrap())
+        .count();
+    assert!(with_one * 10 >= unplanted.len() * 8, "{with_one} of {} unplanted intervals contain 1", unplanted.len());
+
+    // Multiple comparisons: adjusted p-values are never below the raw ones; Holm is stricter.
+    for ch in characteristics {
+        let Some(p) = ch["ratio"]["p_value"].as_f64() else { continue };
+        let (holm, bh) = (ch["p_holm"].as_f64().unwrap(), ch["p_bh"].as_f64().unwrap());
+        assert!(holm >= p && bh >= p && holm >= bh && holm <= 1.0, "{ch}");
+    }
+    // Raw pass rates per group and the gap change.
+    let ch = find("possui_auxilio_residencia_moradia", "true");
+    let gap = |s: &str| ch[s]["gap"].as_f64().unwrap();
+    assert!((ch["gap_change"].as_f64().unwrap() - (gap("pass_after") - gap("pass_before"))).abs() < 1e-12);
+
+    let report = b.latest("compare", "report.html");
+    assert!(report.contains("<svg") && report.contains("Ciências Exatas e da Terra"), "forest plot and table");
+    assert!(report.contains("2019.2") && report.contains("Holm"));
+
+    // Deterministic: a second run is all cache hits.
+    let second = b.run(&["-c", "pipelines/ufrn-compare.toml"]);
+    for (stage, record) in second["stages"].as_object().unwrap() {
+        assert_eq!(record["status"], "cached", "{stage}");
+    }
+}
