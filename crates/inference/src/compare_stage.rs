@@ -836,7 +836,7 @@ fn forest_svg(c: &Comparison) -> String {
     );
     let _ = write!(
         s,
-        r##"<text x="{}" y="16" text-anchor="middle">odds ratio {} / {} (log scale, {:.0} % interval)</text>"##,
+        r#"<text x="{}" y="16" text-anchor="middle">odds ratio {} / {} (log scale, {:.0} % interval)</text>"#,
         label_w + plot_w / 2.0,
         escape_html(&c.after),
         escape_html(&c.before),
@@ -888,11 +888,11 @@ pub fn render_html(c: &Comparison) -> String {
          td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}td:first-child,th:first-child{{text-align:left}}\
          .sig{{color:#c0392b;font-weight:bold}}</style></head><body>\n<h1>Did the characteristics matter more in {a} than in {b}?</h1>\n"
     );
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<p>{} rows of {b} (pass rate {}), {} rows of {a} (pass rate {}), {} students; one logistic model on the pooled rows \
          with a semester indicator and its interaction with every characteristic, standard errors clustered by student. \
-         Odds ratio of the semester at the references: {}. Adjusted p-values (Holm, Benjamini–Hochberg) are over {}.{}</p>\n",
+         Odds ratio of the semester at the references: {}. Adjusted p-values (Holm, Benjamini–Hochberg) are over {}.{}</p>",
         c.before_rows,
         num(c.pass_rate_before, 3),
         c.after_rows,
