@@ -8,7 +8,11 @@
 //! may be shared, so wall time alone overstates the cost): it is this thread's on-CPU time from
 //! `/proc/thread-self/schedstat`, the figure `getrusage(RUSAGE_THREAD)` gives, read without
 //! `unsafe`. With `ESTEIRA_BENCH_HASH=1` the merged table is also written as Parquet (not timed)
-//! and its BLAKE3 printed, to check that an optimisation left the output bytes unchanged.
+//! and its BLAKE3 printed, to check that an optimisation left the output bytes unchanged. The
+//! merge collapses the socio-economic table to one row per student (`aggregate`) and declares
+//! each join's cardinality; `agg_s` times that aggregation alone (it is also part of `joins_s`).
+//! `ESTEIRA_BENCH_NAIVE=1` merges as the original study did instead (no aggregation, nothing
+//! validated), for comparison with older figures.
 
 #[path = "../tests/common/ufrn_merge.rs"]
 mod ufrn_merge;
@@ -16,7 +20,7 @@ mod ufrn_merge;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use esteira_download::{CsvOptions, MergeParams, drop_duplicates, merge_tables, read_csv_file};
+use esteira_download::{CsvOptions, MergeParams, aggregate, drop_duplicates, merge_tables, read_csv_file, select};
 use esteira_synth::{SynthConfig, TABLE_FILES, generate};
 
 fn vm_hwm_mib() -> f64 {
@@ -38,16 +42,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Duplicates are dropped separately to time the two phases apart.
     let mut params: MergeParams = serde_json::from_value(ufrn_merge::ufrn_merge_params())?;
     params.drop_duplicates = false;
+    if std::env::var_os("ESTEIRA_BENCH_NAIVE").is_some_and(|v| v == "1") {
+        for join in &mut params.joins {
+            join.aggregate = None;
+            join.validate = None;
+        }
+    }
     let names = ["discentes", "socio", "cursos", "matriculas"];
     let hash_output = std::env::var_os("ESTEIRA_BENCH_HASH").is_some_and(|v| v == "1");
     println!(
-        "{:>6} {:>8} {:>8} {:>7} {:>6} {:>7} {:>8} {:>9} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "{:>6} {:>8} {:>8} {:>7} {:>6} {:>7} {:>6} {:>6} {:>8} {:>9} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}",
         "scale",
         "csv_MB",
         "parse_s",
         "cpu_s",
         "MB/s",
         "cpuMB/s",
+        "agg_s",
+        "cpu_s",
         "joins_s",
         "cpu_s",
         "dedup_s",
@@ -75,6 +87,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let rows_in: usize = tables.values().map(esteira_download::Table::num_rows).sum();
         let peak_parse = vm_hwm_mib();
 
+        // The socio-economic join's aggregation alone, on a copy (the merge does it again).
+        let socio = &params.joins[0];
+        let (mut agg_s, mut agg_cpu) = (0.0, 0.0);
+        if let Some(agg) = &socio.aggregate {
+            let selected = select(&tables[&socio.input], &socio.input, socio.columns.as_deref(), &socio.rename)?;
+            let (started, cpu0) = (Instant::now(), cpu_s());
+            drop(aggregate(selected, &socio.input, &socio.on, agg)?);
+            (agg_s, agg_cpu) = (started.elapsed().as_secs_f64(), cpu_s() - cpu0);
+        }
         let (started, cpu0) = (Instant::now(), cpu_s());
         let (joined, _report) = merge_tables(&params, tables)?;
         let (joins_s, joins_cpu) = (started.elapsed().as_secs_f64(), cpu_s() - cpu0);
@@ -84,7 +105,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let peak = vm_hwm_mib();
         let mib = 1024.0 * 1024.0;
         println!(
-            "{scale:>6} {:>8.1} {parse_s:>8.3} {parse_cpu:>7.3} {:>6.0} {:>7.0} {joins_s:>8.3} {joins_cpu:>9.3} \
+            "{scale:>6} {:>8.1} {parse_s:>8.3} {parse_cpu:>7.3} {:>6.0} {:>7.0} {agg_s:>6.3} {agg_cpu:>6.3} \
+             {joins_s:>8.3} {joins_cpu:>9.3} \
              {dedup_s:>7.3} {dedup_cpu:>7.3} {rows_in:>8} {:>9} {:>9} {peak_parse:>9.0} {peak:>9.0} {:>8.2} {:>8.2}",
             csv_bytes / 1e6,
             csv_bytes / 1e6 / parse_s,

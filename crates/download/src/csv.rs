@@ -5,9 +5,16 @@
 //! as `Utf8` (typing is the preprocess stage's job) and an empty field — quoted or not — is null.
 //!
 //! The reader streams: it holds one read buffer and the Arrow columns being built, never the whole
-//! file. The encoding is decided per file: as long as every batch is valid UTF-8 the bytes are used
-//! as they are; at the first batch that is not, the whole file (earlier batches included, which
-//! still hold the same bytes) is decoded as Windows-1252, so a file never mixes two decodings.
+//! file. The text encoding is never guessed silently ([`CsvEncoding`], the merge stage's
+//! `encoding` param):
+//!
+//! - `utf-8` (the default): every record is checked as it is read, and the first byte that is not
+//!   UTF-8 is an error naming the byte offset in the file, the line and the column.
+//! - `windows-1252`: every byte is a character (the portal's older exports); nothing is checked.
+//! - `auto`: UTF-8 as long as the file is; at the first invalid byte a warning names the file and
+//!   that byte's offset, line and column, and the *whole* file (earlier batches included, which
+//!   still hold the same bytes) is decoded as Windows-1252, so a file never mixes two decodings.
+//!   [`CsvTable::invalid_utf8`] says where.
 //!
 //! Errors name the source, the physical line (counting newlines inside quoted fields, unlike
 //! arrow-csv's record count) and, for ragged rows, both field counts.
@@ -17,10 +24,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanBufferBuilder, RecordBatch, StringArray, StringBuilder};
-use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Schema};
 use encoding_rs::WINDOWS_1252;
+use esteira_core::table::TextBuilder;
 use esteira_core::{MAX_EXCERPT_CHARS, excerpt};
+use serde::{Deserialize, Serialize};
 
 use crate::{DownloadError, Table};
 
@@ -31,12 +40,55 @@ pub struct CsvOptions {
     pub delimiter: u8,
     /// Rows per Arrow batch.
     pub batch_rows: usize,
+    /// How the bytes are decoded (UTF-8, checked, by default).
+    pub encoding: CsvEncoding,
 }
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        Self { delimiter: b';', batch_rows: 65_536 }
+        Self { delimiter: b';', batch_rows: 65_536, encoding: CsvEncoding::Utf8 }
     }
+}
+
+/// How to decode a CSV's bytes: the `encoding` param of the merge stage (`"utf-8"`,
+/// `"windows-1252"` or `"auto"`). See the module docs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CsvEncoding {
+    /// UTF-8; the first invalid byte is an error naming its byte offset, line and column.
+    #[default]
+    #[serde(rename = "utf-8")]
+    Utf8,
+    /// Windows-1252, every byte a character; nothing to check.
+    #[serde(rename = "windows-1252")]
+    Windows1252,
+    /// UTF-8 if the whole file is valid UTF-8, else the whole file as Windows-1252, with a
+    /// warning naming the file and its first invalid byte.
+    #[serde(rename = "auto")]
+    Auto,
+}
+
+impl CsvEncoding {
+    /// The name the param uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Utf8 => "utf-8",
+            Self::Windows1252 => "windows-1252",
+            Self::Auto => "auto",
+        }
+    }
+}
+
+/// Where a file read as UTF-8 first has a byte that is not UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidUtf8 {
+    /// Offset of the byte in the file (0-based; a byte-order mark counts).
+    pub offset: u64,
+    /// The physical line (1-based) the byte is on.
+    pub line: u64,
+    /// The field (1-based) of its record that holds it.
+    pub column: usize,
+    /// The byte.
+    pub byte: u8,
 }
 
 /// The text encoding a file turned out to have.
@@ -65,6 +117,9 @@ pub struct CsvTable {
     pub table: Table,
     /// How the bytes were decoded.
     pub encoding: TextEncoding,
+    /// With `encoding = "auto"`, where the file stopped being UTF-8 (it was then decoded as
+    /// Windows-1252 throughout); `None` otherwise.
+    pub invalid_utf8: Option<InvalidUtf8>,
     /// Bytes read.
     pub bytes: u64,
 }
@@ -84,16 +139,24 @@ pub fn read_csv<R: Read>(mut reader: R, source: &str, options: &CsvOptions) -> R
     let mut start = 0usize;
     let mut eof = false;
     let mut sniffed = false;
-    // Physical line number of `buf[0]`; advanced when consumed bytes are shifted out.
+    // Physical line number and file offset of `buf[0]`; advanced when consumed bytes are shifted out.
     let mut line_of_buf_start = 1u64;
+    let mut offset_of_buf_start = 0u64;
     let mut bytes = 0u64;
+    // The first byte of `buf` that is not UTF-8, once found. The records before it are pushed
+    // as the text checked below (once: Arrow does not check it again); the record holding it is
+    // an error (`utf-8`) or turns the file to Windows-1252 (`auto`), so errors keep their order.
+    let mut bad: Option<usize> = None;
 
     loop {
         if !eof {
             if start > 0 {
                 line_of_buf_start += count_newlines(&buf[..start]);
+                offset_of_buf_start += start as u64;
                 buf.copy_within(start..filled, 0);
                 filled -= start;
+                // Never before `start`: the record holding it is not consumed yet.
+                bad = bad.map(|b| b.saturating_sub(start));
                 start = 0;
             }
             if filled == buf.len() {
@@ -113,8 +176,31 @@ pub fn read_csv<R: Read>(mut reader: R, source: &str, options: &CsvOptions) -> R
             }
             start = sniff(source, &buf[..filled], eof)?;
             sniffed = true;
+            if start > 0 && options.encoding == CsvEncoding::Windows1252 {
+                tracing::warn!(source, "the file starts with a UTF-8 byte-order mark, but encoding = \"windows-1252\"");
+            }
         }
         let data = &buf[..filled];
+        // The text from `start` that this pass can push, checked: up to the last line end (a
+        // complete record ends at one, and no character spans it), the end of the file, or the
+        // bad byte. The unfinished record after it is checked again with the next read.
+        let text_start = start;
+        let mut text = "";
+        if builder.checks_utf8() {
+            let end = match bad {
+                Some(b) => b,
+                None if eof => filled,
+                None => memchr::memrchr(b'\n', &data[start..]).map_or(start, |p| start + p + 1),
+            };
+            text = match std::str::from_utf8(&data[start..end]) {
+                Ok(t) => t,
+                Err(e) => {
+                    let good = start + e.valid_up_to();
+                    bad = Some(good);
+                    std::str::from_utf8(&data[start..good]).unwrap_or_default()
+                }
+            };
+        }
         let line_at = |pos: usize| line_of_buf_start + count_newlines(&data[..pos]);
         while start < filled {
             // Blank lines carry no record.
@@ -137,7 +223,20 @@ pub fn read_csv<R: Read>(mut reader: R, source: &str, options: &CsvOptions) -> R
             }
             match scanner.scan(data, start, eof) {
                 Ok(Scan::Record(next)) => {
-                    builder.push_record(&scanner, data, || line_at(start))?;
+                    // Delimiters, quotes and line ends are ASCII, which never continues a UTF-8
+                    // sequence: a record is valid UTF-8 exactly when each of its fields is.
+                    if let Some(pos) = bad
+                        && pos < next
+                    {
+                        bad = None;
+                        builder.invalid_utf8(InvalidUtf8 {
+                            offset: offset_of_buf_start + pos as u64,
+                            line: line_at(pos),
+                            column: field_number(&data[start..pos], options.delimiter),
+                            byte: data[pos],
+                        })?;
+                    }
+                    builder.push_record(&scanner, data, (text, text_start), || line_at(start))?;
                     start = next;
                 }
                 Ok(Scan::Incomplete) => break,
@@ -150,8 +249,38 @@ pub fn read_csv<R: Read>(mut reader: R, source: &str, options: &CsvOptions) -> R
             break;
         }
     }
+    let invalid_utf8 = builder.invalid;
     let (table, encoding) = builder.finish()?;
-    Ok(CsvTable { table, encoding, bytes })
+    Ok(CsvTable { table, encoding, invalid_utf8, bytes })
+}
+
+/// The field (1-based) that the end of `prefix`, the start of a record, is in.
+fn field_number(prefix: &[u8], delimiter: u8) -> usize {
+    let mut field = 1;
+    let mut at_start = true;
+    let mut quoted = false;
+    let mut i = 0;
+    while i < prefix.len() {
+        let b = prefix[i];
+        if quoted {
+            if b == b'"' {
+                if prefix.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    quoted = false;
+                }
+            }
+            at_start = false;
+        } else if b == delimiter {
+            field += 1;
+            at_start = true;
+        } else {
+            quoted = at_start && b == b'"';
+            at_start = false;
+        }
+        i += 1;
+    }
+    field
 }
 
 const READ_CHUNK: usize = 1 << 20;
@@ -335,61 +464,92 @@ fn unterminated(open: usize, index: usize) -> ScanError {
     ScanError { pos: open, message: format!("field {}: the quote opened here is never closed", index + 1) }
 }
 
-/// One column being built: raw bytes, offsets and validity.
-struct RawColumn {
-    values: Vec<u8>,
-    offsets: Vec<i32>,
+/// A broken invariant of the reader, as an error rather than a panic.
+#[cold]
+fn internal(source: &str, line: u64, what: &str) -> DownloadError {
+    DownloadError::Csv { source_name: source.to_owned(), line, message: format!("internal error: {what}") }
+}
+
+/// One column being built: its values and validity.
+struct Column {
+    values: ColumnValues,
+    /// Bytes of text so far.
+    bytes: usize,
+    rows: usize,
     validity: BooleanBufferBuilder,
     nulls: usize,
 }
 
-impl RawColumn {
-    /// `text` is the expected byte size: sizing from the previous batch avoids the up-to-2x
-    /// slack of a doubling `Vec`, which the Arrow buffer would keep for the table's lifetime.
-    fn new(rows: usize, text: usize) -> Self {
-        let mut offsets = Vec::with_capacity(rows + 1);
-        offsets.push(0);
-        Self { values: Vec::with_capacity(text), offsets, validity: BooleanBufferBuilder::new(rows), nulls: 0 }
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        self.values.extend_from_slice(bytes);
-        // MAX_BATCH_BYTES keeps this far below i32::MAX.
-        self.offsets.push(self.values.len() as i32);
-        self.validity.append(!bytes.is_empty());
-        self.nulls += usize::from(bytes.is_empty());
-    }
-
-    fn len(&self) -> usize {
-        self.offsets.len() - 1
-    }
-
-    fn null_buffer(&mut self) -> Option<NullBuffer> {
-        (self.nulls > 0).then(|| NullBuffer::new(self.validity.finish()))
-    }
-
-    /// The column as UTF-8 strings, or its raw bytes when they are not UTF-8 (Arrow's own
-    /// validation is the only pass over the bytes: it also checks every field boundary).
-    fn into_utf8(mut self) -> Result<ArrayRef, RawText> {
-        let nulls = self.null_buffer();
-        let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut self.offsets)));
-        let values = Buffer::from_vec(std::mem::take(&mut self.values));
-        // Buffer clones share the allocation: keeping them costs nothing.
-        match StringArray::try_new(offsets.clone(), values.clone(), nulls) {
-            Ok(array) => Ok(Arc::new(array)),
-            Err(_) => Err(RawText { values, offsets }),
-        }
-    }
-
-    fn decode_1252(&self) -> ArrayRef {
-        decode_1252(&self.values, &self.offsets)
-    }
+/// A column's values: checked text, or, once the file is decoded as Windows-1252, raw bytes.
+enum ColumnValues {
+    /// Copies of `&str`s: the array is built without checking the bytes again.
+    Text(TextBuilder),
+    /// Raw bytes and their offsets.
+    Raw(Vec<u8>, Vec<i32>),
 }
 
-/// A column's bytes that turned out not to be UTF-8.
-struct RawText {
-    values: Buffer,
-    offsets: OffsetBuffer<i32>,
+impl Column {
+    /// `text` is the expected byte size: sizing from the previous batch avoids the up-to-2x
+    /// slack of a doubling `Vec`, which the Arrow buffer would keep for the table's lifetime.
+    fn new(rows: usize, text: usize, utf8: bool) -> Self {
+        let values = if utf8 {
+            ColumnValues::Text(TextBuilder::with_capacity(rows, text))
+        } else {
+            let mut offsets = Vec::with_capacity(rows + 1);
+            offsets.push(0);
+            ColumnValues::Raw(Vec::with_capacity(text), offsets)
+        };
+        Self { values, bytes: 0, rows: 0, validity: BooleanBufferBuilder::new(rows), nulls: 0 }
+    }
+
+    #[inline]
+    fn count(&mut self, len: usize) {
+        self.bytes += len;
+        self.rows += 1;
+        self.validity.append(len > 0);
+        self.nulls += usize::from(len == 0);
+    }
+
+    /// Appends a value of a file read as UTF-8; `false` if the column holds raw bytes.
+    #[inline]
+    fn push_text(&mut self, value: &str) -> bool {
+        let ColumnValues::Text(text) = &mut self.values else { return false };
+        text.append_str(value);
+        self.count(value.len());
+        true
+    }
+
+    /// Appends a value of a file decoded as Windows-1252; `false` if the column holds text.
+    #[inline]
+    fn push_raw(&mut self, value: &[u8]) -> bool {
+        let ColumnValues::Raw(values, offsets) = &mut self.values else { return false };
+        values.extend_from_slice(value);
+        // MAX_BATCH_BYTES keeps this far below i32::MAX.
+        offsets.push(values.len() as i32);
+        self.count(value.len());
+        true
+    }
+
+    /// Turns text values into raw bytes (the file turned out to be Windows-1252).
+    fn make_raw(&mut self) -> Result<(), arrow::error::ArrowError> {
+        let values = std::mem::replace(&mut self.values, ColumnValues::Raw(Vec::new(), Vec::new()));
+        self.values = match values {
+            ColumnValues::Text(text) => {
+                let array = text.finish(None)?;
+                ColumnValues::Raw(array.value_data().to_vec(), array.value_offsets().to_vec())
+            }
+            raw @ ColumnValues::Raw(..) => raw,
+        };
+        Ok(())
+    }
+
+    fn into_array(mut self) -> Result<ArrayRef, arrow::error::ArrowError> {
+        let nulls = (self.nulls > 0).then(|| NullBuffer::new(self.validity.finish()));
+        Ok(match self.values {
+            ColumnValues::Text(text) => Arc::new(text.finish(nulls)?),
+            ColumnValues::Raw(values, offsets) => decode_1252(&values, &offsets),
+        })
+    }
 }
 
 fn decode_1252(values: &[u8], offsets: &[i32]) -> ArrayRef {
@@ -425,10 +585,15 @@ struct TableBuilder {
     source: String,
     batch_rows: usize,
     header: Option<Vec<Vec<u8>>>,
-    columns: Vec<RawColumn>,
+    columns: Vec<Column>,
     batch_bytes: usize,
     done: Vec<Vec<ArrayRef>>,
+    /// What the options ask for.
+    mode: CsvEncoding,
+    /// How the file is being decoded (`auto` switches once, at the first invalid byte).
     encoding: TextEncoding,
+    /// Where `auto` found the first invalid byte.
+    invalid: Option<InvalidUtf8>,
 }
 
 impl TableBuilder {
@@ -440,14 +605,73 @@ impl TableBuilder {
             columns: Vec::new(),
             batch_bytes: 0,
             done: Vec::new(),
-            encoding: TextEncoding::Utf8,
+            mode: options.encoding,
+            encoding: match options.encoding {
+                CsvEncoding::Windows1252 => TextEncoding::Windows1252,
+                CsvEncoding::Utf8 | CsvEncoding::Auto => TextEncoding::Utf8,
+            },
+            invalid: None,
         }
     }
 
+    /// Whether records must still be checked for UTF-8.
+    #[inline]
+    fn checks_utf8(&self) -> bool {
+        self.encoding == TextEncoding::Utf8
+    }
+
+    /// A record holds a byte that is not UTF-8: an error for `utf-8`; for `auto`, a warning and
+    /// the whole file decoded as Windows-1252 from here on (earlier batches re-decoded now).
+    fn invalid_utf8(&mut self, at: InvalidUtf8) -> Result<(), DownloadError> {
+        let column_name = self
+            .header
+            .as_ref()
+            .and_then(|h| h.get(at.column - 1))
+            .map(|name| excerpt(&String::from_utf8_lossy(name), MAX_EXCERPT_CHARS).into_owned());
+        if self.mode != CsvEncoding::Auto {
+            return Err(DownloadError::InvalidUtf8 {
+                source_name: self.source.clone(),
+                line: at.line,
+                column: at.column,
+                column_name,
+                offset: at.offset,
+                byte: at.byte,
+            });
+        }
+        tracing::warn!(
+            source = %self.source,
+            offset = at.offset,
+            line = at.line,
+            column = at.column,
+            "{}: not valid UTF-8 at byte offset {} (line {}, column {}{}, byte 0x{:02X}): encoding = \"auto\" \
+             decodes the whole file as windows-1252",
+            self.source,
+            at.offset,
+            at.line,
+            at.column,
+            column_name.map(|n| format!(" `{n}`")).unwrap_or_default(),
+            at.byte
+        );
+        self.encoding = TextEncoding::Windows1252;
+        self.invalid = Some(at);
+        for column in &mut self.columns {
+            column.make_raw().map_err(|e| DownloadError::arrow(format!("{}: re-reading a batch", self.source), e))?;
+        }
+        for done in &mut self.done {
+            for a in done.iter_mut() {
+                *a = recode_1252(a);
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a record; `(text, text_start)` is the checked text of `data` from `text_start`,
+    /// which holds the record while the file is read as UTF-8.
     fn push_record(
         &mut self,
         scanner: &RecordScanner,
         data: &[u8],
+        (text, text_start): (&str, usize),
         line: impl Fn() -> u64,
     ) -> Result<(), DownloadError> {
         let Some(header) = &self.header else {
@@ -461,13 +685,29 @@ impl TableBuilder {
                 found: scanner.fields.len(),
             });
         }
-        for (column, &loc) in self.columns.iter_mut().zip(&scanner.fields) {
-            let bytes = scanner.field(data, loc);
-            self.batch_bytes += bytes.len();
-            column.push(bytes);
+        if self.encoding == TextEncoding::Utf8 {
+            for (column, &loc) in self.columns.iter_mut().zip(&scanner.fields) {
+                let value = match loc {
+                    FieldLoc::Buf(a, b) => text.get(a - text_start..b - text_start),
+                    // Unescaped doubled quotes: short, and rare.
+                    FieldLoc::Scratch(a, b) => std::str::from_utf8(&scanner.scratch[a..b]).ok(),
+                };
+                if !value.is_some_and(|v| column.push_text(v)) {
+                    return Err(internal(&self.source, line(), "a field outside the text checked as UTF-8"));
+                }
+                self.batch_bytes += value.map_or(0, str::len);
+            }
+        } else {
+            for (column, &loc) in self.columns.iter_mut().zip(&scanner.fields) {
+                let bytes = scanner.field(data, loc);
+                if !column.push_raw(bytes) {
+                    return Err(internal(&self.source, line(), "a text column after the switch to windows-1252"));
+                }
+                self.batch_bytes += bytes.len();
+            }
         }
-        if self.columns.first().map_or(0, RawColumn::len) >= self.batch_rows || self.batch_bytes >= MAX_BATCH_BYTES {
-            self.flush();
+        if self.columns.first().map_or(0, |c| c.rows) >= self.batch_rows || self.batch_bytes >= MAX_BATCH_BYTES {
+            self.flush()?;
         }
         Ok(())
     }
@@ -499,49 +739,32 @@ impl TableBuilder {
             }
             first.insert(name, i);
         }
-        self.columns = names.iter().map(|_| RawColumn::new(self.batch_rows.min(1 << 16), 0)).collect();
+        let utf8 = self.encoding == TextEncoding::Utf8;
+        self.columns = names.iter().map(|_| Column::new(self.batch_rows.min(1 << 16), 0, utf8)).collect();
         self.header = Some(names);
         Ok(())
     }
 
-    fn flush(&mut self) {
-        if self.columns.first().is_none_or(|c| c.len() == 0) {
-            return;
+    fn flush(&mut self) -> Result<(), DownloadError> {
+        if self.columns.first().is_none_or(|c| c.rows == 0) {
+            return Ok(());
         }
         let capacity = self.batch_rows.min(1 << 16);
-        let fresh =
-            self.columns.iter().map(|c| RawColumn::new(capacity, c.values.len() + c.values.len() / 16 + 64)).collect();
-        let raw: Vec<RawColumn> = std::mem::replace(&mut self.columns, fresh);
+        let utf8 = self.encoding == TextEncoding::Utf8;
+        let fresh = self.columns.iter().map(|c| Column::new(capacity, c.bytes + c.bytes / 16 + 64, utf8)).collect();
+        let full: Vec<Column> = std::mem::replace(&mut self.columns, fresh);
         self.batch_bytes = 0;
-        let mut arrays = Vec::with_capacity(raw.len());
-        let mut raw = raw.into_iter();
-        if self.encoding == TextEncoding::Utf8 {
-            for column in raw.by_ref() {
-                match column.into_utf8() {
-                    Ok(array) => arrays.push(array),
-                    Err(raw) => {
-                        tracing::debug!(source = %self.source, "not valid UTF-8: decoding as windows-1252");
-                        self.encoding = TextEncoding::Windows1252;
-                        for done in &mut self.done {
-                            for a in done.iter_mut() {
-                                *a = recode_1252(a);
-                            }
-                        }
-                        for a in &mut arrays {
-                            *a = recode_1252(a);
-                        }
-                        arrays.push(decode_1252(raw.values.as_slice(), &raw.offsets));
-                        break;
-                    }
-                }
-            }
-        }
-        arrays.extend(raw.map(|c| c.decode_1252()));
+        let arrays = full
+            .into_iter()
+            .map(Column::into_array)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| DownloadError::arrow(format!("{}: building a batch", self.source), e))?;
         self.done.push(arrays);
+        Ok(())
     }
 
     fn finish(mut self) -> Result<(Table, TextEncoding), DownloadError> {
-        self.flush();
+        self.flush()?;
         let Some(header) = &self.header else {
             return Err(DownloadError::NotCsv {
                 source_name: self.source.clone(),
@@ -682,9 +905,12 @@ mod tests {
         for i in 0..5 {
             text.extend_from_slice(format!("linha{i};{i}\n").as_bytes());
         }
+        let at = text.len() as u64 + 10;
         text.extend_from_slice(b"ADMINISTRA\xC7\xC3O;9\n");
-        let t = read_csv(&text[..], "t.csv", &CsvOptions { batch_rows: 2, ..CsvOptions::default() }).unwrap();
+        let auto = CsvOptions { batch_rows: 2, encoding: CsvEncoding::Auto, ..CsvOptions::default() };
+        let t = read_csv(&text[..], "t.csv", &auto).unwrap();
         assert_eq!(t.encoding, TextEncoding::Windows1252);
+        assert_eq!(t.invalid_utf8, Some(InvalidUtf8 { offset: at, line: 7, column: 1, byte: 0xC7 }));
         assert_eq!(t.table.batches.len(), 3);
         assert_eq!(cell(&t, 5, 0).as_deref(), Some("ADMINISTRAÇÃO"));
         assert_eq!(cell(&t, 0, 0).as_deref(), Some("linha0"));
@@ -693,9 +919,46 @@ mod tests {
     #[test]
     fn split_utf8_across_fields_is_not_utf8() {
         // C3 | A7 is "ç" only when glued together: each field alone is invalid.
-        let t = parse(b"a;b\n\xC3;\xA7\n").unwrap();
+        let auto = CsvOptions { encoding: CsvEncoding::Auto, ..CsvOptions::default() };
+        let t = read_csv(&b"a;b\n\xC3;\xA7\n"[..], "t.csv", &auto).unwrap();
         assert_eq!(t.encoding, TextEncoding::Windows1252);
         assert_eq!(cell(&t, 0, 0).as_deref(), Some("Ã"));
+        let err = parse(b"a;b\n\xC3;\xA7\n").unwrap_err().to_string();
+        assert!(err.starts_with("t.csv: line 2, column 1 (`a`): invalid UTF-8 at byte offset 4 (byte 0xC3)"), "{err}");
+    }
+
+    #[test]
+    fn utf8_errors_name_offset_line_and_column() {
+        // The bad byte is in the third field of a record whose second field spans two lines
+        // and holds a doubled quote and a delimiter.
+        let text = b"\xEF\xBB\xBF\"a\";\"b\";\"c\"\r\n\"1\";\"x\"\";\r\ny\";\"ok \xE9\"\r\n";
+        let err = parse(text).unwrap_err();
+        let DownloadError::InvalidUtf8 { line, column, column_name, offset, byte, .. } = &err else {
+            panic!("{err}");
+        };
+        let offset_expected = text.iter().position(|&b| b == 0xE9).unwrap() as u64;
+        assert_eq!((*line, *column, column_name.as_deref(), *offset, *byte), (3, 3, Some("c"), offset_expected, 0xE9));
+        // In the header: no column name yet.
+        let err = parse(b"a;n\xE3o\n1;2\n").unwrap_err().to_string();
+        assert!(err.starts_with("t.csv: line 1, column 2: invalid UTF-8 at byte offset 3"), "{err}");
+        assert!(err.contains("windows-1252"), "{err}");
+        // Windows-1252 asked for: no check, every byte a character (a valid UTF-8 file would be
+        // mojibake: that is what was asked).
+        let latin = CsvOptions { encoding: CsvEncoding::Windows1252, ..CsvOptions::default() };
+        let t = read_csv(&b"a;n\xE3o\n1;\xC7\n"[..], "t.csv", &latin).unwrap();
+        assert_eq!((t.encoding, t.invalid_utf8), (TextEncoding::Windows1252, None));
+        assert_eq!(t.table.column_names(), ["a", "não"]);
+        assert_eq!(cell(&t, 0, 1).as_deref(), Some("Ç"));
+    }
+
+    #[test]
+    fn field_numbers_follow_quotes() {
+        assert_eq!(field_number(b"", b';'), 1);
+        assert_eq!(field_number(b"a;b;", b';'), 3);
+        assert_eq!(field_number(b"\"a;b\";\"c\"\"", b';'), 2);
+        assert_eq!(field_number(b"\"a\"\";\";x", b';'), 2);
+        // A quote inside an unquoted field is a plain character.
+        assert_eq!(field_number(b"ab\"c;d", b';'), 2);
     }
 
     #[test]

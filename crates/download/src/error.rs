@@ -108,6 +108,26 @@ pub enum DownloadError {
         /// Fields in this record.
         found: usize,
     },
+    /// A byte that is not UTF-8 in a file read with `encoding = "utf-8"`.
+    #[error(
+        "{source_name}: line {line}, column {column}{}: invalid UTF-8 at byte offset {offset} (byte 0x{byte:02X}); \
+         if the file is Windows-1252, set the merge param encoding = \"windows-1252\" (or \"auto\")",
+        column_name.as_ref().map(|n| format!(" (`{n}`)")).unwrap_or_default()
+    )]
+    InvalidUtf8 {
+        /// The file, URL or input name.
+        source_name: String,
+        /// The physical line (1-based) of the byte.
+        line: u64,
+        /// The field (1-based) of the record holding it.
+        column: usize,
+        /// That column's header name (none when the byte is in the header).
+        column_name: Option<String>,
+        /// The byte's offset in the file (0-based).
+        offset: u64,
+        /// The byte.
+        byte: u8,
+    },
     /// A column named in a join, selection or rename does not exist.
     #[error(
         "{table}: no column `{}` (columns: {})",

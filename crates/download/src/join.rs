@@ -65,6 +65,73 @@ pub struct JoinStats {
     /// Right rows whose key is blank (null or empty text); a null one can never be matched.
     #[serde(default)]
     pub blank_key_right_rows: usize,
+    /// Distinct non-null keys of the left table.
+    #[serde(default)]
+    pub left_keys: usize,
+    /// Distinct non-null keys of the right table.
+    #[serde(default)]
+    pub right_keys: usize,
+    /// Keys on both sides.
+    #[serde(default)]
+    pub matched_keys: usize,
+    /// Left keys with more than one row.
+    #[serde(default)]
+    pub left_keys_repeated: usize,
+    /// Right keys with more than one row.
+    #[serde(default)]
+    pub right_keys_repeated: usize,
+    /// The most left rows one key has (0 for an empty table).
+    #[serde(default)]
+    pub max_left_rows_per_key: usize,
+    /// The most right rows one key has.
+    #[serde(default)]
+    pub max_right_rows_per_key: usize,
+    /// Left rows that matched more than one right row: each is in the output once per match.
+    #[serde(default)]
+    pub multiplied_left_rows: usize,
+    /// Output rows beyond one per matched left row: what the multiplying added.
+    #[serde(default)]
+    pub extra_rows: usize,
+    /// Whether the join multiplied rows (`extra_rows > 0`).
+    #[serde(default)]
+    pub multiplied: bool,
+}
+
+/// The cardinality a join declares (the merge's `validate`, like pandas'
+/// `merge(validate=…)`): *left* is the table so far, *right* the input joined onto it. "One"
+/// means each key at most once on that side; null keys, which never match, are not counted.
+/// A join that breaks it fails, naming the side, an example key and its row count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cardinality {
+    /// Keys unique on both sides.
+    OneToOne,
+    /// Keys unique in the left table.
+    OneToMany,
+    /// Keys unique in the right table (a lookup: the join cannot multiply rows).
+    ManyToOne,
+    /// Nothing checked (declaring it says that multiplied rows are expected).
+    ManyToMany,
+}
+
+impl Cardinality {
+    /// The name the param uses (`one_to_one` …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OneToOne => "one_to_one",
+            Self::OneToMany => "one_to_many",
+            Self::ManyToOne => "many_to_one",
+            Self::ManyToMany => "many_to_many",
+        }
+    }
+
+    fn left_unique(self) -> bool {
+        matches!(self, Self::OneToOne | Self::OneToMany)
+    }
+
+    fn right_unique(self) -> bool {
+        matches!(self, Self::OneToOne | Self::ManyToOne)
+    }
 }
 
 /// Rows per output batch of a join, so one heavily duplicated key cannot make a huge batch.
@@ -134,7 +201,22 @@ pub fn join(
     on: &[String],
     how: JoinType,
 ) -> Result<(Table, JoinStats), DownloadError> {
-    join_owned(left.clone(), left_name, right.clone(), right_name, on, how)
+    join_owned(left.clone(), left_name, right.clone(), right_name, on, how, None)
+}
+
+/// [`join`] checking a declared [`Cardinality`] first: an error names the side, an example key
+/// and its row count. `None` checks nothing, and a join that multiplies rows is warned about
+/// (in the log) unless it declares `OneToMany` or `ManyToMany`.
+pub fn join_validated(
+    left: &Table,
+    left_name: &str,
+    right: &Table,
+    right_name: &str,
+    on: &[String],
+    how: JoinType,
+    validate: Option<Cardinality>,
+) -> Result<(Table, JoinStats), DownloadError> {
+    join_owned(left.clone(), left_name, right.clone(), right_name, on, how, validate)
 }
 
 /// [`join`] taking its tables by value: each left batch is released once its output is built
@@ -147,6 +229,7 @@ pub(crate) fn join_owned(
     right_name: &str,
     on: &[String],
     how: JoinType,
+    validate: Option<Cardinality>,
 ) -> Result<(Table, JoinStats), DownloadError> {
     let context = format!("{} join of `{right_name}` onto `{left_name}`", how.as_str());
     let bad = |message: String| DownloadError::Join { context: context.clone(), message };
@@ -193,27 +276,54 @@ pub(crate) fn join_owned(
             .map_err(arrow_err)?;
     let right_encoded = encoder.encode(&right_key_arrays).map_err(arrow_err)?;
 
-    // Chains run in right-table order because they are built back to front.
-    let mut heads: HashMap<&[u8], u32, FxBuild> = HashMap::with_capacity_and_hasher(n_right, FxBuild::default());
+    // Every distinct non-null right key: its rows chained in right-table order (built back to
+    // front), and the rows it has on each side, all in the map's bucket (one cache miss a probe).
+    let mut groups: HashMap<&[u8], Group, FxBuild> = HashMap::with_capacity_and_hasher(n_right, FxBuild::default());
     let mut next = vec![END; n_right];
+    let mut null_key_right_rows = 0;
     for j in (0..n_right).rev() {
         if right_encoded.is_blank(j) {
             stats.blank_key_right_rows += 1;
         }
-        let Some(key) = right_encoded.key(j) else { continue };
-        match heads.entry(key) {
+        let Some(key) = right_encoded.key(j) else {
+            null_key_right_rows += 1;
+            continue;
+        };
+        match groups.entry(key) {
             Entry::Occupied(mut e) => {
-                next[j] = *e.get();
-                *e.get_mut() = j as u32;
+                let g = e.get_mut();
+                next[j] = g.head;
+                g.head = j as u32;
+                g.right += 1;
             }
             Entry::Vacant(e) => {
-                e.insert(j as u32);
+                e.insert(Group { head: j as u32, right: 1, left: 0 });
             }
         }
     }
+    stats.right_keys = groups.len();
+    for g in groups.values() {
+        stats.right_keys_repeated += usize::from(g.right > 1);
+        stats.max_right_rows_per_key = stats.max_right_rows_per_key.max(g.right as usize);
+    }
+    if let Some(validate) = validate
+        && validate.right_unique()
+        && stats.right_keys_repeated > 0
+    {
+        // The first right row, in table order, whose key repeats.
+        let example = (0..n_right)
+            .find_map(|j| {
+                let rows = groups.get(right_encoded.key(j)?)?.right;
+                (rows > 1).then(|| (key_text(on, &right_key_arrays, j), rows))
+            })
+            .unwrap_or_default();
+        return Err(cardinality_error(&context, validate, "right", right_name, &example, &stats));
+    }
 
-    let mut matched_right = vec![false; n_right];
     let mut unmatched_keys = DistinctKeys::default();
+    // The first left key seen twice, when the declared cardinality needs left keys unique.
+    let check_left = validate.is_some_and(Cardinality::left_unique);
+    let mut left_repeat: Option<(String, Vec<u8>)> = None;
     let mut out = Vec::new();
     let gather = Gather { schema: &schema, right: &right_carried, context: &context };
     for batch in left.batches {
@@ -222,40 +332,63 @@ pub(crate) fn join_owned(
         let mut li: Vec<u32> = Vec::with_capacity(batch.num_rows());
         let mut ri: Vec<Option<u32>> = Vec::with_capacity(batch.num_rows());
         // Rows of one key tend to be adjacent (the previous join put each left row's matches
-        // together): reusing the last lookup skips a likely cache miss in a large map.
-        let mut last: Option<(&[u8], Option<u32>)> = None;
+        // together): reusing the last lookup skips a likely cache miss in a large map. The left
+        // rows of such a run are added to its group when the run ends.
+        let mut last: Option<(&[u8], Found)> = None;
+        let mut run = 0u32;
         for i in 0..batch.num_rows() {
             let key = encoded.key(i);
             if encoded.is_blank(i) {
                 stats.blank_key_left_rows += 1;
             }
-            let (head, repeat) = match (key, last) {
-                (None, _) => (None, false),
-                (Some(k), Some((lk, head))) if lk == k => (head, true),
+            let found = match (key, last) {
+                (None, _) => None,
+                (Some(k), Some((lk, found))) if lk == k => {
+                    run += u32::from(matches!(found, Found::Matched { .. }));
+                    Some(found)
+                }
                 (Some(k), _) => {
-                    let head = heads.get(k).copied();
-                    last = Some((k, head));
-                    (head, false)
+                    if let Some((lk, Found::Matched { .. })) = last {
+                        add_run(&mut groups, lk, &mut run);
+                    }
+                    let found = match groups.get_mut(k) {
+                        Some(g) => {
+                            g.left += 1;
+                            Found::Matched { head: g.head, left: g.left }
+                        }
+                        None => Found::Unmatched(unmatched_keys.insert(k)),
+                    };
+                    last = Some((k, found));
+                    Some(found)
                 }
             };
-            if let Some(mut j) = head {
-                while j != END {
-                    li.push(i as u32);
-                    ri.push(Some(j));
-                    matched_right[j as usize] = true;
-                    j = next[j as usize];
+            // This row's rank among its key's left rows.
+            let rank = match found {
+                Some(Found::Matched { head, left, .. }) => {
+                    let mut j = head;
+                    while j != END {
+                        li.push(i as u32);
+                        ri.push(Some(j));
+                        j = next[j as usize];
+                    }
+                    left + run
                 }
-            } else {
+                Some(Found::Unmatched(u)) => unmatched_keys.count_row(u),
+                None => 0,
+            };
+            if !matches!(found, Some(Found::Matched { .. })) {
                 stats.unmatched_left_rows += 1;
-                if let Some(key) = key
-                    && !repeat
-                {
-                    unmatched_keys.insert(key);
-                }
                 if how == JoinType::Left {
                     li.push(i as u32);
                     ri.push(None);
                 }
+            }
+            if check_left
+                && rank == 2
+                && left_repeat.is_none()
+                && let Some(k) = key
+            {
+                left_repeat = Some((key_text(on, &keys, i), k.to_vec()));
             }
             if li.len() >= OUT_BATCH_ROWS {
                 out.push(gather.batch(&batch, &li, &ri)?);
@@ -263,13 +396,27 @@ pub(crate) fn join_owned(
                 ri.clear();
             }
         }
+        if let Some((lk, Found::Matched { .. })) = last {
+            add_run(&mut groups, lk, &mut run);
+        }
         if !li.is_empty() {
             out.push(gather.batch(&batch, &li, &ri)?);
         }
     }
     stats.out_rows = out.iter().map(RecordBatch::num_rows).sum();
     stats.unmatched_left_keys = unmatched_keys.len();
-    stats.unmatched_right_rows = matched_right.iter().filter(|m| !**m).count();
+    fan_out_stats(&mut stats, groups.values(), &unmatched_keys.counts);
+    stats.unmatched_right_rows += null_key_right_rows;
+    if let (Some(validate), Some((text, key))) = (validate, left_repeat) {
+        let rows = match groups.get(key.as_slice()) {
+            Some(g) => g.left,
+            None => {
+                let u = unmatched_keys.insert(&key);
+                unmatched_keys.counts[u as usize]
+            }
+        };
+        return Err(cardinality_error(&context, validate, "left", left_name, &(text, rows), &stats));
+    }
     if stats.blank_key_left_rows > 0 || stats.blank_key_right_rows > 0 {
         tracing::warn!(
             %context,
@@ -280,12 +427,140 @@ pub(crate) fn join_owned(
             "rows with a null or empty join key (a null key never matches: an inner join drops those rows)"
         );
     }
+    if stats.multiplied {
+        let expected = matches!(validate, Some(Cardinality::OneToMany | Cardinality::ManyToMany));
+        let message = format!(
+            "{context}: {} left row(s) matched several right rows ({} keys repeat in `{right_name}`, up to {} rows): \
+             {} rows out of {} left rows ({} extra){}",
+            stats.multiplied_left_rows,
+            stats.right_keys_repeated,
+            stats.max_right_rows_per_key,
+            stats.out_rows,
+            stats.left_rows,
+            stats.extra_rows,
+            if expected {
+                ""
+            } else {
+                "; if this is meant, declare validate = \"one_to_many\" or \"many_to_many\", else collapse the input \
+                 to one row per key ([joins.aggregate]) or validate = \"many_to_one\""
+            }
+        );
+        if expected {
+            tracing::info!(%context, extra_rows = stats.extra_rows, "{message}");
+        } else {
+            tracing::warn!(%context, extra_rows = stats.extra_rows, "the join multiplies rows: {message}");
+        }
+    }
     tracing::debug!(%context, ?stats, "joined");
     Ok((Table::new(schema, out), stats))
 }
 
+/// One distinct key of a join's right table.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    /// Its first right row (the chain continues in `next`).
+    head: u32,
+    /// Its right rows.
+    right: u32,
+    /// Its left rows counted so far.
+    left: u32,
+}
+
+/// What a left key's lookup found: its right group (its head, and its left rows counted at the
+/// lookup), or its index among the unmatched keys.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    Matched { head: u32, left: u32 },
+    Unmatched(u32),
+}
+
+/// Adds a run of left rows that reused the last lookup to its key's group.
+fn add_run(groups: &mut HashMap<&[u8], Group, FxBuild>, key: &[u8], run: &mut u32) {
+    if *run > 0
+        && let Some(g) = groups.get_mut(key)
+    {
+        g.left += *run;
+    }
+    *run = 0;
+}
+
+/// Fills the fan-out figures of `stats` (and adds the unmatched right rows) from the rows per key
+/// on each side: the right table's key groups, and `unmatched[u]` rows for each left key with no
+/// match.
+fn fan_out_stats<'a>(stats: &mut JoinStats, groups: impl Iterator<Item = &'a Group>, unmatched: &[u32]) {
+    let (mut extra, mut multiplied, mut matched, mut repeated, mut max) = (0usize, 0usize, 0usize, 0usize, 0u32);
+    for g in groups {
+        if g.left == 0 {
+            stats.unmatched_right_rows += g.right as usize;
+            continue;
+        }
+        matched += 1;
+        repeated += usize::from(g.left > 1);
+        max = max.max(g.left);
+        if g.right > 1 {
+            multiplied += g.left as usize;
+            extra += g.left as usize * (g.right as usize - 1);
+        }
+    }
+    for &u in unmatched {
+        repeated += usize::from(u > 1);
+        max = max.max(u);
+    }
+    stats.matched_keys = matched;
+    stats.left_keys = matched + unmatched.len();
+    stats.left_keys_repeated = repeated;
+    stats.max_left_rows_per_key = max as usize;
+    stats.multiplied_left_rows = multiplied;
+    stats.extra_rows = extra;
+    stats.multiplied = extra > 0;
+}
+
+/// A declared cardinality broken on one side: the join, the side, an example key and its rows.
+fn cardinality_error(
+    context: &str,
+    validate: Cardinality,
+    side: &str,
+    table: &str,
+    (key, rows): &(String, u32),
+    stats: &JoinStats,
+) -> DownloadError {
+    let (repeated, max) = if side == "left" {
+        (stats.left_keys_repeated, stats.max_left_rows_per_key)
+    } else {
+        (stats.right_keys_repeated, stats.max_right_rows_per_key)
+    };
+    DownloadError::Join {
+        context: context.to_owned(),
+        message: format!(
+            "validate = \"{}\" needs each key at most once in the {side} table (`{table}`), but {key} has {rows} \
+             rows there ({repeated} key(s) repeat, up to {max} rows){}",
+            validate.as_str(),
+            if side == "right" { "; collapse the input to one row per key with [joins.aggregate]" } else { "" }
+        ),
+    }
+}
+
+/// Row `row`'s key as an error message shows it: `id = "7"`, or `(a, b) = ("1", "x")`.
+pub(crate) fn key_text(on: &[String], arrays: &[ArrayRef], row: usize) -> String {
+    let value = |a: &ArrayRef| {
+        if a.is_null(row) {
+            return "null".to_owned();
+        }
+        let text = arrow::util::display::array_value_to_string(a.as_ref(), row).unwrap_or_else(|e| e.to_string());
+        format!("{:?}", esteira_core::excerpt(&text, esteira_core::MAX_EXCERPT_CHARS))
+    };
+    match (on, arrays) {
+        ([name], [array]) => format!("{} = {}", short(name), value(array)),
+        _ => format!(
+            "({}) = ({})",
+            on.iter().map(|n| short(n)).collect::<Vec<_>>().join(", "),
+            arrays.iter().map(value).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
 /// A column name from a file (a header can be megabytes long) as an error message shows it.
-fn short(name: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn short(name: &str) -> std::borrow::Cow<'_, str> {
     esteira_core::excerpt(name, esteira_core::MAX_EXCERPT_CHARS)
 }
 
@@ -294,46 +569,66 @@ fn share(part: usize, whole: usize) -> String {
     if whole == 0 { "0 %".to_owned() } else { format!("{:.1} %", 100.0 * part as f64 / whole as f64) }
 }
 
-/// Counts distinct byte strings without an allocation per string: they are copied into one
-/// buffer and indexed by hash, and compared on a hash match so the count is exact.
+/// Distinct byte strings and how many rows each has, without an allocation per string: they
+/// are copied into one buffer and indexed by hash, and compared on a hash match so the count is
+/// exact.
 #[derive(Default)]
 struct DistinctKeys {
     bytes: Vec<u8>,
-    first: HashMap<u64, (usize, usize), IdBuild>,
+    /// Where each key is in `bytes`, by index.
+    ranges: Vec<(usize, usize)>,
+    /// Rows counted for each key ([`Self::count_row`]).
+    counts: Vec<u32>,
+    first: HashMap<u64, u32, IdBuild>,
     /// Keys whose hash an earlier, different key already has.
-    more: Vec<(u64, usize, usize)>,
+    more: Vec<(u64, u32)>,
 }
 
 impl DistinctKeys {
-    fn insert(&mut self, key: &[u8]) {
+    /// The index of `key`, added if new.
+    fn insert(&mut self, key: &[u8]) -> u32 {
         let h = FxBuild::default().hash_one(key);
-        let bytes = &self.bytes;
-        let is_key = |start: usize, end: usize| &bytes[start..end] == key;
-        let (seen, collided) = match self.first.get(&h) {
-            None => (false, false),
-            Some(&(a, b)) if is_key(a, b) => (true, true),
-            Some(_) => (self.more.iter().any(|&(mh, a, b)| mh == h && is_key(a, b)), true),
+        let is_key = |index: u32| {
+            let (a, b) = self.ranges[index as usize];
+            &self.bytes[a..b] == key
         };
-        if seen {
-            return;
-        }
-        let range = (self.bytes.len(), self.bytes.len() + key.len());
+        let collided = match self.first.get(&h) {
+            None => false,
+            Some(&index) if is_key(index) => return index,
+            Some(_) => {
+                if let Some(&(_, index)) = self.more.iter().find(|&&(mh, index)| mh == h && is_key(index)) {
+                    return index;
+                }
+                true
+            }
+        };
+        let index = self.ranges.len() as u32;
+        self.ranges.push((self.bytes.len(), self.bytes.len() + key.len()));
+        self.counts.push(0);
         self.bytes.extend_from_slice(key);
         if collided {
-            self.more.push((h, range.0, range.1));
+            self.more.push((h, index));
         } else {
-            self.first.insert(h, range);
+            self.first.insert(h, index);
         }
+        index
+    }
+
+    /// Counts one more row of key `index`; returns its rows so far.
+    fn count_row(&mut self, index: u32) -> u32 {
+        let count = &mut self.counts[index as usize];
+        *count += 1;
+        *count
     }
 
     fn len(&self) -> usize {
-        self.first.len() + self.more.len()
+        self.ranges.len()
     }
 }
 
 /// A table's columns each as one array. The batches are taken apart first so each column's
 /// pieces are freed as soon as it is concatenated: the peak is one column, not the table.
-fn concat_columns(table: Table) -> Result<Vec<ArrayRef>, ArrowError> {
+pub(crate) fn concat_columns(table: Table) -> Result<Vec<ArrayRef>, ArrowError> {
     if let [batch] = table.batches.as_slice() {
         return Ok(batch.columns().to_vec());
     }
@@ -357,7 +652,7 @@ fn concat_columns(table: Table) -> Result<Vec<ArrayRef>, ArrowError> {
 }
 
 /// Turns join keys into byte strings that are equal exactly when the keys are.
-enum KeyEncoder {
+pub(crate) enum KeyEncoder {
     /// One `Utf8` key (the portal's ids): its own UTF-8 bytes, no copy.
     Utf8,
     /// Anything else: the `arrow-row` encoding.
@@ -365,20 +660,20 @@ enum KeyEncoder {
 }
 
 /// One batch's keys, encoded.
-enum EncodedKeys {
+pub(crate) enum EncodedKeys {
     Utf8(StringArray),
     Rows(Rows, Vec<ArrayRef>),
 }
 
 impl KeyEncoder {
-    fn new(types: &[DataType]) -> Result<Self, ArrowError> {
+    pub(crate) fn new(types: &[DataType]) -> Result<Self, ArrowError> {
         if let [DataType::Utf8] = types {
             return Ok(Self::Utf8);
         }
         Ok(Self::Rows(RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?))
     }
 
-    fn encode(&self, arrays: &[ArrayRef]) -> Result<EncodedKeys, ArrowError> {
+    pub(crate) fn encode(&self, arrays: &[ArrayRef]) -> Result<EncodedKeys, ArrowError> {
         match self {
             Self::Utf8 => arrays
                 .first()
@@ -393,7 +688,7 @@ impl KeyEncoder {
 impl EncodedKeys {
     /// Row `i`'s key, or `None` when any of its columns is null (null keys never match).
     #[inline]
-    fn key(&self, i: usize) -> Option<&[u8]> {
+    pub(crate) fn key(&self, i: usize) -> Option<&[u8]> {
         match self {
             Self::Utf8(s) => s.is_valid(i).then(|| s.value(i).as_bytes()),
             Self::Rows(rows, arrays) => (!arrays.iter().any(|a| a.is_null(i))).then(|| rows.row(i).data()),
@@ -789,6 +1084,16 @@ mod tests {
                 unmatched_right_rows: 2,
                 blank_key_left_rows: 1,
                 blank_key_right_rows: 1,
+                left_keys: 2,
+                right_keys: 2,
+                matched_keys: 1,
+                left_keys_repeated: 1,
+                right_keys_repeated: 1,
+                max_left_rows_per_key: 2,
+                max_right_rows_per_key: 2,
+                multiplied_left_rows: 2,
+                extra_rows: 2,
+                multiplied: true,
             }
         );
         let (t, st) = join(&l, "l", &r, "r", &on, JoinType::Left).unwrap();
@@ -919,9 +1224,11 @@ mod tests {
     fn distinct_keys_count_exactly() {
         let mut keys = DistinctKeys::default();
         for k in ["a", "b", "a", "", "ab", "b", ""] {
-            keys.insert(k.as_bytes());
+            let index = keys.insert(k.as_bytes());
+            keys.count_row(index);
         }
         assert_eq!(keys.len(), 4);
+        assert_eq!(keys.counts, [2, 2, 2, 1]);
     }
 
     #[test]

@@ -39,6 +39,7 @@
 
 #![forbid(unsafe_code)]
 
+mod aggregate;
 mod csv;
 mod error;
 mod fetch;
@@ -47,15 +48,18 @@ mod join;
 mod merge;
 mod table;
 
-pub use csv::{CsvOptions, CsvTable, TextEncoding, read_csv, read_csv_file};
+pub use aggregate::{AggregateParams, AggregateStats, aggregate};
+pub use csv::{CsvEncoding, CsvOptions, CsvTable, InvalidUtf8, TextEncoding, read_csv, read_csv_file};
 pub use error::DownloadError;
 pub use fetch::{
     DownloadSink, FetchOptions, FetchOutcome, FetchReport, Source, Validators, copy_file, fetch, fetch_http,
     fetch_to_file, fetch_to_vec, http_client,
 };
 pub use fetch_stage::{FetchParams, FetchStage, MAX_BACKOFF_MS, MAX_FETCH_BYTES, MAX_RETRIES, MAX_TIMEOUT_SECS};
-pub use join::{JoinStats, JoinType, drop_duplicates, join, select};
-pub use merge::{JoinParams, JoinReport, MergeParams, MergeReport, MergeStage, merge_tables, read_table_file};
+pub use join::{Cardinality, JoinStats, JoinType, drop_duplicates, join, join_validated, select};
+pub use merge::{
+    JoinParams, JoinReport, MergeParams, MergeReport, MergeStage, merge_tables, read_input_file, read_table_file,
+};
 pub use table::Table;
 
 /// Registers the `fetch` and `merge` stage kinds.

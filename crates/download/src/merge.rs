@@ -5,18 +5,53 @@
 //! base = "discentes"
 //! base_columns = ["id_discente", "sexo", "ano_nascimento"]   # optional: all columns by default
 //! drop_duplicates = true                                      # the default
+//! encoding = "utf-8"                                          # or "windows-1252", "auto"
+//!
+//! [[stages.merge.params.joins]]
+//! input = "socio"
+//! how = "inner"                                               # or "left"
+//! on = ["id_discente"]
+//! validate = "one_to_one"      # one_to_one | one_to_many | many_to_one | many_to_many; optional
+//! columns = ["id_discente", "renda", "possui_auxilio_alimentacao"]   # optional: all by default
+//! [stages.merge.params.joins.aggregate]   # optional: this input to one row per `on` key first
+//! any = ["possui_auxilio_alimentacao"]    # boolean flags (true/false/t/f), OR-ed
+//! first = []                              # taken from the key's first row
 //!
 //! [[stages.merge.params.joins]]
 //! input = "matriculas"
-//! how = "inner"                                               # or "left"
 //! on = ["id_discente"]
-//! columns = ["id_turma", "discente", "descricao"]             # optional: all by default
+//! columns = ["id_turma", "discente", "descricao"]
 //! rename = { discente = "id_discente" }                       # old name -> new name
 //! ```
 //!
-//! Each join's `columns` and `rename` use the input's own column names; `on` uses the names
-//! after renaming, which must exist on both sides. Key columns are brought along even when
-//! `columns` leaves them out, and appear once in the output (from the left side).
+//! Each join's `columns` and `rename` use the input's own column names; `on` and `aggregate` use
+//! the names after renaming, and `on` must exist on both sides. Key columns are brought along
+//! even when `columns` leaves them out, and appear once in the output (from the left side).
+//!
+//! - **`aggregate`** collapses the input to one row per key before the join
+//!   ([`aggregate`](crate::aggregate())): `any` columns are OR-ed, `first` columns come from the
+//!   key's first row, and every other brought column must hold one value per key, else the stage
+//!   fails naming the input, the key, the column and two differing values. Rows keep the order of
+//!   each key's first row. The UFRN socio-economic table needs it: one row per aid programme a
+//!   student holds.
+//! - **`validate`** declares the join's cardinality, as pandas' `merge(validate=…)`: *left* is the
+//!   table so far, *right* this input; `one_to_one` needs each key at most once on both sides,
+//!   `one_to_many` on the left, `many_to_one` on the right. A join that breaks it fails, naming the
+//!   join, the side, an example key and its row count. Without `validate` nothing is checked, but
+//!   a join that multiplies rows (a left row matching several right rows) is warned about in the
+//!   log; declaring `one_to_many` or `many_to_many` says it is meant.
+//! - **`encoding`** is how CSV inputs are decoded (Parquet inputs are Arrow already): `utf-8`
+//!   fails on the first invalid byte, naming its byte offset, line and column; `windows-1252`
+//!   decodes every byte as a character; `auto` is UTF-8 when the whole file is, else the whole file
+//!   as Windows-1252 with a warning naming the file and its first invalid byte (the `encodings`
+//!   metric says which each input got).
+//!
+//! Metrics: `rows_in`, `rows_out`, `duplicates_dropped`, `encodings` (input → `UTF-8`,
+//! `windows-1252` or `parquet`), and `joins`, one entry per join: its `input`, `how`,
+//! `validate`, the [`JoinStats`] (rows and distinct keys on each side, keys repeated on each side
+//! and the most rows one key has, rows out, `multiplied`, `extra_rows`, blank keys, unmatched
+//! rows), and with `aggregate` the [`AggregateStats`](crate::AggregateStats) (rows in and out,
+//! keys, keys with 2 and with 3 or more rows, flags set by later rows).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,8 +60,9 @@ use std::sync::Arc;
 use esteira_core::{CoreError, OutputSpec, Stage, StageContext, StageError, params_json, parse_params};
 use serde::{Deserialize, Serialize};
 
-use crate::csv::{CsvOptions, read_csv};
-use crate::join::{JoinStats, JoinType, drop_duplicates, join_owned, select};
+use crate::aggregate::{AggregateParams, AggregateStats, aggregate};
+use crate::csv::{CsvEncoding, CsvOptions, read_csv};
+use crate::join::{Cardinality, JoinStats, JoinType, drop_duplicates, join_owned, select};
 use crate::{DownloadError, Table};
 
 /// Params of the `merge` stage.
@@ -50,6 +86,9 @@ pub struct MergeParams {
     /// The CSV field separator for inputs that are CSV.
     #[serde(default = "default_delimiter")]
     pub delimiter: String,
+    /// How CSV inputs are decoded: `utf-8` (checked; the default), `windows-1252` or `auto`.
+    #[serde(default)]
+    pub encoding: CsvEncoding,
 }
 
 /// One join of a merge.
@@ -69,6 +108,12 @@ pub struct JoinParams {
     /// Renames of the input's columns (old name -> new name).
     #[serde(default)]
     pub rename: BTreeMap<String, String>,
+    /// The cardinality the join must have (nothing checked when absent).
+    #[serde(default)]
+    pub validate: Option<Cardinality>,
+    /// Collapse the input to one row per `on` key before the join.
+    #[serde(default)]
+    pub aggregate: Option<AggregateParams>,
 }
 
 fn default_true() -> bool {
@@ -88,9 +133,15 @@ pub struct JoinReport {
     pub input: String,
     /// How.
     pub how: JoinType,
-    /// Row counts.
+    /// The declared cardinality, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validate: Option<Cardinality>,
+    /// Row and key counts.
     #[serde(flatten)]
     pub stats: JoinStats,
+    /// What the input's aggregation did, when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<AggregateStats>,
 }
 
 /// What a merge did.
@@ -118,7 +169,11 @@ impl MergeParams {
 
     /// The CSV options implied by the params.
     pub fn csv_options(&self) -> CsvOptions {
-        CsvOptions { delimiter: self.delimiter.as_bytes().first().copied().unwrap_or(b';'), ..CsvOptions::default() }
+        CsvOptions {
+            delimiter: self.delimiter.as_bytes().first().copied().unwrap_or(b';'),
+            encoding: self.encoding,
+            ..CsvOptions::default()
+        }
     }
 }
 
@@ -160,13 +215,28 @@ pub fn merge_tables(
             }
             cols
         });
-        let selected = select(&right, &j.input, columns.as_deref(), &j.rename)?;
+        let mut selected = select(&right, &j.input, columns.as_deref(), &j.rename)?;
         // Columns nobody selected are freed now, and the join frees the rest as it goes.
         drop(right);
-        let (joined, stats) = join_owned(acc, &acc_name, selected, &j.input, &j.on, j.how)?;
+        let mut aggregated = None;
+        if let Some(params) = &j.aggregate {
+            let (table, stats) = aggregate(selected, &j.input, &j.on, params)?;
+            tracing::info!(input = %j.input, rows_in = stats.rows_in, rows_out = stats.rows_out,
+                keys_with_2_rows = stats.keys_with_2_rows, keys_with_3_or_more_rows = stats.keys_with_3_or_more_rows,
+                "aggregated to one row per key");
+            selected = table;
+            aggregated = Some(stats);
+        }
+        let (joined, stats) = join_owned(acc, &acc_name, selected, &j.input, &j.on, j.how, j.validate)?;
         tracing::info!(input = %j.input, how = j.how.as_str(), rows = stats.out_rows,
-            unmatched = stats.unmatched_left_rows, "join");
-        report.joins.push(JoinReport { input: j.input.clone(), how: j.how, stats });
+            unmatched = stats.unmatched_left_rows, extra = stats.extra_rows, "join");
+        report.joins.push(JoinReport {
+            input: j.input.clone(),
+            how: j.how,
+            validate: j.validate,
+            stats,
+            aggregate: aggregated,
+        });
         acc = joined;
         acc_name = format!("{acc_name}+{}", j.input);
     }
@@ -182,6 +252,12 @@ pub fn merge_tables(
 /// Reads a table from a file: Parquet when it starts with the `PAR1` magic, else a portal CSV.
 /// `name` labels it in errors.
 pub fn read_table_file(path: &Path, name: &str, csv: &CsvOptions) -> Result<Table, DownloadError> {
+    read_input_file(path, name, csv).map(|(table, _)| table)
+}
+
+/// [`read_table_file`], also saying how the file was decoded: `UTF-8`, `windows-1252`, or
+/// `parquet`.
+pub fn read_input_file(path: &Path, name: &str, csv: &CsvOptions) -> Result<(Table, &'static str), DownloadError> {
     use std::io::Read;
     let mut file = std::fs::File::open(path).map_err(|e| DownloadError::io(name, e))?;
     let mut magic = [0u8; 4];
@@ -196,10 +272,11 @@ pub fn read_table_file(path: &Path, name: &str, csv: &CsvOptions) -> Result<Tabl
     }
     if got == 4 && &magic == b"PAR1" {
         let (schema, batches) = esteira_core::table::read_parquet(path)?;
-        return Ok(Table::new(schema, batches));
+        return Ok((Table::new(schema, batches), "parquet"));
     }
     let file = std::fs::File::open(path).map_err(|e| DownloadError::io(name, e))?;
-    Ok(read_csv(file, name, csv)?.table)
+    let parsed = read_csv(file, name, csv)?;
+    Ok((parsed.table, parsed.encoding.name()))
 }
 
 /// Joins several inputs (portal CSV or Parquet) into the `table` output.
@@ -220,6 +297,10 @@ impl MergeStage {
             if j.on.is_empty() {
                 return Err(bad(format!("joins[{i}].on"), "at least one key column is needed".into()));
             }
+            if let Some(agg) = &j.aggregate {
+                check_aggregate(j, agg)
+                    .map_err(|(list, message)| bad(format!("joins[{i}].aggregate.{list}"), message))?;
+            }
         }
         Ok(Self { params })
     }
@@ -230,6 +311,41 @@ impl MergeStage {
     }
 }
 
+/// What can be said about a join's `aggregate` before any table is read: each column once, no
+/// key, and (when the join lists its `columns`) only columns it brings. The error names the list.
+fn check_aggregate(j: &JoinParams, agg: &AggregateParams) -> Result<(), (&'static str, String)> {
+    // The names the join brings, after renaming (`None`: all of the input's).
+    let brought: Option<Vec<&str>> = j.columns.as_ref().map(|cols| {
+        cols.iter()
+            .map(|c| j.rename.get(c).map_or(c.as_str(), String::as_str))
+            .chain(j.on.iter().map(String::as_str))
+            .collect()
+    });
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for (list, names) in [("any", &agg.any), ("first", &agg.first)] {
+        for name in names {
+            if j.on.contains(name) {
+                return Err((list, format!("`{name}` is a key (`on`): it is one value per key already")));
+            }
+            if let Some(other) = seen.insert(name, list) {
+                return Err((list, format!("`{name}` is listed in both `{other}` and `{list}`, or twice")));
+            }
+            if let Some(brought) = &brought
+                && !brought.contains(&name.as_str())
+            {
+                return Err((
+                    list,
+                    format!(
+                        "`{name}` is not among the columns the join brings (names after `rename`): {}",
+                        brought.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Stage for MergeStage {
     fn kind(&self) -> &'static str {
         "merge"
@@ -238,7 +354,12 @@ impl Stage for MergeStage {
     fn version(&self) -> &'static str {
         // 2: the `joins` metric counts rows with blank keys (`blank_key_left_rows`,
         //    `blank_key_right_rows`); the table is unchanged.
-        "2"
+        // 3: CSV inputs are read as checked UTF-8 by default (`encoding`): a file that is not
+        //    UTF-8 fails instead of being decoded silently as Windows-1252; the `joins` metric has
+        //    each join's fan-out (keys and rows per key on each side, `multiplied`, `extra_rows`)
+        //    and an `encodings` metric is added; `validate` and `aggregate` are new params. The
+        //    table is unchanged for UTF-8 inputs and params without the new keys.
+        "3"
     }
 
     fn inputs(&self) -> Vec<String> {
@@ -256,12 +377,15 @@ impl Stage for MergeStage {
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
         let csv = self.params.csv_options();
         let mut tables = BTreeMap::new();
+        let mut encodings = BTreeMap::new();
         for name in self.inputs() {
             let input = ctx.input(&name)?;
             ctx.progress().set_message(&format!("reading {name}"));
-            let table = read_table_file(&input.path, &format!("input `{name}`"), &csv)?;
+            let (table, encoding) = read_input_file(&input.path, &format!("input `{name}`"), &csv)?;
+            encodings.insert(name.clone(), encoding);
             tables.insert(name, table);
         }
+        ctx.metric("encodings", &encodings);
         ctx.progress().set_message("joining");
         let (table, report) = merge_tables(&self.params, tables)?;
         ctx.metric("rows_in", report.rows_in);

@@ -2,6 +2,8 @@
 //! previous cache records for revalidation.
 
 mod common;
+#[path = "stages/merge_rules.rs"]
+mod merge_rules;
 
 use std::collections::BTreeMap;
 use std::path::Path;

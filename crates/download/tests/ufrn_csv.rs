@@ -7,7 +7,7 @@ mod fuzz;
 use std::path::PathBuf;
 
 use arrow::array::{Array, RecordBatch, StringArray};
-use esteira_download::{CsvOptions, TextEncoding, read_csv, read_csv_file};
+use esteira_download::{CsvEncoding, CsvOptions, InvalidUtf8, TextEncoding, read_csv, read_csv_file};
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/cursos-de-graduacao.csv")
@@ -56,10 +56,55 @@ fn windows_1252_re_encoding_parses_to_the_same_values() {
     assert!(std::str::from_utf8(&latin).is_err(), "the re-encoding is really not UTF-8");
     let a = read_csv(utf8.as_bytes(), "utf8", &CsvOptions::default()).unwrap();
     // Small batches: the fallback must also re-decode batches read before the first accent.
-    let b = read_csv(&latin[..], "latin", &CsvOptions { batch_rows: 7, ..CsvOptions::default() }).unwrap();
+    let auto = CsvOptions { batch_rows: 7, encoding: CsvEncoding::Auto, ..CsvOptions::default() };
+    let b = read_csv(&latin[..], "latin", &auto).unwrap();
     assert_eq!(b.encoding, TextEncoding::Windows1252);
     assert_eq!(a.table.schema, b.table.schema);
     assert_eq!(a.table.concat().unwrap(), b.table.concat().unwrap());
+    // The first accent is the Ç of ADMINISTRAÇÃO, the second field of line 2.
+    let first = latin.iter().position(|&b| b >= 0x80).unwrap() as u64;
+    assert_eq!(b.invalid_utf8, Some(InvalidUtf8 { offset: first, line: 2, column: 2, byte: 0xC7 }));
+    // Declared, the same values and no check.
+    let declared = CsvOptions { encoding: CsvEncoding::Windows1252, ..CsvOptions::default() };
+    let c = read_csv(&latin[..], "latin", &declared).unwrap();
+    assert_eq!((c.encoding, c.invalid_utf8), (TextEncoding::Windows1252, None));
+    assert_eq!(a.table.concat().unwrap(), c.table.concat().unwrap());
+    // The default, UTF-8, refuses the file and says where.
+    let err = read_csv(&latin[..], "latin", &CsvOptions::default()).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "latin: line 2, column 2 (`nome`): invalid UTF-8 at byte offset {first} (byte 0xC7); if the file is \
+             Windows-1252, set the merge param encoding = \"windows-1252\" (or \"auto\")"
+        )
+    );
+}
+
+#[test]
+fn one_invalid_byte_in_a_large_table_is_an_error_not_mojibake() {
+    // One stray byte deep in a multi-batch table used to re-decode every value as Windows-1252
+    // without a word. Now `utf-8` names the byte, and `auto` (which still decodes the whole file
+    // as Windows-1252) names it in a warning and in the result.
+    let mut text = "\"id\";\"nome\"\r\n".to_owned();
+    for i in 0..5_000 {
+        text.push_str(&format!("\"{i}\";\"JOÃO {i}\"\r\n"));
+    }
+    let mut bytes = text.into_bytes();
+    let line = 4_000u64;
+    let needle = format!("\"JOÃO {}\"", line - 2).into_bytes();
+    // The Ã (C3 83) of that record's name loses its continuation byte.
+    let at = bytes.windows(needle.len()).position(|w| w == needle).unwrap() + 3;
+    bytes[at + 1] = b'X';
+    let small = CsvOptions { batch_rows: 1_000, ..CsvOptions::default() };
+    let err = read_csv(&bytes[..], "t.csv", &small).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!("t.csv: line {line}, column 2 (`nome`): invalid UTF-8 at byte offset {at}")),
+        "{err}"
+    );
+    let auto = read_csv(&bytes[..], "t.csv", &CsvOptions { encoding: CsvEncoding::Auto, ..small }).unwrap();
+    assert_eq!(auto.invalid_utf8.map(|i| (i.offset, i.line)), Some((at as u64, line)));
+    let b = auto.table.concat().unwrap();
+    assert_eq!(value(&b, "nome", 0).as_deref(), Some("JOÃƒO 0"), "the whole file is decoded as Windows-1252");
 }
 
 #[test]

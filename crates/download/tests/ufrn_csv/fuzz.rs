@@ -1,14 +1,15 @@
 //! Fuzzing the portal CSV reader with proptest: arbitrary bytes, and near-valid files (quoted
 //! fields, doubled quotes, delimiters and line ends inside quotes, BOM, Windows-1252 bytes)
-//! with random edits. Errors are fine; a panic is a failure, and so is a result that depends on
-//! how the reader hands over the bytes (one read or a trickle of small ones).
+//! with random edits, read as `utf-8`, `windows-1252` or `auto`. Errors are fine; a panic is a
+//! failure, and so is a result that depends on how the reader hands over the bytes (one read or a
+//! trickle of small ones), or an `auto` read that disagrees with a `utf-8` one.
 //!
 //! Each target runs 256 cases, or `PROPTEST_CASES`, and prints how many inputs it ran.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use esteira_download::{CsvOptions, read_csv};
+use esteira_download::{CsvEncoding, CsvOptions, DownloadError, InvalidUtf8, TextEncoding, read_csv};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
@@ -42,6 +43,9 @@ fn check(bytes: &[u8], options: &CsvOptions, chunk: usize) -> Result<(), TestCas
         (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
         (a, b) => prop_assert!(false, "whole read: {:?}\ntrickled: {:?}", a.map(|t| t.table), b.map(|t| t.table)),
     }
+    if options.encoding == CsvEncoding::Auto {
+        check_encodings_agree(bytes, options)?;
+    }
     Ok(())
 }
 
@@ -68,8 +72,34 @@ fn fuzz<S: Strategy>(name: &str, strategy: S, test: impl Fn(S::Value) -> Result<
 
 fn options() -> impl Strategy<Value = CsvOptions> {
     let delimiter = prop_oneof![8 => Just(b';'), 1 => Just(b','), 1 => any::<u8>()];
-    (delimiter, prop_oneof![Just(65_536usize), 0usize..4])
-        .prop_map(|(delimiter, batch_rows)| CsvOptions { delimiter, batch_rows })
+    let encoding =
+        prop_oneof![2 => Just(CsvEncoding::Auto), 1 => Just(CsvEncoding::Utf8), 1 => Just(CsvEncoding::Windows1252)];
+    (delimiter, prop_oneof![Just(65_536usize), 0usize..4], encoding)
+        .prop_map(|(delimiter, batch_rows, encoding)| CsvOptions { delimiter, batch_rows, encoding })
+}
+
+/// `auto` and `utf-8` agree: where `auto` falls back to Windows-1252, `utf-8` fails naming the
+/// same byte; where `auto` keeps UTF-8, `utf-8` gives the same table.
+fn check_encodings_agree(bytes: &[u8], options: &CsvOptions) -> Result<(), TestCaseError> {
+    let auto = read_csv(bytes, "fuzz.csv", &CsvOptions { encoding: CsvEncoding::Auto, ..*options });
+    let strict = read_csv(bytes, "fuzz.csv", &CsvOptions { encoding: CsvEncoding::Utf8, ..*options });
+    match (auto, strict) {
+        (Ok(a), Ok(s)) => {
+            prop_assert_eq!(a.invalid_utf8, None);
+            prop_assert_eq!(a.table.concat().map_err(|e| e.to_string()), s.table.concat().map_err(|e| e.to_string()));
+        }
+        (Ok(a), Err(DownloadError::InvalidUtf8 { offset, line, column, byte, .. })) => {
+            prop_assert_eq!(a.encoding, TextEncoding::Windows1252);
+            prop_assert_eq!(a.invalid_utf8, Some(InvalidUtf8 { offset, line, column, byte }));
+            prop_assert_eq!(bytes.get(offset as usize), Some(&byte));
+        }
+        (Err(a), Err(s)) if !matches!(s, DownloadError::InvalidUtf8 { .. }) => {
+            prop_assert_eq!(a.to_string(), s.to_string());
+        }
+        (Err(_), Err(_)) => {}
+        (a, s) => prop_assert!(false, "auto: {:?}\nutf-8: {:?}", a.map(|t| t.table), s.map(|t| t.table)),
+    }
+    Ok(())
 }
 
 #[test]
@@ -212,7 +242,9 @@ fn near_valid_files_mostly_parse() {
     let ok = AtomicU64::new(0);
     runner
         .run(&near_valid(), |bytes| {
-            if read_csv(&bytes[..], "fuzz.csv", &CsvOptions::default()).is_ok() {
+            // `auto`: the generator plants Windows-1252 bytes on purpose.
+            let auto = CsvOptions { encoding: CsvEncoding::Auto, ..CsvOptions::default() };
+            if read_csv(&bytes[..], "fuzz.csv", &auto).is_ok() {
                 ok.fetch_add(1, Ordering::Relaxed);
             }
             Ok(())
