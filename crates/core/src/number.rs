@@ -103,6 +103,7 @@ impl std::error::Error for NumberError {}
 
 /// Reads text as a finite `f64` under the [module's policy](self): `Ok(None)` for blank text,
 /// an error saying why for text that is not one number.
+#[inline]
 pub fn parse_number(text: &str) -> Result<Option<f64>, NumberError> {
     if let Some(v) = fast_decimal(text.as_bytes()) {
         return Ok(Some(v));
@@ -116,6 +117,7 @@ pub fn parse_number(text: &str) -> Result<Option<f64>, NumberError> {
 
 /// Reads text as an `i64` under the [module's policy](self): the same spellings as
 /// [`parse_number`], written as a whole number (no decimal separator, no exponent).
+#[inline]
 pub fn parse_integer(text: &str) -> Result<Option<i64>, NumberError> {
     if let Some(v) = fast_int(text.as_bytes()) {
         return Ok(Some(v));

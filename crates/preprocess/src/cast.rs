@@ -26,6 +26,7 @@ pub enum Parsed<T> {
 /// Parses an integer with [`esteira_core::parse_integer`], the workspace's one reading of
 /// numbers: whitespace ignored, blank text [`Parsed::Blank`], a whole number written without
 /// decimals (`1994`, `+7`, `1.234.567`); `1.000` is ambiguous, `1.0` is not an integer.
+#[inline]
 pub fn parse_int64(text: &str) -> Parsed<i64> {
     match esteira_core::parse_integer(text) {
         Ok(Some(v)) => Parsed::Value(v),
@@ -49,6 +50,7 @@ pub fn parse_bool(text: &str) -> Parsed<bool> {
 /// `5.9`, `-0.5`, `1e3`; a decimal comma `1234,5`; both separators `1.234,5`; but one separator
 /// before exactly three digits (`1.234`, `12,500`) is rejected as ambiguous, and so are NaN,
 /// infinities and values beyond `f64`. Blank text is [`Parsed::Blank`].
+#[inline]
 pub fn parse_float64(text: &str) -> Parsed<f64> {
     match esteira_core::parse_number(text) {
         Ok(Some(v)) => Parsed::Value(v),
@@ -115,8 +117,8 @@ pub(crate) fn convert(array: &ArrayRef, to: CastType) -> Result<Converted, Arrow
         let text = cast(array, &DataType::Utf8)?;
         let text = text.as_string::<i32>();
         return Ok(match to {
-            CastType::Int64 => parse_primitive::<Int64Type>(text, parse_int64),
-            CastType::Float64 => parse_primitive::<Float64Type>(text, parse_float64),
+            CastType::Int64 => parse_primitive::<Int64Type, _>(text, parse_int64),
+            CastType::Float64 => parse_primitive::<Float64Type, _>(text, parse_float64),
             CastType::Bool => parse_booleans(text),
             CastType::Utf8 => text_column(text),
         });
@@ -205,10 +207,12 @@ impl Validity {
     }
 }
 
-/// Parses each value with `parse` (whose common cases take esteira-core's fast paths).
-fn parse_primitive<T>(text: &StringArray, parse: fn(&str) -> Parsed<T::Native>) -> Converted
+/// Parses each value with `parse` (generic, so that it and esteira-core's fast paths inline
+/// into this loop).
+fn parse_primitive<T, F>(text: &StringArray, parse: F) -> Converted
 where
     T: arrow::datatypes::ArrowPrimitiveType,
+    F: Fn(&str) -> Parsed<T::Native>,
 {
     let n = text.len();
     let mut values = vec![T::Native::default(); n];
