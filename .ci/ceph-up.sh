@@ -97,11 +97,40 @@ ceph-authtool --create-keyring "$CEPH_DIR/mon.keyring" --gen-key -n mon. --cap m
 monmaptool --create --add "$H" 127.0.0.1 --fsid "$FSID" "$CEPH_DIR/monmap" >/dev/null
 ceph-mon -c "$CONF" --mkfs -i "$H" --monmap "$CEPH_DIR/monmap" --keyring "$CEPH_DIR/mon.keyring"
 ceph-mon -c "$CONF" -i "$H"
+# Right after it starts the monitor may refuse a command ("wrong fsid", EPERM) before the
+# client has its map: retry the few commands that matter.
+retry() {
+  local i
+  for i in $(seq 1 60); do
+    if "$@"; then return 0; fi
+    sleep 0.5
+  done
+  echo "ceph-up: gave up on: $*; logs in $CEPH_DIR/log" >&2
+  return 1
+}
+retry ceph -c "$CONF" --connect-timeout 5 mon stat >/dev/null 2>&1
 OSD_UUID=$(cat /proc/sys/kernel/random/uuid)
-OSD_ID=$(ceph -c "$CONF" osd new "$OSD_UUID")
-ceph-osd -c "$CONF" -i "$OSD_ID" --mkfs --osd-uuid "$OSD_UUID" 2>/dev/null
-ceph-osd -c "$CONF" -i "$OSD_ID"
-radosgw -c "$CONF" -n "client.rgw.$H"
+OSD_ID=$(retry ceph -c "$CONF" --connect-timeout 5 osd new "$OSD_UUID" 2>>"$CEPH_DIR/log/console.log")
+# The daemons fork into the background; what they print before that goes to the log directory.
+ceph-osd -c "$CONF" -i "$OSD_ID" --mkfs --osd-uuid "$OSD_UUID" >>"$CEPH_DIR/log/console.log" 2>&1
+osd_up() { ceph -c "$CONF" --connect-timeout 5 osd stat 2>/dev/null | grep -q "1 up"; }
+osd_alive() {
+  local pid
+  pid=$(cat "$CEPH_DIR/run/osd.$OSD_ID.pid" 2>/dev/null) && grep -qx ceph-osd "/proc/$pid/comm" 2>/dev/null
+}
+for attempt in 1 2 3 4 5; do
+  ceph-osd -c "$CONF" -i "$OSD_ID" >>"$CEPH_DIR/log/console.log" 2>&1 || true
+  # It can fail its first command to the monitor the same way and exit: then start it again.
+  for _ in $(seq 1 60); do
+    osd_up && break 2
+    osd_alive || break
+    sleep 0.25
+  done
+  if [ "$attempt" = 5 ]; then echo "ceph-up: the OSD does not come up; logs in $CEPH_DIR/log" >&2; exit 1; fi
+  if osd_alive; then kill "$(cat "$CEPH_DIR/run/osd.$OSD_ID.pid")" 2>/dev/null || true; sleep 1; fi
+  sleep 0.5
+done
+radosgw -c "$CONF" -n "client.rgw.$H" >>"$CEPH_DIR/log/console.log" 2>&1
 up=0
 for _ in $(seq 1 120); do
   if curl -s -o /dev/null --max-time 2 "$ENDPOINT/"; then up=1; break; fi
