@@ -123,6 +123,35 @@ pub struct Env<'a> {
     pub verified: &'a Verified,
 }
 
+/// A stage that must execute, with what [`lookup`] found out about it.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    inputs: BTreeMap<String, ContentHash>,
+    key: ContentHash,
+    params: serde_json::Value,
+    declared: Vec<OutputSpec>,
+    /// A volatile stage's usable record under its key, which it revalidates.
+    previous: Option<CacheRecord>,
+}
+
+impl Pending {
+    /// Whether this is a volatile stage revalidating a usable previous record (a `file:` fetch
+    /// costs a `stat`, an HTTP one a conditional request): it may well end up cached.
+    pub fn revalidates(&self) -> bool {
+        self.previous.is_some()
+    }
+}
+
+/// What [`lookup`] found: the stage is done (a cache hit, or a failure before executing), or it
+/// must execute.
+#[derive(Debug)]
+pub enum Lookup {
+    /// Served from the cache, or failed before executing.
+    Done(Result<Executed, Failure>),
+    /// Must execute ([`execute_pending`]).
+    Execute(Box<Pending>),
+}
+
 /// Runs (or resolves from cache) one stage.
 pub fn execute_stage(
     dag: &Dag,
@@ -132,15 +161,36 @@ pub fn execute_stage(
     upstream: &BTreeMap<String, BTreeMap<String, ContentHash>>,
     progress: Arc<dyn Progress>,
 ) -> Result<Executed, Failure> {
+    match lookup(dag, env, name, mode, upstream) {
+        Lookup::Done(done) => done,
+        Lookup::Execute(pending) => execute_pending(dag, env, name, *pending, progress),
+    }
+}
+
+/// Resolves a stage's inputs and key and looks it up in the cache, executing nothing: a hit (or a
+/// stage not selected) is done, anything else must execute. Volatile stages always execute (they
+/// revalidate their source) unless not selected.
+pub fn lookup(
+    dag: &Dag,
+    env: &Env<'_>,
+    name: &str,
+    mode: Mode,
+    upstream: &BTreeMap<String, BTreeMap<String, ContentHash>>,
+) -> Lookup {
     let node = &dag.nodes[name];
     let stage = node.stage.as_ref();
     let store = env.store;
-    let inputs = resolve_inputs(dag, store, name, upstream).map_err(|message| Failure {
-        message,
-        inputs: BTreeMap::new(),
-        key: None,
-        outputs: BTreeMap::new(),
-    })?;
+    let inputs = match resolve_inputs(dag, store, name, upstream) {
+        Ok(inputs) => inputs,
+        Err(message) => {
+            return Lookup::Done(Err(Failure {
+                message,
+                inputs: BTreeMap::new(),
+                key: None,
+                outputs: BTreeMap::new(),
+            }));
+        }
+    };
     let params = stage.params();
     let key = cache_key(stage.kind(), stage.version(), &params, &inputs);
     let fail = |message: String| Failure { message, inputs: inputs.clone(), key: Some(key), outputs: BTreeMap::new() };
@@ -148,36 +198,61 @@ pub fn execute_stage(
     let force = matches!(mode, Mode::Execute { force: true });
     // A forced stage does not look at the cache: its record (and any damaged output object) is
     // replaced by what it writes now.
-    let usable = if force { None } else { usable_record(store, name, &key, &declared, true).map_err(fail)? };
-    match (mode, &usable) {
-        (Mode::ResolveOnly, Some(r)) => return Ok(hit(inputs, key, r)),
-        (Mode::ResolveOnly, None) => {
-            return Err(fail(format!(
-                "not selected for this run and not in the cache (key {}): run it first",
-                key.short()
-            )));
+    let usable = if force {
+        None
+    } else {
+        match usable_record(store, name, &key, &declared, true) {
+            Ok(usable) => usable,
+            Err(message) => return Lookup::Done(Err(fail(message))),
         }
-        (Mode::Execute { force: false }, Some(r)) if !stage.volatile() => return Ok(hit(inputs, key, r)),
-        _ => {}
+    };
+    match (mode, usable) {
+        (Mode::ResolveOnly, Some(r)) => Lookup::Done(Ok(hit(inputs, key, &r))),
+        (Mode::ResolveOnly, None) => Lookup::Done(Err(fail(format!(
+            "not selected for this run and not in the cache (key {}): run it first",
+            key.short()
+        )))),
+        (Mode::Execute { force: false }, Some(r)) if !stage.volatile() => Lookup::Done(Ok(hit(inputs, key, &r))),
+        (_, usable) => {
+            let previous = if stage.volatile() && !force { usable } else { None };
+            Lookup::Execute(Box::new(Pending { inputs, key, params, declared, previous }))
+        }
     }
+}
+
+/// Executes a stage [`lookup`] found must execute, and writes its cache record.
+///
+/// A volatile stage that reused its previous record unchanged (same outputs, metrics and
+/// state) leaves that record as it is: a revalidation that changed nothing writes nothing.
+pub fn execute_pending(
+    dag: &Dag,
+    env: &Env<'_>,
+    name: &str,
+    pending: Pending,
+    progress: Arc<dyn Progress>,
+) -> Result<Executed, Failure> {
+    let Pending { inputs, key, params, declared, previous } = pending;
+    let stage = dag.nodes[name].stage.as_ref();
+    let store = env.store;
+    let fail = |message: String| Failure { message, inputs: inputs.clone(), key: Some(key), outputs: BTreeMap::new() };
     let mut artifacts = BTreeMap::new();
     for (input, hash) in &inputs {
         env.verified.check(store, hash).map_err(|e| fail(format!("input `{input}`: {e}")))?;
         let path = store.object_path(hash).map_err(|e| fail(e.to_string()))?;
         artifacts.insert(input.clone(), InputArtifact { hash: *hash, path });
     }
-    let previous = if stage.volatile() && !force { usable } else { None };
     let started = Instant::now();
     let out: Arc<dyn ArtifactStore> = Arc::clone(store) as Arc<dyn ArtifactStore>;
-    let outcome = match run_stage(stage, name, &dag.pipeline.paths, artifacts, out, previous, env.offline, progress) {
-        Ok(outcome) => outcome,
-        // What the stage wrote before failing is kept for people to read (recorded and
-        // materialised), but no cache record is written: a failed stage runs again next time.
-        Err(f) => {
-            let message = kept_note(f.message, store, name, &declared, &f.partial_outputs);
-            return Err(Failure { outputs: f.partial_outputs, ..fail(message) });
-        }
-    };
+    let outcome =
+        match run_stage(stage, name, &dag.pipeline.paths, artifacts, out, previous.clone(), env.offline, progress) {
+            Ok(outcome) => outcome,
+            // What the stage wrote before failing is kept for people to read (recorded and
+            // materialised), but no cache record is written: a failed stage runs again next time.
+            Err(f) => {
+                let message = kept_note(f.message, store, name, &declared, &f.partial_outputs);
+                return Err(Failure { outputs: f.partial_outputs, ..fail(message) });
+            }
+        };
     // Fresh outputs were verified as they were written; outputs a volatile stage reused from its
     // previous record were not: check them like a hit's.
     for (output, hash) in &outcome.outputs {
@@ -185,22 +260,28 @@ pub fn execute_stage(
             .check_object(hash)
             .map_err(|e| fail(format!("output `{output}`: {e} (run `esteira verify --repair`)")))?;
     }
-    let record = CacheRecord {
-        key,
-        kind: stage.kind().to_owned(),
-        version: stage.version().to_owned(),
-        params,
-        inputs: inputs.clone(),
-        outputs: outcome.outputs.clone(),
-        metrics: outcome.metrics.clone(),
-        state: outcome.state.clone(),
-        duration_ms: started.elapsed().as_secs_f64() * 1e3,
-        run_id: env.run_id.to_owned(),
-        stage: name.to_owned(),
-    };
-    store
-        .cache_put_declared(&record, &declared)
-        .map_err(|e| Failure { outputs: outcome.outputs.clone(), ..fail(e.to_string()) })?;
+    let unchanged = outcome.reused
+        && previous
+            .as_ref()
+            .is_some_and(|p| p.outputs == outcome.outputs && p.metrics == outcome.metrics && p.state == outcome.state);
+    if !unchanged {
+        let record = CacheRecord {
+            key,
+            kind: stage.kind().to_owned(),
+            version: stage.version().to_owned(),
+            params,
+            inputs: inputs.clone(),
+            outputs: outcome.outputs.clone(),
+            metrics: outcome.metrics.clone(),
+            state: outcome.state.clone(),
+            duration_ms: started.elapsed().as_secs_f64() * 1e3,
+            run_id: env.run_id.to_owned(),
+            stage: name.to_owned(),
+        };
+        store
+            .cache_put_declared(&record, &declared)
+            .map_err(|e| Failure { outputs: outcome.outputs.clone(), ..fail(e.to_string()) })?;
+    }
     let cached = outcome.reused;
     Ok(Executed { inputs, key, outcome, cached })
 }
@@ -255,7 +336,10 @@ pub(crate) fn usable_record(
         }
     }
     let complete = entry.record.outputs.keys().all(|o| entry.meta.get(o).is_some_and(|m| m.ext.is_some()));
-    if upgrade && !complete && let Err(e) = store.cache_put_declared(&entry.record, declared) {
+    if upgrade
+        && !complete
+        && let Err(e) = store.cache_put_declared(&entry.record, declared)
+    {
         tracing::warn!("stage `{name}`: cannot add output sizes to its cache record: {e}");
     }
     Ok(Some(entry.record))

@@ -11,13 +11,14 @@ use tokio::task::JoinSet;
 
 use crate::OrchestratorError;
 use crate::dag::Dag;
-use crate::execute::{Env, Executed, Failure, Mode, Verified, execute_stage};
+use crate::execute::{Env, Executed, Failure, Lookup, Mode, Pending, Verified, execute_pending, execute_stage, lookup};
 use crate::progress::Reporter;
 
 /// Options of `esteira run`.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Stages executing at once.
+    /// Stages executing at once; 0 for the number of cores (looked up only when something
+    /// executes).
     pub jobs: usize,
     /// Stages to re-execute despite the cache.
     pub force: BTreeSet<String>,
@@ -33,6 +34,16 @@ pub struct RunOptions {
     pub command: String,
     /// How long to wait for another writer.
     pub lock_wait: Duration,
+}
+
+impl RunOptions {
+    /// Stages executing at once: [`Self::jobs`], or the number of cores when that is 0.
+    pub fn effective_jobs(&self) -> usize {
+        match self.jobs {
+            0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            n => n,
+        }
+    }
 }
 
 /// Which stages a run executes (others are resolved from the cache).
@@ -54,9 +65,14 @@ pub fn selection(dag: &Dag, opts: &RunOptions) -> Result<BTreeSet<String>, Orche
 /// A fresh run id that sorts after every earlier one (ids are created under the store lock).
 pub fn new_run_id(store: &LocalStore) -> String {
     let last = store.run_ids().ok().and_then(|mut ids| ids.pop());
+    run_id_after(last.as_deref())
+}
+
+/// A fresh run id that sorts after `last`.
+fn run_id_after(last: Option<&str>) -> String {
     loop {
         let id = run_id_now();
-        if last.as_ref().is_none_or(|l| id > *l) {
+        if last.is_none_or(|l| id.as_str() > l) {
             return id;
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -103,17 +119,36 @@ fn mark_interrupted(store: &LocalStore) {
     }
 }
 
+/// What [`run`] did.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// This run's record: the one written to the store, or, for a run that wrote none, what this
+    /// run found, under the id of the run it matched.
+    pub record: RunRecord,
+    /// `Some(id)` when nothing executed and every stage's key, outputs and metrics are those of
+    /// the latest recorded run `id` (which succeeded): then no run record was written (README,
+    /// "How caching works").
+    pub same_as: Option<String>,
+}
+
 /// Executes the DAG. Returns the run record (also when stages failed).
+///
+/// Stages are first resolved in order on this thread: cache hits, and volatile stages that
+/// revalidate a previous record. Only when a stage must execute are the run record (`running`)
+/// and the `current-run` marker written and the tokio runtime started, which runs the rest in
+/// parallel. A run that executed nothing and matches the latest recorded run writes no record
+/// ([`RunOutcome::same_as`]); one that did writes its record at the end.
 pub fn run(
     dag: &Arc<Dag>,
     store: &Arc<LocalStore>,
     opts: &RunOptions,
     reporter: &Arc<Reporter>,
-) -> Result<RunRecord, OrchestratorError> {
+) -> Result<RunOutcome, OrchestratorError> {
     let selected = selection(dag, opts)?;
     let _lock = store.lock(&opts.command, opts.lock_wait)?;
     mark_interrupted(store);
-    let run_id = new_run_id(store);
+    let latest = store.run_ids()?.pop();
+    let run_id = run_id_after(latest.as_deref());
     let mut record = RunRecord {
         id: run_id.clone(),
         status: RunStatus::Running,
@@ -127,21 +162,26 @@ pub fn run(
         order: dag.order.clone(),
         stages: BTreeMap::new(),
     };
-    store.run_put(&record)?;
-    write_marker(store, &run_id);
-
-    let jobs = opts.jobs.max(1);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(jobs.min(4))
-        .max_blocking_threads(jobs.max(1))
-        .enable_all()
-        .build()
-        .map_err(OrchestratorError::Runtime)?;
     let t0 = Instant::now();
     let verified = Arc::new(Verified::default());
-    let stages = runtime.block_on(schedule(dag, store, opts, &selected, &run_id, reporter, &verified, t0));
+    let mut board = Board::new(dag, &selected, reporter, t0);
+    let ctx = RunCtx { dag, store, opts, run_id: &run_id, verified: &verified };
+    let first = resolve_in_order(&ctx, &mut board);
+    let marked = !board.pending.is_empty();
+    if marked {
+        store.run_put(&record)?;
+        write_marker(store, &run_id);
+        let jobs = opts.effective_jobs();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(jobs.min(4))
+            .max_blocking_threads(jobs.max(1))
+            .enable_all()
+            .build()
+            .map_err(OrchestratorError::Runtime)?;
+        runtime.block_on(schedule(&ctx, &mut board, first));
+    }
 
-    record.stages = stages;
+    record.stages = board.records;
     // A selected stage that could not run (its inputs were unavailable) fails the run too.
     let failed = record
         .stages
@@ -149,88 +189,213 @@ pub fn run(
         .any(|(n, s)| s.status == StageStatus::Failed || (s.status == StageStatus::Skipped && selected.contains(n)));
     record.status = if failed { RunStatus::Failed } else { RunStatus::Succeeded };
     record.ended_at = Some(now_rfc3339());
-    store.run_put(&record)?;
-    let _ = std::fs::remove_file(store.root().join("current-run"));
+    let same_as = latest.filter(|id| !marked && same_as_recorded(store, id, &record));
+    match &same_as {
+        Some(id) => id.clone_into(&mut record.id),
+        None => {
+            store.run_put(&record)?;
+            if marked {
+                let _ = std::fs::remove_file(store.root().join("current-run"));
+            }
+        }
+    }
     materialise(store, &record);
     store.save_memo()?;
-    Ok(record)
+    Ok(RunOutcome { record, same_as })
 }
 
-enum Done {
-    Ok(Executed),
-    Err(Failure),
+/// Whether `record` (a run in which nothing executed) is the run recorded as `id` again: every
+/// stage served from the cache, and that run succeeded with the same pipeline file and the same
+/// stages, keys, outputs and metrics.
+fn same_as_recorded(store: &LocalStore, id: &str, record: &RunRecord) -> bool {
+    if record.status != RunStatus::Succeeded || record.stages.values().any(|s| s.status != StageStatus::Cached) {
+        return false;
+    }
+    let Ok(Some(prev)) = store.run_by_id(id) else { return false };
+    prev.status == RunStatus::Succeeded
+        && prev.pipeline == record.pipeline
+        && prev.config_hash == record.config_hash
+        && prev.order == record.order
+        && prev.stages.len() == record.stages.len()
+        && record.stages.iter().all(|(n, s)| {
+            prev.stages
+                .get(n)
+                .is_some_and(|p| is_ok(p.status) && p.key == s.key && p.outputs == s.outputs && p.metrics == s.metrics)
+        })
 }
 
-#[allow(clippy::too_many_arguments, reason = "internal scheduler entry point; a struct would only rename them")]
-async fn schedule(
-    dag: &Arc<Dag>,
-    store: &Arc<LocalStore>,
-    opts: &RunOptions,
-    selected: &BTreeSet<String>,
-    run_id: &str,
-    reporter: &Arc<Reporter>,
-    verified: &Arc<Verified>,
+/// What every stage of a run shares.
+struct RunCtx<'a> {
+    dag: &'a Arc<Dag>,
+    store: &'a Arc<LocalStore>,
+    opts: &'a RunOptions,
+    run_id: &'a str,
+    verified: &'a Arc<Verified>,
+}
+
+impl RunCtx<'_> {
+    fn mode(&self, selected: &BTreeSet<String>, name: &str) -> Mode {
+        if selected.contains(name) {
+            Mode::Execute { force: self.opts.force_all || self.opts.force.contains(name) }
+        } else {
+            Mode::ResolveOnly
+        }
+    }
+}
+
+/// The state of a run: finished stages, their outputs, and the stages still to do.
+struct Board<'a> {
+    dag: &'a Dag,
+    selected: &'a BTreeSet<String>,
+    reporter: &'a Reporter,
     t0: Instant,
-) -> BTreeMap<String, StageRecord> {
-    let mut records: BTreeMap<String, StageRecord> = BTreeMap::new();
-    let mut outputs: BTreeMap<String, BTreeMap<String, ContentHash>> = BTreeMap::new();
-    let mut pending: BTreeSet<String> = dag.order.iter().cloned().collect();
+    records: BTreeMap<String, StageRecord>,
+    outputs: BTreeMap<String, BTreeMap<String, ContentHash>>,
+    pending: BTreeSet<String>,
+}
+
+impl<'a> Board<'a> {
+    fn new(dag: &'a Dag, selected: &'a BTreeSet<String>, reporter: &'a Reporter, t0: Instant) -> Self {
+        Self {
+            dag,
+            selected,
+            reporter,
+            t0,
+            records: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            pending: dag.order.iter().cloned().collect(),
+        }
+    }
+
+    fn now_ms(&self) -> f64 {
+        self.t0.elapsed().as_secs_f64() * 1e3
+    }
+
+    /// Records how a stage ended.
+    fn finish(&mut self, n: String, done: Result<Executed, Failure>, start: f64, end: f64) {
+        let mut r = base_record(self.dag, &n, start);
+        r.end_ms = end;
+        match done {
+            Ok(ex) => {
+                r.status = if ex.cached { StageStatus::Cached } else { StageStatus::Ran };
+                r.key = Some(ex.key);
+                r.inputs = ex.inputs;
+                r.outputs = ex.outcome.outputs.clone();
+                r.metrics = ex.outcome.metrics;
+                if !self.selected.contains(&n) {
+                    r.error = Some("not selected; outputs taken from the cache".into());
+                }
+                self.outputs.insert(n.clone(), ex.outcome.outputs);
+            }
+            Err(f) => {
+                r.status = if self.selected.contains(&n) { StageStatus::Failed } else { StageStatus::Skipped };
+                r.key = f.key;
+                r.inputs = f.inputs;
+                // Kept for people to read; descendants never see them (they are skipped).
+                r.outputs = f.outputs;
+                r.error = Some(f.message);
+            }
+        }
+        self.reporter.finished(&n, &r);
+        self.records.insert(n, r);
+    }
+}
+
+/// Resolves stages in topological order on this thread for as long as nothing must execute in
+/// parallel: cache hits (and not-selected stages), and volatile stages revalidating a previous
+/// record (a `file:` fetch costs a `stat`; they run here one after another). Stops at the first
+/// stage that must execute, which it returns with what its lookup found, or at the first
+/// failure; the scheduler takes over from there. A fully cached plan thus never starts a thread.
+fn resolve_in_order(ctx: &RunCtx<'_>, board: &mut Board<'_>) -> Option<(String, Box<Pending>)> {
+    let env = Env { store: ctx.store, offline: ctx.opts.offline, run_id: ctx.run_id, verified: ctx.verified };
+    for n in &ctx.dag.order {
+        let upstream_ok = ctx.dag.upstream(n).iter().all(|u| board.records.get(u).is_some_and(|r| is_ok(r.status)));
+        if !upstream_ok {
+            return None;
+        }
+        let mode = ctx.mode(board.selected, n);
+        let start = board.now_ms();
+        let done = match lookup(ctx.dag, &env, n, mode, &board.outputs) {
+            Lookup::Done(done) => done,
+            Lookup::Execute(p) if p.revalidates() => {
+                board.reporter.started(n, &ctx.dag.nodes[n].decl.kind);
+                let progress = board.reporter.progress_for(n);
+                execute_pending(ctx.dag, &env, n, *p, progress)
+            }
+            Lookup::Execute(p) => return Some((n.clone(), p)),
+        };
+        let ok = done.is_ok();
+        board.pending.remove(n);
+        let end = board.now_ms();
+        board.finish(n.clone(), done, start, end);
+        if !ok {
+            return None;
+        }
+    }
+    None
+}
+
+async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(String, Box<Pending>)>) {
+    let dag = ctx.dag;
     let mut running: BTreeMap<String, f64> = BTreeMap::new();
-    let mut set: JoinSet<(String, Done, f64, f64)> = JoinSet::new();
-    let jobs = opts.jobs.max(1);
+    let mut set: JoinSet<(String, Result<Executed, Failure>, f64, f64)> = JoinSet::new();
+    let jobs = ctx.opts.effective_jobs();
     loop {
         // Skip stages whose upstream failed or was skipped.
-        let doomed: Vec<(String, String)> = pending
+        let doomed: Vec<(String, String)> = board
+            .pending
             .iter()
             .filter_map(|n| {
                 dag.upstream(n)
                     .into_iter()
                     .find(|u| {
-                        records.get(u).is_some_and(|r| matches!(r.status, StageStatus::Failed | StageStatus::Skipped))
+                        board
+                            .records
+                            .get(u)
+                            .is_some_and(|r| matches!(r.status, StageStatus::Failed | StageStatus::Skipped))
                     })
                     .map(|u| (n.clone(), u))
             })
             .collect();
         for (n, u) in doomed {
-            pending.remove(&n);
-            let now = t0.elapsed().as_secs_f64() * 1e3;
+            board.pending.remove(&n);
+            let now = board.now_ms();
             let mut r = base_record(dag, &n, now);
             r.status = StageStatus::Skipped;
             r.error = Some(format!("upstream stage `{u}` did not complete"));
-            reporter.finished(&n, &r);
-            records.insert(n, r);
+            board.reporter.finished(&n, &r);
+            board.records.insert(n, r);
         }
-        let ready: Vec<String> = pending
+        let ready: Vec<String> = board
+            .pending
             .iter()
-            .filter(|n| dag.upstream(n).iter().all(|u| records.get(u).is_some_and(|r| is_ok(r.status))))
+            .filter(|n| dag.upstream(n).iter().all(|u| board.records.get(u).is_some_and(|r| is_ok(r.status))))
             .cloned()
             .collect();
         for n in ready {
             if running.len() >= jobs {
                 break;
             }
-            pending.remove(&n);
-            let mode = if selected.contains(&n) {
-                Mode::Execute { force: opts.force_all || opts.force.contains(&n) }
-            } else {
-                Mode::ResolveOnly
-            };
-            let start = t0.elapsed().as_secs_f64() * 1e3;
+            board.pending.remove(&n);
+            let mode = ctx.mode(board.selected, &n);
+            let start = board.now_ms();
             running.insert(n.clone(), start);
             if mode != Mode::ResolveOnly {
-                reporter.started(&n, &dag.nodes[&n].decl.kind);
+                board.reporter.started(&n, &dag.nodes[&n].decl.kind);
             }
-            let (dag, store, verified, reporter) =
-                (Arc::clone(dag), Arc::clone(store), Arc::clone(verified), Arc::clone(reporter));
-            let upstream = outputs.clone();
-            let run_id = run_id.to_owned();
-            let offline = opts.offline;
+            // The stage the in-order pass stopped at has been looked up already.
+            let looked_up = first.take_if(|(f, _)| *f == n).map(|(_, p)| p);
+            let (dag, store, verified) = (Arc::clone(dag), Arc::clone(ctx.store), Arc::clone(ctx.verified));
+            let progress = board.reporter.progress_for(&n);
+            let upstream = board.outputs.clone();
+            let run_id = ctx.run_id.to_owned();
+            let offline = ctx.opts.offline;
+            let t0 = board.t0;
             set.spawn_blocking(move || {
                 let env = Env { store: &store, offline, run_id: &run_id, verified: &verified };
-                let progress = reporter.progress_for(&n);
-                let done = match execute_stage(&dag, &env, &n, mode, &upstream, progress) {
-                    Ok(e) => Done::Ok(e),
-                    Err(f) => Done::Err(f),
+                let done = match looked_up {
+                    Some(p) => execute_pending(&dag, &env, &n, *p, progress),
+                    None => execute_stage(&dag, &env, &n, mode, &upstream, progress),
                 };
                 let end = t0.elapsed().as_secs_f64() * 1e3;
                 (n, done, start, end)
@@ -246,33 +411,8 @@ async fn schedule(
             }
         };
         running.remove(&n);
-        let mut r = base_record(dag, &n, start);
-        r.end_ms = end;
-        match done {
-            Done::Ok(ex) => {
-                r.status = if ex.cached { StageStatus::Cached } else { StageStatus::Ran };
-                r.key = Some(ex.key);
-                r.inputs = ex.inputs;
-                r.outputs = ex.outcome.outputs.clone();
-                r.metrics = ex.outcome.metrics;
-                if !selected.contains(&n) {
-                    r.error = Some("not selected; outputs taken from the cache".into());
-                }
-                outputs.insert(n.clone(), ex.outcome.outputs);
-            }
-            Done::Err(f) => {
-                r.status = if selected.contains(&n) { StageStatus::Failed } else { StageStatus::Skipped };
-                r.key = f.key;
-                r.inputs = f.inputs;
-                // Kept for people to read; descendants never see them (they are skipped).
-                r.outputs = f.outputs;
-                r.error = Some(f.message);
-            }
-        }
-        reporter.finished(&n, &r);
-        records.insert(n, r);
+        board.finish(n, done, start, end);
     }
-    records
 }
 
 fn is_ok(s: StageStatus) -> bool {
@@ -363,13 +503,16 @@ pub fn materialise(store: &LocalStore, record: &RunRecord) {
         }
         for (file, (out, hash)) in files {
             let dest = dir.join(file);
-            if let Err(e) = store.check_object(hash) {
-                tracing::warn!("not materialising {name}.{out}: {e}");
-                // Whatever an earlier run linked there is not this run's output.
-                let _ = std::fs::remove_file(&dest);
-                continue;
-            }
-            if same_file(store, hash, &dest) {
+            let object = match store.checked_object_metadata(hash) {
+                Ok(md) => md,
+                Err(e) => {
+                    tracing::warn!("not materialising {name}.{out}: {e}");
+                    // Whatever an earlier run linked there is not this run's output.
+                    let _ = std::fs::remove_file(&dest);
+                    continue;
+                }
+            };
+            if std::fs::symlink_metadata(&dest).is_ok_and(|d| is_link_to(&object, &d)) {
                 continue;
             }
             if let Err(e) = store.link_object(hash, &dest) {
@@ -418,14 +561,19 @@ fn file_name_problem(file: &str) -> Option<&'static str> {
 
 /// Whether `dest` is already a hard link to the object (a symlink at `dest` is not).
 fn same_file(store: &LocalStore, hash: &ContentHash, dest: &std::path::Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
     let (Ok(obj), Ok(d)) = (
         store.object_path(hash).and_then(|p| std::fs::metadata(&p).map_err(|e| esteira_core::CoreError::io(&p, e))),
         std::fs::symlink_metadata(dest),
     ) else {
         return false;
     };
-    d.file_type().is_file() && obj.dev() == d.dev() && obj.ino() == d.ino()
+    is_link_to(&obj, &d)
+}
+
+/// Whether `dest` (from `lstat`) is a regular file and the same inode as `object`.
+fn is_link_to(object: &std::fs::Metadata, dest: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    dest.file_type().is_file() && object.dev() == dest.dev() && object.ino() == dest.ino()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ mod hardening;
 #[path = "orchestrator/store_faults.rs"]
 mod store_faults;
 
-use common::Bed;
+use common::{Bed, statuses_in};
 
 const PIPELINE: &str = r#"
 [pipeline]
@@ -59,11 +59,102 @@ fn second_run_is_fully_cached_with_identical_outputs() {
     let out1 = b.latest("join", "out.txt");
     assert_eq!(out1, "HELLO WORLD!\nabc");
     let r1 = b.record("latest");
-    b.esteira(&["run"]).ok();
-    assert!(all(&b.statuses("latest"), "cached"));
-    let r2 = b.record("latest");
+    let r2 = b.run(&[]);
+    assert!(all(&statuses_in(&r2), "cached"));
     assert_eq!(r1["stages"]["join"]["outputs"], r2["stages"]["join"]["outputs"]);
     assert_eq!(b.latest("join", "out.txt"), out1);
+    // Nothing ran and every key and output is the first run's: this run is that one again, and
+    // adds no record.
+    assert_eq!(r2["id"], r1["id"]);
+    assert_eq!(b.record("latest"), r1);
+}
+
+/// Every entry under `dir` (directories too) with its size, mtime, ctime and inode: any write,
+/// link, rename or `chmod` under it changes this.
+fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, (u64, i64, i64, i64, i64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let md = std::fs::symlink_metadata(e.path()).unwrap();
+            if md.is_dir() {
+                todo.push(e.path());
+            }
+            let stamp = (md.len(), md.mtime(), md.mtime_nsec(), md.ctime(), md.ctime_nsec(), md.ino());
+            out.insert(e.path().strip_prefix(dir).unwrap().to_path_buf(), stamp);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_run_with_nothing_to_do_writes_nothing_and_adds_no_record() {
+    let b = bed();
+    // A volatile stage too: a `file:` fetch revalidates by size and mtime every run.
+    let p = format!("{PIPELINE}\n[stages.fetched]\nkind = \"fetch\"\nparams = {{ url = \"file:data/f.txt\" }}\n");
+    b.write("esteira.toml", &p);
+    b.write("data/f.txt", "fetched");
+    let first = b.esteira(&["run"]).ok();
+    assert!(first.stdout.contains("6 ran, 0 cached"), "{}", first.stdout);
+    let id = b.record("latest")["id"].as_str().unwrap().to_owned();
+    let before = tree(&b.store());
+    let out = b.esteira(&["run"]).ok();
+    assert!(
+        out.stdout.contains(&format!("nothing ran: 6 cached, the same keys and outputs as run {id} (no new run record)")),
+        "{}",
+        out.stdout
+    );
+    // Not a byte, link, mode or name under the store changed: no run or cache record, no memo,
+    // no marker, nothing re-linked under latest/. (The lock file names its holder while a run
+    // holds it and is emptied again: its contents are the same, its times are not compared.)
+    let mut after = tree(&b.store());
+    let mut before = before;
+    for t in [&mut before, &mut after] {
+        t.remove(std::path::Path::new("lock"));
+    }
+    assert_eq!(before, after);
+    assert_eq!(std::fs::read_to_string(b.store().join("lock")).unwrap(), "");
+    let listed = b.esteira(&["runs", "list", "--json"]).ok();
+    assert_eq!(listed.stdout.matches("\"id\"").count(), 1, "{}", listed.stdout);
+    assert_eq!(b.record("latest")["id"], id.as_str());
+
+    // An input file written again with the same bytes is re-hashed (the memo is saved), and
+    // there is still nothing to record.
+    b.write("data/in.txt", "hello world");
+    let r = b.run(&[]);
+    assert!(all(&statuses_in(&r), "cached"), "{r}");
+    assert_eq!(r["id"], id.as_str());
+    // A fetched file written again is copied again (a fetch revalidates by size and mtime):
+    // that run did something and is recorded, with everything downstream cached.
+    b.write("data/f.txt", "fetched");
+    let refetched = b.run(&[]);
+    let st: std::collections::BTreeMap<_, _> = statuses_in(&refetched).into_iter().collect();
+    assert_eq!(st["fetched"], "ran");
+    assert_eq!(st.values().filter(|s| *s == "cached").count(), 5, "{st:?}");
+    assert_eq!(b.record("latest")["id"], refetched["id"]);
+    let id = refetched["id"].as_str().unwrap().to_owned();
+    assert_eq!(b.run(&[])["id"], id.as_str());
+    // A change is recorded, and so is going back to the first state (the latest run differs),
+    // once.
+    b.write("esteira.toml", &p.replace("suffix = \"!\"", "suffix = \"?\""));
+    let changed = b.run(&[]);
+    assert_eq!(statuses_in(&changed).iter().filter(|(_, s)| s == "ran").count(), 3, "{changed}");
+    b.write("esteira.toml", &p);
+    let back = b.run(&[]);
+    assert!(all(&statuses_in(&back), "cached"), "{back}");
+    assert_ne!(back["id"], id.as_str());
+    assert_ne!(back["id"], changed["id"]);
+    assert_eq!(b.record("latest"), back);
+    assert_eq!(b.latest("join", "out.txt"), "HELLO WORLD!\nabc");
+    let again = b.run(&[]);
+    assert_eq!(again["id"], back["id"]);
+    let listed = b.esteira(&["runs", "list", "--json"]).ok();
+    assert_eq!(listed.stdout.matches("\"id\"").count(), 4, "{}", listed.stdout);
+    // A forced stage ran: recorded.
+    let forced = b.run(&["--force", "src"]);
+    assert_ne!(forced["id"], back["id"]);
+    assert_eq!(b.record("latest")["id"], forced["id"]);
 }
 
 #[test]
@@ -305,10 +396,11 @@ fn gc_keeps_what_the_last_runs_reference() {
     assert!(out.stdout.contains("removed"), "{}", out.stdout);
     assert!(b.objects().len() < before);
     // The kept run is still fully cached and verifiable.
-    b.esteira(&["run"]).ok();
-    assert!(all(&b.statuses("latest"), "cached"));
+    let r = b.run(&[]);
+    assert!(all(&statuses_in(&r), "cached"));
     b.esteira(&["verify"]).ok();
-    assert_eq!(b.esteira(&["runs", "list", "--json"]).ok().stdout.matches("\"id\"").count(), 2);
+    // That run found the kept run's keys and outputs: it adds no record.
+    assert_eq!(b.esteira(&["runs", "list", "--json"]).ok().stdout.matches("\"id\"").count(), 1);
 }
 
 #[test]

@@ -53,7 +53,8 @@ pub struct Select {
 
 pub(super) fn options(s: &Select, wait: f64) -> RunOptions {
     RunOptions {
-        jobs: s.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get)),
+        // 0: the number of cores, looked up only if something executes.
+        jobs: s.jobs.unwrap_or(0),
         force: s.force.iter().cloned().collect::<BTreeSet<_>>(),
         force_all: s.force_all,
         until: s.until.clone(),
@@ -78,11 +79,19 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
         return Ok(exit::OK);
     }
     let reporter = Reporter::new(g.quiet);
-    let record = run(&Arc::new(dag), &store, &opts, &reporter)?;
+    let outcome = run(&Arc::new(dag), &store, &opts, &reporter)?;
+    let record = &outcome.record;
     if a.json {
-        print_json(&record)?;
+        print_json(record)?;
     } else {
-        super::out!("{}", summary(&record))?;
+        match &outcome.same_as {
+            Some(id) => super::out!(
+                "{}nothing ran: {} cached, the same keys and outputs as run {id} (no new run record)\n",
+                stage_table(record),
+                record.stages.len()
+            )?,
+            None => super::out!("{}", summary(record))?,
+        }
     }
     if record.status == RunStatus::Succeeded {
         Ok(exit::OK)
@@ -102,6 +111,24 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
 
 /// The summary table printed after a run.
 pub fn summary(r: &RunRecord) -> String {
+    let mut out = stage_table(r);
+    let c = r.counts();
+    let get = |k: &str| c.get(k).copied().unwrap_or(0);
+    let secs = r.stages.values().map(|s| s.end_ms).fold(0.0, f64::max) / 1e3;
+    out.push_str(&format!(
+        "run {} {}: {} ran, {} cached, {} failed, {} skipped in {secs:.3}s\n",
+        r.id,
+        r.status.as_str(),
+        get("ran"),
+        get("cached"),
+        get("failed"),
+        get("skipped"),
+    ));
+    out
+}
+
+/// One row per stage: name, kind, status, time, key.
+fn stage_table(r: &RunRecord) -> String {
     let rows: Vec<Vec<String>> = r
         .order
         .iter()
@@ -116,18 +143,5 @@ pub fn summary(r: &RunRecord) -> String {
             ]
         })
         .collect();
-    let mut out = table::render(&["STAGE", "KIND", "STATUS", "TIME", "KEY"], &rows);
-    let c = r.counts();
-    let get = |k: &str| c.get(k).copied().unwrap_or(0);
-    let secs = r.stages.values().map(|s| s.end_ms).fold(0.0, f64::max) / 1e3;
-    out.push_str(&format!(
-        "run {} {}: {} ran, {} cached, {} failed, {} skipped in {secs:.3}s\n",
-        r.id,
-        r.status.as_str(),
-        get("ran"),
-        get("cached"),
-        get("failed"),
-        get("skipped"),
-    ));
-    out
+    table::render(&["STAGE", "KIND", "STATUS", "TIME", "KEY"], &rows)
 }

@@ -79,17 +79,18 @@ impl Bed {
         serde_json::from_str(&out.stdout).unwrap()
     }
 
+    /// `esteira run --json ARGS`, which must succeed: the record the run printed. That is what
+    /// this run found, also for a run that wrote no record because it matched the latest one.
+    pub fn run(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["run", "--json"];
+        all.extend_from_slice(args);
+        let out = self.esteira(&all).ok();
+        serde_json::from_str(&out.stdout).unwrap()
+    }
+
+    /// Stage name -> status of the recorded run `id` (or `latest`), in order.
     pub fn statuses(&self, id: &str) -> Vec<(String, String)> {
-        let r = self.record(id);
-        r["order"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| {
-                let n = n.as_str().unwrap();
-                (n.to_owned(), r["stages"][n]["status"].as_str().unwrap().to_owned())
-            })
-            .collect()
+        statuses_in(&self.record(id))
     }
 
     pub fn status_of(&self, id: &str, stage: &str) -> String {
@@ -110,4 +111,17 @@ impl Bed {
         v.sort();
         v
     }
+}
+
+/// Stage name -> status in a run record, in order.
+pub fn statuses_in(r: &serde_json::Value) -> Vec<(String, String)> {
+    r["order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let n = n.as_str().unwrap();
+            (n.to_owned(), r["stages"][n]["status"].as_str().unwrap().to_owned())
+        })
+        .collect()
 }

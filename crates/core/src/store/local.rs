@@ -134,12 +134,16 @@ impl LocalStore {
     /// so a changed object is re-hashed and refused (`Corrupt`); a no-op run costs one `lstat`
     /// per object. [`ArtifactStore::verify_object`] always re-hashes.
     pub fn check_object(&self, hash: &ContentHash) -> Result<u64, CoreError> {
+        self.checked_object_metadata(hash).map(|md| md.len())
+    }
+
+    /// [`Self::check_object`], returning the object's metadata (from `lstat`, as it was checked).
+    pub fn checked_object_metadata(&self, hash: &ContentHash) -> Result<fs::Metadata, CoreError> {
         let (path, md) = self.object_metadata(hash)?;
-        if Hints::object_verified(&self.hints, hash, &Stamp::from_metadata(&md)) {
-            return Ok(md.len());
+        if !Hints::object_verified(&self.hints, hash, &Stamp::from_metadata(&md)) {
+            self.rehash(hash, &path)?;
         }
-        self.rehash(hash, &path)?;
-        Ok(md.len())
+        Ok(md)
     }
 
     /// Re-hashes the object at `path`; on a match remembers its stamp (if it did not change
@@ -246,14 +250,29 @@ impl LocalStore {
 
     /// Makes an object visible at `dest` (hard link, else copy), replacing what was there.
     /// The object must be a regular file; `dest` is the caller's to choose safely.
+    ///
+    /// A hard link moves the object's ctime (its link count changed), which would make the next
+    /// [`Self::check_object`] re-hash it. So when the object had a verified stamp just before the
+    /// link and nothing but the ctime and the link count (up by one) moved across it, the stamp
+    /// it has after the link is remembered as verified.
     pub fn link_object(&self, hash: &ContentHash, dest: &Path) -> Result<(), CoreError> {
-        let src = self.object_path(hash)?;
+        let (src, before) = self.object_metadata(hash)?;
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).map_err(|e| CoreError::io(parent, e))?;
         }
         let _ = fs::remove_file(dest);
+        let verified = Hints::object_verified(&self.hints, hash, &Stamp::from_metadata(&before));
         if fs::hard_link(&src, dest).is_err() {
             fs::copy(&src, dest).map_err(|e| CoreError::io(dest, e))?;
+        } else if verified
+            && let Ok(after) = fs::symlink_metadata(&src)
+            && after.file_type().is_file()
+            && Stamp::from_metadata(&after).same_but_ctime(&Stamp::from_metadata(&before))
+            && one_more_link(&before, &after)
+            && let Ok(mut h) = self.hints.lock()
+            && h.memo.insert_object(*hash, Stamp::from_metadata(&after))
+        {
+            h.dirty = true;
         }
         Ok(())
     }
@@ -261,6 +280,18 @@ impl LocalStore {
     /// Run ids, oldest first, from the file names alone (no record is read).
     pub fn run_ids(&self) -> Result<Vec<String>, CoreError> {
         run_ids(&self.root)
+    }
+
+    /// The run recorded under exactly `id` (no prefix matching, no directory listing):
+    /// `Ok(None)` when there is none, `Err` when its file cannot be read.
+    pub fn run_by_id(&self, id: &str) -> Result<Option<RunRecord>, CoreError> {
+        // Ids name files in `runs/`: one plain file name, nothing else.
+        if id.is_empty() || id.starts_with('.') || id.contains(['/', '\\', '\0']) {
+            return Ok(None);
+        }
+        let path = self.run_file(id);
+        read_run_file(&path, id)
+            .map_err(|why| CoreError::Run(format!("{id}: {}: unreadable record ({why})", path.display())))
     }
 
     /// The file a cache record under `key` lives in (for messages).
@@ -675,6 +706,18 @@ impl ArtifactStore for LocalStore {
     }
 }
 
+/// Whether `after` has exactly one more hard link than `before`.
+#[cfg(unix)]
+fn one_more_link(before: &fs::Metadata, after: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    after.nlink() == before.nlink() + 1
+}
+
+#[cfg(not(unix))]
+fn one_more_link(_: &fs::Metadata, _: &fs::Metadata) -> bool {
+    false
+}
+
 fn run_ids(root: &Path) -> Result<Vec<String>, CoreError> {
     let dir = root.join("runs");
     let mut ids: Vec<String> = fs::read_dir(&dir)
@@ -899,6 +942,12 @@ mod tests {
         assert_eq!(store.run_get("latest").unwrap().id, "20260101T000000Z-aaaa");
         let err = store.run_get("20260102").unwrap_err().to_string();
         assert!(err.contains(&bad.display().to_string()), "{err}");
+        // By exact id: the record, nothing, or the error naming the file; never a path.
+        assert_eq!(store.run_by_id("20260101T000000Z-aaaa").unwrap().unwrap().id, "20260101T000000Z-aaaa");
+        assert!(store.run_by_id("20260101").unwrap().is_none());
+        assert!(store.run_by_id("../runs/20260101T000000Z-aaaa").unwrap().is_none());
+        let err = store.run_by_id("20260102T000000Z-bbbb").unwrap_err().to_string();
+        assert!(err.contains(&bad.display().to_string()), "{err}");
         // A record renamed to another run's id.
         fs::copy(store.run_file("20260101T000000Z-aaaa"), store.run_file("20260103T000000Z-cccc")).unwrap();
         let scan = store.run_scan().unwrap();
@@ -946,6 +995,26 @@ mod tests {
         assert_eq!(reopened.put_bytes(b"original").unwrap(), h);
         assert_eq!(reopened.check_object(&h).unwrap(), 8);
         assert_eq!(fs::read(&p).unwrap(), b"original");
+    }
+
+    #[test]
+    fn a_linked_object_stays_verified_and_a_changed_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path().join("s")).unwrap();
+        let h = store.put_bytes(b"linked").unwrap();
+        let p = store.object_file(&h);
+        store.link_object(&h, &dir.path().join("out.txt")).unwrap();
+        // The link moved the object's ctime: the stamp it has now is the one remembered.
+        let stamp = Stamp::from_metadata(&fs::symlink_metadata(&p).unwrap());
+        assert!(Hints::object_verified(&store.hints, &h, &stamp));
+        store.save_memo().unwrap();
+        let reopened = LocalStore::open(dir.path().join("s")).unwrap();
+        assert!(Hints::object_verified(&reopened.hints, &h, &stamp));
+        // An object changed before a link is not vouched for by it.
+        writable(&p);
+        fs::write(&p, b"LINKED").unwrap();
+        reopened.link_object(&h, &dir.path().join("again.txt")).unwrap();
+        assert!(matches!(reopened.check_object(&h), Err(CoreError::Corrupt { .. })));
     }
 
     #[test]

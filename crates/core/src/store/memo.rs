@@ -60,6 +60,12 @@ impl Stamp {
         }
     }
 
+    /// Whether the two stamps differ at most in their ctime: the same inode with the same size
+    /// and mtime.
+    pub(crate) fn same_but_ctime(&self, other: &Self) -> bool {
+        self.size == other.size && self.mtime_ns == other.mtime_ns && self.inode == other.inode
+    }
+
     /// The file size.
     pub(crate) fn size(&self) -> u64 {
         self.size
