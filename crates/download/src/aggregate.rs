@@ -11,23 +11,25 @@
 //!   the first true one (its spelling unchanged), else the first false one, else null.
 //! - `first` columns take the value of the key's first row (in table order), null or not.
 //! - every other column must hold one value per key (null counts as a value): two differing
-//!   values are an error naming the table, the key, the column and both values with their rows.
+//!   values are an error naming the table, the key, the column and both values with their rows
+//!   (the first row, in table order, that differs from its key's first row).
 //!
 //! Rows come out in the order of each key's first row; rows with a null key (which a join never
 //! matches) are kept as they are. Every value of an `any` column is checked, whether or not its
-//! key repeats.
+//! key repeats. The merge does not call [`aggregate`]: its join collapses the right table on the
+//! index of the right keys it builds anyway ([`JoinSpec::aggregate`](crate::JoinSpec)), with
+//! the same results, which saves a copy and a hash table the size of the table.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch, UInt32Array};
-use arrow::datatypes::DataType;
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array};
+use arrow::datatypes::{DataType, Schema};
 use arrow::row::{RowConverter, SortField};
 use esteira_core::{MAX_EXCERPT_CHARS, excerpt};
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::join::{KeyEncoder, concat_columns, key_text, short};
+use crate::join::{KeyEncoder, KeyGroups, concat_columns, key_text, short};
 use crate::{DownloadError, Table};
 
 /// How to collapse a table to one row per key (a join's `aggregate` in the merge params).
@@ -65,8 +67,6 @@ pub struct AggregateStats {
     pub flags_from_later_rows: BTreeMap<String, usize>,
 }
 
-const NO_GROUP: u32 = u32::MAX;
-
 /// A flag's value: ordered so that the value kept is the first of the largest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Flag {
@@ -76,106 +76,164 @@ enum Flag {
 }
 
 /// Collapses `table` to one row per key `on` as `params` says (see the module docs). `name`
-/// labels the table in errors.
+/// labels the table in errors. [`join_with`](crate::join_with) does the same to its right
+/// table on its own index of the keys, without this function's copy of the table.
 pub fn aggregate(
     table: Table,
     name: &str,
     on: &[String],
     params: &AggregateParams,
 ) -> Result<(Table, AggregateStats), DownloadError> {
-    let context = format!("aggregate of `{name}` by {}", on.iter().map(|k| short(k)).collect::<Vec<_>>().join(", "));
-    let bad = |message: String| DownloadError::Join { context: context.clone(), message };
-    if on.is_empty() {
-        return Err(bad("no key columns (`on` is empty)".into()));
-    }
-    let keys: Vec<usize> = on.iter().map(|k| table.column_index(name, k)).collect::<Result<_, _>>()?;
-    let any: Vec<usize> = params.any.iter().map(|c| table.column_index(name, c)).collect::<Result<_, _>>()?;
-    let first: Vec<usize> = params.first.iter().map(|c| table.column_index(name, c)).collect::<Result<_, _>>()?;
-    let mut role: Vec<Option<&str>> = vec![None; table.schema.fields().len()];
-    for (list, indices) in [("key", &keys), ("any", &any), ("first", &first)] {
-        for &i in indices {
-            if let Some(earlier) = role[i] {
-                let column = short(table.schema.field(i).name());
-                return Err(bad(if earlier == list {
-                    format!("column `{column}` is listed twice in `{list}`")
-                } else if earlier == "key" {
-                    format!("column `{column}` is a key: it cannot be in `aggregate.{list}`")
-                } else {
-                    format!("column `{column}` is in both `aggregate.{earlier}` and `aggregate.{list}`")
-                }));
-            }
-            role[i] = Some(list);
-        }
-    }
+    let plan = Plan::new(&table.schema, name, on, params)?;
     let n = table.num_rows();
     if u32::try_from(n).is_err() {
-        return Err(bad(format!("`{name}` has {n} rows, more than an aggregation supports (2^32 - 1)")));
+        return Err(plan.bad(format!("`{name}` has {n} rows, more than an aggregation supports (2^32 - 1)")));
     }
     let schema = Arc::clone(&table.schema);
-    let arrow_err = |e| DownloadError::arrow(context.clone(), e);
-    let columns = concat_columns(table).map_err(arrow_err)?;
-    let key_arrays: Vec<ArrayRef> = keys.iter().map(|&i| Arc::clone(&columns[i])).collect();
+    let arrow_err = |e| DownloadError::arrow(plan.context.clone(), e);
+    let mut columns = concat_columns(table).map_err(arrow_err)?;
+    let key_arrays: Vec<ArrayRef> = plan.keys.iter().map(|&i| Arc::clone(&columns[i])).collect();
     let types: Vec<DataType> = key_arrays.iter().map(|a| a.data_type().clone()).collect();
     let encoded = KeyEncoder::new(&types).map_err(arrow_err)?.encode(&key_arrays).map_err(arrow_err)?;
-
-    // Each row's group (key), each group's first row and row count.
-    let mut groups: FxHashMap<&[u8], u32> = FxHashMap::with_capacity_and_hasher(n, rustc_hash::FxBuildHasher);
-    let mut group_of: Vec<u32> = Vec::with_capacity(n);
-    let mut first_row: Vec<u32> = Vec::new();
-    let mut count: Vec<u32> = Vec::new();
-    let mut stats = AggregateStats { rows_in: n, ..AggregateStats::default() };
-    for i in 0..n {
-        let Some(key) = encoded.key(i) else {
-            group_of.push(NO_GROUP);
-            stats.null_key_rows += 1;
-            continue;
-        };
-        let g = *groups.entry(key).or_insert_with(|| {
-            first_row.push(i as u32);
-            count.push(0);
-            (first_row.len() - 1) as u32
-        });
-        count[g as usize] += 1;
-        group_of.push(g);
+    let groups = KeyGroups::build(&encoded, n);
+    let stats = plan.combine(params, &mut columns, &schema, &key_arrays, &groups)?;
+    if stats.rows_out < n {
+        // Each key's first row, and the null-key rows, in table order.
+        let mut keep: Vec<bool> = (0..n).map(|i| encoded.key(i).is_none()).collect();
+        for g in groups.map.values() {
+            keep[g.head as usize] = true;
+        }
+        let keep = BooleanArray::from(keep);
+        for column in &mut columns {
+            *column = arrow::compute::filter(column.as_ref(), &keep).map_err(arrow_err)?;
+        }
     }
     drop(groups);
-    stats.keys = first_row.len();
-    stats.keys_with_2_rows = count.iter().filter(|&&c| c == 2).count();
-    stats.keys_with_3_or_more_rows = count.iter().filter(|&&c| c >= 3).count();
-    stats.max_rows_per_key = count.iter().copied().max().unwrap_or(0) as usize;
-    let repeats = stats.keys_with_2_rows + stats.keys_with_3_or_more_rows > 0;
-    let key_of = |row: usize| key_text(on, &key_arrays, row);
-    // The rows of keys with several rows, in table order: the only ones to combine or compare.
-    let repeated: Vec<u32> = if repeats {
-        (0..n as u32)
-            .filter(|&i| group_of[i as usize] != NO_GROUP && count[group_of[i as usize] as usize] > 1)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let rows = Rows { group_of: &group_of, first_row: &first_row, repeated: &repeated };
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(arrow_err)?;
+    Ok((Table::new(schema, vec![batch]), stats))
+}
 
-    // The row each group takes each `any` column's value from (checked on every row).
-    let mut any_source: Vec<Vec<u32>> = Vec::with_capacity(any.len());
-    for (&c, column_name) in any.iter().zip(&params.any) {
-        let (source, later) = or_flags(&columns[c], &rows, repeats).map_err(|(row, problem)| {
-            let at = row.map(|row| format!(", row {} ({}):", row + 1, key_of(row))).unwrap_or_default();
-            bad(format!("column `{}`{at} {problem}", short(column_name)))
-        })?;
-        stats.flags_from_later_rows.insert(column_name.clone(), later);
-        any_source.push(source);
-    }
-    if !repeats {
-        stats.rows_out = n;
-        let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(arrow_err)?;
-        return Ok((Table::new(schema, vec![batch]), stats));
-    }
-    for (c, column) in columns.iter().enumerate() {
-        if role[c].is_some() {
-            continue;
+/// An aggregation resolved against a table's columns.
+pub(crate) struct Plan {
+    /// `aggregate of `name` by keys`, for errors.
+    context: String,
+    keys: Vec<usize>,
+    any: Vec<usize>,
+    /// Per column: `key`, `any`, `first`, or none (one value per key required).
+    role: Vec<Option<&'static str>>,
+}
+
+impl Plan {
+    /// Finds the columns `params` and `on` name in `schema` (the table `name`): each at most once.
+    pub(crate) fn new(
+        schema: &Schema,
+        name: &str,
+        on: &[String],
+        params: &AggregateParams,
+    ) -> Result<Self, DownloadError> {
+        let context =
+            format!("aggregate of `{name}` by {}", on.iter().map(|k| short(k)).collect::<Vec<_>>().join(", "));
+        let bad = |message: String| DownloadError::Join { context: context.clone(), message };
+        if on.is_empty() {
+            return Err(bad("no key columns (`on` is empty)".into()));
         }
-        if let Some((a, b)) = first_difference(column, &rows).map_err(arrow_err)? {
-            return Err(bad(format!(
+        let index = |c: &String| {
+            schema.index_of(c).map_err(|_| DownloadError::MissingColumn {
+                table: name.to_owned(),
+                column: c.clone(),
+                available: schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
+            })
+        };
+        let keys: Vec<usize> = on.iter().map(index).collect::<Result<_, _>>()?;
+        let any: Vec<usize> = params.any.iter().map(index).collect::<Result<_, _>>()?;
+        let first: Vec<usize> = params.first.iter().map(index).collect::<Result<_, _>>()?;
+        let mut role: Vec<Option<&'static str>> = vec![None; schema.fields().len()];
+        for (list, indices) in [("key", &keys), ("any", &any), ("first", &first)] {
+            for &i in indices {
+                if let Some(earlier) = role[i] {
+                    let column = short(schema.field(i).name());
+                    return Err(bad(if earlier == list {
+                        format!("column `{column}` is listed twice in `{list}`")
+                    } else if earlier == "key" {
+                        format!("column `{column}` is a key: it cannot be in `aggregate.{list}`")
+                    } else {
+                        format!("column `{column}` is in both `aggregate.{earlier}` and `aggregate.{list}`")
+                    }));
+                }
+                role[i] = Some(list);
+            }
+        }
+        Ok(Self { context, keys, any, role })
+    }
+
+    fn bad(&self, message: String) -> DownloadError {
+        DownloadError::Join { context: self.context.clone(), message }
+    }
+
+    /// Checks the rows of each key of `groups` (an index of `columns`' keys, `key_arrays`) and
+    /// combines them: every `any` column is replaced by one whose first row of each key holds the
+    /// key's OR-ed value. Which rows remain is the caller's business (each key's first row).
+    pub(crate) fn combine(
+        &self,
+        params: &AggregateParams,
+        columns: &mut [ArrayRef],
+        schema: &Schema,
+        key_arrays: &[ArrayRef],
+        groups: &KeyGroups<'_>,
+    ) -> Result<AggregateStats, DownloadError> {
+        let n = columns.first().map_or(0, Array::len);
+        let mut stats = AggregateStats {
+            rows_in: n,
+            keys: groups.map.len(),
+            rows_out: groups.map.len() + groups.null_rows,
+            null_key_rows: groups.null_rows,
+            ..AggregateStats::default()
+        };
+        // The first rows of keys with several rows, in table order.
+        let mut repeated: Vec<u32> = Vec::new();
+        for g in groups.map.values() {
+            stats.keys_with_2_rows += usize::from(g.rows == 2);
+            stats.keys_with_3_or_more_rows += usize::from(g.rows >= 3);
+            stats.max_rows_per_key = stats.max_rows_per_key.max(g.rows as usize);
+            if g.rows > 1 {
+                repeated.push(g.head);
+            }
+        }
+        repeated.sort_unstable();
+        let on: Vec<String> = self.keys.iter().map(|&i| schema.field(i).name().clone()).collect();
+        let key_of = |row: usize| key_text(&on, key_arrays, row);
+        let arrow_err = |e| DownloadError::arrow(self.context.clone(), e);
+
+        for (&c, column_name) in self.any.iter().zip(&params.any) {
+            let (patches, later) = or_flags(&columns[c], groups, &repeated).map_err(|(row, problem)| {
+                let at = row.map(|row| format!(", row {} ({}):", row + 1, key_of(row))).unwrap_or_default();
+                self.bad(format!("column `{}`{at} {problem}", short(column_name)))
+            })?;
+            stats.flags_from_later_rows.insert(column_name.clone(), later);
+            if !patches.is_empty() {
+                let mut idx: Vec<u32> = (0..n as u32).collect();
+                for (head, source) in patches {
+                    idx[head as usize] = source;
+                }
+                columns[c] =
+                    arrow::compute::take(columns[c].as_ref(), &UInt32Array::from(idx), None).map_err(arrow_err)?;
+            }
+        }
+        // The first row, in table order, whose value differs from its key's first row.
+        let mut conflict: Option<(usize, usize, usize)> = None;
+        for (c, column) in columns.iter().enumerate() {
+            if self.role[c].is_some() {
+                continue;
+            }
+            if let Some((first, row)) = first_difference(column, groups, &repeated).map_err(arrow_err)?
+                && conflict.is_none_or(|(_, _, r)| row < r)
+            {
+                conflict = Some((c, first, row));
+            }
+        }
+        if let Some((c, a, b)) = conflict {
+            let column = &columns[c];
+            return Err(self.bad(format!(
                 "{} has different values in column `{}`: {} (row {}) and {} (row {}); list the column in \
                  `aggregate.first` to take the first row's value (or in `aggregate.any` if it is a flag)",
                 key_of(a),
@@ -186,57 +244,27 @@ pub fn aggregate(
                 b + 1
             )));
         }
+        tracing::debug!(context = %self.context, ?stats, "aggregated");
+        Ok(stats)
     }
-
-    // One row per group, in first-row order, and the null-key rows where they are: most rows,
-    // in long runs, which a filter copies run by run.
-    let mut keep = BooleanBufferBuilder::new(n);
-    for (i, &g) in group_of.iter().enumerate() {
-        keep.append(g == NO_GROUP || first_row[g as usize] as usize == i);
-    }
-    let keep = BooleanArray::new(keep.finish(), None);
-    stats.rows_out = keep.true_count();
-    let mut out: Vec<ArrayRef> = Vec::with_capacity(columns.len());
-    for (c, column) in columns.iter().enumerate() {
-        let array = match any.iter().position(|&a| a == c) {
-            Some(k) => {
-                // Each kept row's value from the row its group's OR chose.
-                let source = &any_source[k];
-                let idx: UInt32Array = (0..n as u32)
-                    .filter(|&i| keep.value(i as usize))
-                    .map(|i| match group_of[i as usize] {
-                        NO_GROUP => i,
-                        g => source[g as usize],
-                    })
-                    .collect::<Vec<u32>>()
-                    .into();
-                arrow::compute::take(column.as_ref(), &idx, None)
-            }
-            None => arrow::compute::filter(column.as_ref(), &keep),
-        }
-        .map_err(arrow_err)?;
-        out.push(array);
-    }
-    let batch = RecordBatch::try_new(Arc::clone(&schema), out).map_err(arrow_err)?;
-    tracing::debug!(%context, ?stats, "aggregated");
-    Ok((Table::new(schema, vec![batch]), stats))
 }
 
-/// Each row's group, each group's first row, and the rows of groups with several rows.
-struct Rows<'a> {
-    group_of: &'a [u32],
-    first_row: &'a [u32],
-    repeated: &'a [u32],
-}
+/// What ORing a flag column gives: the `(first row, row to take the value from)` pairs where they
+/// differ, and how many keys are true only on a later row.
+type Ored = (Vec<(u32, u32)>, usize);
 
-/// Checks every value of flag column `column` and ORs it per group: for each group, the row to
-/// take the value from, and how many groups are true only on a later row. `repeats` false: only
-/// the check. An error is the row (none for a column of the wrong type) and what is wrong.
-fn or_flags(column: &ArrayRef, rows: &Rows<'_>, repeats: bool) -> Result<(Vec<u32>, usize), (Option<usize>, String)> {
+/// A flag column's error: the row (none for a column of the wrong type) and what is wrong.
+type FlagError = (Option<usize>, String);
+
+/// Checks every value of flag column `column` and ORs it over the rows of each repeated key
+/// (`repeated`: their first rows): the `(first row, row to take the value from)` pairs where they
+/// differ, and how many keys are true only on a later row. An error is the row (none for a
+/// column of the wrong type) and what is wrong.
+fn or_flags(column: &ArrayRef, groups: &KeyGroups<'_>, repeated: &[u32]) -> Result<Ored, FlagError> {
     match column.data_type() {
         DataType::Boolean => {
             let b = column.as_boolean();
-            or_flags_with(b.len(), rows, repeats, |i| {
+            or_flags_with(b.len(), groups, repeated, |i| {
                 Ok(if b.is_null(i) {
                     Flag::Null
                 } else if b.value(i) {
@@ -248,7 +276,7 @@ fn or_flags(column: &ArrayRef, rows: &Rows<'_>, repeats: bool) -> Result<(Vec<u3
         }
         DataType::Utf8 => {
             let s = column.as_string::<i32>();
-            or_flags_with(s.len(), rows, repeats, |i| {
+            or_flags_with(s.len(), groups, repeated, |i| {
                 if s.is_null(i) {
                     return Ok(Flag::Null);
                 }
@@ -273,52 +301,62 @@ fn or_flags(column: &ArrayRef, rows: &Rows<'_>, repeats: bool) -> Result<(Vec<u3
 /// [`or_flags`] over `n` values read by `flag`.
 fn or_flags_with(
     n: usize,
-    rows: &Rows<'_>,
-    repeats: bool,
+    groups: &KeyGroups<'_>,
+    repeated: &[u32],
     flag: impl Fn(usize) -> Result<Flag, String>,
-) -> Result<(Vec<u32>, usize), (Option<usize>, String)> {
+) -> Result<Ored, FlagError> {
     for i in 0..n {
         flag(i).map_err(|m| (Some(i), m))?;
     }
-    if !repeats {
-        return Ok((Vec::new(), 0));
-    }
-    let mut source = rows.first_row.to_vec();
-    let mut best = vec![Flag::Null; rows.first_row.len()];
-    let mut later = 0;
-    for &i in rows.repeated {
-        let (i, g) = (i as usize, rows.group_of[i as usize] as usize);
+    let (mut patches, mut later) = (Vec::new(), 0);
+    for &head in repeated {
         // Checked above.
-        let value = flag(i).unwrap_or(Flag::Null);
-        if rows.first_row[g] as usize == i {
-            best[g] = value;
-        } else if value > best[g] {
-            later += usize::from(value == Flag::True);
-            best[g] = value;
-            source[g] = i as u32;
+        let first = flag(head as usize).unwrap_or(Flag::Null);
+        let (mut best, mut source) = (first, head as usize);
+        for row in groups.rows(head).skip(1) {
+            let value = flag(row).unwrap_or(Flag::Null);
+            if value > best {
+                (best, source) = (value, row);
+            }
+        }
+        if source != head as usize {
+            patches.push((head, source as u32));
+            later += usize::from(best == Flag::True);
         }
     }
-    Ok((source, later))
+    Ok((patches, later))
 }
 
-/// The first row (in table order) whose value differs from its group's first row, as
+/// The first row (in table order) whose value differs from its key's first row, as
 /// `(first row, that row)`; null equals only null.
-fn first_difference(column: &ArrayRef, rows: &Rows<'_>) -> Result<Option<(usize, usize)>, arrow::error::ArrowError> {
-    let mut pairs = rows.repeated.iter().filter_map(|&i| {
-        let (i, f) = (i as usize, rows.first_row[rows.group_of[i as usize] as usize] as usize);
-        (f != i).then_some((f, i))
-    });
+fn first_difference(
+    column: &ArrayRef,
+    groups: &KeyGroups<'_>,
+    repeated: &[u32],
+) -> Result<Option<(usize, usize)>, arrow::error::ArrowError> {
+    let mut found: Option<(usize, usize)> = None;
+    let mut check = |same: &dyn Fn(usize, usize) -> bool| {
+        for &head in repeated {
+            let head = head as usize;
+            if let Some(row) = groups.rows(head as u32).skip(1).find(|&row| !same(head, row))
+                && found.is_none_or(|(_, r)| row < r)
+            {
+                found = Some((head, row));
+            }
+        }
+    };
     if let Some(s) = column.as_string_opt::<i32>() {
-        let same = |a: usize, b: usize| match (s.is_valid(a), s.is_valid(b)) {
+        check(&|a, b| match (s.is_valid(a), s.is_valid(b)) {
             (true, true) => s.value(a) == s.value(b),
             (x, y) => x == y,
-        };
-        return Ok(pairs.find(|&(f, i)| !same(f, i)));
+        });
+    } else if !repeated.is_empty() {
+        // Any other type: through its `arrow-row` encoding, equal exactly when the values are.
+        let converter = RowConverter::new(vec![SortField::new(column.data_type().clone())])?;
+        let encoded = converter.convert_columns(std::slice::from_ref(column))?;
+        check(&|a, b| encoded.row(a) == encoded.row(b));
     }
-    // Any other type: through its `arrow-row` encoding, equal exactly when the values are.
-    let converter = RowConverter::new(vec![SortField::new(column.data_type().clone())])?;
-    let encoded = converter.convert_columns(std::slice::from_ref(column))?;
-    Ok(pairs.find(|&(f, i)| encoded.row(f) != encoded.row(i)))
+    Ok(found)
 }
 
 /// A value as an error message shows it: quoted and cut, or `null`.

@@ -21,6 +21,7 @@ use arrow::error::ArrowError;
 use arrow::row::{RowConverter, Rows, SortField};
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::{AggregateParams, AggregateStats, Plan};
 use crate::{DownloadError, Table};
 
 /// Which rows of the left table a join keeps.
@@ -136,7 +137,8 @@ impl Cardinality {
 
 /// Rows per output batch of a join, so one heavily duplicated key cannot make a huge batch.
 const OUT_BATCH_ROWS: usize = 65_536;
-const END: u32 = u32::MAX;
+/// The end of a chain of rows.
+pub(crate) const END: u32 = u32::MAX;
 
 /// Keeps `columns` (all when `None`, in the table's order) and renames some of them
 /// (`rename` maps an existing name to its new name). `name` labels the table in errors.
@@ -201,36 +203,49 @@ pub fn join(
     on: &[String],
     how: JoinType,
 ) -> Result<(Table, JoinStats), DownloadError> {
-    join_owned(left.clone(), left_name, right.clone(), right_name, on, how, None)
+    let spec = JoinSpec { on, how, validate: None, aggregate: None };
+    join_owned(left.clone(), left_name, right.clone(), right_name, &spec).map(|(table, stats, _)| (table, stats))
 }
 
-/// [`join`] checking a declared [`Cardinality`] first: an error names the side, an example key
-/// and its row count. `None` checks nothing, and a join that multiplies rows is warned about
-/// (in the log) unless it declares `OneToMany` or `ManyToMany`.
-pub fn join_validated(
+/// How [`join_with`] joins.
+#[derive(Debug, Clone, Copy)]
+pub struct JoinSpec<'a> {
+    /// The key columns (same names and types on both sides).
+    pub on: &'a [String],
+    /// Inner or left.
+    pub how: JoinType,
+    /// The cardinality the join must have: an error names the side, an example key and its row
+    /// count. `None` checks nothing, and a join that multiplies rows is warned about (in the log)
+    /// unless it declares `OneToMany` or `ManyToMany`.
+    pub validate: Option<Cardinality>,
+    /// Collapse the right table to one row per key first, as [`aggregate`](crate::aggregate())
+    /// does (same rows, checks and errors), on the join's own index of the right keys.
+    pub aggregate: Option<&'a AggregateParams>,
+}
+
+/// [`join`] with a declared cardinality and an aggregation of the right table (see
+/// [`JoinSpec`]); the aggregation's figures come back when there is one.
+pub fn join_with(
     left: &Table,
     left_name: &str,
     right: &Table,
     right_name: &str,
-    on: &[String],
-    how: JoinType,
-    validate: Option<Cardinality>,
-) -> Result<(Table, JoinStats), DownloadError> {
-    join_owned(left.clone(), left_name, right.clone(), right_name, on, how, validate)
+    spec: &JoinSpec<'_>,
+) -> Result<(Table, JoinStats, Option<AggregateStats>), DownloadError> {
+    join_owned(left.clone(), left_name, right.clone(), right_name, spec)
 }
 
-/// [`join`] taking its tables by value: each left batch is released once its output is built
-/// and each right column once it is gathered into one array, which is what keeps a merge's
-/// peak memory down (the caller holding no other reference to them).
+/// [`join_with`] taking its tables by value: each left batch is released once its output is
+/// built and each right column once it is gathered into one array, which is what keeps a
+/// merge's peak memory down (the caller holding no other reference to them).
 pub(crate) fn join_owned(
     left: Table,
     left_name: &str,
     right: Table,
     right_name: &str,
-    on: &[String],
-    how: JoinType,
-    validate: Option<Cardinality>,
-) -> Result<(Table, JoinStats), DownloadError> {
+    spec: &JoinSpec<'_>,
+) -> Result<(Table, JoinStats, Option<AggregateStats>), DownloadError> {
+    let JoinSpec { on, how, validate, aggregate: aggregation } = *spec;
     let context = format!("{} join of `{right_name}` onto `{left_name}`", how.as_str());
     let bad = |message: String| DownloadError::Join { context: context.clone(), message };
     if on.is_empty() {
@@ -267,44 +282,41 @@ pub(crate) fn join_owned(
         return Err(bad(format!("`{right_name}` has {n_right} rows, more than a join supports (2^32 - 1)")));
     }
     let mut stats = JoinStats { left_rows: left.num_rows(), right_rows: n_right, ..JoinStats::default() };
-    let right_columns = concat_columns(right).map_err(arrow_err)?;
+    let plan = aggregation.map(|params| Plan::new(&right.schema, right_name, on, params)).transpose()?;
+    let right_schema = Arc::clone(&right.schema);
+    let mut right_columns = concat_columns(right).map_err(arrow_err)?;
     let right_key_arrays: Vec<ArrayRef> = right_keys.iter().map(|&i| Arc::clone(&right_columns[i])).collect();
-    let right_carried: Vec<ArrayRef> = right_carry.iter().map(|&i| Arc::clone(&right_columns[i])).collect();
-    drop(right_columns);
     let encoder =
         KeyEncoder::new(&left_keys.iter().map(|&i| left.schema.field(i).data_type().clone()).collect::<Vec<_>>())
             .map_err(arrow_err)?;
     let right_encoded = encoder.encode(&right_key_arrays).map_err(arrow_err)?;
 
-    // Every distinct non-null right key: its rows chained in right-table order (built back to
-    // front), and the rows it has on each side, all in the map's bucket (one cache miss a probe).
-    let mut groups: HashMap<&[u8], Group, FxBuild> = HashMap::with_capacity_and_hasher(n_right, FxBuild::default());
-    let mut next = vec![END; n_right];
-    let mut null_key_right_rows = 0;
-    for j in (0..n_right).rev() {
-        if right_encoded.is_blank(j) {
-            stats.blank_key_right_rows += 1;
+    // Every distinct non-null right key: its rows chained in right-table order, and the rows it
+    // has on each side, all in the map's bucket (one cache miss a probe).
+    let mut index = KeyGroups::build(&right_encoded, n_right);
+    let null_key_right_rows = index.null_rows;
+    stats.blank_key_right_rows = index.blank_rows;
+    let mut aggregated = None;
+    if let (Some(plan), Some(params)) = (&plan, aggregation) {
+        let agg = plan.combine(params, &mut right_columns, &right_schema, &right_key_arrays, &index)?;
+        // One row per key from here on: its first row, holding the combined flags.
+        stats.blank_key_right_rows = null_key_right_rows;
+        let KeyGroups { map, next, .. } = &mut index;
+        for g in map.values_mut() {
+            next[g.head as usize] = END;
+            g.rows = 1;
+            stats.blank_key_right_rows += usize::from(right_encoded.is_blank(g.head as usize));
         }
-        let Some(key) = right_encoded.key(j) else {
-            null_key_right_rows += 1;
-            continue;
-        };
-        match groups.entry(key) {
-            Entry::Occupied(mut e) => {
-                let g = e.get_mut();
-                next[j] = g.head;
-                g.head = j as u32;
-                g.right += 1;
-            }
-            Entry::Vacant(e) => {
-                e.insert(Group { head: j as u32, right: 1, left: 0 });
-            }
-        }
+        stats.right_rows = agg.rows_out;
+        aggregated = Some(agg);
     }
+    let KeyGroups { map: mut groups, next, .. } = index;
+    let right_carried: Vec<ArrayRef> = right_carry.iter().map(|&i| Arc::clone(&right_columns[i])).collect();
+    drop(right_columns);
     stats.right_keys = groups.len();
     for g in groups.values() {
-        stats.right_keys_repeated += usize::from(g.right > 1);
-        stats.max_right_rows_per_key = stats.max_right_rows_per_key.max(g.right as usize);
+        stats.right_keys_repeated += usize::from(g.rows > 1);
+        stats.max_right_rows_per_key = stats.max_right_rows_per_key.max(g.rows as usize);
     }
     if let Some(validate) = validate
         && validate.right_unique()
@@ -313,7 +325,7 @@ pub(crate) fn join_owned(
         // The first right row, in table order, whose key repeats.
         let example = (0..n_right)
             .find_map(|j| {
-                let rows = groups.get(right_encoded.key(j)?)?.right;
+                let rows = groups.get(right_encoded.key(j)?)?.rows;
                 (rows > 1).then(|| (key_text(on, &right_key_arrays, j), rows))
             })
             .unwrap_or_default();
@@ -452,18 +464,65 @@ pub(crate) fn join_owned(
         }
     }
     tracing::debug!(%context, ?stats, "joined");
-    Ok((Table::new(schema, out), stats))
+    Ok((Table::new(schema, out), stats, aggregated))
 }
 
-/// One distinct key of a join's right table.
+/// The distinct non-null keys of a table (the right one of a join, or one being aggregated):
+/// each key's rows chained in table order.
+pub(crate) struct KeyGroups<'k> {
+    /// Each key's group.
+    pub(crate) map: HashMap<&'k [u8], Group, FxBuild>,
+    /// The row after each row of its group, or [`END`].
+    pub(crate) next: Vec<u32>,
+    /// Rows with a null key (in no group: a null key never matches).
+    pub(crate) null_rows: usize,
+    /// Rows with a blank key: null, or empty text.
+    pub(crate) blank_rows: usize,
+}
+
+impl<'k> KeyGroups<'k> {
+    /// Indexes the `n` rows of `keys` (at most `u32::MAX - 1`).
+    pub(crate) fn build(keys: &'k EncodedKeys, n: usize) -> Self {
+        let mut map: HashMap<&[u8], Group, FxBuild> = HashMap::with_capacity_and_hasher(n, FxBuild::default());
+        let mut next = vec![END; n];
+        let (mut null_rows, mut blank_rows) = (0, 0);
+        // Back to front, so each chain runs in table order.
+        for j in (0..n).rev() {
+            blank_rows += usize::from(keys.is_blank(j));
+            let Some(key) = keys.key(j) else {
+                null_rows += 1;
+                continue;
+            };
+            match map.entry(key) {
+                Entry::Occupied(mut e) => {
+                    let g = e.get_mut();
+                    next[j] = g.head;
+                    g.head = j as u32;
+                    g.rows += 1;
+                }
+                Entry::Vacant(e) => {
+                    e.insert(Group { head: j as u32, rows: 1, left: 0 });
+                }
+            }
+        }
+        Self { map, next, null_rows, blank_rows }
+    }
+
+    /// The rows of the group whose first row is `head`, in table order.
+    pub(crate) fn rows(&self, head: u32) -> impl Iterator<Item = usize> + '_ {
+        std::iter::successors(Some(head), |&j| Some(self.next[j as usize]).filter(|&n| n != END)).map(|j| j as usize)
+    }
+}
+
+/// One distinct key of a table.
 #[derive(Debug, Clone, Copy)]
-struct Group {
-    /// Its first right row (the chain continues in `next`).
-    head: u32,
-    /// Its right rows.
-    right: u32,
-    /// Its left rows counted so far.
-    left: u32,
+pub(crate) struct Group {
+    /// Its first row (the chain continues in [`KeyGroups::next`]).
+    pub(crate) head: u32,
+    /// Its rows.
+    pub(crate) rows: u32,
+    /// The rows of a join's left table counted so far with this key.
+    pub(crate) left: u32,
 }
 
 /// What a left key's lookup found: its right group (its head, and its left rows counted at the
@@ -491,15 +550,15 @@ fn fan_out_stats<'a>(stats: &mut JoinStats, groups: impl Iterator<Item = &'a Gro
     let (mut extra, mut multiplied, mut matched, mut repeated, mut max) = (0usize, 0usize, 0usize, 0usize, 0u32);
     for g in groups {
         if g.left == 0 {
-            stats.unmatched_right_rows += g.right as usize;
+            stats.unmatched_right_rows += g.rows as usize;
             continue;
         }
         matched += 1;
         repeated += usize::from(g.left > 1);
         max = max.max(g.left);
-        if g.right > 1 {
+        if g.rows > 1 {
             multiplied += g.left as usize;
-            extra += g.left as usize * (g.right as usize - 1);
+            extra += g.left as usize * (g.rows as usize - 1);
         }
     }
     for &u in unmatched {
@@ -697,7 +756,7 @@ impl EncodedKeys {
 
     /// Whether row `i`'s key is blank: null, or empty text, in any of its columns.
     #[inline]
-    fn is_blank(&self, i: usize) -> bool {
+    pub(crate) fn is_blank(&self, i: usize) -> bool {
         match self {
             Self::Utf8(s) => s.is_null(i) || s.value(i).is_empty(),
             Self::Rows(_, arrays) => arrays.iter().any(|a| {
@@ -947,12 +1006,12 @@ impl Hasher for IdHasher {
 
 type IdBuild = BuildHasherDefault<IdHasher>;
 
-type FxBuild = BuildHasherDefault<FxHasher>;
+pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// A fast non-cryptographic hasher for in-memory key bytes (the maps are never iterated into
 /// outputs, so their order does not matter). Fx mixing with a murmur3 finaliser.
 #[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl FxHasher {
     #[inline]

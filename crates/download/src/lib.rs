@@ -3,15 +3,25 @@
 //! - [`fetch`](fetch()) a source — `https://`, `http://` or `file:` — into a [`DownloadSink`],
 //!   streaming and hashing, with retries, resumption, size cap, checksum and conditional
 //!   requests; [`fetch_to_vec`] and [`fetch_to_file`] for the simple cases.
-//! - [`read_csv`] the UFRN portal's CSV dialect (`;`, quoted, CRLF or LF, BOM, UTF-8 or
-//!   Windows-1252) into Arrow, every column `Utf8`, empty fields null, with errors naming the
-//!   source, the physical line and the field counts.
-//! - [`select`], [`join`] (inner or left, composite keys) and [`drop_duplicates`] on
-//!   [`Table`]s, and [`merge_tables`] which chains them as a pipeline file declares.
+//! - [`read_csv`] the UFRN portal's CSV dialect (`;`, quoted, CRLF or LF, BOM) into Arrow, every
+//!   column `Utf8`, empty fields null, with errors naming the source, the physical line and the
+//!   field counts. The text encoding is declared, never guessed silently ([`CsvEncoding`]):
+//!   UTF-8 by default (the first invalid byte is an error naming its byte offset, line and
+//!   column), Windows-1252, or `auto` (Windows-1252 for the whole file when it is not UTF-8, with
+//!   a warning naming the file and the byte).
+//! - [`select`], [`join`] (inner or left, composite keys), [`join_with`] (a declared
+//!   [`Cardinality`], checked like pandas' `merge(validate=…)`, and the right table collapsed to
+//!   one row per key first), [`aggregate`] (one row per key: boolean flags OR-ed, other columns
+//!   taken from the first row or required equal) and [`drop_duplicates`] on [`Table`]s, and
+//!   [`merge_tables`] which chains them as a pipeline file declares.
 //! - The `fetch` and `merge` stages ([`FetchStage`], [`MergeStage`]) over these functions, for
 //!   the esteira orchestrator: [`register`] adds them to a registry. [`FetchParams`] lists the
-//!   upper bounds of fetch's size-like params; merge has none. Merge's `joins` metric counts,
-//!   per join, the rows whose key is null or empty ([`JoinStats`]).
+//!   upper bounds of fetch's size-like params; merge has none. Fetch stores the bytes as they
+//!   come; merge decodes them (its `encoding` param). Merge's `joins` metric has, per join, the
+//!   fan-out on each side (distinct and repeated keys, the most rows per key, `multiplied`,
+//!   `extra_rows`), the rows whose key is null or empty ([`JoinStats`]) and what an aggregation
+//!   did ([`AggregateStats`]); a join that multiplies rows without declaring it is warned about.
+//!   [`MergeParams`] shows and explains the merge's params.
 //!
 //! Using the functions directly, with no orchestrator:
 //!
@@ -56,7 +66,7 @@ pub use fetch::{
     fetch_to_file, fetch_to_vec, http_client,
 };
 pub use fetch_stage::{FetchParams, FetchStage, MAX_BACKOFF_MS, MAX_FETCH_BYTES, MAX_RETRIES, MAX_TIMEOUT_SECS};
-pub use join::{Cardinality, JoinStats, JoinType, drop_duplicates, join, join_validated, select};
+pub use join::{Cardinality, JoinSpec, JoinStats, JoinType, drop_duplicates, join, join_with, select};
 pub use merge::{
     JoinParams, JoinReport, MergeParams, MergeReport, MergeStage, merge_tables, read_input_file, read_table_file,
 };

@@ -1,57 +1,5 @@
-//! The `merge` stage: the raw tables joined into one, as declared in the pipeline file.
-//!
-//! ```toml
-//! [stages.merge.params]
-//! base = "discentes"
-//! base_columns = ["id_discente", "sexo", "ano_nascimento"]   # optional: all columns by default
-//! drop_duplicates = true                                      # the default
-//! encoding = "utf-8"                                          # or "windows-1252", "auto"
-//!
-//! [[stages.merge.params.joins]]
-//! input = "socio"
-//! how = "inner"                                               # or "left"
-//! on = ["id_discente"]
-//! validate = "one_to_one"      # one_to_one | one_to_many | many_to_one | many_to_many; optional
-//! columns = ["id_discente", "renda", "possui_auxilio_alimentacao"]   # optional: all by default
-//! [stages.merge.params.joins.aggregate]   # optional: this input to one row per `on` key first
-//! any = ["possui_auxilio_alimentacao"]    # boolean flags (true/false/t/f), OR-ed
-//! first = []                              # taken from the key's first row
-//!
-//! [[stages.merge.params.joins]]
-//! input = "matriculas"
-//! on = ["id_discente"]
-//! columns = ["id_turma", "discente", "descricao"]
-//! rename = { discente = "id_discente" }                       # old name -> new name
-//! ```
-//!
-//! Each join's `columns` and `rename` use the input's own column names; `on` and `aggregate` use
-//! the names after renaming, and `on` must exist on both sides. Key columns are brought along
-//! even when `columns` leaves them out, and appear once in the output (from the left side).
-//!
-//! - **`aggregate`** collapses the input to one row per key before the join
-//!   ([`aggregate`](crate::aggregate())): `any` columns are OR-ed, `first` columns come from the
-//!   key's first row, and every other brought column must hold one value per key, else the stage
-//!   fails naming the input, the key, the column and two differing values. Rows keep the order of
-//!   each key's first row. The UFRN socio-economic table needs it: one row per aid programme a
-//!   student holds.
-//! - **`validate`** declares the join's cardinality, as pandas' `merge(validate=…)`: *left* is the
-//!   table so far, *right* this input; `one_to_one` needs each key at most once on both sides,
-//!   `one_to_many` on the left, `many_to_one` on the right. A join that breaks it fails, naming the
-//!   join, the side, an example key and its row count. Without `validate` nothing is checked, but
-//!   a join that multiplies rows (a left row matching several right rows) is warned about in the
-//!   log; declaring `one_to_many` or `many_to_many` says it is meant.
-//! - **`encoding`** is how CSV inputs are decoded (Parquet inputs are Arrow already): `utf-8`
-//!   fails on the first invalid byte, naming its byte offset, line and column; `windows-1252`
-//!   decodes every byte as a character; `auto` is UTF-8 when the whole file is, else the whole file
-//!   as Windows-1252 with a warning naming the file and its first invalid byte (the `encodings`
-//!   metric says which each input got).
-//!
-//! Metrics: `rows_in`, `rows_out`, `duplicates_dropped`, `encodings` (input → `UTF-8`,
-//! `windows-1252` or `parquet`), and `joins`, one entry per join: its `input`, `how`,
-//! `validate`, the [`JoinStats`] (rows and distinct keys on each side, keys repeated on each side
-//! and the most rows one key has, rows out, `multiplied`, `extra_rows`, blank keys, unmatched
-//! rows), and with `aggregate` the [`AggregateStats`](crate::AggregateStats) (rows in and out,
-//! keys, keys with 2 and with 3 or more rows, flags set by later rows).
+//! The `merge` stage: the raw tables joined into one, as declared in the pipeline file (the
+//! params, with an example: [`MergeParams`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -60,12 +8,65 @@ use std::sync::Arc;
 use esteira_core::{CoreError, OutputSpec, Stage, StageContext, StageError, params_json, parse_params};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{AggregateParams, AggregateStats, aggregate};
+use crate::aggregate::{AggregateParams, AggregateStats};
 use crate::csv::{CsvEncoding, CsvOptions, read_csv};
-use crate::join::{Cardinality, JoinStats, JoinType, drop_duplicates, join_owned, select};
+use crate::join::{Cardinality, JoinSpec, JoinStats, JoinType, drop_duplicates, join_owned, select};
 use crate::{DownloadError, Table};
 
-/// Params of the `merge` stage.
+/// Params of the `merge` stage: the raw tables joined into one, as the pipeline file declares.
+///
+/// ```toml
+/// [stages.merge.params]
+/// base = "discentes"
+/// base_columns = ["id_discente", "sexo", "ano_nascimento"]   # optional: all columns by default
+/// drop_duplicates = true                                      # the default
+/// encoding = "utf-8"                                          # or "windows-1252", "auto"
+///
+/// [[stages.merge.params.joins]]
+/// input = "socio"
+/// how = "inner"                                               # or "left"
+/// on = ["id_discente"]
+/// validate = "one_to_one"      # one_to_one | one_to_many | many_to_one | many_to_many; optional
+/// columns = ["id_discente", "renda", "possui_auxilio_alimentacao"]   # optional: all by default
+/// [stages.merge.params.joins.aggregate]   # optional: this input to one row per `on` key first
+/// any = ["possui_auxilio_alimentacao"]    # boolean flags (true/false/t/f), OR-ed
+/// first = []                              # taken from the key's first row
+///
+/// [[stages.merge.params.joins]]
+/// input = "matriculas"
+/// on = ["id_discente"]
+/// columns = ["id_turma", "discente", "descricao"]
+/// rename = { discente = "id_discente" }                       # old name -> new name
+/// ```
+///
+/// Each join's `columns` and `rename` use the input's own column names; `on` and `aggregate` use
+/// the names after renaming, and `on` must exist on both sides. Key columns are brought along
+/// even when `columns` leaves them out, and appear once in the output (from the left side).
+///
+/// - **`aggregate`** collapses the input to one row per key before the join
+///   ([`aggregate`](crate::aggregate())): `any` columns are OR-ed, `first` columns come from the
+///   key's first row, and every other brought column must hold one value per key, else the stage
+///   fails naming the input, the key, the column and two differing values. Rows keep the order of
+///   each key's first row, and the join's right-side figures are those of the collapsed input.
+///   The UFRN socio-economic table needs it: one row per aid programme a student holds.
+/// - **`validate`** declares the join's cardinality, as pandas' `merge(validate=…)`: *left* is the
+///   table so far, *right* this input; `one_to_one` needs each key at most once on both sides,
+///   `one_to_many` on the left, `many_to_one` on the right. A join that breaks it fails, naming the
+///   join, the side, an example key and its row count. Without `validate` nothing is checked, but
+///   a join that multiplies rows (a left row matching several right rows) is warned about in the
+///   log; declaring `one_to_many` or `many_to_many` says it is meant.
+/// - **`encoding`** is how CSV inputs are decoded (Parquet inputs are Arrow already): `utf-8`
+///   fails on the first invalid byte, naming its byte offset, line and column; `windows-1252`
+///   decodes every byte as a character; `auto` is UTF-8 when the whole file is, else the whole file
+///   as Windows-1252 with a warning naming the file and its first invalid byte (the `encodings`
+///   metric says which each input got).
+///
+/// Metrics: `rows_in`, `rows_out`, `duplicates_dropped`, `encodings` (input → `UTF-8`,
+/// `windows-1252` or `parquet`), and `joins`, one entry per join: its `input`, `how`,
+/// `validate`, the [`JoinStats`] (rows and distinct keys on each side, keys repeated on each side
+/// and the most rows one key has, rows out, `multiplied`, `extra_rows`, blank keys, unmatched
+/// rows), and with `aggregate` the [`AggregateStats`](crate::AggregateStats) (rows in and out,
+/// keys, keys with 2 and with 3 or more rows, flags set by later rows).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MergeParams {
@@ -215,19 +216,16 @@ pub fn merge_tables(
             }
             cols
         });
-        let mut selected = select(&right, &j.input, columns.as_deref(), &j.rename)?;
+        let selected = select(&right, &j.input, columns.as_deref(), &j.rename)?;
         // Columns nobody selected are freed now, and the join frees the rest as it goes.
         drop(right);
-        let mut aggregated = None;
-        if let Some(params) = &j.aggregate {
-            let (table, stats) = aggregate(selected, &j.input, &j.on, params)?;
-            tracing::info!(input = %j.input, rows_in = stats.rows_in, rows_out = stats.rows_out,
-                keys_with_2_rows = stats.keys_with_2_rows, keys_with_3_or_more_rows = stats.keys_with_3_or_more_rows,
+        let spec = JoinSpec { on: &j.on, how: j.how, validate: j.validate, aggregate: j.aggregate.as_ref() };
+        let (joined, stats, aggregated) = join_owned(acc, &acc_name, selected, &j.input, &spec)?;
+        if let Some(agg) = &aggregated {
+            tracing::info!(input = %j.input, rows_in = agg.rows_in, rows_out = agg.rows_out,
+                keys_with_2_rows = agg.keys_with_2_rows, keys_with_3_or_more_rows = agg.keys_with_3_or_more_rows,
                 "aggregated to one row per key");
-            selected = table;
-            aggregated = Some(stats);
         }
-        let (joined, stats) = join_owned(acc, &acc_name, selected, &j.input, &j.on, j.how, j.validate)?;
         tracing::info!(input = %j.input, how = j.how.as_str(), rows = stats.out_rows,
             unmatched = stats.unmatched_left_rows, extra = stats.extra_rows, "join");
         report.joins.push(JoinReport {
@@ -279,7 +277,8 @@ pub fn read_input_file(path: &Path, name: &str, csv: &CsvOptions) -> Result<(Tab
     Ok((parsed.table, parsed.encoding.name()))
 }
 
-/// Joins several inputs (portal CSV or Parquet) into the `table` output.
+/// Joins several inputs (portal CSV or Parquet) into the `table` output, as its
+/// [`MergeParams`] say.
 #[derive(Debug, Clone)]
 pub struct MergeStage {
     params: MergeParams,

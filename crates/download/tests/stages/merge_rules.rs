@@ -11,7 +11,10 @@ use std::sync::Once;
 
 use arrow::array::{Array, RecordBatch};
 use esteira_core::{ArtifactStore, InputArtifact, LocalStore, Registry};
-use esteira_download::{AggregateParams, CsvOptions, MergeParams, Table, aggregate, merge_tables, read_csv};
+use esteira_download::{
+    AggregateParams, Cardinality, CsvOptions, JoinSpec, JoinType, MergeParams, Table, aggregate, join, join_with,
+    merge_tables, read_csv, select,
+};
 use serde_json::json;
 
 use super::{build, column, input, run, store};
@@ -160,6 +163,52 @@ fn aggregate_conflicts_name_the_input_key_column_and_values() {
     let params = AggregateParams { any: vec!["f".into()], first: vec!["f".into()] };
     let err = aggregate(csv("s", "k;f\n1;t\n"), "s", &["k".to_owned()], &params).unwrap_err().to_string();
     assert!(err.contains("`f` is in both `aggregate.any` and `aggregate.first`"), "{err}");
+}
+
+#[test]
+fn the_join_aggregates_as_aggregate_does() {
+    // The merge aggregates inside the join, on the join's own index of the right keys: same
+    // rows, figures and errors as aggregating first and joining after.
+    let tables = real_tables();
+    let students =
+        select(&tables["discentes"], "discentes", Some(&["id_discente".into(), "sexo".into()]), &BTreeMap::new())
+            .unwrap();
+    let on = ["id_discente".to_owned()];
+    let params = AggregateParams {
+        any: ["possui_bolsa_pesquisa", "possui_auxilio_alimentacao", "possui_auxilio_transporte"]
+            .map(String::from)
+            .to_vec(),
+        first: vec!["possui_auxilio_residencia_moradia".into()],
+    };
+    let (socio, agg_alone) = aggregate(tables["socio"].clone(), "socio", &on, &params).unwrap();
+    let (joined_after, stats_after) = join(&students, "discentes", &socio, "socio", &on, JoinType::Inner).unwrap();
+    let spec =
+        JoinSpec { on: &on, how: JoinType::Inner, validate: Some(Cardinality::OneToOne), aggregate: Some(&params) };
+    let (joined, stats, agg) = join_with(&students, "discentes", &tables["socio"], "socio", &spec).unwrap();
+    assert_eq!(joined.concat().unwrap(), joined_after.concat().unwrap());
+    assert_eq!(stats, stats_after);
+    assert_eq!(agg.as_ref(), Some(&agg_alone));
+    assert_eq!(
+        (agg_alone.rows_in, agg_alone.rows_out, agg_alone.flags_from_later_rows["possui_auxilio_transporte"]),
+        (31, 26, 2)
+    );
+    // `first`: student 01's residence flag is its first row's, false.
+    let b = joined.concat().unwrap();
+    let ids = column(&b, "id_discente");
+    let row = ids.iter().position(|id| id.as_deref() == Some("b38b2cfc1a136b5e057de14b0c3262c0")).unwrap();
+    assert_eq!(column(&b, "possui_auxilio_residencia_moradia")[row].as_deref(), Some("false"));
+
+    // Two keys with differing values: the error names the first differing row in table order,
+    // whichever key came first.
+    let t = csv("s", "k;v\n1;a\n2;x\n2;y\n1;b\n");
+    let left = csv("l", "k;w\n1;p\n2;q\n");
+    let on = ["k".to_owned()];
+    let none = AggregateParams::default();
+    let alone = aggregate(t.clone(), "s", &on, &none).unwrap_err().to_string();
+    let spec = JoinSpec { on: &on, how: JoinType::Left, validate: None, aggregate: Some(&none) };
+    let fused = join_with(&left, "l", &t, "s", &spec).unwrap_err().to_string();
+    assert_eq!(alone, fused);
+    assert!(alone.contains("k = \"2\" has different values in column `v`: \"x\" (row 2) and \"y\" (row 3)"), "{alone}");
 }
 
 #[test]
