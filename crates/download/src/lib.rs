@@ -68,7 +68,8 @@ pub use fetch::{
 pub use fetch_stage::{FetchParams, FetchStage, MAX_BACKOFF_MS, MAX_FETCH_BYTES, MAX_RETRIES, MAX_TIMEOUT_SECS};
 pub use join::{Cardinality, JoinSpec, JoinStats, JoinType, drop_duplicates, join, join_with, select};
 pub use merge::{
-    JoinParams, JoinReport, MergeParams, MergeReport, MergeStage, merge_tables, read_input_file, read_table_file,
+    InputFile, JoinParams, JoinReport, MergeParams, MergeReport, MergeStage, merge_tables, read_input_file,
+    read_table_file,
 };
 pub use table::Table;
 

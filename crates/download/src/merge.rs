@@ -9,7 +9,7 @@ use esteira_core::{CoreError, OutputSpec, Stage, StageContext, StageError, param
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{AggregateParams, AggregateStats};
-use crate::csv::{CsvEncoding, CsvOptions, read_csv};
+use crate::csv::{CsvEncoding, CsvOptions, InvalidUtf8, TextEncoding, read_csv};
 use crate::join::{Cardinality, JoinSpec, JoinStats, JoinType, drop_duplicates, join_owned, select};
 use crate::{DownloadError, Table};
 
@@ -59,10 +59,11 @@ use crate::{DownloadError, Table};
 ///   fails on the first invalid byte, naming its byte offset, line and column; `windows-1252`
 ///   decodes every byte as a character; `auto` is UTF-8 when the whole file is, else the whole file
 ///   as Windows-1252 with a warning naming the file and its first invalid byte (the `encodings`
-///   metric says which each input got).
+///   metric says which each input got, `invalid_utf8` where `auto` found that byte).
 ///
-/// Metrics: `rows_in`, `rows_out`, `duplicates_dropped`, `encodings` (input → `UTF-8`,
-/// `windows-1252` or `parquet`), and `joins`, one entry per join: its `input`, `how`,
+/// Metrics: `rows_in`, `rows_out`, `duplicates_dropped`, `encodings` (input → `utf-8`,
+/// `windows-1252` or `parquet`), `invalid_utf8` (only when `auto` read an input as Windows-1252:
+/// input → `offset`, `line`, `column`, `byte`), and `joins`, one entry per join: its `input`, `how`,
 /// `validate`, the [`JoinStats`] (rows and distinct keys on each side, keys repeated on each side
 /// and the most rows one key has, rows out, `multiplied`, `extra_rows`, blank keys, unmatched
 /// rows), and with `aggregate` the [`AggregateStats`](crate::AggregateStats) (rows in and out,
@@ -250,12 +251,23 @@ pub fn merge_tables(
 /// Reads a table from a file: Parquet when it starts with the `PAR1` magic, else a portal CSV.
 /// `name` labels it in errors.
 pub fn read_table_file(path: &Path, name: &str, csv: &CsvOptions) -> Result<Table, DownloadError> {
-    read_input_file(path, name, csv).map(|(table, _)| table)
+    read_input_file(path, name, csv).map(|input| input.table)
 }
 
-/// [`read_table_file`], also saying how the file was decoded: `UTF-8`, `windows-1252`, or
-/// `parquet`.
-pub fn read_input_file(path: &Path, name: &str, csv: &CsvOptions) -> Result<(Table, &'static str), DownloadError> {
+/// A table read by [`read_input_file`], and how its bytes were decoded.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    /// The rows.
+    pub table: Table,
+    /// `utf-8`, `windows-1252` (the names of the `encoding` param) or `parquet`.
+    pub encoding: &'static str,
+    /// With `encoding = "auto"`, where a CSV stopped being UTF-8 (it was then read as
+    /// Windows-1252 throughout).
+    pub invalid_utf8: Option<InvalidUtf8>,
+}
+
+/// [`read_table_file`], also saying how the file was decoded.
+pub fn read_input_file(path: &Path, name: &str, csv: &CsvOptions) -> Result<InputFile, DownloadError> {
     use std::io::Read;
     let mut file = std::fs::File::open(path).map_err(|e| DownloadError::io(name, e))?;
     let mut magic = [0u8; 4];
@@ -270,11 +282,15 @@ pub fn read_input_file(path: &Path, name: &str, csv: &CsvOptions) -> Result<(Tab
     }
     if got == 4 && &magic == b"PAR1" {
         let (schema, batches) = esteira_core::table::read_parquet(path)?;
-        return Ok((Table::new(schema, batches), "parquet"));
+        return Ok(InputFile { table: Table::new(schema, batches), encoding: "parquet", invalid_utf8: None });
     }
     let file = std::fs::File::open(path).map_err(|e| DownloadError::io(name, e))?;
     let parsed = read_csv(file, name, csv)?;
-    Ok((parsed.table, parsed.encoding.name()))
+    let encoding = match parsed.encoding {
+        TextEncoding::Utf8 => CsvEncoding::Utf8.name(),
+        TextEncoding::Windows1252 => CsvEncoding::Windows1252.name(),
+    };
+    Ok(InputFile { table: parsed.table, encoding, invalid_utf8: parsed.invalid_utf8 })
 }
 
 /// Joins several inputs (portal CSV or Parquet) into the `table` output, as its
@@ -377,14 +393,21 @@ impl Stage for MergeStage {
         let csv = self.params.csv_options();
         let mut tables = BTreeMap::new();
         let mut encodings = BTreeMap::new();
+        let mut invalid_utf8 = BTreeMap::new();
         for name in self.inputs() {
             let input = ctx.input(&name)?;
             ctx.progress().set_message(&format!("reading {name}"));
-            let (table, encoding) = read_input_file(&input.path, &format!("input `{name}`"), &csv)?;
-            encodings.insert(name.clone(), encoding);
-            tables.insert(name, table);
+            let read = read_input_file(&input.path, &format!("input `{name}`"), &csv)?;
+            encodings.insert(name.clone(), read.encoding);
+            if let Some(at) = read.invalid_utf8 {
+                invalid_utf8.insert(name.clone(), at);
+            }
+            tables.insert(name, read.table);
         }
         ctx.metric("encodings", &encodings);
+        if !invalid_utf8.is_empty() {
+            ctx.metric("invalid_utf8", &invalid_utf8);
+        }
         ctx.progress().set_message("joining");
         let (table, report) = merge_tables(&self.params, tables)?;
         ctx.metric("rows_in", report.rows_in);

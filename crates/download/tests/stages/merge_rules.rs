@@ -491,13 +491,15 @@ fn merge_encoding_param() {
     let out = out.unwrap();
     assert_eq!(column(&output(&store, &out), "area"), some(&["CIÊNCIAS", "ADMINISTRAÇÃO"]));
     assert_eq!(out.metrics["encodings"], json!({"cursos": "windows-1252", "discentes": "windows-1252"}));
+    assert!(!out.metrics.contains_key("invalid_utf8"));
     assert!(!log.contains("WARN"), "{log}");
     // auto: the same values, and a warning naming the file and the byte.
     let stage = build("merge", params(Some("auto")));
     let (out, log) = logged(|| run(stage.as_ref(), &store, inputs(), None, false, dir.path()));
     let out = out.unwrap();
     assert_eq!(column(&output(&store, &out), "area"), some(&["CIÊNCIAS", "ADMINISTRAÇÃO"]));
-    assert_eq!(out.metrics["encodings"], json!({"cursos": "windows-1252", "discentes": "UTF-8"}));
+    assert_eq!(out.metrics["encodings"], json!({"cursos": "windows-1252", "discentes": "utf-8"}));
+    assert_eq!(out.metrics["invalid_utf8"], json!({"cursos": {"offset": 19, "line": 2, "column": 2, "byte": 0xCA}}));
     assert!(
         log.contains("WARN")
             && log.contains("input `cursos`: not valid UTF-8 at byte offset 19 (line 2, column 2 `area`"),
