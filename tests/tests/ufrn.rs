@@ -201,3 +201,59 @@ fn the_semester_comparison_recovers_the_planted_differences() {
         assert_eq!(record["status"], "cached", "{stage}");
     }
 }
+
+/// The default and the portal pipelines on tables in the real portal's format
+/// (`tests/data/ufrn-real-format`: hex ids, a row per aid programme, unit rows, `renda = "268"`,
+/// `ano_nascimento = "994"`, `sexo = "false"`), from fetch through every check at its declared
+/// severity. (28 students are too few to train on: the run stops after the checks.)
+#[test]
+fn both_ufrn_pipelines_pass_their_checks_on_real_format_tables() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    for pipeline in ["esteira.toml", "pipelines/ufrn-portal.toml"] {
+        let b = Bed::new();
+        copy_dir(&root.join("suites"), &b.path().join("suites"));
+        copy_dir(&root.join("tests/data/ufrn-real-format"), &b.path().join("real"));
+        let mut text = std::fs::read_to_string(root.join(pipeline)).unwrap();
+        // Point the four fetches at the fixtures, by stage, and the suites at the copies. (The
+        // portal file fetches over HTTPS: no test may reach the network.)
+        let file_of = |stage: &str| match stage {
+            "[stages.fetch_discentes]" => "discentes.csv",
+            "[stages.fetch_socio]" => "dados-socio-economicos-discentes-2020.1.csv",
+            "[stages.fetch_cursos]" => "cursos-de-graduacao.csv",
+            "[stages.fetch_matriculas]" => "matricula-componente-20205.csv",
+            other => panic!("{pipeline}: a fetch in {other} this test does not know"),
+        };
+        let mut lines: Vec<String> = Vec::new();
+        let mut stage = String::new();
+        for line in text.lines() {
+            if line.starts_with("[stages.") {
+                line.clone_into(&mut stage);
+            }
+            let fixed = if line.contains("url = ") {
+                format!("params = {{ url = \"file:real/{}\" }}", file_of(&stage))
+            } else {
+                line.replace("file:../suites/", "file:suites/")
+                    .replace("store = \"../artifacts\"", "store = \"artifacts\"")
+            };
+            lines.push(fixed);
+        }
+        text = lines.join("\n");
+        b.write("esteira.toml", &text);
+        let out = b.esteira(&["run", "--until", "check_clean"]);
+        assert_eq!(out.code, 0, "{pipeline}:\n{}\n{}", out.stdout, out.stderr);
+        let r = b.record("latest");
+        for stage in ["merge", "check_raw", "preprocess", "check_clean"] {
+            assert_eq!(r["stages"][stage]["status"], "ran", "{pipeline}: {stage}: {}", out.stdout);
+        }
+        // Every aid row of a student counts once, with all the aids it names.
+        let joins = &r["stages"]["merge"]["metrics"]["joins"];
+        let socio = joins.as_array().unwrap().iter().find(|j| j["input"] == "socio").unwrap();
+        assert_eq!(socio["aggregate"]["keys_with_2_rows"], 3, "{socio}");
+        assert_eq!(socio["aggregate"]["keys_with_3_or_more_rows"], 1, "{socio}");
+        assert_eq!(socio["multiplied"], false, "{socio}");
+        let raw: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(b.store().join("latest/check_raw/result.json")).unwrap())
+                .unwrap();
+        assert_eq!(raw["success"], true, "{pipeline}: {raw}");
+    }
+}
