@@ -255,5 +255,9 @@ fn both_ufrn_pipelines_pass_their_checks_on_real_format_tables() {
             serde_json::from_str(&std::fs::read_to_string(b.store().join("latest/check_raw/result.json")).unwrap())
                 .unwrap();
         assert_eq!(raw["success"], true, "{pipeline}: {raw}");
+        // And the merge says so in words, next to the table.
+        let report = std::fs::read_to_string(b.store().join("latest/merge/report.md")).unwrap();
+        assert!(report.contains("3 keys had 2 rows, 1 had 3 or more"), "{report}");
+        assert!(report.contains("`one_to_one`, held"), "{report}");
     }
 }

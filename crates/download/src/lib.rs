@@ -69,7 +69,7 @@ pub use fetch_stage::{FetchParams, FetchStage, MAX_BACKOFF_MS, MAX_FETCH_BYTES, 
 pub use join::{Cardinality, JoinSpec, JoinStats, JoinType, drop_duplicates, join, join_with, select};
 pub use merge::{
     InputFile, JoinParams, JoinReport, MergeParams, MergeReport, MergeStage, merge_tables, read_input_file,
-    read_table_file,
+    read_table_file, render_report,
 };
 pub use table::Table;
 

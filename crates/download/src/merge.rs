@@ -374,7 +374,8 @@ impl Stage for MergeStage {
         //    each join's fan-out (keys and rows per key on each side, `multiplied`, `extra_rows`)
         //    and an `encodings` metric is added; `validate` and `aggregate` are new params. The
         //    table is unchanged for UTF-8 inputs and params without the new keys.
-        "3"
+        // 4: a `report` output (report.md) says in words what each join and aggregation did.
+        "4"
     }
 
     fn inputs(&self) -> Vec<String> {
@@ -382,7 +383,7 @@ impl Stage for MergeStage {
     }
 
     fn outputs(&self) -> Vec<OutputSpec> {
-        vec![OutputSpec::new("table", "parquet")]
+        vec![OutputSpec::new("table", "parquet"), OutputSpec::new("report", "md")]
     }
 
     fn params(&self) -> serde_json::Value {
@@ -416,6 +417,78 @@ impl Stage for MergeStage {
         ctx.metric("joins", &report.joins);
         let schema = Arc::clone(&table.schema);
         ctx.write_table("table", &schema, &table.batches)?;
+        ctx.write_bytes("report", render_report(&self.params, &report).as_bytes())?;
         Ok(())
     }
+}
+
+/// The merge in words, for people: each join's rows, keys and fan-out, and what each aggregation
+/// collapsed (for the UFRN socio table: how many students had several aid rows, and how they
+/// count). Deterministic: only counts and names from the params.
+pub fn render_report(params: &MergeParams, report: &MergeReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("# Merge\n\n");
+    let _ = writeln!(out, "Base table `{}`: {} rows.\n", params.base, report.rows_in);
+    for (join, spec) in report.joins.iter().zip(&params.joins) {
+        let st = &join.stats;
+        let _ = writeln!(
+            out,
+            "## {} join of `{}` on {}\n",
+            join.how.as_str(),
+            join.input,
+            spec.on.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+        );
+        if let (Some(agg), Some(ap)) = (&join.aggregate, &spec.aggregate) {
+            let _ = writeln!(
+                out,
+                "- collapsed first to one row per key: {} rows became {} ({} keys had 2 rows, {} had 3 or more, \
+                 at most {} rows for one key); {} OR-ed{}, every other column required equal.",
+                agg.rows_in,
+                agg.rows_out,
+                agg.keys_with_2_rows,
+                agg.keys_with_3_or_more_rows,
+                agg.max_rows_per_key,
+                if ap.any.is_empty() { "no flags".to_owned() } else { ap.any.join(", ") },
+                if ap.first.is_empty() {
+                    String::new()
+                } else {
+                    format!(", first row's value of {}", ap.first.join(", "))
+                },
+            );
+        }
+        let _ = writeln!(
+            out,
+            "- {} rows on the left ({} distinct keys, {} repeated), {} on the right ({} distinct keys, {} repeated); \
+             {} rows out.",
+            st.left_rows,
+            st.left_keys,
+            st.left_keys_repeated,
+            st.right_rows,
+            st.right_keys,
+            st.right_keys_repeated,
+            st.out_rows
+        );
+        let _ = writeln!(
+            out,
+            "- unmatched: {} left rows ({} keys), {} right rows; blank keys: {} left, {} right.",
+            st.unmatched_left_rows,
+            st.unmatched_left_keys,
+            st.unmatched_right_rows,
+            st.blank_key_left_rows,
+            st.blank_key_right_rows
+        );
+        let declared = join.validate.map_or_else(|| "none declared".to_owned(), |v| format!("`{}`, held", v.as_str()));
+        let fan = if st.multiplied {
+            format!("{} left rows matched several right rows ({} extra rows)", st.multiplied_left_rows, st.extra_rows)
+        } else {
+            "no left row matched more than one right row".to_owned()
+        };
+        let _ = writeln!(out, "- cardinality: {declared}; {fan}.\n");
+    }
+    let _ = writeln!(
+        out,
+        "{} exact duplicate rows dropped; {} rows in the merged table.",
+        report.duplicates_dropped, report.rows_out
+    );
+    out
 }
