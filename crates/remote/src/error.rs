@@ -114,42 +114,53 @@ impl RemoteError {
     /// answers, not failures); here they become [`RemoteError::Remote`].
     pub(crate) fn from_store(op: impl Into<String>, e: object_store::Error) -> Self {
         let op = op.into();
-        match e {
-            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-                Self::Denied { op, source: Box::new(e) }
-            }
-            e if is_transient(&e) => Self::Unavailable { op, source: Box::new(e) },
-            e => Self::Remote { op, source: Box::new(e) },
+        let denied =
+            matches!(e, object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. })
+                || matches!(status(&e), Some(401 | 403));
+        if denied {
+            Self::Denied { op, source: Box::new(e) }
+        } else if is_transient(&e) {
+            Self::Unavailable { op, source: Box::new(e) }
+        } else {
+            Self::Remote { op, source: Box::new(e) }
         }
     }
 }
 
-/// Whether an error (after object_store's own retries) means the remote is down or failing:
-/// a transport error anywhere in the chain (connect, timeout, reset), or a final answer of
-/// 5xx, 429 or 408.
+/// The HTTP status of the final answer, when the error chain has one.
 ///
-/// object_store does not export its `RetryError`, so a status is read from the message of
-/// its `RequestError` ("Server returned non-2xx status code: 503 …", "Server returned error
-/// response: …" for S3's 200-with-an-error body); `HttpError` is exported and matched by type.
-fn is_transient(e: &(dyn StdError + 'static)) -> bool {
+/// object_store does not export its `RetryError`, and maps statuses onto its error variants
+/// only for some requests (a refused LIST is `Generic`), so the status is read from the
+/// message of its `RequestError`: "Server returned non-2xx status code: 503 …".
+pub(crate) fn status(e: &(dyn StdError + 'static)) -> Option<u16> {
     let mut current = Some(e);
     while let Some(err) = current {
-        if err.downcast_ref::<object_store::client::HttpError>().is_some() {
-            return true;
-        }
-        let text = err.to_string();
-        if text.starts_with("Server returned error response") {
-            return true;
-        }
-        if let Some(rest) = text.split("non-2xx status code: ").nth(1) {
+        if let Some(rest) = err.to_string().split("non-2xx status code: ").nth(1) {
             let code: String = rest.chars().take_while(char::is_ascii_digit).collect();
             if let Ok(code) = code.parse::<u16>() {
-                return code >= 500 || code == 429 || code == 408;
+                return Some(code);
             }
         }
         current = err.source();
     }
-    false
+    None
+}
+
+/// Whether an error (after object_store's own retries) means the remote is down or failing:
+/// a transport error anywhere in the chain (connect, timeout, reset: `HttpError`, which is
+/// exported and matched by type), S3's 200-with-an-error body ("Server returned error
+/// response"), or a final answer of 5xx, 429 or 408.
+fn is_transient(e: &(dyn StdError + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if err.downcast_ref::<object_store::client::HttpError>().is_some()
+            || err.to_string().starts_with("Server returned error response")
+        {
+            return true;
+        }
+        current = err.source();
+    }
+    matches!(status(e), Some(code) if code >= 500 || code == 429 || code == 408)
 }
 
 #[cfg(test)]
@@ -178,6 +189,8 @@ mod tests {
             "GET x",
             object_store::Error::PermissionDenied { path: "x".into(), source: Box::new(Status(403)) },
         );
+        assert!(matches!(e, RemoteError::Denied { .. }), "{e}");
+        let e = RemoteError::from_store("LIST x", generic(Box::new(Status(403))));
         assert!(matches!(e, RemoteError::Denied { .. }), "{e}");
         let e = RemoteError::from_store("GET x", generic("something else".into()));
         assert!(matches!(e, RemoteError::Remote { .. }), "{e}");

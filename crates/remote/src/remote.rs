@@ -237,8 +237,10 @@ impl RemoteStore {
             let p = (!prefix.is_empty()).then(|| Path::from(prefix.as_str()));
             match store.list_with_delimiter(p.as_ref()).await {
                 Ok(_) => Ok(()),
-                Err(object_store::Error::NotFound { .. }) => {
-                    Err(RemoteError::Config { url, message: "the bucket does not exist".into() })
+                Err(e)
+                    if matches!(e, object_store::Error::NotFound { .. }) || crate::error::status(&e) == Some(404) =>
+                {
+                    Err(RemoteError::Config { url, message: format!("the bucket does not exist ({e})") })
                 }
                 Err(e) => Err(RemoteError::from_store(op, e)),
             }
