@@ -130,3 +130,62 @@ fn a_loser_with_other_outputs_adopts_the_winners_record() {
     assert_eq!(b.local().cache_entry(&ra.key).unwrap().unwrap().record, ra);
     assert_eq!(std::fs::read(b.local().object_path(&ha).unwrap()).unwrap(), b"sample drawn by a");
 }
+
+#[test]
+fn eight_layered_stores_racing_end_with_the_same_record() {
+    const WRITERS: usize = 8;
+    let Some(t) = TestRemote::new("layered-race") else { return };
+    let dirs: Vec<_> = (0..WRITERS).map(|_| tempfile::tempdir().unwrap()).collect();
+    let stores: Vec<LayeredStore> = dirs.iter().map(|d| layered(d.path(), &t.open(), false)).collect();
+    for trial in 0..10u64 {
+        // Half the trials deterministic (every writer the same bytes), half not.
+        let deterministic = trial % 2 == 0;
+        let barrier = std::sync::Barrier::new(WRITERS);
+        let outcomes: Vec<(usize, Shared, esteira_core::CacheRecord)> = std::thread::scope(|s| {
+            let handles: Vec<_> = stores
+                .iter()
+                .enumerate()
+                .map(|(w, store)| {
+                    let barrier = &barrier;
+                    s.spawn(move || {
+                        let seed = if deterministic { trial } else { trial * 100 + w as u64 };
+                        let h = store.put_bytes(&bytes(seed, 30_000)).unwrap();
+                        let r = record(
+                            "stage",
+                            serde_json::json!({"trial": trial}),
+                            BTreeMap::new(),
+                            one("out", h),
+                            &format!("w{w}"),
+                        );
+                        barrier.wait();
+                        (w, store.cache_put_shared(&r, &[OutputSpec::new("out", "bin")]).unwrap(), r)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let created: Vec<&(usize, Shared, esteira_core::CacheRecord)> =
+            outcomes.iter().filter(|(_, s, _)| *s == Shared::Created).collect();
+        assert_eq!(created.len(), 1, "trial {trial}: {outcomes:?}");
+        let winner = &created[0].2;
+        for (w, shared, _) in &outcomes {
+            match shared {
+                Shared::Created => {}
+                Shared::Agreed => assert!(deterministic, "trial {trial}: writer {w} agreed on other bytes"),
+                Shared::Adopted(r) => {
+                    assert!(!deterministic, "trial {trial}: writer {w} adopted identical bytes");
+                    assert_eq!(**r, *winner);
+                }
+                Shared::LocalOnly => panic!("trial {trial}: writer {w} did not share"),
+            }
+        }
+        // Every local store now holds the winner's record, its object intact; the remote too.
+        for store in &stores {
+            let local = store.local().cache_entry(&winner.key).unwrap().unwrap();
+            assert_eq!(local.record.outputs, winner.outputs);
+            store.local().verify_object(&winner.outputs["out"]).unwrap();
+        }
+        assert_eq!(t.open().get_cache_record(&winner.key).unwrap().unwrap().record, *winner);
+    }
+    assert_eq!(t.open().list_cache_keys().unwrap().len(), 10);
+}
