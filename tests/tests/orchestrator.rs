@@ -101,7 +101,8 @@ fn a_run_with_nothing_to_do_writes_nothing_and_adds_no_record() {
     let before = tree(&b.store());
     let out = b.esteira(&["run"]).ok();
     assert!(
-        out.stdout.contains(&format!("nothing ran: 6 cached, the same keys and outputs as run {id} (no new run record)")),
+        out.stdout
+            .contains(&format!("nothing ran: 6 cached, the same keys and outputs as run {id} (no new run record)")),
         "{}",
         out.stdout
     );
