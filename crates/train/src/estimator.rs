@@ -3,6 +3,7 @@
 
 use rand::RngCore;
 use rand::seq::SliceRandom;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
 use smartcore::linalg::basic::arrays::Array;
@@ -10,8 +11,12 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
 
 use crate::TrainError;
+use crate::design::Design;
 use crate::features::Matrix;
-use crate::lbfgs::{LbfgsOptions, StopReason, balanced_class_weights, fit_logistic_lbfgs, fit_logistic_lbfgs_weighted};
+use crate::lbfgs::{
+    LbfgsOptions, LogisticFit, PatternRows, StopReason, balanced_class_weights, fit_logistic_lbfgs,
+    fit_logistic_lbfgs_weighted, fit_logistic_patterns,
+};
 use crate::params::{GridPoint, LogisticParams, Solver};
 use crate::split;
 
@@ -21,7 +26,7 @@ type Dense = DenseMatrix<f64>;
 /// list of them is a random forest whose per-tree votes we can count.
 type Tree = RandomForestClassifier<f64, u32, Dense, Vec<u32>>;
 
-/// Grows `n_trees` one-tree smartcore forests, `cores()` at a time. With `max_samples` below the
+/// Grows `n_trees` one-tree smartcore forests in parallel. With `max_samples` below the
 /// row count, each tree first takes its own random subset of that many rows (smartcore then
 /// bootstraps within it).
 fn fit_forest(
@@ -60,24 +65,8 @@ fn fit_forest(
         }
         Tree::fit(&dense(x.take(subset))?, &sample_labels, p).map_err(|e| TrainError::fit(algorithm, e))
     };
-    let per = seeds.len().div_ceil(cores());
-    let results: Vec<Result<Vec<Tree>, TrainError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = seeds
-            .chunks(per)
-            .map(|chunk| {
-                let grow = &grow;
-                s.spawn(move || chunk.iter().map(|&tree_seed| grow(tree_seed)).collect())
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(TrainError::fit(algorithm, "a tree-fitting thread panicked"))))
-            .collect()
-    });
-    let mut trees = Vec::with_capacity(seeds.len());
-    for r in results {
-        trees.extend(r?);
-    }
+    // One task per tree on rayon's pool, collected in seed order.
+    let trees: Vec<Tree> = seeds.par_iter().map(|&tree_seed| grow(tree_seed)).collect::<Result<_, _>>()?;
     Ok(trees)
 }
 
@@ -162,22 +151,7 @@ impl Estimator {
             } else {
                 fit_logistic_lbfgs(&x.data, x.cols, y, *alpha, &options)?
             };
-            if !fit.stop.converged() {
-                tracing::warn!(
-                    alpha,
-                    iterations = fit.iterations,
-                    stop = ?fit.stop,
-                    gradient_max = fit.gradient_max,
-                    "logistic regression did not converge (raise logistic.max_iter or scale the features)"
-                );
-            }
-            return Ok(Self::LogisticRegression {
-                alpha: *alpha,
-                solver: Solver::Lbfgs,
-                coefficients: fit.coefficients,
-                intercept: fit.intercept,
-                convergence: Some(Convergence { iterations: fit.iterations, stop: fit.stop }),
-            });
+            return Ok(Self::logistic_lbfgs(*alpha, fit));
         }
         if class_weighted {
             return Err(TrainError::param(
@@ -212,6 +186,87 @@ impl Estimator {
                 })
             }
             GridPoint::RandomForest { .. } => unreachable!("fitted above"),
+        }
+    }
+
+    /// [`Estimator::fit`] on the rows `rows` of `design` (repeats allowed, labels `y[row]`). Our
+    /// L-BFGS sums its loss over the rows' distinct patterns (no dense copy), starting from
+    /// `start` (`[coefficients.., intercept]`) when given; the other fitters get the dense rows.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fit_rows(
+        point: &GridPoint,
+        logistic: &LogisticParams,
+        design: &Design,
+        rows: &[usize],
+        y: &[bool],
+        class_weighted: bool,
+        seed: u64,
+        threads: usize,
+        start: Option<&[f64]>,
+    ) -> Result<Self, TrainError> {
+        let (GridPoint::LogisticRegression { alpha }, Solver::Lbfgs) = (point, logistic.solver) else {
+            let labels: Vec<bool> = rows.iter().map(|&r| y[r]).collect();
+            return Self::fit(point, logistic, design.dense(rows), &labels, class_weighted, seed, threads);
+        };
+        let pos = rows.iter().filter(|&&r| y[r]).count();
+        if pos == 0 || pos == rows.len() {
+            return Err(TrainError::Data(format!("{}: the rows to fit hold a single class", point.algorithm())));
+        }
+        if design.cols == 0 {
+            return Err(TrainError::Data("the feature matrix has no columns".into()));
+        }
+        let options =
+            LbfgsOptions { max_iter: logistic.max_iter, tol: logistic.tol, threads, ..LbfgsOptions::default() };
+        let pattern_rows = PatternRows::new(design, rows, y, class_weighted);
+        let fit = fit_logistic_patterns(design, &pattern_rows, *alpha, &options, start)?;
+        Ok(Self::logistic_lbfgs(*alpha, fit))
+    }
+
+    fn logistic_lbfgs(alpha: f64, fit: LogisticFit) -> Self {
+        if !fit.stop.converged() {
+            tracing::warn!(
+                alpha,
+                iterations = fit.iterations,
+                stop = ?fit.stop,
+                gradient_max = fit.gradient_max,
+                "logistic regression did not converge (raise logistic.max_iter or scale the features)"
+            );
+        }
+        Self::LogisticRegression {
+            alpha,
+            solver: Solver::Lbfgs,
+            coefficients: fit.coefficients,
+            intercept: fit.intercept,
+            convergence: Some(Convergence { iterations: fit.iterations, stop: fit.stop }),
+        }
+    }
+
+    /// The logistic regression's `[coefficients.., intercept]` (a warm start for a nearby fit).
+    pub(crate) fn parameters(&self) -> Option<Vec<f64>> {
+        match self {
+            Self::LogisticRegression { coefficients, intercept, .. } => {
+                Some(coefficients.iter().copied().chain([*intercept]).collect())
+            }
+            Self::RandomForest { .. } => None,
+        }
+    }
+
+    /// [`Estimator::predict_proba`] of the rows `rows` of `design`, the same bits as on their
+    /// dense matrix.
+    pub(crate) fn predict_rows(&self, design: &Design, rows: &[usize]) -> Result<Vec<f64>, TrainError> {
+        match self {
+            Self::LogisticRegression { coefficients, intercept, .. }
+                if coefficients.len() == design.cols && coefficients.iter().all(|c| c.is_finite()) =>
+            {
+                Ok(rows
+                    .par_iter()
+                    .map(|&r| {
+                        let z = design.dot(design.pattern_of(r), coefficients) + intercept;
+                        1.0 / (1.0 + (-z).exp())
+                    })
+                    .collect())
+            }
+            _ => self.predict_proba(&design.dense(rows)),
         }
     }
 

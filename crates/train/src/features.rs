@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use arrow::array::RecordBatch;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
@@ -171,15 +172,6 @@ impl Matrix {
             data.extend_from_slice(self.row(i));
         }
         Self { rows: idx.len(), cols: self.cols, data }
-    }
-
-    /// The first `n` columns of the rows at `idx`, row-major.
-    pub(crate) fn leading_columns(&self, idx: &[usize], n: usize) -> Vec<f64> {
-        let mut out = Vec::with_capacity(idx.len() * n);
-        for &i in idx {
-            out.extend_from_slice(&self.row(i)[..n]);
-        }
-        out
     }
 }
 
@@ -358,54 +350,189 @@ impl FeatureSpec {
 
     /// Applies the fitted pipeline to any rows (training, test, one served row).
     pub(crate) fn transform(&self, batches: &[RecordBatch]) -> Result<Transformed, TrainError> {
+        let encoded = self.encode(batches)?;
+        let matrix = encoded.dense_rows(0..encoded.rows);
+        Ok(Transformed { matrix, unseen: encoded.unseen })
+    }
+
+    /// [`FeatureSpec::transform`] in compact form: the scaled numeric values and, per one-hot
+    /// block, which of its columns is 1 ([`Encoded::dense_rows`] gives the same matrix).
+    pub(crate) fn encode(&self, batches: &[RecordBatch]) -> Result<Encoded, TrainError> {
         let rows = columns::row_count(batches);
         let cols = self.width();
-        let mut data = vec![0.0; rows * cols];
-        let mut offset = self.numeric.len();
-        for (j, f) in self.numeric.iter().enumerate() {
-            let values = f.source.numbers(batches)?;
+        let n_num = self.numeric.len();
+        // Blocks with at least one column, in column order: bins, then categories.
+        let widths: Vec<usize> = self
+            .numeric
+            .iter()
+            .map(|f| f.bin_edges.len())
+            .chain(self.categorical.iter().map(|c| c.categories.len().saturating_sub(1)))
+            .collect();
+        let n_blocks = widths.iter().filter(|&&w| w > 0).count();
+        // Each feature reads its own raw column: all of them at once, then assembled in order
+        // (the first failing feature's error, as if they were read one by one).
+        let numeric_columns: Vec<Result<NumericColumn, TrainError>> =
+            self.numeric.par_iter().enumerate().map(|(j, f)| self.encode_numeric(j, f, batches)).collect();
+        let categorical_columns: Vec<Result<CategoricalColumn, TrainError>> =
+            self.categorical.par_iter().enumerate().map(|(c, f)| self.encode_categorical(c, f, batches)).collect();
+        let mut numeric = vec![0.0; rows * n_num];
+        let mut hot = vec![NO_COLUMN; rows * n_blocks];
+        let mut block = 0;
+        for (j, column) in numeric_columns.into_iter().enumerate() {
+            let (values, bins) = column?;
             for (i, v) in values.into_iter().enumerate() {
-                let v = v.unwrap_or(f.median);
-                let scaled = (v - f.center) / f.scale;
-                if !scaled.is_finite() {
-                    return Err(TrainError::BadValue {
-                        column: f.source.raw_column().to_owned(),
-                        row: i + 1,
-                        value: v.to_string(),
-                        message: format!(
-                            "numeric feature `{}` scales it to {scaled} ((value - {}) / {}): the value is too large \
-                             for the training statistics (clip or filter such values in preprocess)",
-                            f.name, f.center, f.scale
-                        ),
-                    });
-                }
-                data[i * cols + j] = scaled;
-                if let Some(k) = f.bin(v).checked_sub(1) {
-                    data[i * cols + offset + k] = 1.0;
-                }
+                numeric[i * n_num + j] = v;
             }
-            offset += f.bin_edges.len();
+            if !self.numeric[j].bin_edges.is_empty() {
+                for (i, c) in bins.into_iter().enumerate() {
+                    hot[i * n_blocks + block] = c;
+                }
+                block += 1;
+            }
         }
         let mut unseen = BTreeMap::new();
-        for f in &self.categorical {
-            let mut missing = 0u64;
-            columns::require(batches, f.source.raw_column())?;
-            f.source.for_each_text(batches, |i, v| {
-                let v = v.unwrap_or(&f.most_frequent);
-                match f.categories.binary_search_by(|c| c.as_str().cmp(v)) {
-                    Ok(0) => {}
-                    Ok(k) => data[i * cols + offset + k - 1] = 1.0,
-                    Err(_) => missing += 1,
+        for (f, column) in self.categorical.iter().zip(categorical_columns) {
+            let (codes, missing) = column?;
+            if f.categories.len() > 1 {
+                for (i, c) in codes.into_iter().enumerate() {
+                    hot[i * n_blocks + block] = c;
                 }
-                Ok(())
-            })?;
+                block += 1;
+            }
             if missing > 0 {
                 tracing::debug!(feature = %f.name, rows = missing, "categories unseen in training encoded as all zeros");
                 unseen.insert(f.name.clone(), missing);
             }
-            offset += f.categories.len().saturating_sub(1);
         }
-        Ok(Transformed { matrix: Matrix { rows, cols, data }, unseen })
+        Ok(Encoded { rows, cols, n_num, n_blocks, numeric, hot, unseen })
+    }
+}
+
+/// One numeric feature, encoded: scaled values and bin columns (empty without bins).
+type NumericColumn = (Vec<f64>, Vec<u32>);
+/// One categorical feature, encoded: one-hot columns and the count of unseen categories.
+type CategoricalColumn = (Vec<u32>, u64);
+
+impl FeatureSpec {
+    /// The first matrix column of numeric feature `j`'s bin block.
+    fn bin_offset(&self, j: usize) -> usize {
+        self.numeric.len() + self.numeric[..j].iter().map(|f| f.bin_edges.len()).sum::<usize>()
+    }
+
+    /// The first matrix column of categorical feature `c`'s block.
+    fn category_offset(&self, c: usize) -> usize {
+        self.bin_offset(self.numeric.len())
+            + self.categorical[..c].iter().map(|f| f.categories.len().saturating_sub(1)).sum::<usize>()
+    }
+
+    /// Numeric feature `j`: its scaled values and its bin column per row (empty without bins).
+    fn encode_numeric(
+        &self,
+        j: usize,
+        f: &NumericFeature,
+        batches: &[RecordBatch],
+    ) -> Result<NumericColumn, TrainError> {
+        let values = f.source.numbers(batches)?;
+        let offset = self.bin_offset(j);
+        let binned = !f.bin_edges.is_empty();
+        let mut scaled_values = Vec::with_capacity(values.len());
+        let mut bins = Vec::with_capacity(if binned { values.len() } else { 0 });
+        for (i, v) in values.into_iter().enumerate() {
+            let v = v.unwrap_or(f.median);
+            let scaled = (v - f.center) / f.scale;
+            if !scaled.is_finite() {
+                return Err(TrainError::BadValue {
+                    column: f.source.raw_column().to_owned(),
+                    row: i + 1,
+                    value: v.to_string(),
+                    message: format!(
+                        "numeric feature `{}` scales it to {scaled} ((value - {}) / {}): the value is too large \
+                         for the training statistics (clip or filter such values in preprocess)",
+                        f.name, f.center, f.scale
+                    ),
+                });
+            }
+            scaled_values.push(scaled);
+            if binned {
+                bins.push(f.bin(v).checked_sub(1).map_or(NO_COLUMN, |k| (offset + k) as u32));
+            }
+        }
+        Ok((scaled_values, bins))
+    }
+
+    /// Categorical feature `c`: its one-hot column per row, and how many rows held a category
+    /// unseen in training.
+    fn encode_categorical(
+        &self,
+        c: usize,
+        f: &CategoricalFeature,
+        batches: &[RecordBatch],
+    ) -> Result<CategoricalColumn, TrainError> {
+        let offset = self.category_offset(c);
+        let mut missing = 0u64;
+        let mut codes = Vec::with_capacity(columns::row_count(batches));
+        columns::require(batches, f.source.raw_column())?;
+        f.source.for_each_text(batches, |_, v| {
+            let v = v.unwrap_or(&f.most_frequent);
+            codes.push(match f.categories.binary_search_by(|c| c.as_str().cmp(v)) {
+                Ok(0) => NO_COLUMN,
+                Ok(k) => (offset + k - 1) as u32,
+                Err(_) => {
+                    missing += 1;
+                    NO_COLUMN
+                }
+            });
+            Ok(())
+        })?;
+        Ok((codes, missing))
+    }
+}
+
+/// No column of a one-hot block is 1 (the reference category, or one unseen in training).
+pub(crate) const NO_COLUMN: u32 = u32::MAX;
+
+/// A transformed table in compact form. Matrix row `i` holds `numeric[i * n_num..][..n_num]` in
+/// its first `n_num` columns, 1 in each column `hot[i * n_blocks..][..n_blocks]` names (in
+/// increasing order; [`NO_COLUMN`] names none), and 0 elsewhere.
+#[derive(Debug, Clone)]
+pub(crate) struct Encoded {
+    pub(crate) rows: usize,
+    /// Width of the matrix.
+    pub(crate) cols: usize,
+    /// Leading dense (scaled numeric) columns.
+    pub(crate) n_num: usize,
+    /// One-hot blocks with at least one column.
+    pub(crate) n_blocks: usize,
+    pub(crate) numeric: Vec<f64>,
+    pub(crate) hot: Vec<u32>,
+    /// Feature name -> rows whose category was not seen in training (encoded as all zeros).
+    pub(crate) unseen: BTreeMap<String, u64>,
+}
+
+impl Encoded {
+    /// The numeric values of row `i`.
+    pub(crate) fn numeric_row(&self, i: usize) -> &[f64] {
+        &self.numeric[i * self.n_num..(i + 1) * self.n_num]
+    }
+
+    /// The one-hot columns of row `i` (some may be [`NO_COLUMN`]).
+    pub(crate) fn hot_row(&self, i: usize) -> &[u32] {
+        &self.hot[i * self.n_blocks..(i + 1) * self.n_blocks]
+    }
+
+    /// The dense matrix of the rows `idx`, in that order.
+    pub(crate) fn dense_rows(&self, idx: impl ExactSizeIterator<Item = usize>) -> Matrix {
+        let (rows, cols) = (idx.len(), self.cols);
+        let mut data = vec![0.0; rows * cols];
+        for (out, i) in data.chunks_exact_mut(cols.max(1)).zip(idx) {
+            out[..self.n_num].copy_from_slice(self.numeric_row(i));
+            for &c in self.hot_row(i) {
+                if c != NO_COLUMN {
+                    out[c as usize] = 1.0;
+                }
+            }
+        }
+        Matrix { rows, cols, data }
     }
 }
 

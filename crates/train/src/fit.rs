@@ -2,17 +2,17 @@
 //! threshold choice on a held-out split, final fit.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::RecordBatch;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::design::Design;
 use crate::estimator::{Estimator, cores};
-use crate::features::{FeatureSpec, Matrix};
+use crate::features::FeatureSpec;
 use crate::lbfgs::balanced_class_weights;
 use crate::model::{FORMAT_VERSION, Model, TrainingSummary};
-use crate::params::{Balance, CvMetric, GridPoint, LofMode, ThresholdRule, TrainParams};
+use crate::params::{Balance, CvMetric, GridPoint, LofMode, Solver, ThresholdRule, TrainParams};
 use crate::{TrainError, columns, lof, scores, split};
 use esteira_core::{MAX_EXCERPT_CHARS, excerpt};
 
@@ -158,54 +158,33 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
     (m, (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt())
 }
 
-/// Runs `f` on every task index with one worker per core; results come back in task order,
-/// so the outcome does not depend on scheduling.
-fn parallel<T: Send>(tasks: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(tasks.max(1));
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<T>>> = (0..tasks).map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= tasks {
-                        break;
-                    }
-                    let r = f(i);
-                    if let Ok(mut slot) = slots[i].lock() {
-                        *slot = Some(r);
-                    }
-                }
-            });
-        }
-    });
-    slots.into_iter().filter_map(|m| m.into_inner().ok().flatten()).collect()
-}
-
-/// Fits `point` on the balanced `rows` and returns P(positive) for `eval_rows`, and whether
-/// the fit stopped short of convergence.
+/// Fits `point` on the balanced `rows` of `design` (from `start`, see
+/// [`Estimator::fit_rows`]) and returns the fit and P(positive) for `eval_rows`.
 #[allow(clippy::too_many_arguments)]
 fn fit_and_score(
     params: &TrainParams,
     point: &GridPoint,
-    x: &Matrix,
+    design: &Design,
     y: &[bool],
     rows: &[usize],
     eval_rows: &[usize],
     stream: u64,
     threads: usize,
-) -> Result<(Vec<f64>, bool), TrainError> {
+    start: Option<&[f64]>,
+) -> Result<(Estimator, Vec<f64>), TrainError> {
     let balance = params.balance.effective(point, params.logistic.solver);
     let fit_rows = split::balanced_rows(rows, y, balance, &mut split::rng(params.seed, stream));
     let seed = params.seed.wrapping_add(stream);
     let weighted = balance == Balance::Weight;
-    let est = Estimator::fit(point, &params.logistic, x.take(&fit_rows), &pick(y, &fit_rows), weighted, seed, threads)?;
-    Ok((est.predict_proba(&x.take(eval_rows))?, est.not_converged()))
+    let est = Estimator::fit_rows(point, &params.logistic, design, &fit_rows, y, weighted, seed, threads, start)?;
+    let p = est.predict_rows(design, eval_rows)?;
+    Ok((est, p))
 }
 
 /// Trains a model on `batches` (the training split). `data_hash` identifies the training data
-/// inside the artifact (the stage passes the input's content hash).
+/// inside the artifact (the stage passes the input's content hash). The work runs on rayon's
+/// thread pool (the global one, or the one this is called in); the result is the same bits
+/// whatever its size.
 pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> Result<Trained, TrainError> {
     params.validate()?;
     let n = columns::row_count(batches);
@@ -215,7 +194,8 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
     let Labels { y, negative } = read_labels(params, batches)?;
     let groups = read_groups(params, batches, n)?;
     let features = FeatureSpec::fit(params, batches)?;
-    let x = features.transform(batches)?.matrix;
+    let design = Design::new(&features.encode(batches)?);
+    tracing::debug!(rows = n, patterns = design.patterns(), "distinct feature rows");
     let mut metrics = BTreeMap::new();
 
     let pos = y.iter().filter(|&&l| l).count();
@@ -241,7 +221,8 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
         if n_num == 0 {
             return rows.to_vec();
         }
-        let lof_scores = lof::lof_scores(&x.leading_columns(rows, n_num), n_num, params.lof.k);
+        let lof_scores =
+            lof::lof_scores_at(design.lof_points(), n_num, |r| design.lof_point_of(rows[r]), rows.len(), params.lof.k);
         rows.iter().zip(&lof_scores).filter(|(_, s)| **s <= params.lof.max_score).map(|(&i, _)| i).collect()
     };
     let all: Vec<usize> = (0..n).collect();
@@ -254,13 +235,14 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
     // LOF measures density over the numeric columns: without any there is nothing to remove.
     let lof_candidates = if n_num == 0 { &[false][..] } else { params.lof.enabled.candidates() };
     // Training rows of each (LOF setting, fold), LOF refitted on each fold's own training rows.
-    let mut fold_train: Vec<Vec<usize>> = Vec::with_capacity(lof_candidates.len() * folds);
-    for &lof in lof_candidates {
-        for fold in 0..folds {
+    let fold_train: Vec<Vec<usize>> = (0..lof_candidates.len() * folds)
+        .into_par_iter()
+        .map(|t| {
+            let (lof, fold) = (lof_candidates[t / folds], t % folds);
             let rows: Vec<usize> = (0..n).filter(|&i| parts[i] != fold).collect();
-            fold_train.push(if lof { lof_on(&rows) } else { rows });
-        }
-    }
+            if lof { lof_on(&rows) } else { rows }
+        })
+        .collect();
     let points = params.grid_points();
     let candidates: Vec<Candidate> = lof_candidates
         .iter()
@@ -282,27 +264,60 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
             "balance = \"weight\" needs our L-BFGS logistic regression: these grid points oversample instead"
         );
     }
-    let per_lof = points.len() * folds;
-    let results = parallel(candidates.len() * folds, |task| {
-        let (cand, fold) = (task / folds, task % folds);
-        let train_rows = &fold_train[(task / per_lof) * folds + fold];
-        // One thread per fit: `parallel` already keeps every core busy with other folds.
-        let (probs, short) = fit_and_score(
-            params,
-            &candidates[cand].point,
-            &x,
-            &y,
-            train_rows,
-            &fold_rows[fold],
-            1000 + fold as u64,
-            1,
-        )?;
-        let fold_score = score(params.cv.metric, &pick(&y, &fold_rows[fold]), &probs, minority_positive);
-        if fold_score.is_nan() {
-            return Err(TrainError::Data(format!("fold {} holds a single class: use fewer cv.folds", fold + 1)));
-        }
-        Ok((fold_score, short))
-    });
+    // One task per (LOF setting, fold), independent of the others. Inside it the grid points
+    // run in declaration order, and each logistic regression fitted by our L-BFGS starts from
+    // the previous one's solution on the same rows (a warm start along the alpha path: the
+    // optima of nearby alphas are close, so later fits take a few iterations).
+    let warm =
+        |p: &GridPoint| matches!(p, GridPoint::LogisticRegression { .. }) && params.logistic.solver == Solver::Lbfgs;
+    let chains: Vec<Vec<Result<(f64, bool), TrainError>>> = (0..lof_candidates.len() * folds)
+        .into_par_iter()
+        .map(|chain| {
+            let fold = chain % folds;
+            let train_rows = &fold_train[chain];
+            let y_fold = pick(&y, &fold_rows[fold]);
+            let mut start: Option<Vec<f64>> = None;
+            let mut out = Vec::with_capacity(points.len());
+            for point in &points {
+                let from = if warm(point) { start.as_deref() } else { None };
+                let fitted = fit_and_score(
+                    params,
+                    point,
+                    &design,
+                    &y,
+                    train_rows,
+                    &fold_rows[fold],
+                    1000 + fold as u64,
+                    cores(),
+                    from,
+                );
+                out.push(fitted.and_then(|(est, probs)| {
+                    if warm(point) {
+                        start = est.parameters();
+                    }
+                    let fold_score = score(params.cv.metric, &y_fold, &probs, minority_positive);
+                    if fold_score.is_nan() {
+                        return Err(TrainError::Data(format!(
+                            "fold {} holds a single class: use fewer cv.folds",
+                            fold + 1
+                        )));
+                    }
+                    Ok((fold_score, est.not_converged()))
+                }));
+            }
+            out
+        })
+        .collect();
+    // Back to (candidate, fold) order: candidates are (LOF setting, grid point).
+    let mut chains: Vec<std::vec::IntoIter<Result<(f64, bool), TrainError>>> =
+        chains.into_iter().map(Vec::into_iter).collect();
+    let results: Vec<Result<(f64, bool), TrainError>> = (0..candidates.len() * folds)
+        .map(|task| {
+            let (cand, fold) = (task / folds, task % folds);
+            let chain = (cand / points.len()) * folds + fold;
+            chains[chain].next().unwrap_or_else(|| Err(TrainError::Data("a cross-validation fit is missing".into())))
+        })
+        .collect();
     let mut cv_points = Vec::with_capacity(candidates.len());
     let mut results = results.into_iter();
     let mut not_converged = 0usize;
@@ -324,10 +339,10 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
     tracing::info!(selected = %label(&candidates[selected]), score = cv_points[selected].mean, "grid point chosen");
     let filter = |rows: Vec<usize>| if use_lof { lof_on(&rows) } else { rows };
 
-    // Threshold: fit on part of the training rows, sweep on the held-out rest.
+    // Threshold: fit on part of the training rows, sweep on the held-out rest. The final model's
+    // rows (every inlier) are found at the same time.
     let vf = params.validation_fraction;
     let val_parts = split::assign_parts(&y, &groups, &[1.0 - vf, vf], &mut split::rng(params.seed, 2));
-    let fit_rows = filter((0..n).filter(|&i| val_parts[i] == 0).collect());
     let val_rows: Vec<usize> = (0..n).filter(|&i| val_parts[i] == 1).collect();
     let y_val = pick(&y, &val_rows);
     if !(y_val.iter().any(|&l| l) && y_val.iter().any(|&l| !l)) {
@@ -335,8 +350,29 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
             "the threshold validation split holds a single class: raise validation_fraction".into(),
         ));
     }
-    let (p_val, short) = fit_and_score(params, &best, &x, &y, &fit_rows, &val_rows, 2000, cores())?;
-    not_converged += usize::from(short);
+    let (fit_rows, inliers) = rayon::join(|| filter((0..n).filter(|&i| val_parts[i] == 0).collect()), || filter(all));
+    // The threshold fit and the final fit are independent too.
+    let balance = params.balance.effective(&best, params.logistic.solver);
+    let final_fit = || {
+        let all_rows = split::balanced_rows(&inliers, &y, balance, &mut split::rng(params.seed, 3));
+        let estimator = Estimator::fit_rows(
+            &best,
+            &params.logistic,
+            &design,
+            &all_rows,
+            &y,
+            balance == Balance::Weight,
+            params.seed.wrapping_add(3),
+            cores(),
+            None,
+        )?;
+        Ok::<_, TrainError>((all_rows.len(), estimator))
+    };
+    let (threshold_fit, final_fit) =
+        rayon::join(|| fit_and_score(params, &best, &design, &y, &fit_rows, &val_rows, 2000, cores(), None), final_fit);
+    let (threshold_est, p_val) = threshold_fit?;
+    let (rows_fitted, estimator) = final_fit?;
+    not_converged += usize::from(threshold_est.not_converged());
     let threshold = match params.threshold {
         ThresholdRule::Fixed => 0.5,
         ThresholdRule::BalancedAccuracy => {
@@ -353,7 +389,6 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
             .0
         }
     };
-    let inliers = filter(all);
     let outliers_removed = n - inliers.len();
     tracing::info!(rows = n, lof = use_lof, outliers_removed, "local outlier factor applied");
     let y_in = pick(&y, &inliers);
@@ -365,18 +400,6 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
     metrics.insert("validation_balanced_accuracy".into(), scores::balanced_accuracy(&y_val, &p_val, threshold));
     metrics.insert("validation_minority_f1".into(), scores::f1(&y_val, &p_val, threshold, minority_positive));
 
-    // Final model on every inlier row.
-    let balance = params.balance.effective(&best, params.logistic.solver);
-    let all_rows = split::balanced_rows(&inliers, &y, balance, &mut split::rng(params.seed, 3));
-    let estimator = Estimator::fit(
-        &best,
-        &params.logistic,
-        x.take(&all_rows),
-        &pick(&y, &all_rows),
-        balance == Balance::Weight,
-        params.seed.wrapping_add(3),
-        cores(),
-    )?;
     if balance == Balance::Weight {
         let [neg, pos] = balanced_class_weights(&y_in);
         metrics.insert("class_weight_positive".into(), pos);
@@ -391,7 +414,7 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
         metrics.insert("final_fit_iterations".into(), c.iterations as f64);
         metrics.insert("final_fit_converged".into(), f64::from(u8::from(c.stop.converged())));
     }
-    let p_train = estimator.predict_proba(&x.take(&inliers))?;
+    let p_train = estimator.predict_rows(&design, &inliers)?;
     metrics.insert("train_roc_auc".into(), scores::roc_auc(&y_in, &p_train));
     metrics.insert("train_balanced_accuracy".into(), scores::balanced_accuracy(&y_in, &p_train, threshold));
     metrics.insert(format!("cv_best_{}", params.cv.metric.as_str()), cv_points[selected].mean);
@@ -399,7 +422,7 @@ pub fn train(params: &TrainParams, batches: &[RecordBatch], data_hash: &str) -> 
     metrics.insert("outliers_removed".into(), outliers_removed as f64);
     metrics.insert("lof_applied".into(), f64::from(u8::from(use_lof)));
     metrics.insert("cv_folds".into(), folds as f64);
-    metrics.insert("rows_fitted".into(), all_rows.len() as f64);
+    metrics.insert("rows_fitted".into(), rows_fitted as f64);
     metrics.retain(|_, v| v.is_finite());
 
     let feature_names = features.feature_names().into_iter().map(|f| f.0).collect();

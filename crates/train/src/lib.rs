@@ -43,6 +43,12 @@
 //! tol = 1e-4                       # lbfgs only: max |gradient| of the per-row objective
 //! ```
 //!
+//! Training runs on rayon's thread pool (the global one, or the one [`train`] is called in):
+//! the cross-validation fits, the LOF searches and the loss passes in parallel, every parallel
+//! sum combined in a fixed order, so the model and CV report are the same bytes for any number
+//! of threads. The loss is summed once per distinct feature row (the design is mostly one-hot
+//! and a student's enrolments share their features), with the weights of its rows.
+//!
 //! Size-like params have upper bounds, checked when the params are parsed (the error names the
 //! key, and the pipeline file's line):
 //!
@@ -91,6 +97,7 @@
 #![forbid(unsafe_code)]
 
 mod columns;
+mod design;
 mod error;
 mod estimator;
 mod features;
@@ -101,6 +108,7 @@ mod model;
 mod neighbors;
 mod params;
 mod scores;
+mod scoring;
 mod split;
 mod stage;
 
@@ -120,4 +128,5 @@ pub use params::{
     MAX_CV_FOLDS, MAX_GRID_POINTS, MAX_LOF_K, MAX_LOGISTIC_ITER, MAX_TREE_DEPTH, MAX_TREE_ROWS, MAX_TREES, Scaling,
     Solver, ThresholdRule, TrainParams,
 };
+pub use scoring::EncodedRows;
 pub use stage::{TrainStage, register};

@@ -1,9 +1,7 @@
-//! Exact k-nearest-neighbour search with a k-d tree (Euclidean), for the low-dimensional
-//! numeric space LOF works in. Build is O(n log n); a query visits only boxes that can still
-//! hold a closer point, so the whole search is far from quadratic.
-
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+//! Exact nearest-neighbour search with a k-d tree (Euclidean), for the low-dimensional numeric
+//! space LOF works in, over distinct points that each stand for several identical rows. Build is
+//! O(n log n); a query visits only boxes that can still hold a closer point (or one as close),
+//! so the whole search is far from quadratic.
 
 const LEAF: usize = 16;
 const NONE: usize = usize::MAX;
@@ -23,20 +21,6 @@ pub(crate) struct KdTree<'a> {
     nodes: Vec<Node>,
     /// Per node: `dim` lower bounds then `dim` upper bounds.
     bounds: Vec<f64>,
-}
-
-#[derive(PartialEq)]
-struct Cand(f64, usize);
-impl Eq for Cand {}
-impl PartialOrd for Cand {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Cand {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
-    }
 }
 
 impl<'a> KdTree<'a> {
@@ -102,21 +86,36 @@ impl<'a> KdTree<'a> {
         s
     }
 
-    /// The `k` nearest points to point `i` other than `i` itself, nearest first, as
-    /// (Euclidean distance, index). Duplicates of `i` count as neighbours at distance 0, as in
-    /// scikit-learn.
-    pub(crate) fn neighbours_of(&self, i: usize, k: usize) -> Vec<(f64, usize)> {
+    /// The points nearest to point `i` (other than `i` itself) when point `j` stands for
+    /// `mult[j]` identical rows: every point closer than the `need`-th nearest row, and every
+    /// point at that row's distance (ties are all returned; the caller breaks them), as
+    /// (squared Euclidean distance, index) sorted by distance then index, in `out`.
+    pub(crate) fn covering(&self, i: usize, need: usize, mult: &[u32], out: &mut Vec<(f64, usize)>) {
+        out.clear();
         let q = &self.points[i * self.dim..(i + 1) * self.dim];
-        let mut heap: BinaryHeap<Cand> = BinaryHeap::with_capacity(k + 1);
-        if k > 0 && !self.nodes.is_empty() {
-            self.search(0, q, i, k, &mut heap);
+        let mut covered = 0usize;
+        if need > 0 && !self.nodes.is_empty() {
+            self.search(0, q, i, need, mult, &mut covered, out);
         }
-        let mut v: Vec<(f64, usize)> = heap.into_iter().map(|c| (c.0.sqrt(), c.1)).collect();
-        v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        v
     }
 
-    fn search(&self, node: usize, q: &[f64], skip: usize, k: usize, heap: &mut BinaryHeap<Cand>) {
+    /// The largest squared distance still worth looking at: any while fewer than `need` rows
+    /// are covered.
+    fn worst(out: &[(f64, usize)], covered: usize, need: usize) -> f64 {
+        if covered < need { f64::INFINITY } else { out.last().map_or(f64::INFINITY, |c| c.0) }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn search(
+        &self,
+        node: usize,
+        q: &[f64],
+        skip: usize,
+        need: usize,
+        mult: &[u32],
+        covered: &mut usize,
+        out: &mut Vec<(f64, usize)>,
+    ) {
         let n = &self.nodes[node];
         if n.left == NONE {
             for &j in &self.order[n.start..n.end] {
@@ -128,12 +127,22 @@ impl<'a> KdTree<'a> {
                     let t = x - self.coord(j, d);
                     d2 += t * t;
                 }
-                let c = Cand(d2, j);
-                if heap.len() < k {
-                    heap.push(c);
-                } else if heap.peek().is_some_and(|w| c < *w) {
-                    heap.pop();
-                    heap.push(c);
+                if d2 > Self::worst(out, *covered, need) {
+                    continue;
+                }
+                let c = (d2, j);
+                let at = out.partition_point(|o| o.0.total_cmp(&c.0).then(o.1.cmp(&c.1)).is_lt());
+                out.insert(at, c);
+                *covered += mult[j] as usize;
+                // Drop the farthest distance while the closer points still cover `need` rows.
+                while let Some(&(far, _)) = out.last() {
+                    let first = out.partition_point(|o| o.0 < far);
+                    let group: usize = out[first..].iter().map(|o| mult[o.1] as usize).sum();
+                    if *covered - group < need {
+                        break;
+                    }
+                    *covered -= group;
+                    out.truncate(first);
                 }
             }
             return;
@@ -141,8 +150,9 @@ impl<'a> KdTree<'a> {
         let (dl, dr) = (self.box_distance2(n.left, q), self.box_distance2(n.right, q));
         let (first, df, second, ds) = if dl <= dr { (n.left, dl, n.right, dr) } else { (n.right, dr, n.left, dl) };
         for (child, dist) in [(first, df), (second, ds)] {
-            if heap.len() < k || heap.peek().is_some_and(|w| dist < w.0) {
-                self.search(child, q, skip, k, heap);
+            // `<=`: a box at exactly the worst distance can hold a tie.
+            if dist <= Self::worst(out, *covered, need) {
+                self.search(child, q, skip, need, mult, covered, out);
             }
         }
     }
@@ -154,22 +164,36 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     #[test]
-    fn matches_brute_force() {
+    fn covering_matches_brute_force() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let dim = 2;
-        // Rounded coordinates make many exact duplicates and ties.
-        let pts: Vec<f64> = (0..600 * dim).map(|_| (rng.random::<f64>() * 20.0).round()).collect();
+        // Rounded coordinates make many distance ties.
+        let n = 600;
+        let pts: Vec<f64> = (0..n * dim).map(|_| (rng.random::<f64>() * 20.0).round()).collect();
+        let mult: Vec<u32> = (0..n).map(|_| rng.random_range(1..4)).collect();
         let tree = KdTree::new(&pts, dim);
-        for i in (0..600).step_by(7) {
-            let got = tree.neighbours_of(i, 20);
-            let mut all: Vec<f64> = (0..600)
-                .filter(|&j| j != i)
-                .map(|j| ((pts[2 * i] - pts[2 * j]).powi(2) + (pts[2 * i + 1] - pts[2 * j + 1]).powi(2)).sqrt())
-                .collect();
-            all.sort_by(f64::total_cmp);
-            let got_d: Vec<f64> = got.iter().map(|p| p.0).collect();
-            assert_eq!(got_d, all[..20].to_vec(), "point {i}");
-            assert!(got.iter().all(|p| p.1 != i));
+        let mut got = Vec::new();
+        for i in (0..n).step_by(7) {
+            for need in [1, 5, 20] {
+                tree.covering(i, need, &mult, &mut got);
+                let mut all: Vec<(f64, usize)> = (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| ((pts[2 * i] - pts[2 * j]).powi(2) + (pts[2 * i + 1] - pts[2 * j + 1]).powi(2), j))
+                    .collect();
+                all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                // The distance of the need-th row, then everything up to and at it.
+                let mut rows = 0;
+                let boundary = all
+                    .iter()
+                    .find(|c| {
+                        rows += mult[c.1] as usize;
+                        rows >= need
+                    })
+                    .unwrap()
+                    .0;
+                let expected: Vec<(f64, usize)> = all.into_iter().filter(|c| c.0 <= boundary).collect();
+                assert_eq!(got, expected, "point {i}, need {need}");
+            }
         }
     }
 }

@@ -434,7 +434,8 @@ impl Default for TrainParams {
 
 /// The most `numeric_bins` accepted: beyond a few dozen, bins hold too few rows to estimate.
 pub const MAX_BINS: usize = 100;
-/// The largest `lof.k`: LOF keeps `rows x k` neighbour distances (scikit-learn's default is 20).
+/// The largest `lof.k`: LOF keeps up to `k` neighbours of every distinct point (scikit-learn's
+/// default is 20).
 pub const MAX_LOF_K: usize = 1_000;
 /// The most `cv.folds`: every fold refits every candidate.
 pub const MAX_CV_FOLDS: usize = 100;

@@ -581,3 +581,79 @@ fn huge_values_in_error_messages_are_cut() {
     assert!(err.len() < 1_000, "{} bytes: {}", err.len(), &err[..300]);
     assert!(err.contains("row 3") && err.contains("chars]"), "{err}");
 }
+
+/// `train` on a rayon pool of `threads` threads: the model and CV report as bytes.
+fn train_in_pool(params: &TrainParams, data: &RecordBatch, threads: usize) -> (Vec<u8>, Vec<u8>) {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let trained = pool.install(|| train(params, std::slice::from_ref(data), "h")).unwrap();
+    (trained.model.to_json(), serde_json::to_vec(&trained.cv).unwrap())
+}
+
+#[test]
+fn thread_count_does_not_change_a_byte() {
+    // The default pipeline's shape: LOF chosen by CV, class weights, several alphas, bins, and
+    // enough rows for several loss chunks per fit.
+    let data = synthetic(3000, 21);
+    let p = TrainParams {
+        lof: esteira_train::LofParams { enabled: LofMode::Cv, ..Default::default() },
+        balance: Balance::Weight,
+        numeric_bins: 4,
+        threshold: ThresholdRule::BalancedAccuracy,
+        grid: vec![GridEntry::LogisticRegression { alpha: vec![0.1, 1.0, 10.0] }],
+        ..params()
+    };
+    let one = train_in_pool(&p, &data, 1);
+    assert_eq!(one, train_in_pool(&p, &data, 2));
+    assert_eq!(one, train_in_pool(&p, &data, 5));
+    // Forests and oversampling too.
+    let rf = TrainParams {
+        grid: vec![GridEntry::RandomForest {
+            n_trees: vec![8],
+            max_depth: vec![6],
+            min_samples_leaf: vec![5],
+            max_samples: vec![0],
+        }],
+        ..p
+    };
+    let data = synthetic(600, 22);
+    assert_eq!(train_in_pool(&rf, &data, 1), train_in_pool(&rf, &data, 3));
+}
+
+#[test]
+fn encoded_rows_score_as_predict_with_any_column_permuted() {
+    let data = synthetic(800, 23);
+    let rf = GridEntry::RandomForest {
+        n_trees: vec![5],
+        max_depth: vec![5],
+        min_samples_leaf: vec![3],
+        max_samples: vec![0],
+    };
+    for grid in [GridEntry::LogisticRegression { alpha: vec![1.0] }, rf] {
+        let p = TrainParams { numeric_bins: 3, grid: vec![grid], ..params() };
+        let model = train(&p, std::slice::from_ref(&data), "h").unwrap().model;
+        let test = synthetic(300, 24);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let encoded = model.encode(std::slice::from_ref(&test)).unwrap();
+        let plain = predict_detailed(&model, std::slice::from_ref(&test)).unwrap();
+        assert_eq!(bits(&encoded.probabilities().unwrap()), bits(&plain.probabilities));
+        assert_eq!(encoded.unseen(), &plain.unseen);
+        // A reversal with a twist: every row takes another row's value.
+        let rows = test.num_rows() as u32;
+        let order: Vec<u32> = (0..rows).map(|i| (i * 7 + 3) % rows).collect();
+        let schema = test.schema();
+        for column in
+            ["sexo", "raca", "ano_nascimento", "estado_origem", "renda", "possui_auxilio_alimentacao", "id_discente"]
+        {
+            let index = schema.index_of(column).unwrap();
+            let mut arrays = test.columns().to_vec();
+            arrays[index] =
+                arrow::compute::take(test.column(index), &arrow::array::UInt32Array::from(order.clone()), None)
+                    .unwrap();
+            let permuted = RecordBatch::try_new(schema.clone(), arrays).unwrap();
+            let expected = predict(&model, &[permuted]).unwrap();
+            let got = encoded.probabilities_permuted(column, &order).unwrap();
+            assert_eq!(bits(&got), bits(&expected), "{} column {column}", model.algorithm());
+        }
+        assert!(encoded.probabilities_permuted("renda", &order[1..]).is_err());
+    }
+}
