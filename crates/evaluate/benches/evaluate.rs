@@ -1,7 +1,10 @@
 //! Timings of the evaluate stage's work on a large synthetic test split.
 //!
 //! `cargo bench -p esteira-evaluate --bench evaluate` (rows: `ESTEIRA_BENCH_ROWS`, default
-//! 100 000). With `ESTEIRA_BENCH_OUT=dir` the report, metrics and charts are written there.
+//! 256 000, the test split at `synth --scale 100`). Each step prints its wall time and the CPU
+//! time of the whole process (every thread), so a parallel step shows both; steps run on
+//! rayon's global pool (`RAYON_NUM_THREADS=1` for one thread). With `ESTEIRA_BENCH_OUT=dir` the
+//! report, metrics and charts are written there.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +12,7 @@ use std::time::Instant;
 
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use esteira_evaluate::metrics::{average_precision, decide, log_loss, roc_auc};
-use esteira_evaluate::{EvaluateParams, bootstrap_intervals, evaluate_model};
+use esteira_evaluate::{EvaluateParams, bootstrap_intervals, evaluate_model, permutation_importance};
 use esteira_train::{CvParams, GridEntry, LofParams, TrainParams, predict, train};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -45,15 +48,28 @@ fn students(n: usize, seed: u64) -> RecordBatch {
     .expect("bench table")
 }
 
+/// CPU nanoseconds of every live thread of this process (`/proc/self/task/*/schedstat`).
+fn process_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
 fn timed<T>(label: &str, f: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), process_cpu_ns());
     let out = f();
-    println!("{label:<48} {:>10.1} ms", start.elapsed().as_secs_f64() * 1e3);
+    let cpu = (process_cpu_ns() - cpu) as f64 / 1e6;
+    println!("{label:<52} {:>9.1} ms wall {cpu:>9.1} ms CPU", start.elapsed().as_secs_f64() * 1e3);
     out
 }
 
 fn main() {
-    let rows: usize = std::env::var("ESTEIRA_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` probes with --list.
+    }
+    let rows: usize = std::env::var("ESTEIRA_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(256_000);
     let params = TrainParams {
         derived: BTreeMap::new(),
         categorical: vec!["sexo".into(), "raca".into(), "area_conhecimento".into()],
@@ -66,8 +82,14 @@ fn main() {
     let model =
         timed("train (20k rows, setup)", || train(&params, &[students(20_000, 1)], "bench").expect("train").model);
     let test = students(rows, 2);
-    println!("test split: {rows} rows");
-    let scores = timed("predict", || predict(&model, std::slice::from_ref(&test)).expect("predict"));
+    println!("test split: {rows} rows, {} threads", rayon::current_num_threads());
+    let scores = timed("predict (dense matrix)", || predict(&model, std::slice::from_ref(&test)).expect("predict"));
+    let encoded = timed("encode + probabilities (what evaluate scores with)", || {
+        let e = model.encode(std::slice::from_ref(&test)).expect("encode");
+        let p = e.probabilities().expect("probabilities");
+        assert_eq!(p, scores, "the encoded scores are predict's");
+        e
+    });
     let y = esteira_evaluate::labels(&test, "descricao", "APROVADO", "FALHOU").expect("labels");
     timed("roc_auc", || roc_auc(&y, &scores).expect("auc"));
     timed("average_precision", || average_precision(&y, &scores).expect("ap"));
@@ -76,10 +98,20 @@ fn main() {
     timed("bootstrap_intervals (1000 resamples)", || {
         bootstrap_intervals(&y, &scores, &pred, 1000, 0).expect("bootstrap")
     });
+    let columns: Vec<String> = model.input_columns().into_iter().map(|c| c.name).collect();
+    let generic = timed("permutation_importance, re-predicting tables (5 repeats)", || {
+        permutation_importance(&test, &columns, &y, 5, 0, |b| Ok(predict(&model, std::slice::from_ref(b))?))
+            .expect("importance")
+    });
+    timed("one column permuted, scored from the encoding", || {
+        let order: Vec<u32> = (0..rows as u32).rev().collect();
+        encoded.probabilities_permuted("renda", &order).expect("permuted")
+    });
     let out = timed("evaluate_model (bootstrap 1000, permutation 5)", || {
         evaluate_model(&model, &test.schema(), std::slice::from_ref(&test), &EvaluateParams::default())
             .expect("evaluate")
     });
+    assert_eq!(out.evaluation.permutation_importance, generic, "the fast importance is the generic one");
     let s = &out.evaluation.scores;
     println!(
         "balanced accuracy {:.3} (baseline {:.3}), ROC AUC {:.3}, report {} KiB",

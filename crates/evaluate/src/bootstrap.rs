@@ -1,13 +1,16 @@
 //! Seeded percentile-bootstrap confidence intervals for ROC AUC and balanced accuracy.
 //!
 //! Resampling n rows with replacement and re-sorting them 1000 times would cost
-//! O(B·n log n); instead the rows are grouped by distinct score once, and each resample only
-//! counts how many positives and negatives it drew per group, which is O(n) and gives the same
-//! AUC as sorting the resample (ties stay ties).
+//! O(B·n log n); instead the rows are sorted by score once, and each resample only counts how
+//! often it drew each row, then walks the rows in score order summing positives and negatives
+//! per group of equal scores: O(n) and the same AUC as sorting the resample (ties stay ties).
+//! Resamples run in parallel, each from its own position in the one seeded stream, so the
+//! intervals are the same bits whatever the thread count.
 
-use rand::SeedableRng;
 use rand::distr::{Distribution, Uniform};
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::EvaluateError;
@@ -66,10 +69,30 @@ pub fn bootstrap_intervals(
             expected: "a finite number",
         });
     }
+    let rows = Uniform::new(0, n).map_err(|e| EvaluateError::Param { key: "bootstrap", message: e.to_string() })?;
+    let (aucs, bal) = match u32::try_from(n) {
+        Ok(n32) if resamples > 0 => parallel_resamples(y_true, scores, y_pred, resamples, seed, n32),
+        _ => sequential_resamples(y_true, scores, y_pred, resamples, seed, &rows),
+    };
+    Ok(BootstrapIntervals {
+        roc_auc: percentile_interval(aucs, resamples, 0.95),
+        balanced_accuracy: percentile_interval(bal, resamples, 0.95),
+    })
+}
+
+/// The resamples one after the other from one generator: resample `b` is the `b`-th run of
+/// `n` draws of `rows` (what [`parallel_resamples`] reproduces).
+fn sequential_resamples(
+    y_true: &[bool],
+    scores: &[f64],
+    y_pred: &[bool],
+    resamples: usize,
+    seed: u64,
+    rows: &Uniform<usize>,
+) -> (Vec<f64>, Vec<f64>) {
+    let n = y_true.len();
     let groups = ScoreGroups::new(scores);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    // A prepared distribution: `random_range` would redo its setup for each of the n·B draws.
-    let rows = Uniform::new(0, n).map_err(|e| EvaluateError::Param { key: "bootstrap", message: e.to_string() })?;
     // One random read per draw: row -> (score group, label, decision) packed in one word.
     let packed: Vec<u64> =
         (0..n).map(|i| ((groups.of_row[i] as u64) << 2) | (u64::from(y_true[i]) << 1) | u64::from(y_pred[i])).collect();
@@ -98,10 +121,201 @@ pub fn bootstrap_intervals(
             aucs.push(auc);
         }
     }
-    Ok(BootstrapIntervals {
-        roc_auc: percentile_interval(aucs, resamples, 0.95),
-        balanced_accuracy: percentile_interval(bal, resamples, 0.95),
-    })
+    (aucs, bal)
+}
+
+/// Words of the generator one task fills.
+const SEGMENT_WORDS: usize = 1 << 16;
+/// Resamples whose words are generated together (and then counted in parallel).
+const WINDOW: usize = 8;
+
+/// The draws of [`sequential_resamples`], with resamples in parallel. A draw of `rows` (`n`
+/// below 2^32) reads one 32-bit word of the ChaCha8 stream: `(w n) >> 32`, unless the low half
+/// `(w n) mod 2^32` is below `2^32 mod n`, when the word is rejected and the next one read. So
+/// the stream is generated ahead in windows of [`WINDOW`] resamples (segments in parallel, the
+/// generator placed by `set_word_pos`), the rare rejected words located, and each resample
+/// counts its draws from its own first word: the same draws, the same counts, the same bits.
+fn parallel_resamples(
+    y_true: &[bool],
+    scores: &[f64],
+    y_pred: &[bool],
+    resamples: usize,
+    seed: u64,
+    n32: u32,
+) -> (Vec<f64>, Vec<f64>) {
+    let n = y_true.len();
+    // Rows by score, highest first; equal scores form one group.
+    let mut order: Vec<u32> = (0..n32).collect();
+    order.par_sort_unstable_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]));
+    // Per sorted position: (label << 1) | decision, and bit 2 when the position ends a group.
+    let code: Vec<u8> = (0..n)
+        .map(|k| {
+            let i = order[k] as usize;
+            let last = order.get(k + 1).is_none_or(|&next| scores[next as usize] != scores[i]);
+            (u8::from(last) << 2) | (u8::from(y_true[i]) << 1) | u8::from(y_pred[i])
+        })
+        .collect();
+    let thresh = n32.wrapping_neg() % n32;
+    let mut per: Vec<(Option<f64>, f64)> = Vec::with_capacity(resamples);
+    let mut words: Vec<u32> = Vec::new();
+    let mut position: u128 = 0;
+    for first in (0..resamples).step_by(WINDOW) {
+        let count = WINDOW.min(resamples - first);
+        let (starts, used) = fill_window(seed, position, n, count, thresh, &mut words);
+        let window = &words;
+        let results: Vec<(Option<f64>, f64)> = starts
+            .par_iter()
+            .map_init(
+                || vec![0u8; n],
+                |counts, &start| {
+                    // A row drawn 256 times wraps its count: redo that resample with wide counts.
+                    if draw(window, start, n32, thresh, counts) {
+                        walk(&order, &code, counts)
+                    } else {
+                        counts.fill(0);
+                        let mut wide = vec![0u32; n];
+                        draw(window, start, n32, thresh, &mut wide);
+                        walk(&order, &code, &mut wide)
+                    }
+                },
+            )
+            .collect();
+        per.extend(results);
+        position += used as u128;
+    }
+    (per.iter().filter_map(|r| r.0).collect(), per.iter().map(|r| r.1).collect())
+}
+
+/// Fills `words` with the stream from word `position` until it holds `count` runs of `n`
+/// accepted words; returns where each run starts in `words` and how many words the runs use.
+fn fill_window(
+    seed: u64,
+    position: u128,
+    n: usize,
+    count: usize,
+    thresh: u32,
+    words: &mut Vec<u32>,
+) -> (Vec<usize>, usize) {
+    let n64 = n as u64;
+    let rejected = |w: u32| ((u64::from(w) * n64) as u32) < thresh;
+    let want = count * n;
+    words.clear();
+    let mut rejected_at: Vec<usize> = Vec::new();
+    loop {
+        let accepted = words.len() - rejected_at.len();
+        if accepted >= want {
+            break;
+        }
+        // A few words to spare: about one word in 2^32 / n is rejected.
+        let missing = want - accepted;
+        let old = words.len();
+        words.resize(old + missing + missing / 1024 + 16, 0);
+        let found: Vec<Vec<usize>> = words[old..]
+            .par_chunks_mut(SEGMENT_WORDS)
+            .enumerate()
+            .map(|(s, out)| {
+                let first = old + s * SEGMENT_WORDS;
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_word_pos(position + first as u128);
+                let mut at = Vec::new();
+                for (k, w) in out.iter_mut().enumerate() {
+                    *w = rng.next_u32();
+                    if rejected(*w) {
+                        at.push(first + k);
+                    }
+                }
+                at
+            })
+            .collect();
+        rejected_at.extend(found.into_iter().flatten());
+    }
+    // Run j starts at accepted word j n: the position p = j n + (rejections before p).
+    let mut skipped = 0;
+    let mut at = |accepted: usize| {
+        while skipped < rejected_at.len() && rejected_at[skipped] <= accepted + skipped {
+            skipped += 1;
+        }
+        accepted + skipped
+    };
+    let starts = (0..count).map(|j| at(j * n)).collect();
+    (starts, at(want))
+}
+
+/// Counts the `counts.len()` draws that start at `words[start]` into `counts` (which must be
+/// all zero); false if a count wrapped around.
+fn draw<T: Copy + Default + PartialEq + WrappingIncrement>(
+    words: &[u32],
+    start: usize,
+    n: u32,
+    thresh: u32,
+    counts: &mut [T],
+) -> bool {
+    let mut wrapped = false;
+    let mut left = counts.len();
+    for &w in &words[start..] {
+        if left == 0 {
+            break;
+        }
+        let product = u64::from(w) * u64::from(n);
+        if (product as u32) >= thresh {
+            let slot = &mut counts[(product >> 32) as usize];
+            *slot = slot.wrapping_increment();
+            wrapped |= *slot == T::default();
+            left -= 1;
+        }
+    }
+    !wrapped
+}
+
+/// A count type for [`draw`].
+trait WrappingIncrement: Into<u64> {
+    fn wrapping_increment(self) -> Self;
+}
+
+impl WrappingIncrement for u8 {
+    fn wrapping_increment(self) -> Self {
+        self.wrapping_add(1)
+    }
+}
+
+impl WrappingIncrement for u32 {
+    fn wrapping_increment(self) -> Self {
+        self.wrapping_add(1)
+    }
+}
+
+/// One resample's ROC AUC (`None` without both classes) and balanced accuracy from how often it
+/// drew each row: the rows walked by score, confusion counts on the way, and the area summed
+/// group by group exactly as [`auc_from_group_counts`] sums it. Resets `counts` to zero.
+fn walk<T: Copy + Default + WrappingIncrement>(order: &[u32], code: &[u8], counts: &mut [T]) -> (Option<f64>, f64) {
+    let (mut tp, mut twice_area, mut total_neg) = (0u64, 0u64, 0u64);
+    let (mut p, mut q) = (0u64, 0u64);
+    // Drawn positives and negatives decided positive (the rest of the confusion matrix follows).
+    let (mut pos_decided, mut neg_decided) = (0u64, 0u64);
+    for (&row, &c) in order.iter().zip(code) {
+        let slot = &mut counts[row as usize];
+        let drawn: u64 = (*slot).into();
+        *slot = T::default();
+        // Arithmetic, not branches or an indexed array: labels, decisions and group ends follow
+        // no pattern a predictor could learn, and every row is one step.
+        let drawn_pos = drawn * u64::from((c >> 1) & 1);
+        let drawn_neg = drawn - drawn_pos;
+        let decided = u64::from(c & 1);
+        pos_decided += drawn_pos * decided;
+        neg_decided += drawn_neg * decided;
+        p += drawn_pos;
+        q += drawn_neg;
+        let end = c & 4 != 0;
+        twice_area += if end { q * (2 * tp + p) } else { 0 };
+        tp += if end { p } else { 0 };
+        total_neg += if end { q } else { 0 };
+        p = if end { 0 } else { p };
+        q = if end { 0 } else { q };
+    }
+    // The last row ends the last group: `tp` holds every drawn positive.
+    let cm = ConfusionMatrix { tn: total_neg - neg_decided, fp: neg_decided, fn_: tp - pos_decided, tp: pos_decided };
+    let auc = (tp > 0 && total_neg > 0).then(|| twice_area as f64 / (2 * tp * total_neg) as f64);
+    (auc, balanced_accuracy_of(&cm))
 }
 
 /// Rows grouped by distinct score, group 0 holding the highest score.
@@ -221,6 +435,74 @@ mod tests {
         }
         let fast = auc_from_group_counts(&pos, &neg).unwrap();
         assert!((fast - roc_auc(&ry, &rs).unwrap()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn windows_start_where_the_sequential_draws_begin() {
+        for (n, resamples, seed) in [(1usize, 3usize, 0u64), (7, 50, 1), (1000, 40, 2), (99_991, 30, 3)] {
+            let rows = Uniform::new(0, n).unwrap();
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut expected = Vec::new();
+            for _ in 0..resamples {
+                expected.push(rng.get_word_pos());
+                for _ in 0..n {
+                    rows.sample(&mut rng);
+                }
+            }
+            expected.push(rng.get_word_pos());
+            let n32 = n as u32;
+            let thresh = n32.wrapping_neg() % n32;
+            let (mut got, mut words, mut position) = (Vec::new(), Vec::new(), 0u128);
+            for first in (0..resamples).step_by(WINDOW) {
+                let (starts, used) = fill_window(seed, position, n, WINDOW.min(resamples - first), thresh, &mut words);
+                got.extend(starts.iter().map(|&s| position + s as u128));
+                position += used as u128;
+            }
+            got.push(position);
+            assert_eq!(got, expected, "n {n}");
+        }
+    }
+
+    #[test]
+    fn parallel_resamples_are_the_sequential_ones_bit_for_bit() {
+        // 120k rows: about 2 draws in 100 000 are rejected, so later resamples start past some.
+        let n = 120_000;
+        let y: Vec<bool> = (0..n).map(|i| (i * 7919) % 11 < 6).collect();
+        let s: Vec<f64> = (0..n).map(|i| ((i * 31) % 1777) as f64 / 1777.0 + if y[i] { 0.05 } else { 0.0 }).collect();
+        let pred = decide(&s, 0.5);
+        let rows = Uniform::new(0, n).unwrap();
+        let expected = sequential_resamples(&y, &s, &pred, 12, 9, &rows);
+        let thresh = (n as u32).wrapping_neg() % n as u32;
+        let (_, used) = fill_window(9, 0, n, 12, thresh, &mut Vec::new());
+        assert!(used > 12 * n, "no draw was rejected: the test proves less");
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let got = pool.install(|| parallel_resamples(&y, &s, &pred, 12, 9, n as u32));
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got.0), bits(&expected.0), "{threads} threads");
+            assert_eq!(bits(&got.1), bits(&expected.1), "{threads} threads");
+        }
+        let small = fixture();
+        let pred = decide(&small.1, 0.5);
+        let rows = Uniform::new(0, small.0.len()).unwrap();
+        let a = sequential_resamples(&small.0, &small.1, &pred, 300, 4, &rows);
+        let b = parallel_resamples(&small.0, &small.1, &pred, 300, 4, small.0.len() as u32);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_count_that_wraps_is_noticed() {
+        // n = 512 rejects no word (2^32 mod 512 = 0); word 0 draws row 0 every time.
+        let words = vec![0u32; 512];
+        let mut narrow = vec![0u8; 512];
+        assert!(!draw(&words, 0, 512, 0, &mut narrow));
+        let mut wide = vec![0u32; 512];
+        assert!(draw(&words, 0, 512, 0, &mut wide));
+        assert_eq!(wide[0], 512);
+        let mut fine = vec![0u8; 512];
+        let spread: Vec<u32> = (0..512u32).map(|i| i << 23).collect();
+        assert!(draw(&spread, 0, 512, 0, &mut fine));
+        assert!(fine.iter().all(|&c| c == 1));
     }
 
     #[test]

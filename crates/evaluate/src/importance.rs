@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use arrow::array::{RecordBatch, UInt32Array};
+use esteira_train::EncodedRows;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::EvaluateError;
@@ -44,6 +46,55 @@ where
     F: FnMut(&RecordBatch) -> Result<Vec<f64>, EvaluateError>,
 {
     crate::model_eval::at_most("permutation_repeats", repeats, crate::MAX_PERMUTATION_REPEATS)?;
+    let rows = table_rows(batch, y_true)?;
+    let reference = roc_auc(y_true, &predict(batch)?)?;
+    let schema = batch.schema();
+    let mut out = Vec::with_capacity(columns.len());
+    for name in columns {
+        let index = column_index(batch, name)?;
+        out.push(column_importance(name, rows, y_true, repeats, seed, reference, |order| {
+            let shuffled = arrow::compute::take(batch.column(index), &UInt32Array::from(order.to_vec()), None)
+                .map_err(|e| EvaluateError::arrow(format!("permuting column `{name}`"), e))?;
+            let mut arrays = batch.columns().to_vec();
+            arrays[index] = shuffled;
+            let permuted = RecordBatch::try_new(Arc::clone(&schema), arrays)
+                .map_err(|e| EvaluateError::arrow(format!("permuting column `{name}`"), e))?;
+            predict(&permuted)
+        })?);
+    }
+    Ok(sorted(out))
+}
+
+/// [`permutation_importance`] for an esteira-train model on rows it has encoded: the same
+/// permutations and the same bits, the columns measured in parallel, each permutation scored
+/// from the encoding (no table is rebuilt or re-read). `batch` is the table `encoded` was made
+/// from; `reference` is the ROC AUC of its unpermuted scores.
+pub(crate) fn model_permutation_importance(
+    batch: &RecordBatch,
+    encoded: &EncodedRows<'_>,
+    columns: &[String],
+    y_true: &[bool],
+    repeats: usize,
+    seed: u64,
+    reference: f64,
+) -> Result<Vec<ColumnImportance>, EvaluateError> {
+    crate::model_eval::at_most("permutation_repeats", repeats, crate::MAX_PERMUTATION_REPEATS)?;
+    let rows = table_rows(batch, y_true)?;
+    for name in columns {
+        column_index(batch, name)?;
+    }
+    let out = columns
+        .par_iter()
+        .map(|name| {
+            column_importance(name, rows, y_true, repeats, seed, reference, |order| {
+                Ok(encoded.probabilities_permuted(name, order)?)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(sorted(out))
+}
+
+fn table_rows(batch: &RecordBatch, y_true: &[bool]) -> Result<u32, EvaluateError> {
     if batch.num_rows() != y_true.len() {
         return Err(EvaluateError::LengthMismatch {
             metric: "permutation_importance",
@@ -52,45 +103,53 @@ where
             found: batch.num_rows(),
         });
     }
-    let rows = u32::try_from(batch.num_rows()).map_err(|_| EvaluateError::Table {
+    u32::try_from(batch.num_rows()).map_err(|_| EvaluateError::Table {
         column: "*".into(),
         row: None,
         message: format!("{} rows is too many to permute (limit {})", batch.num_rows(), u32::MAX),
-    })?;
-    let reference = roc_auc(y_true, &predict(batch)?)?;
-    let schema = batch.schema();
-    let mut out = Vec::with_capacity(columns.len());
-    for name in columns {
-        let index = schema.index_of(name).map_err(|_| EvaluateError::Table {
-            column: name.clone(),
-            row: None,
-            message: "no such column in the test table".into(),
-        })?;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(fnv1a(name.as_bytes()));
-        let mut drops = Vec::with_capacity(repeats);
-        for _ in 0..repeats {
-            let mut order: Vec<u32> = (0..rows).collect();
-            order.shuffle(&mut rng);
-            let shuffled = arrow::compute::take(batch.column(index), &UInt32Array::from(order), None)
-                .map_err(|e| EvaluateError::arrow(format!("permuting column `{name}`"), e))?;
-            let mut arrays = batch.columns().to_vec();
-            arrays[index] = shuffled;
-            let permuted = RecordBatch::try_new(Arc::clone(&schema), arrays)
-                .map_err(|e| EvaluateError::arrow(format!("permuting column `{name}`"), e))?;
-            drops.push(reference - roc_auc(y_true, &predict(&permuted)?)?);
-        }
-        let mean = if drops.is_empty() { 0.0 } else { drops.iter().sum::<f64>() / drops.len() as f64 };
-        let var = if drops.is_empty() {
-            0.0
-        } else {
-            drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / drops.len() as f64
-        };
-        tracing::debug!(column = %name, mean_drop = mean, "permutation importance");
-        out.push(ColumnImportance { column: name.clone(), mean_drop: mean, std_drop: var.sqrt(), drops });
+    })
+}
+
+fn column_index(batch: &RecordBatch, name: &str) -> Result<usize, EvaluateError> {
+    batch.schema().index_of(name).map_err(|_| EvaluateError::Table {
+        column: name.to_owned(),
+        row: None,
+        message: "no such column in the test table".into(),
+    })
+}
+
+/// One column's drops: `repeats` shuffles of `0..rows` from the column's own stream, each
+/// scored by `score(order)` (P(positive) with the column's row `i` taken from row `order[i]`).
+fn column_importance(
+    name: &str,
+    rows: u32,
+    y_true: &[bool],
+    repeats: usize,
+    seed: u64,
+    reference: f64,
+    mut score: impl FnMut(&[u32]) -> Result<Vec<f64>, EvaluateError>,
+) -> Result<ColumnImportance, EvaluateError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(fnv1a(name.as_bytes()));
+    let mut drops = Vec::with_capacity(repeats);
+    let mut order: Vec<u32> = Vec::with_capacity(rows as usize);
+    for _ in 0..repeats {
+        order.clear();
+        order.extend(0..rows);
+        order.shuffle(&mut rng);
+        drops.push(reference - roc_auc(y_true, &score(&order)?)?);
     }
+    let mean = if drops.is_empty() { 0.0 } else { drops.iter().sum::<f64>() / drops.len() as f64 };
+    let var =
+        if drops.is_empty() { 0.0 } else { drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / drops.len() as f64 };
+    tracing::debug!(column = %name, mean_drop = mean, "permutation importance");
+    Ok(ColumnImportance { column: name.to_owned(), mean_drop: mean, std_drop: var.sqrt(), drops })
+}
+
+/// Largest mean drop first, ties by column name.
+fn sorted(mut out: Vec<ColumnImportance>) -> Vec<ColumnImportance> {
     out.sort_by(|a, b| b.mean_drop.total_cmp(&a.mean_drop).then_with(|| a.column.cmp(&b.column)));
-    Ok(out)
+    out
 }
 
 /// A stable 64-bit hash of a column name (std's hasher may change between Rust releases).

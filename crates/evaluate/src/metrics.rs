@@ -216,21 +216,46 @@ pub(crate) fn classification_report_of(cm: &ConfusionMatrix) -> ClassificationRe
 
 /// Cumulative (false positives, true positives, threshold) at each distinct score, highest
 /// score first: sklearn's `confusion_matrix_at_thresholds`. Ties share one point, so their
-/// order never matters.
+/// order never matters: the positives' and the negatives' scores are sorted apart (as integers
+/// in `f64::total_cmp`'s order) and merged.
 fn counts_at_thresholds(y_true: &[bool], scores: &[f64]) -> Vec<(f64, f64, f64)> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    // `total_cmp`'s key: the bits as a signed integer, negatives' magnitude bits flipped.
+    let key = |x: f64| {
+        let b = x.to_bits() as i64;
+        b ^ ((((b >> 63) as u64) >> 1) as i64)
+    };
+    let value = |k: i64| f64::from_bits((k ^ ((((k >> 63) as u64) >> 1) as i64)) as u64);
+    let (mut pos, mut neg): (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
+    for (&t, &s) in y_true.iter().zip(scores) {
+        if t { pos.push(key(s)) } else { neg.push(key(s)) }
+    }
+    pos.sort_unstable();
+    neg.sort_unstable();
     let mut points = Vec::new();
     let (mut fps, mut tps) = (0.0, 0.0);
-    for (k, &i) in order.iter().enumerate() {
-        if y_true[i] {
+    // Highest first: both lists from their ends.
+    let (mut p, mut n) = (pos.len(), neg.len());
+    while p > 0 || n > 0 {
+        let take_pos = n == 0 || (p > 0 && pos[p - 1] >= neg[n - 1]);
+        let k = if take_pos {
+            p -= 1;
             tps += 1.0;
+            pos[p]
         } else {
+            n -= 1;
             fps += 1.0;
-        }
-        let last_of_group = order.get(k + 1).is_none_or(|&next| scores[next] != scores[i]);
-        if last_of_group {
-            points.push((fps, tps, scores[i]));
+            neg[n]
+        };
+        let s = value(k);
+        // The next score in the merged order; a group ends where it differs (-0.0 == 0.0).
+        let next = match (p, n) {
+            (0, 0) => None,
+            (0, _) => Some(neg[n - 1]),
+            (_, 0) => Some(pos[p - 1]),
+            _ => Some(pos[p - 1].max(neg[n - 1])),
+        };
+        if next.is_none_or(|k| value(k) != s) {
+            points.push((fps, tps, s));
         }
     }
     points

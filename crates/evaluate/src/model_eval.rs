@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use esteira_train::{Model, predict, predict_detailed};
+use esteira_train::Model;
 use serde::{Deserialize, Serialize};
 
 use crate::charts::{OddsRatioBar, confusion_heatmap_svg, odds_ratio_svg, pr_svg, roc_svg};
 use crate::evaluation::evaluate_scores;
-use crate::importance::permutation_importance;
-use crate::metrics::{precision_recall_curve, roc_curve};
+use crate::importance::model_permutation_importance;
+use crate::metrics::{precision_recall_curve, roc_auc, roc_curve};
 use crate::report::{Charts, Evaluation, METRICS_FORMAT, OddsRatio, effect_label, render_html};
 use crate::{EvaluateError, ScoreEvaluation};
 
@@ -148,30 +148,44 @@ pub fn evaluate_model(
     }
     let (pos, neg) = (model.positive_class(), model.negative_class());
     let y = labels(&batch, model.target(), pos, neg)?;
-    let prediction = predict_detailed(model, std::slice::from_ref(&batch))?;
-    let scores = prediction.probabilities;
+    // Encoded once: scored as it is (the bits of `predict`), then with each input column
+    // permuted for the importance.
+    let encoded = model.encode(std::slice::from_ref(&batch))?;
+    let scores = encoded.probabilities()?;
     let threshold = model.threshold();
-    let score_eval = evaluate_scores(&y, &scores, threshold, training_prior(model), params.bootstrap, params.seed)?;
+    // The bootstrap and the permutations are independent (and each parallel inside).
+    let reference = if params.permutation_repeats > 0 { roc_auc(&y, &scores).ok() } else { None };
+    let (score_eval, importance) = rayon::join(
+        || evaluate_scores(&y, &scores, threshold, training_prior(model), params.bootstrap, params.seed),
+        || {
+            let Some(reference) = reference else {
+                return Ok(Vec::new());
+            };
+            let columns: Vec<String> = model
+                .input_columns()
+                .into_iter()
+                .map(|c| c.name)
+                .filter(|name| batch.schema().index_of(name).is_ok())
+                .collect();
+            model_permutation_importance(
+                &batch,
+                &encoded,
+                &columns,
+                &y,
+                params.permutation_repeats,
+                params.seed,
+                reference,
+            )
+        },
+    );
+    let score_eval = score_eval?;
+    let importance = importance?;
 
     let odds_ratios = model.feature_effects().map(|effects| {
         let mut v: Vec<OddsRatio> = effects;
         v.sort_by(|a, b| b.coefficient.abs().total_cmp(&a.coefficient.abs()).then_with(|| a.feature.cmp(&b.feature)));
         v
     });
-
-    let importance = if params.permutation_repeats > 0 && score_eval.model.roc_auc.is_some() {
-        let columns: Vec<String> = model
-            .input_columns()
-            .into_iter()
-            .map(|c| c.name)
-            .filter(|name| batch.schema().index_of(name).is_ok())
-            .collect();
-        permutation_importance(&batch, &columns, &y, params.permutation_repeats, params.seed, |b| {
-            Ok(predict(model, std::slice::from_ref(b))?)
-        })?
-    } else {
-        Vec::new()
-    };
 
     let evaluation = Evaluation {
         format: METRICS_FORMAT.to_owned(),
@@ -184,7 +198,7 @@ pub fn evaluate_model(
         permutation_importance: importance,
         permutation_repeats: params.permutation_repeats,
         permutation_seed: params.seed,
-        unseen_categories: prediction.unseen,
+        unseen_categories: encoded.unseen().clone(),
         training: model.training().clone(),
     };
     let charts = draw_charts(&evaluation, &y, &scores, params.chart_effects)?;

@@ -201,3 +201,41 @@ fn a_huge_class_value_is_cut_in_the_error() {
     let err = esteira_evaluate::labels(&test, "descricao", "APROVADO", "FALHOU").unwrap_err().to_string();
     assert!(err.len() < 1_000 && err.contains("row 3") && err.contains("chars]"), "{}", &err[..err.len().min(400)]);
 }
+
+#[test]
+fn thread_count_does_not_change_a_byte_and_the_fast_importance_is_the_generic_one() {
+    let data = students(3000, 31);
+    let test = students(20_000, 32);
+    for grid in [
+        GridEntry::LogisticRegression { alpha: vec![1.0] },
+        GridEntry::RandomForest {
+            n_trees: vec![6],
+            max_depth: vec![5],
+            min_samples_leaf: vec![5],
+            max_samples: vec![0],
+        },
+    ] {
+        let model = train(&params(vec![grid]), std::slice::from_ref(&data), "h").unwrap().model;
+        let evaluate = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let p = esteira_evaluate::EvaluateParams { bootstrap: 200, seed: 3, ..Default::default() };
+            let out = pool
+                .install(|| esteira_evaluate::evaluate_model(&model, &test.schema(), std::slice::from_ref(&test), &p))
+                .unwrap();
+            (serde_json::to_vec(&out.evaluation).unwrap(), out.report_html, out.evaluation.permutation_importance)
+        };
+        let one = evaluate(1);
+        let three = evaluate(3);
+        assert_eq!(one.0, three.0, "{}: metrics", model.algorithm());
+        assert_eq!(one.1, three.1, "{}: report", model.algorithm());
+        // The importance scored from the model's encoding is the public, table-rebuilding one.
+        let y = esteira_evaluate::labels(&test, "descricao", "APROVADO", "FALHOU").unwrap();
+        let columns: Vec<String> = model.input_columns().into_iter().map(|c| c.name).collect();
+        let generic = esteira_evaluate::permutation_importance(&test, &columns, &y, 5, 3, |b| {
+            Ok(esteira_train::predict(&model, std::slice::from_ref(b))?)
+        })
+        .unwrap();
+        assert_eq!(one.2, generic, "{}: importance", model.algorithm());
+        assert_eq!(generic.len(), 3);
+    }
+}
