@@ -4,7 +4,8 @@ use std::path::Path;
 
 use crate::result::{EXIT_BAD_INPUT, ValidationResult};
 use crate::{
-    CheckError, ProfileOptions, Suite, profile, profile_columns, read_table_file, render_html, validate_table,
+    CheckError, ProfileOptions, Suite, is_parquet, profile, read_csv, read_table_file, render_html,
+    validate_and_profile,
 };
 
 /// `esteira checks validate TABLE --suite SUITE [-o result.json] [--html report.html]`:
@@ -18,16 +19,18 @@ pub fn run_validate(
     html_out: Option<&Path>,
 ) -> Result<ValidationResult, CheckError> {
     let suite = Suite::from_path(suite)?;
-    let (schema, batches) = read_table_file(table)?;
-    let result = validate_table(&schema, &batches, &suite);
+    let bytes = std::fs::read(table).map_err(|e| CheckError::io(table, e))?;
+    let (result, columns) = if is_parquet(&bytes) {
+        drop(bytes);
+        crate::validate::validate_parquet(table, &suite)?
+    } else {
+        let (schema, batches) = read_csv(&bytes, &table.display().to_string())?;
+        validate_and_profile(&schema, &batches, &suite)
+    };
     if let Some(p) = json_out {
         std::fs::write(p, result.to_json()).map_err(|e| CheckError::io(p, e))?;
     }
     if let Some(p) = html_out {
-        let mut named: Vec<String> = suite.expectations.iter().filter_map(|e| e.column().map(str::to_owned)).collect();
-        named.sort();
-        named.dedup();
-        let columns = profile_columns(&schema, &batches, (!named.is_empty()).then_some(named.as_slice()));
         std::fs::write(p, render_html(&result, &columns)).map_err(|e| CheckError::io(p, e))?;
     }
     Ok(result)

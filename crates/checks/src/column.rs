@@ -3,8 +3,10 @@
 
 use std::cell::OnceCell;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Float64Array, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 
 use crate::scalar::{FxHashMap, RowRef, Scalar};
 
@@ -13,9 +15,262 @@ pub(crate) enum ColData {
     Int(Vec<Int64Array>),
     Float(Vec<Float64Array>),
     Bool(Vec<BooleanArray>),
-    Str(Vec<StringArray>),
+    Str(Vec<StrChunk>),
     /// Types without value semantics here (dates, lists …): only nulls and the type are checked.
     Other(Vec<ArrayRef>),
+}
+
+/// One chunk of a text column: strings, or keys into a dictionary of strings (how a Parquet
+/// dictionary-encoded column is read for validation: each distinct value is decoded once, and
+/// counting values is counting keys).
+pub(crate) enum StrChunk {
+    Plain(StringArray),
+    /// The dictionary array and its values.
+    Dict(DictionaryArray<Int32Type>, StringArray),
+}
+
+impl StrChunk {
+    fn of(array: &ArrayRef) -> Self {
+        match array.as_dictionary_opt::<Int32Type>() {
+            Some(d) if d.values().data_type() == &DataType::Utf8 => {
+                Self::Dict(d.clone(), d.values().as_string::<i32>().clone())
+            }
+            _ => match array.data_type() {
+                DataType::Utf8 => Self::Plain(array.as_string::<i32>().clone()),
+                _ => Self::Plain(cast(array, &DataType::Utf8).as_string::<i32>().clone()),
+            },
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Plain(a) => a.len(),
+            Self::Dict(d, _) => d.len(),
+        }
+    }
+
+    /// Missing values: null strings, or keys that are null or name a null (or absent) value.
+    fn missing(&self) -> usize {
+        match self {
+            Self::Plain(a) => a.null_count(),
+            Self::Dict(d, values) => {
+                if values.null_count() == 0
+                    && d.keys().values().iter().all(|&k| usize::try_from(k).is_ok_and(|k| k < values.len()))
+                {
+                    d.keys().null_count()
+                } else {
+                    let mut n = 0;
+                    self.for_each(|v| {
+                        n += usize::from(v.is_none());
+                        true
+                    });
+                    n
+                }
+            }
+        }
+    }
+
+    /// Calls `f` with every row's value in order (`None` when missing) until it returns false;
+    /// returns false when `f` stopped it.
+    fn for_each<'a>(&'a self, mut f: impl FnMut(Option<&'a str>) -> bool) -> bool {
+        match self {
+            Self::Plain(a) => {
+                for v in a {
+                    if !f(v) {
+                        return false;
+                    }
+                }
+            }
+            Self::Dict(d, values) => {
+                let keys = d.keys();
+                for (i, &k) in keys.values().iter().enumerate() {
+                    let v = if keys.is_null(i) { None } else { dict_value(values, k) };
+                    if !f(v) {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The value a dictionary key names (`None` for a null value, or a key out of range).
+fn dict_value(values: &StringArray, key: i32) -> Option<&str> {
+    let k = usize::try_from(key).ok().filter(|&k| k < values.len())?;
+    values.is_valid(k).then(|| values.value(k))
+}
+
+/// Adds the counts of a dictionary's keys to `map`, by value.
+fn flush<'a>(map: &mut FxHashMap<&'a str, u64>, current: Option<(&'a ArrayRef, &'a StringArray, Vec<u64>)>) {
+    if let Some((_, values, counts)) = current {
+        for (k, &c) in counts.iter().enumerate() {
+            if c > 0 && values.is_valid(k) {
+                *map.entry(values.value(k)).or_insert(0) += c;
+            }
+        }
+    }
+}
+
+/// Counts the values of text chunks; consecutive chunks sharing one dictionary (a Parquet row
+/// group) are counted by key and their dictionary values visited once.
+fn count_strings(chunks: &[StrChunk]) -> FxHashMap<&str, u64> {
+    let mut map: FxHashMap<&str, u64> = FxHashMap::default();
+    // The dictionary being counted by key, and the counts of its keys.
+    let mut current: Option<(&ArrayRef, &StringArray, Vec<u64>)> = None;
+    for chunk in chunks {
+        match chunk {
+            StrChunk::Dict(d, values) => {
+                let keys = d.keys();
+                let shared = current.as_ref().is_some_and(|(v, _, _)| Arc::ptr_eq(v, d.values()));
+                // A dictionary much larger than the chunk is not worth a count per key.
+                if !shared && values.len() > 4 * keys.len() + 1024 {
+                    chunk.for_each(|v| {
+                        if let Some(v) = v {
+                            *map.entry(v).or_insert(0) += 1;
+                        }
+                        true
+                    });
+                    continue;
+                }
+                if !shared {
+                    flush(&mut map, current.take());
+                    current = Some((d.values(), values, vec![0; values.len()]));
+                }
+                if let Some((_, _, counts)) = current.as_mut() {
+                    let nulls = keys.nulls();
+                    for (i, &k) in keys.values().iter().enumerate() {
+                        if nulls.is_none_or(|n| n.is_valid(i))
+                            && let Some(c) = usize::try_from(k).ok().and_then(|k| counts.get_mut(k))
+                        {
+                            *c += 1;
+                        }
+                    }
+                }
+            }
+            StrChunk::Plain(a) => {
+                for v in a.iter().flatten() {
+                    *map.entry(v).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    flush(&mut map, current);
+    map
+}
+
+/// Text values with their counts, sorted by value (the order of `Scalar::total_cmp` on text) and
+/// owned. Values are compared by their first eight bytes first: a key that orders like the
+/// text, so most comparisons of long distinct values (ids) never reach `memcmp`.
+fn sort_texts(counts: Vec<(&str, u64)>) -> Vec<(Scalar, u64)> {
+    let prefix = |s: &str| {
+        let mut b = [0u8; 8];
+        let n = s.len().min(8);
+        b[..n].copy_from_slice(&s.as_bytes()[..n]);
+        u64::from_be_bytes(b)
+    };
+    let mut keyed: Vec<(u64, &str, u64)> = counts.into_iter().map(|(s, c)| (prefix(s), s, c)).collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    keyed.into_iter().map(|(_, s, c)| (Scalar::Str(s.to_owned()), c)).collect()
+}
+
+/// Ids of distinct text values, in the order they are first met.
+#[derive(Default)]
+struct Interner<'a> {
+    ids: FxHashMap<&'a str, u32>,
+    /// The values, by id.
+    values: Vec<&'a str>,
+    /// More distinct values than ids.
+    full: bool,
+}
+
+impl<'a> Interner<'a> {
+    fn id(&mut self, s: &'a str) -> u32 {
+        let Some(next) = u32::try_from(self.values.len()).ok().filter(|&n| n < MISSING_TEXT) else {
+            self.full = true;
+            return MISSING_TEXT;
+        };
+        match self.ids.entry(s) {
+            std::collections::hash_map::Entry::Occupied(e) => *e.get(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                self.values.push(s);
+                *e.insert(next)
+            }
+        }
+    }
+}
+
+/// The id [`text_ids`] gives a missing value.
+pub(crate) const MISSING_TEXT: u32 = u32::MAX;
+
+/// A text column as value ids: per row the id of its value (equal values, equal ids; missing
+/// values [`MISSING_TEXT`]), and the values by id.
+pub(crate) struct TextIds<'a> {
+    pub ids: Vec<u32>,
+    pub values: Vec<&'a str>,
+}
+
+impl TextIds<'_> {
+    /// The distinct values with their counts, sorted by value: what [`Column::counts`] gives.
+    pub(crate) fn counts(&self) -> Vec<(Scalar, u64)> {
+        let mut n = vec![0u64; self.values.len()];
+        for &id in &self.ids {
+            if let Some(c) = usize::try_from(id).ok().and_then(|i| n.get_mut(i)) {
+                *c += 1;
+            }
+        }
+        // A dictionary value no row uses has no count.
+        sort_texts(self.values.iter().zip(n).filter(|(_, c)| *c > 0).map(|(v, c)| (*v, c)).collect())
+    }
+}
+
+/// A text column (given as its arrays) as value ids. `None` when an array is not text (or there
+/// are more distinct values than ids). A dictionary shared by consecutive arrays is mapped once.
+pub(crate) fn text_ids(arrays: &[ArrayRef]) -> Option<TextIds<'_>> {
+    const MISSING: u32 = MISSING_TEXT;
+    for a in arrays {
+        match a.data_type() {
+            DataType::Utf8 => {}
+            DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {}
+            _ => return None,
+        }
+    }
+    let mut interner = Interner::default();
+    let mut out: Vec<u32> = Vec::with_capacity(arrays.iter().map(Array::len).sum());
+    // The dictionary mapped last, and the id of each of its keys.
+    let mut current: Option<(&ArrayRef, Vec<u32>)> = None;
+    for a in arrays {
+        if let Some(d) = a.as_dictionary_opt::<Int32Type>() {
+            let values = d.values().as_string::<i32>();
+            let shared = current.as_ref().is_some_and(|(v, _)| Arc::ptr_eq(v, d.values()));
+            // A dictionary much larger than the array is not worth mapping whole.
+            if !shared && values.len() > 4 * d.len() + 1024 {
+                let keys = d.keys();
+                for (i, &k) in keys.values().iter().enumerate() {
+                    let v = if keys.is_null(i) { None } else { dict_value(values, k) };
+                    out.push(v.map_or(MISSING, |s| interner.id(s)));
+                }
+                continue;
+            }
+            if !shared {
+                let by_key =
+                    (0..values.len()).map(|k| if values.is_valid(k) { interner.id(values.value(k)) } else { MISSING });
+                current = Some((d.values(), by_key.collect()));
+            }
+            let by_key = current.as_ref().map(|(_, b)| b.as_slice()).unwrap_or_default();
+            let keys = d.keys();
+            out.extend(keys.values().iter().enumerate().map(|(i, &k)| {
+                if keys.is_null(i) {
+                    MISSING
+                } else {
+                    usize::try_from(k).ok().and_then(|k| by_key.get(k)).copied().unwrap_or(MISSING)
+                }
+            }));
+        } else {
+            out.extend(a.as_string::<i32>().iter().map(|v| v.map_or(MISSING, |s| interner.id(s))));
+        }
+    }
+    (!interner.full).then_some(TextIds { ids: out, values: interner.values })
 }
 
 /// Non-missing numeric values, sorted ascending.
@@ -63,10 +318,10 @@ fn cast(array: &ArrayRef, to: &DataType) -> ArrayRef {
 }
 
 impl Column {
-    /// Normalises column `index` of `batches`: integers to Int64 (UInt64 to Float64), floats to
-    /// Float64, all string encodings to Utf8.
-    pub(crate) fn new(data_type: &DataType, batches: &[RecordBatch], index: usize) -> Self {
-        let arrays = batches.iter().map(|b| b.column(index).clone());
+    /// Normalises a column given as its arrays: integers to Int64 (UInt64 to Float64), floats to
+    /// Float64, all string encodings to Utf8 (dictionary arrays of Utf8 stay dictionaries, read
+    /// through [`StrChunk`]). `data_type` is the column's type in the table's schema.
+    pub(crate) fn new(data_type: &DataType, arrays: &[ArrayRef]) -> Self {
         let target = match data_type {
             DataType::Int8
             | DataType::Int16
@@ -85,9 +340,14 @@ impl Column {
             }
             _ => None,
         };
+        if target == Some(DataType::Utf8) {
+            let chunks: Vec<StrChunk> = arrays.iter().map(StrChunk::of).collect();
+            let len = chunks.iter().map(StrChunk::len).sum();
+            return Self::with_data(data_type, ColData::Str(chunks), len);
+        }
         let normalised: Vec<ArrayRef> = match &target {
-            Some(t) => arrays.map(|a| if a.data_type() == t { a } else { cast(&a, t) }).collect(),
-            None => arrays.collect(),
+            Some(t) => arrays.iter().map(|a| if a.data_type() == t { Arc::clone(a) } else { cast(a, t) }).collect(),
+            None => arrays.to_vec(),
         };
         let len = normalised.iter().map(Array::len).sum();
         let data = match target {
@@ -98,9 +358,12 @@ impl Column {
                 normalised.iter().map(|a| cast(a, &DataType::Float64).as_primitive::<Float64Type>().clone()).collect(),
             ),
             Some(DataType::Boolean) => ColData::Bool(normalised.iter().map(|a| a.as_boolean().clone()).collect()),
-            Some(DataType::Utf8) => ColData::Str(normalised.iter().map(|a| a.as_string::<i32>().clone()).collect()),
             _ => ColData::Other(normalised),
         };
+        Self::with_data(data_type, data, len)
+    }
+
+    fn with_data(data_type: &DataType, data: ColData, len: usize) -> Self {
         Self {
             data_type: data_type.clone(),
             data,
@@ -108,6 +371,23 @@ impl Column {
             missing: OnceCell::new(),
             sorted: OnceCell::new(),
             counts: OnceCell::new(),
+        }
+    }
+
+    /// Takes the distinct values and counts of a text column computed elsewhere (from
+    /// [`TextIds::counts`] of the same arrays).
+    pub(crate) fn set_counts(&self, counts: Vec<(Scalar, u64)>) {
+        if matches!(self.data, ColData::Str(_)) {
+            let _ = self.counts.set(Ok(counts));
+        }
+    }
+
+    /// Computes now what expectations and profiles of this column will ask for (missing values,
+    /// distinct values with counts, sorted numbers), so that it can be done on another thread.
+    pub(crate) fn prepare(&self) {
+        self.missing();
+        if !matches!(self.data, ColData::Other(_)) {
+            let _ = self.counts();
         }
     }
 
@@ -119,7 +399,7 @@ impl Column {
             }
             ColData::Int(a) => a.iter().map(Array::null_count).sum(),
             ColData::Bool(a) => a.iter().map(Array::null_count).sum(),
-            ColData::Str(a) => a.iter().map(Array::null_count).sum(),
+            ColData::Str(a) => a.iter().map(StrChunk::missing).sum(),
             ColData::Other(a) => a.iter().map(Array::logical_null_count).sum(),
         })
     }
@@ -151,7 +431,18 @@ impl Column {
             ColData::Int(arrays) => walk!(arrays, |x| Some(RowRef::Int(x))),
             ColData::Float(arrays) => walk!(arrays, |x: f64| (!x.is_nan()).then_some(RowRef::Float(x))),
             ColData::Bool(arrays) => walk!(arrays, |x| Some(RowRef::Bool(x))),
-            ColData::Str(arrays) => walk!(arrays, |x| Some(RowRef::Str(x))),
+            ColData::Str(chunks) => {
+                for c in chunks {
+                    let go = c.for_each(|v| {
+                        let more = f(row, v.map(RowRef::Str));
+                        row += 1;
+                        more
+                    });
+                    if !go {
+                        return;
+                    }
+                }
+            }
             ColData::Other(arrays) => {
                 // Values of other types are not compared; callers use `validity` for nulls.
                 for a in arrays {
@@ -268,18 +559,7 @@ impl Column {
                 }
                 Ok(out)
             }
-            ColData::Str(arrays) => {
-                let mut map: FxHashMap<&str, u64> = FxHashMap::default();
-                for a in arrays {
-                    for v in a.iter().flatten() {
-                        *map.entry(v).or_insert(0) += 1;
-                    }
-                }
-                let mut out: Vec<(Scalar, u64)> =
-                    map.into_iter().map(|(k, c)| (Scalar::Str(k.to_owned()), c)).collect();
-                out.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-                Ok(out)
-            }
+            ColData::Str(chunks) => Ok(sort_texts(count_strings(chunks).into_iter().collect())),
             ColData::Other(_) => {
                 Err(format!("column type {} has no comparable values", crate::types::type_name(&self.data_type)))
             }

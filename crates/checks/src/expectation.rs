@@ -148,6 +148,25 @@ pub(crate) enum Expectation {
 }
 
 impl Expectation {
+    /// The columns whose values evaluating this expectation reads: one through its normalised
+    /// [`crate::column::Column`], and others as raw arrays (compound uniqueness). The schema alone
+    /// answers the table-level expectations, column existence and types.
+    pub(crate) fn reads(&self) -> (Option<&str>, &[String]) {
+        match self {
+            Self::ColumnsOrdered(_)
+            | Self::ColumnsSet { .. }
+            | Self::RowCount(_)
+            | Self::ColumnExists { .. }
+            | Self::Types { .. } => (None, &[]),
+            Self::Map { column, .. }
+            | Self::Aggregate { column, .. }
+            | Self::Quantiles { column, .. }
+            | Self::DistinctInSet { column, .. }
+            | Self::MostCommonInSet { column, .. } => (Some(column), &[]),
+            Self::CompoundUnique { columns, .. } => (None, columns),
+        }
+    }
+
     /// Parses one expectation config, naming the offending kwarg on error.
     pub(crate) fn parse(config: &ExpectationConfig) -> Result<Self, KwError> {
         let mut kw = Kw { kwargs: &config.kwargs, allowed: Vec::new() };

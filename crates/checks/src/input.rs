@@ -36,6 +36,65 @@ pub fn read_table_file(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), Che
     read_csv(&bytes, &path.display().to_string())
 }
 
+/// Reads the columns of a Parquet file that `wanted` picks from its schema (by position), with
+/// the file's schema and row count: what checking a suite needs, without decoding the columns it
+/// does not name. Text columns are read as dictionaries (each distinct value of a row group
+/// decoded once; [`crate::column::Column`] reads them as the text they are, and the schema keeps
+/// the file's types), and columns are decoded on several threads.
+pub(crate) fn read_parquet_columns(
+    path: &Path,
+    wanted: impl FnOnce(&SchemaRef) -> Vec<usize>,
+) -> Result<crate::validate::TableData, CheckError> {
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+
+    let parquet_err =
+        |source| CheckError::Core(esteira_core::CoreError::Parquet { what: path.display().to_string(), source });
+    let file = std::fs::File::open(path).map_err(|e| CheckError::io(path, e))?;
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(parquet_err)?;
+    let schema = Arc::clone(meta.schema());
+    let rows = usize::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let wanted = wanted(&schema);
+    let dictionaries: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f
+                .as_ref()
+                .clone()
+                .with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let dictionaries = Arc::new(Schema::new_with_metadata(dictionaries, schema.metadata().clone()));
+    // Should the file's types not allow it, the columns are read as they are.
+    let read_meta =
+        ArrowReaderMetadata::try_new(Arc::clone(meta.metadata()), ArrowReaderOptions::new().with_schema(dictionaries))
+            .unwrap_or(meta);
+    let read = |i: usize| -> Result<Vec<ArrayRef>, CheckError> {
+        let file = std::fs::File::open(path).map_err(|e| CheckError::io(path, e))?;
+        let mask = ProjectionMask::roots(read_meta.parquet_schema(), [i]);
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, read_meta.clone())
+            .with_projection(mask)
+            .with_batch_size(esteira_core::table::BATCH_ROWS)
+            .build()
+            .map_err(parquet_err)?;
+        reader
+            .map(|b| {
+                b.map(|b| Arc::clone(b.column(0))).map_err(|source| CheckError::Arrow {
+                    what: format!("reading column {:?} of {}", schema.field(i).name(), path.display()),
+                    source,
+                })
+            })
+            .collect()
+    };
+    let mut columns: Vec<Option<Vec<ArrayRef>>> = vec![None; schema.fields().len()];
+    for (i, arrays) in crate::validate::parallel_map(&wanted, rows, read) {
+        columns[i] = Some(arrays?);
+    }
+    Ok(crate::validate::TableData { schema, rows, columns })
+}
+
 /// Reads CSV bytes as pandas' `read_csv` with default options would: the delimiter is
 /// detected from the header line (`,`, `;`, tab or `|`), duplicate header names get `.1`,
 /// `.2` suffixes, pandas' default NA strings become nulls, and each column is typed by
@@ -272,6 +331,36 @@ mod tests {
         assert_eq!(b.column(1).as_primitive::<arrow::datatypes::Float64Type>().value(2), 1000.0);
         assert!(b.column(3).is_null(1), "NA is missing");
         assert!(b.column(4).is_null(1));
+    }
+
+    #[test]
+    fn parquet_columns_are_read_only_when_wanted_and_text_as_dictionaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, true),
+            Field::new("i", DataType::Int64, true),
+            Field::new("t", DataType::Utf8, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![Some("a"), None, Some("a")])),
+            Arc::new(Int64Array::from(vec![1, 2, 3])),
+            Arc::new(StringArray::from(vec!["x", "y", "z"])),
+        ];
+        let batch = RecordBatch::try_new(Arc::clone(&schema), columns).unwrap();
+        let path = dir.path().join("t.parquet");
+        esteira_core::table::write_parquet(std::fs::File::create(&path).unwrap(), &schema, &[batch]).unwrap();
+        let data = read_parquet_columns(&path, |s| {
+            assert_eq!(s.as_ref(), schema.as_ref(), "the file's own schema");
+            vec![0, 1]
+        })
+        .unwrap();
+        assert_eq!(data.rows, 3);
+        assert_eq!(data.schema.field(0).data_type(), &DataType::Utf8);
+        let s = &data.columns[0].as_ref().unwrap()[0];
+        assert!(matches!(s.data_type(), DataType::Dictionary(..)), "{}", s.data_type());
+        assert_eq!(s.logical_null_count(), 1);
+        assert_eq!(data.columns[1].as_ref().unwrap()[0].data_type(), &DataType::Int64);
+        assert!(data.columns[2].is_none(), "not wanted, not read");
     }
 
     #[test]

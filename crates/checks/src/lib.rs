@@ -68,4 +68,4 @@ pub use result::{
 pub use stage::{CHECK_KIND, CheckParams, CheckStage, Severity, register};
 pub use suite::{ExpectationConfig, Suite};
 pub use types::{type_matches, type_name};
-pub use validate::{PARTIAL_UNEXPECTED, validate, validate_table};
+pub use validate::{PARTIAL_UNEXPECTED, validate, validate_and_profile, validate_table};

@@ -5,7 +5,8 @@ use esteira_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{CheckError, Suite, input, profile_columns, render_html, validate_table};
+use crate::validate::validate_parquet;
+use crate::{CheckError, Suite, input, render_html, validate_and_profile};
 
 /// What a failing suite does to the pipeline.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,12 +84,8 @@ impl Stage for CheckStage {
         let stage = ctx.stage_name().to_owned();
         let bytes = ctx.read_bytes("table")?;
         let parquet = input::is_parquet(&bytes);
-        let (schema, batches) = if parquet {
-            let path = ctx.input("table")?.path.clone();
-            esteira_core::table::read_parquet(&path).map_err(CheckError::from)?
-        } else {
-            input::read_csv(&bytes, &format!("stage `{stage}` input `table`"))?
-        };
+        let csv =
+            if parquet { None } else { Some(input::read_csv(&bytes, &format!("stage `{stage}` input `table`"))?) };
         let suite_bytes = ctx.read_bytes("suite")?;
         let suite_name = format!("stage `{stage}` input `suite`");
         let text = std::str::from_utf8(&suite_bytes).map_err(|e| CheckError::SuiteFormat {
@@ -97,18 +94,17 @@ impl Stage for CheckStage {
         })?;
         let suite = Suite::from_json_named(text, &suite_name)?;
         ctx.progress().set_message("validating");
-        let result = validate_table(&schema, &batches, &suite);
-        let mut named: Vec<String> = suite.expectations.iter().filter_map(|e| e.column().map(str::to_owned)).collect();
-        named.sort();
-        named.dedup();
-        let columns = profile_columns(&schema, &batches, (!named.is_empty()).then_some(named.as_slice()));
+        // A Parquet table is read for the columns the suite needs only.
+        let (result, columns) = match &csv {
+            Some((schema, batches)) => validate_and_profile(schema, batches, &suite),
+            None => validate_parquet(&ctx.input("table")?.path.clone(), &suite)?,
+        };
         // Downstream stages read Parquet: a Parquet input passes through byte for byte, a CSV
         // one leaves as the typed table that was validated.
-        if parquet {
-            ctx.write_bytes("table", &bytes)?;
-        } else {
-            ctx.write_table("table", &schema, &batches)?;
-        }
+        match &csv {
+            None => ctx.write_bytes("table", &bytes)?,
+            Some((schema, batches)) => ctx.write_table("table", schema, batches)?,
+        };
         ctx.write_bytes("result", result.to_json().as_bytes())?;
         ctx.write_bytes("report", render_html(&result, &columns).as_bytes())?;
         let st = &result.statistics;

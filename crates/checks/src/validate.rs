@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::column::{ColData, Column, Sorted};
 use crate::expectation::{Bounds, Expectation, IgnoreRowIf, Interp, MapKind, Stat};
+use crate::profile::{ColumnProfile, column_profile};
 use crate::result::{ExceptionInfo, ExpectationResult, ValidationResult};
 use crate::scalar::{FxHashMap, RowRef, Scalar, ScalarSet, json_f64, within};
 use crate::suite::Suite;
@@ -29,15 +30,161 @@ pub fn validate(batches: &[RecordBatch], suite: &Suite) -> ValidationResult {
 /// cannot be evaluated (missing column, wrong type, malformed kwargs) is a failed result with
 /// `exception_info`.
 pub fn validate_table(schema: &SchemaRef, batches: &[RecordBatch], suite: &Suite) -> ValidationResult {
-    let table = Table::new(schema, batches);
+    check_table(&TableData::from_batches(schema, batches), suite, Profiled::No).0
+}
+
+/// [`validate_table`] and [`crate::profile_columns`] of the columns the suite names (all columns
+/// when it names none), sharing the work: each column is normalised and counted once, the
+/// columns in parallel.
+pub fn validate_and_profile(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    suite: &Suite,
+) -> (ValidationResult, Vec<ColumnProfile>) {
+    let data = TableData::from_batches(schema, batches);
+    let names = profiled_names(suite);
+    check_table(&data, suite, Profiled::of(names.as_deref()))
+}
+
+/// [`validate_and_profile`] of a Parquet file, reading only the columns the suite and its profile
+/// need.
+pub(crate) fn validate_parquet(
+    path: &std::path::Path,
+    suite: &Suite,
+) -> Result<(ValidationResult, Vec<ColumnProfile>), crate::CheckError> {
+    let names = profiled_names(suite);
+    let parsed = parse_all(suite);
+    let data = crate::input::read_parquet_columns(path, |schema| {
+        columns_needed(schema, &parsed, Profiled::of(names.as_deref())).0
+    })?;
+    Ok(check_parsed(&data, suite, parsed, Profiled::of(names.as_deref())))
+}
+
+/// Which columns a check profiles for its report.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Profiled<'a> {
+    /// None: validation only.
+    No,
+    /// Every column.
+    All,
+    /// These.
+    Named(&'a [String]),
+}
+
+impl<'a> Profiled<'a> {
+    /// The named columns, or all when `None` ([`profiled_names`]).
+    fn of(names: Option<&'a [String]>) -> Self {
+        names.map_or(Self::All, Self::Named)
+    }
+
+    fn includes(self, name: &str) -> bool {
+        match self {
+            Self::No => false,
+            Self::All => true,
+            Self::Named(names) => names.iter().any(|n| n == name),
+        }
+    }
+}
+
+/// The columns a suite's report profiles: those its expectations name (`kwargs.column`), or
+/// `None` (all) when it names none.
+pub(crate) fn profiled_names(suite: &Suite) -> Option<Vec<String>> {
+    let mut named: Vec<String> = suite.expectations.iter().filter_map(|e| e.column().map(str::to_owned)).collect();
+    named.sort();
+    named.dedup();
+    (!named.is_empty()).then_some(named)
+}
+
+/// A table to validate: its schema, its row count and each column's arrays (one per chunk);
+/// `None` for a column that was not read because nothing needs its values.
+pub(crate) struct TableData {
+    pub schema: SchemaRef,
+    pub rows: usize,
+    pub columns: Vec<Option<Vec<ArrayRef>>>,
+}
+
+impl TableData {
+    fn index_of(&self, name: &str) -> Result<usize, String> {
+        self.schema.index_of(name).map_err(|_| {
+            let names: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
+            format!("column {name:?} does not exist (table columns: {})", names.join(", "))
+        })
+    }
+
+    /// The arrays of column `i` (an error if they were not read: a bug in choosing columns).
+    fn arrays(&self, i: usize) -> Result<&[ArrayRef], String> {
+        self.columns[i]
+            .as_deref()
+            .ok_or_else(|| format!("internal error: column {:?} was not read", self.schema.field(i).name()))
+    }
+
+    pub(crate) fn from_batches(schema: &SchemaRef, batches: &[RecordBatch]) -> Self {
+        let rows = batches.iter().map(RecordBatch::num_rows).sum();
+        let columns = (0..schema.fields().len())
+            .map(|i| Some(batches.iter().map(|b| Arc::clone(b.column(i))).collect()))
+            .collect();
+        Self { schema: Arc::clone(schema), rows, columns }
+    }
+}
+
+/// Which columns checking `suite` reads the values of (by schema position), and of those which
+/// go through a normalised [`Column`] (to prepare ahead), when profiling `profiled`.
+pub(crate) fn columns_needed(
+    schema: &SchemaRef,
+    parsed: &[Result<Expectation, String>],
+    profiled: Profiled<'_>,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut read = std::collections::BTreeSet::new();
+    let mut normalised = std::collections::BTreeSet::new();
+    for exp in parsed.iter().flatten() {
+        let (column, raw) = exp.reads();
+        if let Some(i) = column.and_then(|c| schema.index_of(c).ok()) {
+            read.insert(i);
+            normalised.insert(i);
+        }
+        read.extend(raw.iter().filter_map(|c| schema.index_of(c).ok()));
+    }
+    for (i, f) in schema.fields().iter().enumerate() {
+        if profiled.includes(f.name()) {
+            read.insert(i);
+            normalised.insert(i);
+        }
+    }
+    (read.into_iter().collect(), normalised.into_iter().collect())
+}
+
+/// Parses every expectation of a suite once (`Err` is the message of a failed result).
+pub(crate) fn parse_all(suite: &Suite) -> Vec<Result<Expectation, String>> {
+    suite.expectations.iter().map(|c| Expectation::parse(c).map_err(|e| format!("invalid expectation: {e}"))).collect()
+}
+
+/// Validates `data` against `suite` and profiles the columns `profiled` selects (see
+/// [`columns_needed`]); the normalised columns are prepared first, in parallel.
+pub(crate) fn check_table(
+    data: &TableData,
+    suite: &Suite,
+    profiled: Profiled<'_>,
+) -> (ValidationResult, Vec<ColumnProfile>) {
+    check_parsed(data, suite, parse_all(suite), profiled)
+}
+
+/// [`check_table`] with the suite's expectations already parsed ([`parse_all`]).
+fn check_parsed(
+    data: &TableData,
+    suite: &Suite,
+    parsed: Vec<Result<Expectation, String>>,
+    profiled: Profiled<'_>,
+) -> (ValidationResult, Vec<ColumnProfile>) {
+    let (_, normalised) = columns_needed(&data.schema, &parsed, profiled);
+    let table = Table::new(data);
+    let mut early = table.prepare(&normalised, &parsed);
     let results: Vec<ExpectationResult> = suite
         .expectations
         .iter()
+        .zip(parsed)
         .enumerate()
-        .map(|(index, config)| {
-            let outcome = Expectation::parse(config)
-                .map_err(|e| format!("invalid expectation: {e}"))
-                .and_then(|exp| table.evaluate(&exp));
+        .map(|(index, (config, parsed))| {
+            let outcome = parsed.and_then(|exp| early[index].take().unwrap_or_else(|| table.evaluate(&exp)));
             let result = match outcome {
                 Ok((success, result)) => ExpectationResult {
                     exception_info: ExceptionInfo::default(),
@@ -60,15 +207,59 @@ pub fn validate_table(schema: &SchemaRef, batches: &[RecordBatch], suite: &Suite
             result
         })
         .collect();
-    ValidationResult::from_results(&suite.expectation_suite_name, table.rows, schema.fields().len(), results)
+    let profiles = data
+        .schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| profiled.includes(f.name()))
+        .filter_map(|(i, f)| table.column_at(i).ok().map(|c| column_profile(f.name(), c)))
+        .collect();
+    let result =
+        ValidationResult::from_results(&suite.expectation_suite_name, data.rows, data.schema.fields().len(), results);
+    (result, profiles)
 }
 
 type Outcome = Result<(bool, Map<String, Value>), String>;
 
-/// The table being validated: columns are normalised lazily, only those a suite names.
+/// Below this many cells (rows times columns), columns are read and prepared on the calling
+/// thread.
+const PARALLEL_CELLS: usize = 200_000;
+
+/// `f` of every index, on as many threads as there are cores (at most one per index) when there
+/// is enough work (`rows` per index); in the order of `indices`. A panic in `f` is resumed on
+/// the calling thread.
+pub(crate) fn parallel_map<T: Send>(indices: &[usize], rows: usize, f: impl Fn(usize) -> T + Sync) -> Vec<(usize, T)> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(indices.len());
+    if threads <= 1 || indices.len().saturating_mul(rows) < PARALLEL_CELLS {
+        return indices.iter().map(|&i| (i, f(i))).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, usize, T)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&i) = indices.get(k) else { break };
+                        out.push((k, i, f(i)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    done.sort_unstable_by_key(|(k, _, _)| *k);
+    done.into_iter().map(|(_, i, t)| (i, t)).collect()
+}
+
+/// The table being validated: columns are normalised lazily (or ahead, by [`Table::prepare`]),
+/// only those a suite names.
 struct Table<'a> {
+    data: &'a TableData,
     schema: &'a SchemaRef,
-    batches: &'a [RecordBatch],
     rows: usize,
     columns: Vec<OnceCell<Column>>,
 }
@@ -79,22 +270,116 @@ fn observed(v: Value) -> Map<String, Value> {
     m
 }
 
+/// The chunk holding `row` of a column given as chunks, and the row within it.
+fn locate(chunks: &[ArrayRef], mut row: usize) -> Option<(&ArrayRef, usize)> {
+    for c in chunks {
+        if row < c.len() {
+            return Some((c, row));
+        }
+        row -= c.len();
+    }
+    None
+}
+
 impl<'a> Table<'a> {
-    fn new(schema: &'a SchemaRef, batches: &'a [RecordBatch]) -> Self {
-        let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        Self { schema, batches, rows, columns: (0..schema.fields().len()).map(|_| OnceCell::new()).collect() }
+    fn new(data: &'a TableData) -> Self {
+        let columns = (0..data.schema.fields().len()).map(|_| OnceCell::new()).collect();
+        Self { data, schema: &data.schema, rows: data.rows, columns }
+    }
+
+    /// The expensive work, on several threads when the table is large: normalises and prepares
+    /// ([`Column::prepare`]) these columns, and evaluates the compound uniqueness expectations
+    /// among `parsed` (their outcomes are returned, by expectation index). A text column that a
+    /// compound check compares is turned into value ids once, for both. Each result depends on
+    /// the values only, never on the threads.
+    fn prepare(&self, indices: &[usize], parsed: &[Result<Expectation, String>]) -> Vec<Option<Outcome>> {
+        enum Task<'e> {
+            Compound(usize, &'e [String], Option<f64>, IgnoreRowIf),
+            Column(usize),
+        }
+        enum Done {
+            Compound(usize, Outcome),
+            Column(usize, Column),
+        }
+        let data = self.data;
+        // The compound checks first: they are the longest.
+        let mut tasks: Vec<Task<'_>> = parsed
+            .iter()
+            .enumerate()
+            .filter_map(|(k, e)| match e {
+                Ok(Expectation::CompoundUnique { columns, mostly, ignore }) => {
+                    Some(Task::Compound(k, columns, *mostly, *ignore))
+                }
+                _ => None,
+            })
+            .collect();
+        let compared: std::collections::BTreeSet<usize> = tasks
+            .iter()
+            .flat_map(|t| match t {
+                Task::Compound(_, columns, ..) => columns.iter().filter_map(|c| data.schema.index_of(c).ok()).collect(),
+                Task::Column(_) => Vec::new(),
+            })
+            .collect();
+        tasks.extend(
+            indices
+                .iter()
+                .copied()
+                .filter(|&i| self.columns[i].get().is_none() && self.arrays(i).is_ok())
+                .map(Task::Column),
+        );
+        let ids: Vec<std::sync::OnceLock<Option<crate::column::TextIds<'_>>>> =
+            (0..data.columns.len()).map(|_| std::sync::OnceLock::new()).collect();
+        let text_ids = |i: usize| -> Option<&crate::column::TextIds<'_>> {
+            ids[i].get_or_init(|| data.columns[i].as_deref().and_then(crate::column::text_ids)).as_ref()
+        };
+        let order: Vec<usize> = (0..tasks.len()).collect();
+        let done = parallel_map(&order, self.rows, |t| match tasks[t] {
+            Task::Compound(k, columns, mostly, ignore) => Done::Compound(
+                k,
+                compound_unique(data, columns, mostly, ignore, &|i| text_ids(i).map(|t| t.ids.as_slice())),
+            ),
+            Task::Column(i) => {
+                let column =
+                    Column::new(data.schema.field(i).data_type(), data.columns[i].as_deref().unwrap_or_default());
+                if compared.contains(&i)
+                    && let Some(t) = text_ids(i)
+                {
+                    column.set_counts(t.counts());
+                }
+                column.prepare();
+                Done::Column(i, column)
+            }
+        });
+        let mut early: Vec<Option<Outcome>> = vec![None; parsed.len()];
+        for (_, d) in done {
+            match d {
+                Done::Compound(k, outcome) => early[k] = Some(outcome),
+                Done::Column(i, column) => {
+                    let _ = self.columns[i].set(column);
+                }
+            }
+        }
+        early
     }
 
     fn index_of(&self, name: &str) -> Result<usize, String> {
-        self.schema.index_of(name).map_err(|_| {
-            let names: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
-            format!("column {name:?} does not exist (table columns: {})", names.join(", "))
-        })
+        self.data.index_of(name)
+    }
+
+    fn arrays(&self, i: usize) -> Result<&'a [ArrayRef], String> {
+        self.data.arrays(i)
     }
 
     fn column(&self, name: &str) -> Result<&Column, String> {
-        let i = self.index_of(name)?;
-        Ok(self.columns[i].get_or_init(|| Column::new(self.schema.field(i).data_type(), self.batches, i)))
+        self.column_at(self.index_of(name)?)
+    }
+
+    fn column_at(&self, i: usize) -> Result<&Column, String> {
+        if let Some(c) = self.columns[i].get() {
+            return Ok(c);
+        }
+        let arrays = self.arrays(i)?;
+        Ok(self.columns[i].get_or_init(|| Column::new(self.schema.field(i).data_type(), arrays)))
     }
 
     fn column_names(&self) -> Vec<String> {
@@ -179,12 +464,19 @@ impl<'a> Table<'a> {
                 Ok((success, observed(Value::Array(modes.iter().map(|m| m.to_json()).collect()))))
             }
             Expectation::Types { column, types } => {
-                let data_type = self.column(column)?.data_type.clone();
+                // The schema's type: what a normalised column reports, without reading values.
+                let data_type = self.schema.field(self.index_of(column)?).data_type().clone();
                 let success = types.as_ref().is_none_or(|list| list.iter().any(|t| type_matches(&data_type, t)));
                 Ok((success, observed(Value::String(type_name(&data_type)))))
             }
             Expectation::CompoundUnique { columns, mostly, ignore } => {
-                self.eval_compound_unique(columns, *mostly, *ignore)
+                let ids: Vec<Option<crate::column::TextIds<'_>>> = (0..self.data.columns.len())
+                    .map(|i| {
+                        let compared = columns.iter().any(|c| self.schema.index_of(c).ok() == Some(i));
+                        if compared { self.data.columns[i].as_deref().and_then(crate::column::text_ids) } else { None }
+                    })
+                    .collect();
+                compound_unique(self.data, columns, *mostly, *ignore, &|i| ids[i].as_ref().map(|t| t.ids.as_slice()))
             }
         }
     }
@@ -301,79 +593,163 @@ impl<'a> Table<'a> {
     }
 
     /// One cell as JSON, for values of types without a normalised form.
-    fn value_at_row(&self, index: usize, mut row: usize) -> Value {
-        for b in self.batches {
-            if row < b.num_rows() {
-                return cell_json(b.column(index), row);
-            }
-            row -= b.num_rows();
-        }
-        Value::Null
+    fn value_at_row(&self, index: usize, row: usize) -> Value {
+        self.arrays(index).ok().and_then(|chunks| locate(chunks, row)).map_or(Value::Null, |(a, r)| cell_json(a, r))
     }
+}
 
-    fn eval_compound_unique(&self, columns: &[String], mostly: Option<f64>, ignore: IgnoreRowIf) -> Outcome {
-        let indices: Vec<usize> = columns.iter().map(|c| self.index_of(c)).collect::<Result<_, _>>()?;
-        let fields: Vec<arrow::row::SortField> =
-            indices.iter().map(|&i| arrow::row::SortField::new(self.schema.field(i).data_type().clone())).collect();
-        let converter = arrow::row::RowConverter::new(fields).map_err(|e| format!("cannot compare rows: {e}"))?;
-        // Keys of every row (None when the row is ignored), then counts per key.
-        let mut keys: Vec<Option<Box<[u8]>>> = Vec::with_capacity(self.rows);
-        for b in self.batches {
-            let arrays: Vec<ArrayRef> = indices.iter().map(|&i| Arc::clone(b.column(i))).collect();
-            let rows = converter.convert_columns(&arrays).map_err(|e| format!("cannot compare rows: {e}"))?;
-            for r in 0..b.num_rows() {
-                let nulls = arrays.iter().filter(|a| a.is_null(r)).count();
-                let skip = match ignore {
-                    IgnoreRowIf::AllMissing => nulls == arrays.len(),
-                    IgnoreRowIf::AnyMissing => nulls > 0,
-                    IgnoreRowIf::Never => false,
-                };
-                keys.push((!skip).then(|| rows.row(r).as_ref().into()));
-            }
+/// `expect_compound_columns_to_be_unique` (needs no normalised column: it can run beside
+/// [`Table::prepare`]).
+///
+/// `text_ids(i)` gives column `i` as value ids when it is a text column
+/// ([`crate::column::text_ids`]).
+fn compound_unique<'d>(
+    data: &TableData,
+    columns: &[String],
+    mostly: Option<f64>,
+    ignore: IgnoreRowIf,
+    text_ids: &dyn Fn(usize) -> Option<&'d [u32]>,
+) -> Outcome {
+    let indices: Vec<usize> = columns.iter().map(|c| data.index_of(c)).collect::<Result<_, _>>()?;
+    let chunked: Vec<&[ArrayRef]> = indices.iter().map(|&i| data.arrays(i)).collect::<Result<_, _>>()?;
+    let considered_if = |missing: usize| match ignore {
+        IgnoreRowIf::AllMissing => missing < columns.len(),
+        IgnoreRowIf::AnyMissing => missing == 0,
+        IgnoreRowIf::Never => true,
+    };
+    // Text columns (up to four) are compared by value ids, anything else by arrow's row
+    // encoding: the same groups either way (equal values, and missing equals missing).
+    let ids: Option<Vec<&[u32]>> =
+        if columns.len() <= 4 { indices.iter().map(|&i| text_ids(i)).collect() } else { None };
+    let (dups, list) = match ids {
+        Some(ids) => {
+            let considered: Vec<bool> = (0..data.rows)
+                .map(|r| considered_if(ids.iter().filter(|c| c.get(r).is_none_or(|&id| id == MISSING_ID)).count()))
+                .collect();
+            let key =
+                |r: usize| ids.iter().fold(0u128, |k, c| k << 32 | u128::from(c.get(r).copied().unwrap_or(MISSING_ID)));
+            duplicate_rows(|| (0..data.rows).map(key), &considered)
         }
-        let mut groups: FxHashMap<&[u8], (u64, usize)> = FxHashMap::default();
-        for (row, key) in keys.iter().enumerate() {
-            if let Some(k) = key {
-                groups.entry(k).or_insert((0, row)).0 += 1;
+        None => {
+            let encoded = encode_rows(&chunked, &indices, &data.schema)?;
+            let mut considered: Vec<bool> = Vec::with_capacity(data.rows);
+            for (arrays, _) in &encoded {
+                // A dictionary's missing values may hide behind its values' nulls too.
+                let nulls: Vec<Option<arrow::buffer::NullBuffer>> = arrays
+                    .iter()
+                    .map(|a| {
+                        if matches!(a.data_type(), DataType::Dictionary(..)) {
+                            a.logical_nulls()
+                        } else {
+                            a.nulls().cloned()
+                        }
+                    })
+                    .collect();
+                for r in 0..arrays.first().map_or(0, Array::len) {
+                    considered
+                        .push(considered_if(nulls.iter().filter(|n| n.as_ref().is_some_and(|n| n.is_null(r))).count()));
+                }
             }
+            duplicate_rows(
+                || encoded.iter().flat_map(|(_, rows)| (0..rows.num_rows()).map(move |r| rows.row(r).data())),
+                &considered,
+            )
         }
-        let ignored = keys.iter().filter(|k| k.is_none()).count();
-        let mut dup_groups: Vec<(u64, usize)> = groups.values().copied().filter(|(c, _)| *c > 1).collect();
-        let unexpected_count: u64 = dup_groups.iter().map(|(c, _)| c).sum();
-        let row_json = |row: usize| -> Value {
-            let mut m = Map::new();
-            let (mut r, mut bi) = (row, 0);
-            while bi < self.batches.len() && r >= self.batches[bi].num_rows() {
-                r -= self.batches[bi].num_rows();
-                bi += 1;
-            }
-            for (name, &i) in columns.iter().zip(&indices) {
-                let v = self.batches.get(bi).map_or(Value::Null, |b| cell_json(b.column(i), r));
-                m.insert(name.clone(), v);
-            }
-            Value::Object(m)
-        };
-        let mut list = Vec::new();
-        for (row, key) in keys.iter().enumerate() {
+    };
+    let ignored = dups.ignored;
+    let mut dup_groups = dups.groups;
+    let unexpected_count: u64 = dup_groups.iter().map(|(c, _)| c).sum();
+    let row_json = |row: usize| -> Value {
+        let mut m = Map::new();
+        for (name, c) in columns.iter().zip(&chunked) {
+            m.insert(name.clone(), locate(c, row).map_or(Value::Null, |(a, r)| cell_json(a, r)));
+        }
+        Value::Object(m)
+    };
+    let list: Vec<Value> = list.into_iter().map(row_json).collect();
+    dup_groups.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let partial_counts: Vec<Value> = dup_groups
+        .iter()
+        .take(PARTIAL_UNEXPECTED)
+        .map(|(c, first)| json!({"value": row_json(*first), "count": c}))
+        .collect();
+    let considered = data.rows - ignored;
+    let success = mostly_success(considered, unexpected_count as usize, mostly);
+    Ok((success, map_result(data.rows, Some(considered), unexpected_count as usize, list, partial_counts)))
+}
+
+use crate::column::MISSING_TEXT as MISSING_ID;
+
+/// What grouping rows by key found: each repeated key's count and first row, and how many rows
+/// were not considered.
+struct Duplicates {
+    groups: Vec<(u64, usize)>,
+    ignored: usize,
+}
+
+/// Groups the considered rows by their keys (`keys()` yields one per row, in order; called
+/// twice). Returns the repeated keys and the first [`PARTIAL_UNEXPECTED`] rows holding one.
+fn duplicate_rows<K, I>(keys: impl Fn() -> I, considered: &[bool]) -> (Duplicates, Vec<usize>)
+where
+    K: std::hash::Hash + Eq,
+    I: Iterator<Item = K>,
+{
+    let mut groups: FxHashMap<K, (u64, usize)> = FxHashMap::default();
+    groups.reserve(considered.len().min(1 << 24));
+    for (row, key) in keys().enumerate() {
+        if considered.get(row).copied().unwrap_or(false) {
+            groups.entry(key).or_insert((0, row)).0 += 1;
+        }
+    }
+    let mut list = Vec::new();
+    if groups.values().any(|(c, _)| *c > 1) {
+        for (row, key) in keys().enumerate() {
             if list.len() == PARTIAL_UNEXPECTED {
                 break;
             }
-            if let Some(k) = key
-                && groups.get(k.as_ref()).is_some_and(|(c, _)| *c > 1)
-            {
-                list.push(row_json(row));
+            if considered.get(row).copied().unwrap_or(false) && groups.get(&key).is_some_and(|(c, _)| *c > 1) {
+                list.push(row);
             }
         }
-        dup_groups.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let partial_counts: Vec<Value> = dup_groups
-            .iter()
-            .take(PARTIAL_UNEXPECTED)
-            .map(|(c, first)| json!({"value": row_json(*first), "count": c}))
-            .collect();
-        let considered = self.rows - ignored;
-        let success = mostly_success(considered, unexpected_count as usize, mostly);
-        Ok((success, map_result(self.rows, Some(considered), unexpected_count as usize, list, partial_counts)))
     }
+    let ignored = considered.iter().filter(|c| !**c).count();
+    let dups = groups.into_values().filter(|(c, _)| *c > 1).collect();
+    (Duplicates { groups: dups, ignored }, list)
+}
+
+/// The columns' chunks, lined up (each column made one array when their chunks differ), with
+/// arrow's row encoding of each chunk.
+fn encode_rows(
+    chunked: &[&[ArrayRef]],
+    indices: &[usize],
+    schema: &SchemaRef,
+) -> Result<Vec<(Vec<ArrayRef>, arrow::row::Rows)>, String> {
+    let cannot = |e: arrow::error::ArrowError| format!("cannot compare rows: {e}");
+    let mut lined: Vec<Vec<ArrayRef>> = chunked.iter().map(|c| c.to_vec()).collect();
+    let lengths = |c: &[ArrayRef]| c.iter().map(Array::len).collect::<Vec<_>>();
+    if lined.iter().any(|c| lengths(c) != lengths(&lined[0])) {
+        for c in &mut lined {
+            let parts: Vec<&dyn Array> = c.iter().map(AsRef::as_ref).collect();
+            *c = vec![arrow::compute::concat(&parts).map_err(cannot)?];
+        }
+    }
+    let fields: Vec<arrow::row::SortField> = lined
+        .iter()
+        .zip(indices)
+        .map(|(c, &i)| {
+            let t = c.first().map_or_else(|| schema.field(i).data_type().clone(), |a| a.data_type().clone());
+            arrow::row::SortField::new(t)
+        })
+        .collect();
+    let converter = arrow::row::RowConverter::new(fields).map_err(cannot)?;
+    let chunks = lined.first().map_or(0, Vec::len);
+    let mut out = Vec::with_capacity(chunks);
+    for k in 0..chunks {
+        let arrays: Vec<ArrayRef> = lined.iter().map(|c| Arc::clone(&c[k])).collect();
+        let rows = converter.convert_columns(&arrays).map_err(cannot)?;
+        out.push((arrays, rows));
+    }
+    Ok(out)
 }
 
 fn bounds_ok(v: RowRef<'_>, b: &Bounds) -> Result<bool, String> {
@@ -436,13 +812,13 @@ fn map_result(
 }
 
 /// How Python's `str()` renders a value (GE casts to str before matching a regex).
-fn python_str(v: &Scalar) -> String {
+fn python_str(v: &Scalar) -> std::borrow::Cow<'_, str> {
     match v {
-        Scalar::Str(s) => s.clone(),
-        Scalar::Int(i) => i.to_string(),
-        Scalar::Bool(b) => if *b { "True" } else { "False" }.to_owned(),
-        Scalar::Float(f) if f.fract() == 0.0 && f.abs() < 1e16 => format!("{f:.1}"),
-        Scalar::Float(f) => format!("{f}"),
+        Scalar::Str(s) => std::borrow::Cow::Borrowed(s),
+        Scalar::Int(i) => i.to_string().into(),
+        Scalar::Bool(b) => if *b { "True" } else { "False" }.into(),
+        Scalar::Float(f) if f.fract() == 0.0 && f.abs() < 1e16 => format!("{f:.1}").into(),
+        Scalar::Float(f) => format!("{f}").into(),
     }
 }
 
@@ -471,6 +847,15 @@ pub(crate) fn cell_json(array: &ArrayRef, row: usize) -> Value {
         DataType::Boolean => json!(array.as_boolean().value(row)),
         DataType::Utf8 => json!(array.as_string::<i32>().value(row)),
         DataType::LargeUtf8 => json!(array.as_string::<i64>().value(row)),
+        DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+            // A text column read as a dictionary: the value its key names.
+            let d = array.as_dictionary::<t::Int32Type>();
+            let values = d.values().as_string::<i32>();
+            usize::try_from(d.keys().value(row))
+                .ok()
+                .filter(|&k| k < values.len() && values.is_valid(k))
+                .map_or(Value::Null, |k| json!(values.value(k)))
+        }
         _ => arrow::util::display::array_value_to_string(array, row).map_or(Value::Null, Value::String),
     }
 }
