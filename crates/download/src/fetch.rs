@@ -234,13 +234,14 @@ pub fn http_client(options: &FetchOptions) -> Result<reqwest::Client, DownloadEr
         .map_err(|e| DownloadError::Client { message: e.to_string() })
 }
 
-/// Copies a local file into the sink, hashing it and enforcing the cap and checksum.
+/// Copies a local file into the sink, hashing it and enforcing the cap and checksum. Files of
+/// [`HASH_ASIDE_BYTES`] or more are hashed on a second thread while they are copied (the sink,
+/// an object of the store, hashes what it is given too).
 pub fn copy_file(
     path: &Path,
     options: &FetchOptions,
     sink: &mut dyn DownloadSink,
 ) -> Result<FetchReport, DownloadError> {
-    use std::io::Read;
     let name = path.display().to_string();
     let mut file = std::fs::File::open(path).map_err(|e| DownloadError::io(&name, e))?;
     let len = file.metadata().map_err(|e| DownloadError::io(&name, e))?.len();
@@ -250,26 +251,16 @@ pub fn copy_file(
         return Err(DownloadError::TooLarge { url: name, limit: max, what: format!("the file has {len} bytes") });
     }
     sink.progress().set_length(len);
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut written = 0u64;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(DownloadError::io(&name, e)),
-        };
-        written += n as u64;
-        if let Some(max) = options.max_bytes
-            && written > max
-        {
-            return Err(DownloadError::TooLarge { url: name, limit: max, what: "the file grew while copying".into() });
-        }
-        sink.write_all(&buf[..n]).map_err(|e| DownloadError::io("the download sink", e))?;
-        hasher.update(&buf[..n]);
-        sink.progress().inc(n as u64);
-    }
+    let (written, hasher) = if len >= HASH_ASIDE_BYTES {
+        copy_hashing_aside(&mut file, &name, options.max_bytes, sink)?
+    } else {
+        let mut hasher = blake3::Hasher::new();
+        let written = copy_blocks(&mut file, &name, options.max_bytes, sink, |block, n| {
+            hasher.update(&block[..n]);
+            block
+        })?;
+        (written, hasher)
+    };
     let hash = finish_hash(&name, &hasher, written, options.checksum.as_deref())?;
     Ok(FetchReport {
         status: None,
@@ -279,6 +270,84 @@ pub fn copy_file(
         restarted: 0,
         hash,
         validators: Validators::default(),
+    })
+}
+
+/// Files at least this large are hashed on a second thread while they are copied.
+pub const HASH_ASIDE_BYTES: u64 = 8 << 20;
+
+/// Bytes read from a local file at a time.
+const COPY_BLOCK: usize = 1 << 20;
+
+/// Copies `file` into `sink` block by block, handing each block (and its length) to `hash`,
+/// which gives back a block to read into next. Returns the bytes copied.
+fn copy_blocks(
+    file: &mut std::fs::File,
+    name: &str,
+    max_bytes: Option<u64>,
+    sink: &mut dyn DownloadSink,
+    mut hash: impl FnMut(Vec<u8>, usize) -> Vec<u8>,
+) -> Result<u64, DownloadError> {
+    use std::io::Read;
+    let mut block = vec![0u8; COPY_BLOCK];
+    let mut written = 0u64;
+    loop {
+        let n = match file.read(&mut block) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(DownloadError::io(name, e)),
+        };
+        written += n as u64;
+        if let Some(max) = max_bytes
+            && written > max
+        {
+            return Err(DownloadError::TooLarge {
+                url: name.to_owned(),
+                limit: max,
+                what: "the file grew while copying".into(),
+            });
+        }
+        sink.write_all(&block[..n]).map_err(|e| DownloadError::io("the download sink", e))?;
+        sink.progress().inc(n as u64);
+        block = hash(block, n);
+        if block.len() < COPY_BLOCK {
+            block.resize(COPY_BLOCK, 0);
+        }
+    }
+    Ok(written)
+}
+
+/// [`copy_blocks`] with the hashing on a second thread: blocks go to it in order and come back
+/// to be read into again (a few are in flight at most).
+fn copy_hashing_aside(
+    file: &mut std::fs::File,
+    name: &str,
+    max_bytes: Option<u64>,
+    sink: &mut dyn DownloadSink,
+) -> Result<(u64, blake3::Hasher), DownloadError> {
+    std::thread::scope(|s| {
+        let (to_hash, blocks) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(2);
+        let (give_back, returned) = std::sync::mpsc::channel::<Vec<u8>>();
+        let hashing = s.spawn(move || {
+            let mut hasher = blake3::Hasher::new();
+            for (block, n) in blocks {
+                hasher.update(&block[..n]);
+                // The copy may have ended (an error): then the block is dropped here.
+                let _ = give_back.send(block);
+            }
+            hasher
+        });
+        let copied = copy_blocks(file, name, max_bytes, sink, |block, n| match to_hash.send((block, n)) {
+            Ok(()) => returned.try_recv().unwrap_or_default(),
+            // The hashing thread is gone (it panicked): its join below reports it.
+            Err(std::sync::mpsc::SendError((block, _))) => block,
+        });
+        drop(to_hash);
+        let hasher = hashing
+            .join()
+            .map_err(|_| DownloadError::io(name, std::io::Error::other("the thread hashing the file failed")))?;
+        Ok((copied?, hasher))
     })
 }
 
@@ -606,6 +675,35 @@ fn jitter(url: &str, attempt: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_file_is_copied_whole_and_hashed_aside_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        // Not a multiple of the block size, and different in every block.
+        let bytes: Vec<u8> = (0..u32::try_from(HASH_ASIDE_BYTES).unwrap() + 3 * 1_048_576 + 12_345)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let mut sink = Vec::new();
+        let report = copy_file(&path, &FetchOptions::default(), &mut sink).unwrap();
+        assert!(sink == bytes, "the copy differs");
+        assert_eq!(report.bytes, bytes.len() as u64);
+        assert_eq!(report.hash.to_hex(), blake3::hash(&bytes).to_hex().to_string());
+        // A wrong pin fails, and a cap below the size refuses the file, as for small files.
+        let pinned = FetchOptions { checksum: Some("0".repeat(64)), ..FetchOptions::default() };
+        assert!(matches!(copy_file(&path, &pinned, &mut Vec::new()), Err(DownloadError::ChecksumMismatch { .. })));
+        let capped = FetchOptions { max_bytes: Some(1 << 20), ..FetchOptions::default() };
+        assert!(matches!(copy_file(&path, &capped, &mut Vec::new()), Err(DownloadError::TooLarge { .. })));
+        let small = dir.path().join("small.csv");
+        std::fs::write(&small, &bytes[..1000]).unwrap();
+        let mut sink = Vec::new();
+        assert_eq!(
+            copy_file(&small, &FetchOptions::default(), &mut sink).unwrap().hash,
+            ContentHash::of_bytes(&bytes[..1000])
+        );
+        assert_eq!(sink, &bytes[..1000]);
+    }
 
     #[test]
     fn parses_sources() {

@@ -546,21 +546,23 @@ impl ObjectSink for LocalSink {
         let written = writer.written();
         let (hash, buf) = writer.finish();
         let file = buf.into_inner().map_err(|e| CoreError::io(&tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| CoreError::io(&tmp, e))?;
-        drop(file);
         let hex = hash.to_hex();
         let dir = objects.join(&hex[..2]);
         let dest = dir.join(&hex);
-        // Deduplicate only against an object known to be intact; anything else in its place
-        // (a damaged or unverified file, a symlink) is replaced by the bytes just written.
+        // Deduplicate only against an object known to be intact (durable since it was
+        // committed: the bytes just written are not needed, nor synced); anything else in its
+        // place (a damaged or unverified file, a symlink) is replaced by the bytes just written.
         if let Ok(md) = fs::symlink_metadata(&dest)
             && md.file_type().is_file()
             && md.len() == written
             && Hints::object_verified(&self.hints, &hash, &Stamp::from_metadata(&md))
         {
+            drop(file);
             let _ = fs::remove_file(&tmp);
             return Ok(hash);
         }
+        file.sync_all().map_err(|e| CoreError::io(&tmp, e))?;
+        drop(file);
         fs::create_dir_all(&dir).map_err(|e| CoreError::io(&dir, e))?;
         set_read_only(&tmp)?;
         fs::rename(&tmp, &dest).map_err(|e| CoreError::io(&dest, e))?;
