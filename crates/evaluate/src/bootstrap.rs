@@ -155,6 +155,9 @@ fn parallel_resamples(
             (u8::from(last) << 2) | (u8::from(y_true[i]) << 1) | u8::from(y_pred[i])
         })
         .collect();
+    // Where each group of equal scores ends (one past its last position).
+    let ends: Vec<u32> = (0..n32).filter(|&k| code[k as usize] & 4 != 0).map(|k| k + 1).collect();
+    let sorted = Sorted { order: &order, code: &code, ends: &ends };
     let thresh = n32.wrapping_neg() % n32;
     let mut per: Vec<(Option<f64>, f64)> = Vec::with_capacity(resamples);
     let mut words: Vec<u32> = Vec::new();
@@ -166,16 +169,16 @@ fn parallel_resamples(
         let results: Vec<(Option<f64>, f64)> = starts
             .par_iter()
             .map_init(
-                || vec![0u8; n],
-                |counts, &start| {
+                || (vec![0u8; n], Prefix::new(n)),
+                |(counts, prefix), &start| {
                     // A row drawn 256 times wraps its count: redo that resample with wide counts.
                     if draw(window, start, n32, thresh, counts) {
-                        walk(&order, &code, counts)
+                        walk(&sorted, counts, prefix)
                     } else {
                         counts.fill(0);
                         let mut wide = vec![0u32; n];
                         draw(window, start, n32, thresh, &mut wide);
-                        walk(&order, &code, &mut wide)
+                        walk(&sorted, &mut wide, prefix)
                     }
                 },
             )
@@ -284,35 +287,64 @@ impl WrappingIncrement for u32 {
     }
 }
 
+/// The rows by score: `order[k]` is the row at position `k`; `code[k]` its (label << 1) |
+/// decision (bit 2: the position ends a group of equal scores); `ends` one past each group.
+struct Sorted<'a> {
+    order: &'a [u32],
+    code: &'a [u8],
+    ends: &'a [u32],
+}
+
+/// Cumulative drawn rows and drawn positives up to each position (index `k`: before `k`).
+struct Prefix {
+    all: Vec<u32>,
+    positive: Vec<u32>,
+}
+
+impl Prefix {
+    fn new(n: usize) -> Self {
+        Self { all: vec![0; n + 1], positive: vec![0; n + 1] }
+    }
+}
+
 /// One resample's ROC AUC (`None` without both classes) and balanced accuracy from how often it
-/// drew each row: the rows walked by score, confusion counts on the way, and the area summed
-/// group by group exactly as [`auc_from_group_counts`] sums it. Resets `counts` to zero.
-fn walk<T: Copy + Default + WrappingIncrement>(order: &[u32], code: &[u8], counts: &mut [T]) -> (Option<f64>, f64) {
-    let (mut tp, mut twice_area, mut total_neg) = (0u64, 0u64, 0u64);
-    let (mut p, mut q) = (0u64, 0u64);
+/// drew each row: the drawn counts gathered in score order into prefix sums (one pass, no
+/// branches), then per group of equal scores `q (2 P_before + p) = q (P_start + P_end)`, the
+/// integer `auc_from_group_counts` sums. Resets `counts` to zero.
+fn walk<T: Copy + Default + WrappingIncrement>(
+    sorted: &Sorted<'_>,
+    counts: &mut [T],
+    prefix: &mut Prefix,
+) -> (Option<f64>, f64) {
+    let (mut all, mut pos) = (0u32, 0u32);
     // Drawn positives and negatives decided positive (the rest of the confusion matrix follows).
     let (mut pos_decided, mut neg_decided) = (0u64, 0u64);
-    for (&row, &c) in order.iter().zip(code) {
+    let cumulative = prefix.all[1..].iter_mut().zip(&mut prefix.positive[1..]);
+    for ((&row, &c), (cum_all, cum_pos)) in sorted.order.iter().zip(sorted.code).zip(cumulative) {
         let slot = &mut counts[row as usize];
         let drawn: u64 = (*slot).into();
         *slot = T::default();
-        // Arithmetic, not branches or an indexed array: labels, decisions and group ends follow
-        // no pattern a predictor could learn, and every row is one step.
-        let drawn_pos = drawn * u64::from((c >> 1) & 1);
-        let drawn_neg = drawn - drawn_pos;
+        let positive = u64::from((c >> 1) & 1);
         let decided = u64::from(c & 1);
+        let drawn_pos = drawn * positive;
         pos_decided += drawn_pos * decided;
-        neg_decided += drawn_neg * decided;
-        p += drawn_pos;
-        q += drawn_neg;
-        let end = c & 4 != 0;
-        twice_area += if end { q * (2 * tp + p) } else { 0 };
-        tp += if end { p } else { 0 };
-        total_neg += if end { q } else { 0 };
-        p = if end { 0 } else { p };
-        q = if end { 0 } else { q };
+        neg_decided += (drawn - drawn_pos) * decided;
+        // At most n draws: the sums fit u32.
+        all += drawn as u32;
+        pos += drawn_pos as u32;
+        *cum_all = all;
+        *cum_pos = pos;
     }
-    // The last row ends the last group: `tp` holds every drawn positive.
+    let mut twice_area = 0u64;
+    let mut start = 0usize;
+    for &end in sorted.ends {
+        let end = end as usize;
+        let (p_start, p_end) = (u64::from(prefix.positive[start]), u64::from(prefix.positive[end]));
+        let q = u64::from(prefix.all[end] - prefix.all[start]) - (p_end - p_start);
+        twice_area += q * (p_start + p_end);
+        start = end;
+    }
+    let (tp, total_neg) = (u64::from(pos), u64::from(all - pos));
     let cm = ConfusionMatrix { tn: total_neg - neg_decided, fp: neg_decided, fn_: tp - pos_decided, tp: pos_decided };
     let auc = (tp > 0 && total_neg > 0).then(|| twice_area as f64 / (2 * tp * total_neg) as f64);
     (auc, balanced_accuracy_of(&cm))

@@ -217,20 +217,25 @@ pub(crate) fn classification_report_of(cm: &ConfusionMatrix) -> ClassificationRe
 /// Cumulative (false positives, true positives, threshold) at each distinct score, highest
 /// score first: sklearn's `confusion_matrix_at_thresholds`. Ties share one point, so their
 /// order never matters: the positives' and the negatives' scores are sorted apart (as integers
-/// in `f64::total_cmp`'s order) and merged.
+/// in `f64::total_cmp`'s order, by radix) and merged.
 fn counts_at_thresholds(y_true: &[bool], scores: &[f64]) -> Vec<(f64, f64, f64)> {
-    // `total_cmp`'s key: the bits as a signed integer, negatives' magnitude bits flipped.
+    // `total_cmp`'s order as unsigned integers: negatives' magnitude bits flipped, then the
+    // sign bit flipped.
     let key = |x: f64| {
         let b = x.to_bits() as i64;
-        b ^ ((((b >> 63) as u64) >> 1) as i64)
+        ((b ^ ((((b >> 63) as u64) >> 1) as i64)) as u64) ^ (1 << 63)
     };
-    let value = |k: i64| f64::from_bits((k ^ ((((k >> 63) as u64) >> 1) as i64)) as u64);
-    let (mut pos, mut neg): (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
+    let value = |k: u64| {
+        let b = (k ^ (1 << 63)) as i64;
+        f64::from_bits((b ^ ((((b >> 63) as u64) >> 1) as i64)) as u64)
+    };
+    let (mut pos, mut neg): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
     for (&t, &s) in y_true.iter().zip(scores) {
         if t { pos.push(key(s)) } else { neg.push(key(s)) }
     }
-    pos.sort_unstable();
-    neg.sort_unstable();
+    let mut scratch = Vec::new();
+    radix_sort(&mut pos, &mut scratch);
+    radix_sort(&mut neg, &mut scratch);
     let mut points = Vec::new();
     let (mut fps, mut tps) = (0.0, 0.0);
     // Highest first: both lists from their ends.
@@ -259,6 +264,38 @@ fn counts_at_thresholds(y_true: &[bool], scores: &[f64]) -> Vec<(f64, f64, f64)>
         }
     }
     points
+}
+
+/// Sorts `keys` ascending: least significant digit first, 16 bits a pass; a pass whose digit
+/// every key shares is skipped (probabilities share their sign and most exponent bits).
+fn radix_sort(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
+    if keys.len() < 256 {
+        keys.sort_unstable();
+        return;
+    }
+    scratch.clear();
+    scratch.resize(keys.len(), 0);
+    let mut counts = vec![0usize; 1 << 16];
+    for pass in 0..4 {
+        let shift = 16 * pass;
+        counts.fill(0);
+        for &k in keys.iter() {
+            counts[((k >> shift) & 0xffff) as usize] += 1;
+        }
+        if counts.contains(&keys.len()) {
+            continue;
+        }
+        let mut total = 0;
+        for c in &mut counts {
+            (*c, total) = (total, total + *c);
+        }
+        for &k in keys.iter() {
+            let slot = &mut counts[((k >> shift) & 0xffff) as usize];
+            scratch[*slot] = k;
+            *slot += 1;
+        }
+        std::mem::swap(keys, scratch);
+    }
 }
 
 fn both_classes(metric: &'static str, y_true: &[bool]) -> Result<(), EvaluateError> {
@@ -432,6 +469,64 @@ mod tests {
                 close(a, e);
             }
         }
+    }
+
+    #[test]
+    fn radix_sort_sorts() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut keys: Vec<u64> = (0..5000)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Shared high bits (as probabilities have), a few duplicates, and full-range keys.
+                match i % 3 {
+                    0 => 0x3fe0_0000_0000_0000 | (x & 0xffff_ffff),
+                    1 => x % 97,
+                    _ => x,
+                }
+            })
+            .collect();
+        let mut expected = keys.clone();
+        expected.sort_unstable();
+        radix_sort(&mut keys, &mut Vec::new());
+        assert_eq!(keys, expected);
+    }
+
+    #[test]
+    fn threshold_counts_equal_a_sort_of_the_rows() {
+        // The previous implementation: row indices sorted by score, highest first.
+        fn reference(y_true: &[bool], scores: &[f64]) -> Vec<(f64, f64, f64)> {
+            let mut order: Vec<usize> = (0..scores.len()).collect();
+            order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+            let mut points = Vec::new();
+            let (mut fps, mut tps) = (0.0, 0.0);
+            for (k, &i) in order.iter().enumerate() {
+                if y_true[i] {
+                    tps += 1.0;
+                } else {
+                    fps += 1.0;
+                }
+                if order.get(k + 1).is_none_or(|&next| scores[next] != scores[i]) {
+                    points.push((fps, tps, scores[i]));
+                }
+            }
+            points
+        }
+        let n = 3000;
+        let y: Vec<bool> = (0..n).map(|i| (i * 7919) % 5 < 3).collect();
+        // Ties, both zeros, negatives and tiny values.
+        let s: Vec<f64> = (0..n)
+            .map(|i| match i % 7 {
+                0 => 0.0,
+                1 => -0.0,
+                2 => -f64::from(i % 13),
+                3 => 1e-300 * f64::from(i % 3),
+                _ => f64::from((i * 31) % 101) / 101.0,
+            })
+            .collect();
+        let bits = |v: Vec<(f64, f64, f64)>| v.into_iter().map(|p| (p.0, p.1, p.2.to_bits())).collect::<Vec<_>>();
+        assert_eq!(bits(counts_at_thresholds(&y, &s)), bits(reference(&y, &s)));
     }
 
     #[test]

@@ -97,26 +97,23 @@ impl EncodedRows<'_> {
                 if coefficients.len() == e.cols && coefficients.iter().all(|c| c.is_finite()) =>
             {
                 // The moved features gathered first (random reads of one compact column each),
-                // then every row summed from arrays read in order.
+                // then every row summed from its own encoded row and the gathered values.
                 let gather_f = |v: &[f64]| order.par_iter().map(|&o| v[o as usize]).collect::<Vec<f64>>();
                 let gather_u = |v: &[u32]| order.par_iter().map(|&o| v[o as usize]).collect::<Vec<u32>>();
                 let moved_num: Vec<Option<Vec<f64>>> =
                     (0..e.n_num).map(|j| moved(numeric, j).then(|| gather_f(&self.numeric_by_column[j]))).collect();
                 let moved_hot: Vec<Option<Vec<u32>>> =
                     (0..e.n_blocks).map(|b| moved(blocks, b).then(|| gather_u(&self.hot_by_block[b]))).collect();
-                let num: Vec<&[f64]> =
-                    (0..e.n_num).map(|j| moved_num[j].as_deref().unwrap_or(&self.numeric_by_column[j])).collect();
-                let hot: Vec<&[u32]> =
-                    (0..e.n_blocks).map(|b| moved_hot[b].as_deref().unwrap_or(&self.hot_by_block[b])).collect();
                 Ok((0..e.rows)
                     .into_par_iter()
                     .map(|i| {
+                        let (num, hot) = (e.numeric_row(i), e.hot_row(i));
                         let mut z = -0.0;
-                        for (column, w) in num.iter().zip(coefficients) {
-                            z += column[i] * w;
+                        for (j, w) in coefficients[..e.n_num].iter().enumerate() {
+                            z += moved_num[j].as_ref().map_or(num[j], |m| m[i]) * w;
                         }
-                        for block in &hot {
-                            let c = block[i];
+                        for (b, moved) in moved_hot.iter().enumerate() {
+                            let c = moved.as_ref().map_or(hot[b], |m| m[i]);
                             if c != NO_COLUMN {
                                 z += coefficients[c as usize];
                             }
