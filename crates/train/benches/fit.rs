@@ -8,11 +8,16 @@
 //! 2. random forest (smartcore trees, as the train stage builds them) on a smaller set;
 //! 3. LOF on 100k two-dimensional points with many duplicates (integer ages, rounded incomes);
 //! 4. the whole `train` (features, LOF, 5-fold CV over 3 alphas, threshold, final fit) on a
-//!    UFRN-sized table (11.5k rows) and at 10x.
+//!    UFRN-sized table (11.5k rows) and at 10x;
+//! 5. the default pipeline's train params (`esteira.toml`: LOF chosen by CV, class weights,
+//!    quartile bins, 3 alphas x 5 grouped folds) on students with 1-3 enrolment rows sharing
+//!    their features, at `synth --scale 100` size (300k students, ~600k rows), on a rayon pool
+//!    of one thread and on the global pool (the two models must be the same bytes).
 //!
-//! Peak memory is the process's VmHWM, reset before each step through /proc/self/clear_refs.
-//! Sizes can be scaled down with ESTEIRA_BENCH_ROWS (LR rows); ESTEIRA_BENCH_ONLY=lr runs
-//! only step 1.
+//! Each step prints wall time, CPU time of the whole process (every thread) and peak memory (the
+//! process's VmHWM, reset before each step through /proc/self/clear_refs). Sizes can be scaled
+//! down with ESTEIRA_BENCH_ROWS (LR rows) and ESTEIRA_BENCH_STUDENTS (step 5);
+//! ESTEIRA_BENCH_ONLY=lr runs only step 1, ESTEIRA_BENCH_ONLY=pipeline only step 5.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -35,8 +40,32 @@ fn peak_mb() -> f64 {
     esteira_core::procstat::peak_rss() as f64 / (1024.0 * 1024.0)
 }
 
-fn report(what: &str, start: Instant) {
-    println!("{what:<58} {:>9.2} s   peak RSS {:>7.0} MB", start.elapsed().as_secs_f64(), peak_mb());
+/// CPU nanoseconds of this process so far, every thread, ended ones too (`/proc/self/stat`'s
+/// utime + stime, in clock ticks of 10 ms).
+fn process_cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| <[&str]>::get(&fields, i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime: fields 14 and 15 of the line, 11 and 12 (from 0) after the name.
+    (ticks(11) + ticks(12)) * 10_000_000
+}
+
+/// When a step started: wall clock and process CPU.
+#[derive(Clone, Copy)]
+struct Start(Instant, u64);
+
+fn now() -> Start {
+    Start(Instant::now(), process_cpu_ns())
+}
+
+fn report(what: &str, start: Start) {
+    let cpu = (process_cpu_ns() - start.1) as f64 / 1e9;
+    println!(
+        "{what:<66} {:>7.2} s wall {cpu:>7.2} s CPU   peak RSS {:>6.0} MB",
+        start.0.elapsed().as_secs_f64(),
+        peak_mb()
+    );
 }
 
 /// Rows of `cols` features (standard-normal-ish) and labels from a planted logistic model.
@@ -124,7 +153,7 @@ fn bench_lr(rows: usize) {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let options = esteira_train::LbfgsOptions { threads, ..Default::default() };
     reset_peak();
-    let start = Instant::now();
+    let start = now();
     let fit = esteira_train::fit_logistic_lbfgs(&x, cols, &labels, alpha, &options).expect("fit");
     report(&format!("esteira L-BFGS fit {rows} x {cols}, {threads} threads"), start);
     println!(
@@ -138,7 +167,7 @@ fn bench_lr(rows: usize) {
     let ours: Vec<f64> = fit.coefficients.iter().copied().chain([fit.intercept]).collect();
 
     reset_peak();
-    let start = Instant::now();
+    let start = now();
     let m = DenseMatrix::new(rows, cols, x, false).expect("shape");
     let lr = LogisticRegression::fit(&m, &y, LogisticRegressionParameters::default().with_alpha(alpha)).expect("fit");
     report(&format!("smartcore LogisticRegression fit {rows} x {cols}"), start);
@@ -161,7 +190,7 @@ fn bench_rf(rows: usize, trees: u16) {
     let (x, y) = dense_data(rows, cols, 2);
     let m = DenseMatrix::new(rows, cols, x, false).expect("shape");
     reset_peak();
-    let start = Instant::now();
+    let start = now();
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let per = usize::from(trees).div_ceil(threads);
     std::thread::scope(|s| {
@@ -192,7 +221,7 @@ fn bench_lof(n: usize) {
         pts.push((income - 1500.0) / 1200.0);
     }
     reset_peak();
-    let start = Instant::now();
+    let start = now();
     let scores = esteira_train::lof_scores(&pts, 2, 20);
     let flagged = scores.iter().filter(|&&s| s > 1.5).count();
     report(&format!("LOF k=20 on {n} 2-d points (many duplicates): {flagged} flagged"), start);
@@ -257,7 +286,7 @@ fn bench_train(rows: usize, grid: Vec<esteira_train::GridEntry>, solver: esteira
     let logistic = esteira_train::LogisticParams { solver, ..Default::default() };
     let params = esteira_train::TrainParams { group: Some("id_discente".into()), grid, logistic, ..Default::default() };
     reset_peak();
-    let start = Instant::now();
+    let start = now();
     let trained = esteira_train::train(&params, &[batch], "bench").expect("train");
     report(&format!("train() {what} on {rows} UFRN-like rows"), start);
     let m = &trained.metrics;
@@ -270,14 +299,138 @@ fn bench_train(rows: usize, grid: Vec<esteira_train::GridEntry>, solver: esteira
     );
 }
 
+/// `students` students with 1-3 enrolment rows each that share every feature (as the portal's
+/// tables do), and an outcome per row.
+fn students_like(students: usize) -> RecordBatch {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let pick = |rng: &mut ChaCha8Rng, xs: &[&'static str]| xs[rng.random_range(0..xs.len())];
+    let areas = [
+        "Ciências Exatas",
+        "Ciências Humanas",
+        "Ciências da Saúde",
+        "Engenharias",
+        "Linguística",
+        "Ciências Sociais Aplicadas",
+        "Ciências Biológicas",
+        "Multidisciplinar",
+    ];
+    let races = ["Pardo", "Branco", "Negro", "Não Informado", "Amarelo", "Indígena"];
+    let mut cols: [Vec<&'static str>; 9] = Default::default();
+    let (mut id, mut ano, mut renda) = (vec![], vec![], vec![]);
+    for s in 0..students {
+        let aux = rng.random::<f64>() < 0.25;
+        let year = 2002 - (rng.random::<f64>().powi(2) * 40.0) as i64;
+        // Whole reais, skewed: a few thousand distinct values, as the portal's incomes.
+        let income = (rng.random::<f64>().powi(3) * 8000.0).round();
+        let fixed = [
+            pick(&mut rng, &["F", "M"]),
+            pick(&mut rng, &races),
+            pick(&mut rng, &areas),
+            pick(&mut rng, &["BACHARELADO", "LICENCIATURA", "TECNÓLOGO"]),
+            if rng.random::<f64>() < 0.9 { "Rio Grande do Norte" } else { "Paraíba" },
+            if aux { "true" } else { "false" },
+            pick(&mut rng, &["true", "false", "false"]),
+            pick(&mut rng, &["true", "false", "false", "false"]),
+        ];
+        let z = 1.3 + 0.6 * f64::from(u8::from(aux)) - 0.03 * (2002 - year) as f64 + 0.0001 * income;
+        for _ in 0..rng.random_range(1..=3) {
+            id.push(format!("d{s}"));
+            ano.push(year);
+            renda.push(income);
+            for (c, v) in cols.iter_mut().zip(fixed) {
+                c.push(v);
+            }
+            cols[8].push(if rng.random::<f64>() < 1.0 / (1.0 + (-z).exp()) { "APROVADO" } else { "FALHOU" });
+        }
+    }
+    let names = [
+        "sexo",
+        "raca",
+        "area_conhecimento",
+        "grau_academico",
+        "estado_origem",
+        "possui_auxilio_alimentacao",
+        "possui_auxilio_transporte",
+        "possui_auxilio_residencia_moradia",
+        "descricao",
+    ];
+    let mut arrays: Vec<(&str, ArrayRef)> = vec![
+        ("id_discente", Arc::new(StringArray::from(id)) as ArrayRef),
+        ("ano_nascimento", Arc::new(Int64Array::from(ano)) as ArrayRef),
+        ("renda", Arc::new(Float64Array::from(renda)) as ArrayRef),
+    ];
+    for (name, c) in names.into_iter().zip(cols) {
+        arrays.push((name, Arc::new(StringArray::from(c)) as ArrayRef));
+    }
+    RecordBatch::try_from_iter(arrays).expect("batch")
+}
+
+/// The default pipeline's train params (`esteira.toml`'s `[stages.train.params]`).
+fn default_pipeline_params() -> esteira_train::TrainParams {
+    esteira_train::TrainParams {
+        group: Some("id_discente".into()),
+        categorical: [
+            "sexo",
+            "raca",
+            "area_conhecimento",
+            "grau_academico",
+            "local_ou_de_fora",
+            "possui_auxilio_alimentacao",
+            "possui_auxilio_transporte",
+            "possui_auxilio_residencia_moradia",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        numeric: vec!["idade".into(), "renda".into()],
+        numeric_bins: 4,
+        lof: esteira_train::LofParams { enabled: esteira_train::LofMode::Cv, k: 20, max_score: 1.5 },
+        balance: esteira_train::Balance::Weight,
+        threshold: esteira_train::ThresholdRule::Fixed,
+        cv: esteira_train::CvParams { folds: 5, metric: esteira_train::CvMetric::RocAuc },
+        seed: 42,
+        logistic: esteira_train::LogisticParams { solver: Lbfgs, max_iter: 500, tol: 1e-4 },
+        grid: vec![esteira_train::GridEntry::LogisticRegression { alpha: vec![0.1, 1.0, 10.0] }],
+        ..Default::default()
+    }
+}
+
+fn bench_default_pipeline(students: usize) {
+    let batch = students_like(students);
+    let rows = batch.num_rows();
+    let params = default_pipeline_params();
+    let mut models = Vec::new();
+    for threads in [1, rayon::current_num_threads()] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        reset_peak();
+        let start = now();
+        let trained =
+            pool.install(|| esteira_train::train(&params, std::slice::from_ref(&batch), "bench")).expect("train");
+        report(&format!("train() default pipeline params, {rows} rows, {threads} thread(s)"), start);
+        let m = &trained.metrics;
+        println!(
+            "  chosen {}{}, cv ROC AUC {:.5}, validation ROC AUC {:.5}, final fit {} iterations",
+            trained.model.training().selected.label(),
+            if m.get("lof_applied") == Some(&1.0) { " with LOF" } else { "" },
+            m.get("cv_best_roc_auc").copied().unwrap_or(f64::NAN),
+            m.get("validation_roc_auc").copied().unwrap_or(f64::NAN),
+            m.get("final_fit_iterations").copied().unwrap_or(f64::NAN),
+        );
+        models.push(trained.model.to_json());
+    }
+    assert!(models.windows(2).all(|w| w[0] == w[1]), "the model depends on the thread count");
+    println!("  same model bytes on 1 and {} threads", rayon::current_num_threads());
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` probes with --list.
     }
     let rows = std::env::var("ESTEIRA_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    if std::env::var("ESTEIRA_BENCH_ONLY").is_ok_and(|v| v == "lr") {
-        bench_lr(rows);
-        return;
+    let students = std::env::var("ESTEIRA_BENCH_STUDENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(300_000);
+    match std::env::var("ESTEIRA_BENCH_ONLY").as_deref() {
+        Ok("lr") => return bench_lr(rows),
+        Ok("pipeline") => return bench_default_pipeline(students),
+        _ => {}
     }
     bench_lof(100_000);
     bench_rf(20_000, 50);
@@ -293,5 +446,6 @@ fn main() {
     bench_train(11_500, rf, Lbfgs, "RF 50 trees x 5 folds");
     bench_train(115_000, lr.clone(), Lbfgs, "LR (lbfgs), 3 alphas x 5 folds");
     bench_train(115_000, lr, Smartcore, "LR (smartcore), 3 alphas x 5 folds");
+    bench_default_pipeline(students);
     bench_lr(rows);
 }
