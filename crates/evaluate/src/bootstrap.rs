@@ -161,6 +161,10 @@ fn parallel_resamples(
     let thresh = n32.wrapping_neg() % n32;
     let mut per: Vec<(Option<f64>, f64)> = Vec::with_capacity(resamples);
     let mut words: Vec<u32> = Vec::new();
+    // One set of buffers per resample of a window, reused by every window (fresh large buffers
+    // would be page faults and zeroing each time).
+    let mut buffers: Vec<(Vec<u8>, Prefix)> =
+        (0..WINDOW.min(resamples)).map(|_| (vec![0u8; n], Prefix::new(n))).collect();
     let mut position: u128 = 0;
     for first in (0..resamples).step_by(WINDOW) {
         let count = WINDOW.min(resamples - first);
@@ -168,20 +172,18 @@ fn parallel_resamples(
         let window = &words;
         let results: Vec<(Option<f64>, f64)> = starts
             .par_iter()
-            .map_init(
-                || (vec![0u8; n], Prefix::new(n)),
-                |(counts, prefix), &start| {
-                    // A row drawn 256 times wraps its count: redo that resample with wide counts.
-                    if draw(window, start, n32, thresh, counts) {
-                        walk(&sorted, counts, prefix)
-                    } else {
-                        counts.fill(0);
-                        let mut wide = vec![0u32; n];
-                        draw(window, start, n32, thresh, &mut wide);
-                        walk(&sorted, &mut wide, prefix)
-                    }
-                },
-            )
+            .zip(buffers.par_iter_mut())
+            .map(|(&start, (counts, prefix))| {
+                // A row drawn 256 times wraps its count: redo that resample with wide counts.
+                if draw(window, start, n32, thresh, counts) {
+                    walk(&sorted, counts, prefix)
+                } else {
+                    counts.fill(0);
+                    let mut wide = vec![0u32; n];
+                    draw(window, start, n32, thresh, &mut wide);
+                    walk(&sorted, &mut wide, prefix)
+                }
+            })
             .collect();
         per.extend(results);
         position += used as u128;

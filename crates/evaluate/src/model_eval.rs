@@ -140,6 +140,18 @@ pub fn evaluate_model(
     batches: &[RecordBatch],
     params: &EvaluateParams,
 ) -> Result<EvaluationOutput, EvaluateError> {
+    Ok(evaluate_model_with(model, schema, batches, params, |_| ())?.0)
+}
+
+/// [`evaluate_model`], running `beside(predictions)` (e.g. encoding the predictions output)
+/// while the bootstrap and the permutations run.
+pub(crate) fn evaluate_model_with<T: Send>(
+    model: &Model,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    params: &EvaluateParams,
+    beside: impl FnOnce(&RecordBatch) -> T + Send,
+) -> Result<(EvaluationOutput, T), EvaluateError> {
     params.validate()?;
     let batch = arrow::compute::concat_batches(schema, batches)
         .map_err(|e| EvaluateError::arrow("joining the test table's batches", e))?;
@@ -153,30 +165,38 @@ pub fn evaluate_model(
     let encoded = model.encode(std::slice::from_ref(&batch))?;
     let scores = encoded.probabilities()?;
     let threshold = model.threshold();
-    // The bootstrap and the permutations are independent (and each parallel inside).
+    // Built now for `beside`; its error is reported where it always was, after the others.
+    let predictions = predictions_table(&batch, &y, &scores, threshold, pos, neg);
+    // The bootstrap, the permutations and `beside` are independent (the first two parallel
+    // inside).
     let reference = if params.permutation_repeats > 0 { roc_auc(&y, &scores).ok() } else { None };
-    let (score_eval, importance) = rayon::join(
-        || evaluate_scores(&y, &scores, threshold, training_prior(model), params.bootstrap, params.seed),
+    let ((score_eval, importance), beside) = rayon::join(
         || {
-            let Some(reference) = reference else {
-                return Ok(Vec::new());
-            };
-            let columns: Vec<String> = model
-                .input_columns()
-                .into_iter()
-                .map(|c| c.name)
-                .filter(|name| batch.schema().index_of(name).is_ok())
-                .collect();
-            model_permutation_importance(
-                &batch,
-                &encoded,
-                &columns,
-                &y,
-                params.permutation_repeats,
-                params.seed,
-                reference,
+            rayon::join(
+                || evaluate_scores(&y, &scores, threshold, training_prior(model), params.bootstrap, params.seed),
+                || {
+                    let Some(reference) = reference else {
+                        return Ok(Vec::new());
+                    };
+                    let columns: Vec<String> = model
+                        .input_columns()
+                        .into_iter()
+                        .map(|c| c.name)
+                        .filter(|name| batch.schema().index_of(name).is_ok())
+                        .collect();
+                    model_permutation_importance(
+                        &batch,
+                        &encoded,
+                        &columns,
+                        &y,
+                        params.permutation_repeats,
+                        params.seed,
+                        reference,
+                    )
+                },
             )
         },
+        || predictions.as_ref().ok().map(beside),
     );
     let score_eval = score_eval?;
     let importance = importance?;
@@ -203,14 +223,16 @@ pub fn evaluate_model(
     };
     let charts = draw_charts(&evaluation, &y, &scores, params.chart_effects)?;
     let report_html = render_html(&evaluation, &charts);
-    let predictions = predictions_table(&batch, &y, &scores, threshold, pos, neg)?;
+    let predictions = predictions?;
     tracing::info!(
         rows = evaluation.scores.rows,
         balanced_accuracy = evaluation.scores.model.balanced_accuracy,
         roc_auc = ?evaluation.scores.model.roc_auc,
         "evaluated model"
     );
-    Ok(EvaluationOutput { evaluation, charts, report_html, predictions })
+    // `beside` ran whenever the predictions were built.
+    let beside = beside.ok_or_else(|| EvaluateError::Empty { metric: "evaluate (predictions)" })?;
+    Ok((EvaluationOutput { evaluation, charts, report_html, predictions }, beside))
 }
 
 /// Draws the four charts of an evaluation from the labels and scores it was computed on.

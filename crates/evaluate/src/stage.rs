@@ -4,7 +4,7 @@ use esteira_core::{OutputSpec, Registry, Stage, StageContext, StageError, StageF
 use esteira_train::Model;
 
 use crate::EvaluateError;
-use crate::model_eval::{EvaluateParams, evaluate_model};
+use crate::model_eval::{EvaluateParams, evaluate_model_with};
 
 /// The stage kind.
 pub const KIND: &str = "evaluate";
@@ -76,7 +76,11 @@ impl Stage for EvaluateStage {
             .map_err(|e| StageError::msg(format!("input `model` ({}): {e}", model_path.display())))?;
         let (schema, batches) = ctx.read_table("test")?;
         ctx.progress().set_message("scoring the test split");
-        let out = evaluate_model(&model, &schema, &batches, &self.params)?;
+        // The predictions are encoded as Parquet (what `write_table` writes) while the bootstrap
+        // runs.
+        let (out, predictions) = evaluate_model_with(&model, &schema, &batches, &self.params, |p| {
+            esteira_core::table::write_parquet(Vec::new(), &p.schema(), std::slice::from_ref(p))
+        })?;
         let s = &out.evaluation.scores;
         ctx.metric("rows", s.rows);
         ctx.metric("accuracy", s.model.accuracy);
@@ -98,8 +102,7 @@ impl Stage for EvaluateStage {
         }
         ctx.write_json("metrics", &out.evaluation)?;
         ctx.write_bytes("report", out.report_html.as_bytes())?;
-        let predictions_schema = out.predictions.schema();
-        ctx.write_table("predictions", &predictions_schema, std::slice::from_ref(&out.predictions))?;
+        ctx.write_bytes("predictions", &predictions?)?;
         ctx.write_bytes("confusion", out.charts.confusion.as_bytes())?;
         ctx.write_bytes("roc", out.charts.roc.as_bytes())?;
         ctx.write_bytes("pr", out.charts.pr.as_bytes())?;
