@@ -19,6 +19,18 @@ S3_SECRET_KEY=${S3_SECRET_KEY:-esteira-secret}
 ENDPOINT=http://127.0.0.1:7480
 CONF=$CEPH_DIR/ceph.conf
 start=$(date +%s.%N)
+# On any failure, show why: the tail of every log the daemons wrote.
+show_logs() {
+  local rc=$? f
+  echo "ceph-up: failed (exit $rc) at line ${BASH_LINENO[0]}; df of $CEPH_DIR:" >&2
+  df -h "$CEPH_DIR" >&2 2>/dev/null || true
+  for f in "$CEPH_DIR"/log/*; do
+    [ -s "$f" ] || continue
+    echo "--- $f (last 20 lines)" >&2
+    tail -n 20 "$f" >&2
+  done
+}
+trap show_logs ERR
 elapsed() { echo "$(date +%s.%N) - $start" | bc; }
 
 stop_daemons() {
@@ -88,6 +100,10 @@ osd data = $CEPH_DIR/osd\$id
 osd objectstore = memstore
 memstore device bytes = 2147483648
 osd memory target = 1073741824
+# ceph-mon refuses to start (exit 28, ENOSPC) when its data directory's filesystem has under 5 %
+# free, however many gigabytes that is; a CI machine's big, mostly full disk is not a reason here.
+mon data avail crit = 0
+mon data avail warn = 0
 [client.rgw.$H]
 rgw frontends = beast endpoint=127.0.0.1:7480
 rgw dns name = localhost
