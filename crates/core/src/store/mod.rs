@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub use local::LocalStore;
 pub use lock::StoreLock;
 pub use records::{
-    BadRecord, CacheEntry, CacheRecord, OutputMeta, RecordScan, RunRecord, RunStatus, StageRecord, StageStatus,
+    BadRecord, BuildInfo, CacheEntry, CacheRecord, OutputMeta, RecordScan, RunRecord, RunStatus, StageRecord, StageStatus,
 };
 
 use crate::{ContentHash, CoreError};

@@ -210,6 +210,17 @@ impl RunStatus {
     }
 }
 
+/// How the esteira binary that wrote a run record was built.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildInfo {
+    /// The target triple (`x86_64-unknown-linux-gnu`); empty when unknown.
+    #[serde(default)]
+    pub target: String,
+    /// The cargo profile: `debug` or `release`; empty when unknown.
+    #[serde(default)]
+    pub profile: String,
+}
+
 /// The record of one `esteira run` (or `reproduce`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -223,6 +234,11 @@ pub struct RunRecord {
     pub config_hash: ContentHash,
     /// The esteira version that ran it.
     pub esteira_version: String,
+    /// How that esteira was built (target triple, profile): with the esteira and stage
+    /// versions, what explains a run that does not reproduce elsewhere. Empty in records
+    /// written before esteira kept it.
+    #[serde(default)]
+    pub build: BuildInfo,
     /// The command line.
     pub command: String,
     /// Host name.
