@@ -1,107 +1,20 @@
 //! The adapter from an `esteira-train` [`Model`] and a table to the inference model's design:
-//! the same columns the model's logistic regression sees (scaled numerics, their quantile bins
-//! when configured, one-hot columns dropping the first category, with the same reference
-//! categories and the same imputation), the outcome as booleans and the clusters of a group
-//! column.
-//!
-//! esteira-train does not expose its fitted feature pipeline, so this module reads it from the
-//! model artifact's `features` section (format version [`esteira_train::FORMAT_VERSION`]) and
-//! applies it the way `esteira-train`'s `features.rs` does. Two checks keep the copy honest:
-//! the column names must equal [`Model::feature_names`], and for a logistic regression model
-//! the design times the model's own coefficients must reproduce [`predict`] on the same rows
-//! (else [`InferenceError::Model`]). When esteira-train exposes its design matrix, this module's
-//! body becomes a call to it and the signature stays.
+//! the columns the model's estimator sees ([`Model::design_matrix`]: scaled numerics, their
+//! quantile bins when configured, one-hot columns dropping the first category, with the same
+//! reference categories and the same imputation), the outcome as booleans and the clusters of a
+//! group column. The feature pipeline itself lives in esteira-train only.
 
 use std::collections::BTreeMap;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type};
-use esteira_core::{MAX_EXCERPT_CHARS, excerpt, parse_number};
-use esteira_train::{Model, predict};
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
+use arrow::datatypes::DataType;
+use esteira_core::{MAX_EXCERPT_CHARS, excerpt};
+use esteira_train::Model;
 
 use crate::{Clusters, Design, InferenceError, LogitOptions, LogitReport, fit_logit};
 
-/// Where a feature's values come from (esteira-train's `features::Source`).
-#[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-enum Source {
-    Column { column: String },
-    Age { column: String, reference_year: i64 },
-    Equals { column: String, value: String },
-}
-
-impl Source {
-    fn raw_column(&self) -> &str {
-        match self {
-            Self::Column { column } | Self::Age { column, .. } | Self::Equals { column, .. } => column,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NumericFeature {
-    name: String,
-    source: Source,
-    median: f64,
-    #[serde(rename = "min")]
-    _min: IgnoredAny,
-    #[serde(rename = "max")]
-    _max: IgnoredAny,
-    center: f64,
-    scale: f64,
-    #[serde(default)]
-    bin_edges: Vec<f64>,
-}
-
-impl NumericFeature {
-    fn bin_labels(&self) -> Vec<String> {
-        let e = &self.bin_edges;
-        (0..=e.len())
-            .map(|k| match (k.checked_sub(1).map(|i| e[i]), e.get(k)) {
-                (None, Some(hi)) => format!("< {hi}"),
-                (Some(lo), Some(hi)) => format!("[{lo}, {hi})"),
-                (Some(lo), None) => format!(">= {lo}"),
-                (None, None) => "all".to_owned(),
-            })
-            .collect()
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CategoricalFeature {
-    name: String,
-    source: Source,
-    most_frequent: String,
-    categories: Vec<String>,
-    #[serde(default, rename = "raw_values")]
-    _raw_values: IgnoredAny,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FeatureSpec {
-    #[serde(rename = "scaling")]
-    _scaling: IgnoredAny,
-    numeric: Vec<NumericFeature>,
-    categorical: Vec<CategoricalFeature>,
-}
-
-/// One design column and what it means.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DesignColumn {
-    /// The column's name (`idade`, `idade >= 25`, `sexo=M`), as [`Model::feature_names`].
-    pub name: String,
-    /// The feature it belongs to (`idade`, `sexo`).
-    pub feature: String,
-    /// For a one-hot or bin column: its category or bin.
-    pub category: Option<String>,
-    /// For a one-hot or bin column: the reference category or bin its effect is relative to.
-    pub reference: Option<String>,
-}
+/// One design column and what it means (esteira-train's vocabulary).
+pub type DesignColumn = esteira_train::FeatureColumn;
 
 /// A model's design on a table, ready for [`fit_logit`].
 #[derive(Debug, Clone)]
@@ -143,8 +56,8 @@ fn column_index(batch: &RecordBatch, name: &str) -> Result<usize, InferenceError
     })
 }
 
-/// `f(row, value)` for every row; blank text is missing. Non-text columns are read as their
-/// Arrow text (as esteira-train's `columns::for_each_text`).
+/// `f(row, value)` for every row of a key or outcome column; blank text is missing. Non-text
+/// columns are read as their Arrow text.
 fn for_each_text(
     batches: &[RecordBatch],
     name: &str,
@@ -179,7 +92,7 @@ fn for_each_text(
                 return Err(InferenceError::ColumnType {
                     column: name.to_owned(),
                     data_type: other.to_string(),
-                    expected: "text, boolean or a number (a categorical column)".into(),
+                    expected: "text, boolean or a number (an outcome or group key column)".into(),
                 });
             }
         };
@@ -215,185 +128,19 @@ fn bad_value(column: &str, row: usize, value: &str, message: impl Into<String>) 
     }
 }
 
-/// A column as numbers: nulls, blanks and NaN are missing; text is read by
-/// [`esteira_core::parse_number`] (as esteira-train's `columns::numbers`).
-fn numbers(batches: &[RecordBatch], name: &str) -> Result<Vec<Option<f64>>, InferenceError> {
-    let mut out = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
-    for batch in batches {
-        let col = batch.column(column_index(batch, name)?);
-        let start = out.len();
-        match col.data_type() {
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                for_each_text(std::slice::from_ref(batch), name, |i, v| {
-                    out.push(match v {
-                        None => None,
-                        Some(s) => parse_number(s).map_err(|e| bad_value(name, start + i + 1, s, e.to_string()))?,
-                    });
-                    Ok(())
-                })?;
-            }
-            DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-            | DataType::Float16
-            | DataType::Float32
-            | DataType::Float64
-            | DataType::Decimal128(_, _)
-            | DataType::Decimal256(_, _)
-            | DataType::Null => {
-                let cast = arrow::compute::cast(col, &DataType::Float64).map_err(|e| InferenceError::Arrow {
-                    what: format!("reading column `{name}` as numbers"),
-                    source: e,
-                })?;
-                for (i, v) in cast.as_primitive::<Float64Type>().iter().enumerate() {
-                    if let Some(x) = v.filter(|x| x.is_infinite()) {
-                        return Err(bad_value(name, start + i + 1, &x.to_string(), "not a finite number"));
-                    }
-                    out.push(v.filter(|x| !x.is_nan()));
-                }
-            }
-            other => {
-                return Err(InferenceError::ColumnType {
-                    column: name.to_owned(),
-                    data_type: other.to_string(),
-                    expected: "a number or numeric text (a numeric column)".into(),
-                });
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn feature_numbers(f: &NumericFeature, batches: &[RecordBatch]) -> Result<Vec<Option<f64>>, InferenceError> {
-    let mut v = numbers(batches, f.source.raw_column())?;
-    if let Source::Age { reference_year, .. } = f.source {
-        let r = reference_year as f64;
-        for x in v.iter_mut().flatten() {
-            *x = r - *x;
-        }
-    }
-    Ok(v)
-}
-
-fn feature_text(
-    source: &Source,
-    batches: &[RecordBatch],
-    mut f: impl FnMut(usize, Option<&str>) -> Result<(), InferenceError>,
-) -> Result<(), InferenceError> {
-    match source {
-        Source::Equals { column, value } => {
-            for_each_text(batches, column, |row, v| f(row, v.map(|s| if s == value { "true" } else { "false" })))
-        }
-        _ => for_each_text(batches, source.raw_column(), f),
-    }
-}
-
 /// Builds `model`'s design on `batches` (for the inference model, the training split): the
-/// feature matrix the model's estimator sees, the outcome (`model.target()` equal to
-/// `model.positive_class()`; any value but the two classes, and a missing one, is an error) and
-/// the clusters of `group` (`None`: the model's own group column, [`Model::group`]; no
-/// clusters if it has none). A missing group key is an error.
+/// feature matrix the model's estimator sees ([`Model::design_matrix`]), the outcome
+/// (`model.target()` equal to `model.positive_class()`; any value but the two classes, and a
+/// missing one, is an error) and the clusters of `group` (`None`: the model's own group column,
+/// [`Model::group`]; no clusters if it has none). A missing group key is an error.
 pub fn design_from_model(
     model: &Model,
     batches: &[RecordBatch],
     group: Option<&str>,
 ) -> Result<ModelDesign, InferenceError> {
-    let artifact = serde_json::to_value(model).map_err(|e| InferenceError::Model(e.to_string()))?;
-    let spec = artifact
-        .get("features")
-        .ok_or_else(|| InferenceError::Model("the artifact has no `features` section".into()))
-        .and_then(|f| {
-            FeatureSpec::deserialize(f).map_err(|e| {
-                InferenceError::Model(format!(
-                    "its feature pipeline is not one esteira-inference can rebuild (artifact format {}): {e}",
-                    esteira_train::FORMAT_VERSION
-                ))
-            })
-        })?;
-
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let mut columns = Vec::new();
-    for f in &spec.numeric {
-        columns.push(DesignColumn { name: f.name.clone(), feature: f.name.clone(), category: None, reference: None });
-    }
-    for f in &spec.numeric {
-        let labels = f.bin_labels();
-        for label in labels.iter().skip(1) {
-            columns.push(DesignColumn {
-                name: format!("{} {label}", f.name),
-                feature: f.name.clone(),
-                category: Some(label.clone()),
-                reference: labels.first().cloned(),
-            });
-        }
-    }
-    for f in &spec.categorical {
-        for c in f.categories.iter().skip(1) {
-            columns.push(DesignColumn {
-                name: format!("{}={c}", f.name),
-                feature: f.name.clone(),
-                category: Some(c.clone()),
-                reference: f.categories.first().cloned(),
-            });
-        }
-    }
-    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-    if names != model.feature_names() {
-        return Err(InferenceError::Model(format!(
-            "the rebuilt design's columns ({}) are not the model's ({})",
-            excerpt(&names.join(", "), 400),
-            excerpt(&model.feature_names().join(", "), 400)
-        )));
-    }
-
-    let cols = names.len();
-    let mut x = vec![0.0; rows * cols];
-    let mut offset = spec.numeric.len();
-    for (j, f) in spec.numeric.iter().enumerate() {
-        for (i, v) in feature_numbers(f, batches)?.into_iter().enumerate() {
-            let v = v.unwrap_or(f.median);
-            let scaled = (v - f.center) / f.scale;
-            if !scaled.is_finite() {
-                return Err(bad_value(
-                    f.source.raw_column(),
-                    i + 1,
-                    &v.to_string(),
-                    format!("numeric feature `{}` scales it to {scaled}", f.name),
-                ));
-            }
-            x[i * cols + j] = scaled;
-            if let Some(k) = f.bin_edges.partition_point(|&e| e <= v).checked_sub(1) {
-                x[i * cols + offset + k] = 1.0;
-            }
-        }
-        offset += f.bin_edges.len();
-    }
-    let mut unseen = BTreeMap::new();
-    for f in &spec.categorical {
-        let mut missing = 0u64;
-        column_index_all(batches, f.source.raw_column())?;
-        feature_text(&f.source, batches, |i, v| {
-            let v = v.unwrap_or(&f.most_frequent);
-            match f.categories.binary_search_by(|c| c.as_str().cmp(v)) {
-                Ok(0) => {}
-                Ok(k) => x[i * cols + offset + k - 1] = 1.0,
-                Err(_) => missing += 1,
-            }
-            Ok(())
-        })?;
-        if missing > 0 {
-            unseen.insert(f.name.clone(), missing);
-        }
-        offset += f.categories.len().saturating_sub(1);
-    }
-    if model.algorithm() == "logistic_regression" {
-        check_against_predictions(model, &artifact, batches, &x, cols)?;
-    }
+    let matrix = model.design_matrix(batches)?;
+    let rows = matrix.rows;
+    let names: Vec<String> = matrix.columns.iter().map(|c| c.name.clone()).collect();
 
     let target = model.target();
     let mut y = Vec::with_capacity(rows);
@@ -430,46 +177,16 @@ pub fn design_from_model(
             Some(Clusters::from_keys(&keys))
         }
     };
-    Ok(ModelDesign { x, rows, names, columns, y, clusters, group, unseen })
-}
-
-fn column_index_all(batches: &[RecordBatch], name: &str) -> Result<(), InferenceError> {
-    for b in batches {
-        column_index(b, name)?;
-    }
-    Ok(())
-}
-
-/// The rebuilt design must score the rows exactly as the model does: `sigmoid(x · w + b)` with
-/// the model's coefficients, summed in the order esteira-train sums them.
-fn check_against_predictions(
-    model: &Model,
-    artifact: &serde_json::Value,
-    batches: &[RecordBatch],
-    x: &[f64],
-    cols: usize,
-) -> Result<(), InferenceError> {
-    let coefficients: Vec<f64> = model.feature_effects().unwrap_or_default().iter().map(|e| e.coefficient).collect();
-    let intercept = artifact.pointer("/estimator/intercept").and_then(serde_json::Value::as_f64);
-    let (Some(intercept), true) = (intercept, coefficients.len() == cols) else {
-        return Err(InferenceError::Model("the logistic regression's coefficients do not fit the design".into()));
-    };
-    let model_p = predict(model, batches)?;
-    for (i, &want) in model_p.iter().enumerate() {
-        let row = &x[i * cols..(i + 1) * cols];
-        let z: f64 = row.iter().zip(&coefficients).map(|(a, b)| a * b).sum::<f64>() + intercept;
-        let got = 1.0 / (1.0 + (-z).exp());
-        let agree = (got - want).abs() <= 1e-12;
-        if !agree {
-            return Err(InferenceError::Model(format!(
-                "the rebuilt design disagrees with the model's own feature pipeline at row {} (probability \
-                 {got} here, {want} from the model): esteira-train's features changed; update \
-                 esteira-inference's model_design.rs",
-                i + 1
-            )));
-        }
-    }
-    Ok(())
+    Ok(ModelDesign {
+        x: matrix.values,
+        rows,
+        names,
+        columns: matrix.columns,
+        y,
+        clusters,
+        group,
+        unseen: matrix.unseen,
+    })
 }
 
 #[cfg(test)]
@@ -601,20 +318,5 @@ mod tests {
         let odd = RecordBatch::try_new(batch.schema(), cols).unwrap();
         let e = design_from_model(&model, &[odd], None).unwrap_err().to_string();
         assert!(e.contains("column `descricao`, row 8") && e.contains("TRANCADO"), "{e}");
-    }
-
-    #[test]
-    fn bin_labels_are_esteira_trains() {
-        let f = NumericFeature {
-            name: "idade".into(),
-            source: Source::Column { column: "idade".into() },
-            median: 0.0,
-            _min: IgnoredAny,
-            _max: IgnoredAny,
-            center: 0.0,
-            scale: 1.0,
-            bin_edges: vec![20.0, 25.5],
-        };
-        assert_eq!(f.bin_labels(), ["< 20", "[20, 25.5)", ">= 25.5"]);
     }
 }

@@ -98,6 +98,7 @@
 
 mod columns;
 mod design;
+mod design_matrix;
 mod error;
 mod estimator;
 mod features;
@@ -112,6 +113,7 @@ mod scoring;
 mod split;
 mod stage;
 
+pub use design_matrix::{DesignMatrix, FeatureColumn};
 pub use error::TrainError;
 pub use fit::{CvPoint, CvReport, Trained, train};
 pub use lbfgs::{
