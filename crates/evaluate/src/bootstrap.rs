@@ -392,7 +392,7 @@ pub(crate) fn auc_from_group_counts(pos: &[u64], neg: &[u64]) -> Option<f64> {
     Some(twice_area as f64 / (2 * total_pos * total_neg) as f64)
 }
 
-fn percentile_interval(mut values: Vec<f64>, resamples: usize, level: f64) -> Option<Interval> {
+pub(crate) fn percentile_interval(mut values: Vec<f64>, resamples: usize, level: f64) -> Option<Interval> {
     if values.is_empty() {
         return None;
     }

@@ -41,6 +41,8 @@ pub struct OddsRatioBar {
     pub label: String,
     /// The odds ratio (must be positive and finite to be drawn).
     pub odds_ratio: f64,
+    /// Its confidence interval (low, high): drawn as a whisker, the row a forest plot's.
+    pub interval: Option<(f64, f64)>,
 }
 
 fn chart_err<E: std::fmt::Debug>(chart: &'static str) -> impl Fn(E) -> EvaluateError {
@@ -228,12 +230,19 @@ pub fn pr_svg(curve: &PrCurve, average_precision: f64, prevalence: f64) -> Resul
     })
 }
 
-/// A horizontal odds-ratio chart on a log scale: one row per bar (the first at the top), drawn
-/// from 1 (no association) to the odds ratio, above 1 in blue and below in orange. `note` is
-/// drawn instead when there is nothing to show (e.g. a random forest has no coefficients).
+/// A horizontal odds-ratio chart on a log scale, one row per bar (the first at the top). A bar
+/// without an interval is drawn from 1 (no association) to the odds ratio, above 1 in blue and
+/// below in orange; a bar with one is a forest-plot row: the point and its interval as a
+/// whisker, coloured only when the interval excludes 1 (grey otherwise), with the figures at the
+/// right. `note` is drawn instead when there is nothing to show (e.g. a random forest has no
+/// coefficients).
 pub fn odds_ratio_svg(bars: &[OddsRatioBar], title: &str, note: &str) -> Result<String, EvaluateError> {
     const CHART: &str = "effects";
-    let bars: Vec<&OddsRatioBar> = bars.iter().filter(|b| b.odds_ratio.is_finite() && b.odds_ratio > 0.0).collect();
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    let bars: Vec<&OddsRatioBar> = bars
+        .iter()
+        .filter(|b| positive(b.odds_ratio) && b.interval.is_none_or(|(l, h)| positive(l) && positive(h)))
+        .collect();
     if bars.is_empty() {
         return render(CHART, (640, 120), |root| {
             let err = chart_err(CHART);
@@ -245,17 +254,23 @@ pub fn odds_ratio_svg(bars: &[OddsRatioBar], title: &str, note: &str) -> Result<
     let n = bars.len();
     // The x axis is ln(odds ratio) on a linear scale, labelled with the ratios themselves at
     // round values: plotters' own log axis leaves narrow ranges (0.8 to 1.3) unlabelled.
-    let lo = bars.iter().map(|b| b.odds_ratio.ln()).fold(0.0_f64, f64::min);
-    let hi = bars.iter().map(|b| b.odds_ratio.ln()).fold(0.0_f64, f64::max);
+    let ends = |b: &&OddsRatioBar| {
+        let (l, h) = b.interval.unwrap_or((b.odds_ratio, b.odds_ratio));
+        [b.odds_ratio.ln(), l.ln(), h.ln()]
+    };
+    let lo = bars.iter().flat_map(ends).fold(0.0_f64, f64::min);
+    let hi = bars.iter().flat_map(ends).fold(0.0_f64, f64::max);
     let pad = ((hi - lo) * 0.08).max(0.05);
     let (lo, hi) = (lo - pad, hi + pad);
     let ticks = ratio_ticks(lo.exp(), hi.exp());
     let longest = bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(0);
     let label_area = (longest as i32 * 7 + 20).clamp(80, 380);
-    let (width, height) = (label_area + 500, 100 + 26 * n as i32);
+    let figures_area = if bars.iter().any(|b| b.interval.is_some()) { 150 } else { 0 };
+    let (width, height) = (label_area + 500 + figures_area, 100 + 26 * n as i32);
     render(CHART, (width as u32, height as u32), |root| {
         let err = chart_err(CHART);
-        let mut chart = ChartBuilder::on(root)
+        let (plot, figures) = root.split_horizontally(width - figures_area);
+        let mut chart = ChartBuilder::on(&plot)
             .caption(title, (FONT, 18))
             .margin(12)
             .x_label_area_size(44)
@@ -278,19 +293,114 @@ pub fn odds_ratio_svg(bars: &[OddsRatioBar], title: &str, note: &str) -> Result<
             text_style(13, BLACK, HPos::Center),
         ))
         .map_err(&err)?;
+        let orange = RGBColor(255, 127, 14);
         for (i, bar) in bars.iter().enumerate() {
             let row = (n - 1 - i) as f64;
-            let colour = if bar.odds_ratio >= 1.0 { MODEL_COLOUR } else { RGBColor(255, 127, 14) };
             let x = bar.odds_ratio.ln();
-            chart
-                .draw_series([
-                    PathElement::new([(0.0, row), (x, row)], colour.stroke_width(4)).into_dyn(),
-                    Circle::new((x, row), 4, colour.filled()).into_dyn(),
-                ])
-                .map_err(&err)?;
+            match bar.interval {
+                None => {
+                    let colour = if bar.odds_ratio >= 1.0 { MODEL_COLOUR } else { orange };
+                    chart
+                        .draw_series([
+                            PathElement::new([(0.0, row), (x, row)], colour.stroke_width(4)).into_dyn(),
+                            Circle::new((x, row), 4, colour.filled()).into_dyn(),
+                        ])
+                        .map_err(&err)?;
+                }
+                Some((l, h)) => {
+                    let colour = match (l > 1.0, h < 1.0) {
+                        (true, _) => MODEL_COLOUR,
+                        (_, true) => orange,
+                        _ => BASELINE_COLOUR,
+                    };
+                    let (pl, ph) = (l.ln(), h.ln());
+                    let (px, py) = chart.backend_coord(&(x, row));
+                    chart
+                        .draw_series([
+                            PathElement::new([(pl, row), (ph, row)], colour.stroke_width(2)).into_dyn(),
+                            PathElement::new([(pl, row - 0.2), (pl, row + 0.2)], colour.stroke_width(2)).into_dyn(),
+                            PathElement::new([(ph, row - 0.2), (ph, row + 0.2)], colour.stroke_width(2)).into_dyn(),
+                        ])
+                        .map_err(&err)?;
+                    root.draw(&Rectangle::new([(px - 4, py - 4), (px + 4, py + 4)], colour.filled())).map_err(&err)?;
+                    figures
+                        .draw(&Text::new(
+                            format!("{:.2} ({:.2} – {:.2})", bar.odds_ratio, l, h),
+                            (8, py),
+                            text_style(12, BLACK, HPos::Left),
+                        ))
+                        .map_err(&err)?;
+                }
+            }
             let (px, py) = chart.backend_coord(&(lo, row));
             root.draw(&Text::new(bar.label.clone(), (px - 8, py), text_style(12, BLACK, HPos::Right))).map_err(&err)?;
         }
+        Ok(())
+    })
+}
+
+/// The reliability diagram: observed against mean predicted rate of the positive class per
+/// probability bin (one line per set of probabilities, e.g. the model's and the calibrated
+/// ones), the diagonal a perfectly calibrated model follows, and each bin's row count as a bar
+/// along the bottom (the model's, scaled to the largest).
+pub fn reliability_svg(
+    series: &[(&str, &[crate::calibration::ReliabilityBin])],
+    positive: &str,
+) -> Result<String, EvaluateError> {
+    const CHART: &str = "reliability";
+    let colours = [MODEL_COLOUR, RGBColor(44, 160, 44), RGBColor(255, 127, 14)];
+    render(CHART, (520, 500), |root| {
+        let err = chart_err(CHART);
+        let mut chart = ChartBuilder::on(root)
+            .caption("Reliability diagram", (FONT, 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)
+            .map_err(&err)?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("mean predicted P({positive})"))
+            .y_desc(format!("observed share {positive}"))
+            .x_label_formatter(&|v| format!("{v:.1}"))
+            .y_label_formatter(&|v| format!("{v:.1}"))
+            .draw()
+            .map_err(&err)?;
+        if let Some((_, bins)) = series.first() {
+            let most = bins.iter().map(|b| b.count).max().unwrap_or(0).max(1) as f64;
+            let bar = RGBColor(215, 222, 232);
+            chart
+                .draw_series(bins.iter().filter(|b| b.count > 0).map(|b| {
+                    let h = 0.15 * b.count as f64 / most;
+                    Rectangle::new([(b.lower + 0.005, 0.0), (b.upper - 0.005, h)], bar.filled())
+                }))
+                .map_err(&err)?
+                .label("rows per bin (scaled)")
+                .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 20, y + 4)], bar.filled()));
+        }
+        chart
+            .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BASELINE_COLOUR.stroke_width(1)))
+            .map_err(&err)?
+            .label("perfectly calibrated")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BASELINE_COLOUR.stroke_width(1)));
+        for (k, (name, bins)) in series.iter().enumerate() {
+            let colour = colours[k % colours.len()];
+            let points: Vec<(f64, f64)> =
+                bins.iter().filter_map(|b| Some((b.mean_predicted?, b.observed_rate?))).collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+                .map_err(&err)?
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
+            chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, colour.filled()))).map_err(&err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .border_style(BLACK)
+            .background_style(WHITE)
+            .draw()
+            .map_err(&err)?;
         Ok(())
     })
 }
@@ -333,9 +443,14 @@ mod tests {
         let pr = precision_recall_curve(&y, &s).unwrap();
         let cm = ConfusionMatrix { tn: 30, fp: 10, fn_: 20, tp: 140 };
         let bars = vec![
-            OddsRatioBar { label: "sexo: M".into(), odds_ratio: 0.8 },
-            OddsRatioBar { label: "renda".into(), odds_ratio: 1.3 },
+            OddsRatioBar { label: "sexo: M".into(), odds_ratio: 0.8, interval: None },
+            OddsRatioBar { label: "renda".into(), odds_ratio: 1.3, interval: None },
         ];
+        let forest = vec![
+            OddsRatioBar { label: "sexo: M vs F".into(), odds_ratio: 0.8, interval: Some((0.7, 0.9)) },
+            OddsRatioBar { label: "raca: Preta vs Branca".into(), odds_ratio: 1.1, interval: Some((0.9, 1.3)) },
+        ];
+        let bins = crate::calibration::reliability(&y, &s, 5).unwrap();
         let draw = || {
             [
                 confusion_heatmap_svg(&cm, "FALHOU", "APROVADO").unwrap(),
@@ -343,6 +458,8 @@ mod tests {
                 pr_svg(&pr, 0.8, 0.5).unwrap(),
                 odds_ratio_svg(&bars, "Odds ratios", "").unwrap(),
                 odds_ratio_svg(&[], "Odds ratios", "no coefficients").unwrap(),
+                odds_ratio_svg(&forest, "Odds ratios with 95 % intervals", "").unwrap(),
+                reliability_svg(&[("model", &bins)], "APROVADO").unwrap(),
             ]
         };
         let first = draw();
@@ -357,6 +474,10 @@ mod tests {
         assert_eq!(ratio_ticks(0.7, 1.4), vec![0.7, 0.8, 0.9, 1.0, 1.1, 1.25]);
         assert_eq!(ratio_ticks(0.15, 3.0), vec![0.2, 0.5, 1.0, 2.0]);
         assert!(first[4].contains("no coefficients"));
+        assert!(first[5].contains("0.80 (0.70 – 0.90)") && first[5].contains("raca: Preta vs Branca"));
+        // Excluding 1: coloured; including it: grey.
+        assert!(first[5].contains("#1F77B4") || first[5].contains("#FF7F0E"), "{}", first[5]);
+        assert!(first[6].contains("Reliability diagram") && first[6].contains("perfectly calibrated"));
     }
 
     #[test]

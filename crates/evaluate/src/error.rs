@@ -63,6 +63,9 @@ pub enum EvaluateError {
     /// Loading the model or predicting with it failed.
     #[error("model: {0}")]
     Model(#[from] esteira_train::TrainError),
+    /// The inference model (effects with intervals) or Platt scaling could not be fitted.
+    #[error("inference model: {0}")]
+    Inference(#[from] esteira_inference::InferenceError),
     /// Drawing a chart failed.
     #[error("chart `{chart}`: {message}")]
     Chart {

@@ -8,7 +8,13 @@
 //! - [`bootstrap_intervals`]: seeded percentile-bootstrap 95 % intervals for ROC AUC and
 //!   balanced accuracy; [`majority_baseline`]: sklearn's `DummyClassifier(strategy="prior")`.
 //! - [`permutation_importance`]: ROC AUC drop when one raw input column is shuffled.
-//! - [`charts`]: byte-stable SVG charts (confusion heat map, ROC, precision-recall, odds ratios).
+//! - [`fit_effects`]: the study's effects with honest intervals — the inference model
+//!   (esteira-inference: unpenalised, unweighted maximum likelihood on the model's own design,
+//!   fitted on the training split) with standard errors clustered by student, Holm/BH adjusted.
+//! - [`calibration`]: reliability table, expected calibration error with a bootstrap interval,
+//!   and Platt scaling fitted on the training split (the `calibration` output `serve` applies).
+//! - [`charts`]: byte-stable SVG charts (confusion heat map, ROC, precision-recall, the effects'
+//!   forest plot, the reliability diagram).
 //! - [`render_html`]: a self-contained HTML report; [`evaluate_model`] does everything for an
 //!   esteira-train model, and [`EvaluateStage`] is the `evaluate` pipeline stage.
 //!
@@ -21,6 +27,7 @@
 //! | `permutation_repeats` (0 = no importance) | 5 | 1 000 | [`MAX_PERMUTATION_REPEATS`] |
 //! | `chart_effects` (odds ratios drawn) | 30 | 1 000 | [`MAX_CHART_EFFECTS`] |
 //! | `seed` | 0 | any `u64` | |
+//! | `group` (the inference model's clusters) | the model's group column | | |
 //!
 //! Metrics on plain slices, no model needed:
 //!
@@ -44,7 +51,11 @@
 #![forbid(unsafe_code)]
 
 mod bootstrap;
+pub mod calibration;
+mod calibration_html;
 pub mod charts;
+mod effects;
+mod effects_html;
 mod error;
 mod evaluation;
 mod importance;
@@ -54,6 +65,11 @@ mod report;
 mod stage;
 
 pub use bootstrap::{BootstrapIntervals, Interval, bootstrap_intervals};
+pub use calibration::{
+    CALIBRATION_BINS, CALIBRATOR_FORMAT, Calibration, CalibrationSet, Calibrator, Platt, ReliabilityBin,
+    expected_calibration_error, reliability,
+};
+pub use effects::{Effect, Effects, fit_effects};
 pub use error::EvaluateError;
 pub use evaluation::{
     Baseline, MetricSet, PriorSource, ScoreEvaluation, evaluate_scores, majority_baseline, metric_set,
@@ -61,8 +77,8 @@ pub use evaluation::{
 pub use importance::{ColumnImportance, permutation_importance};
 pub use model_eval::{
     EvaluateParams, EvaluationOutput, MAX_BOOTSTRAP, MAX_CHART_EFFECTS, MAX_PERMUTATION_REPEATS,
-    PREDICTED_CLASS_COLUMN, TRUE_CLASS_COLUMN, draw_charts, evaluate_model, labels, predictions_table,
-    probability_column, training_prior,
+    PREDICTED_CLASS_COLUMN, TRUE_CLASS_COLUMN, draw_charts, evaluate_model, evaluate_model_on, labels,
+    predictions_table, probability_column, training_prior,
 };
 pub use report::{Charts, Evaluation, METRICS_FORMAT, OddsRatio, effect_label, escape_html, render_html, verdict};
 pub use stage::{EvaluateStage, KIND, register};

@@ -8,7 +8,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use esteira_train::Model;
 use serde::{Deserialize, Serialize};
 
-use crate::charts::{OddsRatioBar, confusion_heatmap_svg, odds_ratio_svg, pr_svg, roc_svg};
+use crate::calibration::{CALIBRATION_BINS, CALIBRATOR_FORMAT, Calibration, Calibrator, calibration_set, fit_platt};
+use crate::charts::{OddsRatioBar, confusion_heatmap_svg, odds_ratio_svg, pr_svg, reliability_svg, roc_svg};
+use crate::effects::{Effects, fit_effects};
 use crate::evaluation::evaluate_scores;
 use crate::importance::model_permutation_importance;
 use crate::metrics::{precision_recall_curve, roc_auc, roc_curve};
@@ -37,11 +39,14 @@ pub struct EvaluateParams {
     pub permutation_repeats: usize,
     /// Largest odds ratios drawn in the chart (the table lists all).
     pub chart_effects: usize,
+    /// The column the inference model's standard errors are clustered by (a student's
+    /// enrolments); `None`: the model's own group column, if it has one.
+    pub group: Option<String>,
 }
 
 impl Default for EvaluateParams {
     fn default() -> Self {
-        Self { bootstrap: 1000, seed: 0, permutation_repeats: 5, chart_effects: 30 }
+        Self { bootstrap: 1000, seed: 0, permutation_repeats: 5, chart_effects: 30, group: None }
     }
 }
 
@@ -85,6 +90,8 @@ pub struct EvaluationOutput {
     pub charts: Charts,
     /// The HTML report.
     pub report_html: String,
+    /// The calibrator `serve` applies (the `calibration` output).
+    pub calibrator: Calibrator,
     /// The test rows with `true_class`, `probability_<positive>` and `predicted_class` appended.
     pub predictions: RecordBatch,
 }
@@ -140,7 +147,51 @@ pub fn evaluate_model(
     batches: &[RecordBatch],
     params: &EvaluateParams,
 ) -> Result<EvaluationOutput, EvaluateError> {
-    Ok(evaluate_model_with(model, schema, batches, params, |_| ())?.0)
+    Ok(evaluate_model_with(model, schema, batches, None, params, |_| ())?.0)
+}
+
+/// [`evaluate_model`] with the training split `train` too: the effects of the inference model
+/// with clustered intervals ([`fit_effects`]) and Platt scaling fitted on the training rows.
+pub fn evaluate_model_on(
+    model: &Model,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    train: &[RecordBatch],
+    params: &EvaluateParams,
+) -> Result<EvaluationOutput, EvaluateError> {
+    Ok(evaluate_model_with(model, schema, batches, Some(train), params, |_| ())?.0)
+}
+
+/// What is learnt from the training split: the effects, and Platt scaling with its row count
+/// (or why it is withheld).
+struct FromTraining {
+    effects: Effects,
+    platt: Result<(crate::calibration::Platt, usize), String>,
+}
+
+fn from_training(model: &Model, train: &[RecordBatch], params: &EvaluateParams) -> Result<FromTraining, EvaluateError> {
+    let (effects, platt) = rayon::join(
+        || fit_effects(model, train, params.group.as_deref()),
+        || -> Result<_, EvaluateError> {
+            if model.algorithm() != "logistic_regression" {
+                return Ok(Err(format!(
+                    "a {}'s probabilities on its own training rows are overfitted, so a calibrator fitted on them \
+                     would be wrong on new rows",
+                    model.algorithm().replace('_', " ")
+                )));
+            }
+            let batch = arrow::compute::concat_batches(&model_schema(train)?, train)
+                .map_err(|e| EvaluateError::arrow("joining the training table's batches", e))?;
+            let y = labels(&batch, model.target(), model.positive_class(), model.negative_class())?;
+            let p = model.encode(std::slice::from_ref(&batch))?.probabilities()?;
+            Ok(fit_platt(&y, &p)?.map(|platt| (platt, y.len())))
+        },
+    );
+    Ok(FromTraining { effects: effects?, platt: platt? })
+}
+
+fn model_schema(batches: &[RecordBatch]) -> Result<SchemaRef, EvaluateError> {
+    batches.first().map(RecordBatch::schema).ok_or(EvaluateError::Empty { metric: "evaluate (the training table)" })
 }
 
 /// [`evaluate_model`], running `beside(predictions)` (e.g. encoding the predictions output)
@@ -149,6 +200,7 @@ pub(crate) fn evaluate_model_with<T: Send>(
     model: &Model,
     schema: &SchemaRef,
     batches: &[RecordBatch],
+    train: Option<&[RecordBatch]>,
     params: &EvaluateParams,
     beside: impl FnOnce(&RecordBatch) -> T + Send,
 ) -> Result<(EvaluationOutput, T), EvaluateError> {
@@ -170,34 +222,49 @@ pub(crate) fn evaluate_model_with<T: Send>(
     // The bootstrap, the permutations and `beside` are independent (the first two parallel
     // inside).
     let reference = if params.permutation_repeats > 0 { roc_auc(&y, &scores).ok() } else { None };
-    let ((score_eval, importance), beside) = rayon::join(
+    let (((score_eval, importance), beside), learnt) = rayon::join(
         || {
             rayon::join(
-                || evaluate_scores(&y, &scores, threshold, training_prior(model), params.bootstrap, params.seed),
                 || {
-                    let Some(reference) = reference else {
-                        return Ok(Vec::new());
-                    };
-                    let columns: Vec<String> = model
-                        .input_columns()
-                        .into_iter()
-                        .map(|c| c.name)
-                        .filter(|name| batch.schema().index_of(name).is_ok())
-                        .collect();
-                    model_permutation_importance(
-                        &batch,
-                        &encoded,
-                        &columns,
-                        &y,
-                        params.permutation_repeats,
-                        params.seed,
-                        reference,
+                    rayon::join(
+                        || {
+                            evaluate_scores(
+                                &y,
+                                &scores,
+                                threshold,
+                                training_prior(model),
+                                params.bootstrap,
+                                params.seed,
+                            )
+                        },
+                        || {
+                            let Some(reference) = reference else {
+                                return Ok(Vec::new());
+                            };
+                            let columns: Vec<String> = model
+                                .input_columns()
+                                .into_iter()
+                                .map(|c| c.name)
+                                .filter(|name| batch.schema().index_of(name).is_ok())
+                                .collect();
+                            model_permutation_importance(
+                                &batch,
+                                &encoded,
+                                &columns,
+                                &y,
+                                params.permutation_repeats,
+                                params.seed,
+                                reference,
+                            )
+                        },
                     )
                 },
+                || predictions.as_ref().ok().map(beside),
             )
         },
-        || predictions.as_ref().ok().map(beside),
+        || train.map(|t| from_training(model, t, params)).transpose(),
     );
+    let learnt = learnt?;
     let score_eval = score_eval?;
     let importance = importance?;
 
@@ -206,6 +273,33 @@ pub(crate) fn evaluate_model_with<T: Send>(
         v.sort_by(|a, b| b.coefficient.abs().total_cmp(&a.coefficient.abs()).then_with(|| a.feature.cmp(&b.feature)));
         v
     });
+
+    // Calibration on the test split: the model's probabilities, and the calibrated ones when a
+    // calibrator was fitted on the training split. The ECE interval's stream is the seed's own.
+    let calibration_seed = params.seed ^ 0xCA11_B4A7_E0CE_0001;
+    let model_calibration = calibration_set(&y, &scores, CALIBRATION_BINS, params.bootstrap, calibration_seed)?;
+    let (platt, platt_rows, withheld) = match learnt.as_ref().map(|l| &l.platt) {
+        Some(Ok((platt, rows))) => (Some(*platt), *rows, None),
+        Some(Err(reason)) => (None, 0, Some(reason.clone())),
+        None => (None, 0, Some("no training split was given to fit it on".to_owned())),
+    };
+    let calibrated = match platt {
+        Some(platt) => {
+            let p: Vec<f64> = scores.iter().map(|&v| platt.apply(v)).collect();
+            Some(calibration_set(&y, &p, CALIBRATION_BINS, params.bootstrap, calibration_seed)?)
+        }
+        None => None,
+    };
+    let calibration =
+        Calibration { bins: CALIBRATION_BINS, model: model_calibration, platt, platt_rows, calibrated, withheld };
+    let calibrator = Calibrator {
+        format: CALIBRATOR_FORMAT.to_owned(),
+        method: "platt".to_owned(),
+        platt: calibration.platt,
+        withheld: calibration.withheld.clone(),
+        positive_class: pos.to_owned(),
+        fitted_rows: calibration.platt_rows,
+    };
 
     let evaluation = Evaluation {
         format: METRICS_FORMAT.to_owned(),
@@ -220,6 +314,8 @@ pub(crate) fn evaluate_model_with<T: Send>(
         permutation_seed: params.seed,
         unseen_categories: encoded.unseen().clone(),
         training: model.training().clone(),
+        effects: learnt.map(|l| l.effects),
+        calibration,
     };
     let charts = draw_charts(&evaluation, &y, &scores, params.chart_effects)?;
     let report_html = render_html(&evaluation, &charts);
@@ -232,7 +328,7 @@ pub(crate) fn evaluate_model_with<T: Send>(
     );
     // `beside` ran whenever the predictions were built.
     let beside = beside.ok_or_else(|| EvaluateError::Empty { metric: "evaluate (predictions)" })?;
-    Ok((EvaluationOutput { evaluation, charts, report_html, predictions }, beside))
+    Ok((EvaluationOutput { evaluation, charts, report_html, calibrator, predictions }, beside))
 }
 
 /// Draws the four charts of an evaluation from the labels and scores it was computed on.
@@ -253,13 +349,14 @@ pub fn draw_charts(
         Some(ap) => pr_svg(&precision_recall_curve(y_true, scores)?, ap, s.prevalence)?,
         None => odds_ratio_svg(&[], "Precision-recall curve", "undefined: the test split holds no positive row")?,
     };
-    let effects = match &evaluation.odds_ratios {
-        Some(all) if !all.is_empty() => {
+    let effects = match (&evaluation.effects, &evaluation.odds_ratios) {
+        (Some(fx), _) => forest(fx, pos, chart_effects)?,
+        (None, Some(all)) if !all.is_empty() => {
             let shown = all.len().min(chart_effects);
             let mut bars: Vec<OddsRatioBar> = all
                 .iter()
                 .take(shown)
-                .map(|e| OddsRatioBar { label: effect_label(e), odds_ratio: e.odds_ratio })
+                .map(|e| OddsRatioBar { label: effect_label(e), odds_ratio: e.odds_ratio, interval: None })
                 .collect();
             bars.sort_by(|a, b| b.odds_ratio.total_cmp(&a.odds_ratio).then_with(|| a.label.cmp(&b.label)));
             let title = if shown < all.len() {
@@ -275,7 +372,44 @@ pub fn draw_charts(
             &format!("the {} model has no coefficients", evaluation.algorithm.replace('_', " ")),
         )?,
     };
-    Ok(Charts { confusion, roc, pr, effects })
+    let c = &evaluation.calibration;
+    let mut series: Vec<(&str, &[crate::calibration::ReliabilityBin])> = vec![("model", &c.model.reliability)];
+    if let Some(cal) = &c.calibrated {
+        series.push(("Platt-calibrated", &cal.reliability));
+    }
+    let reliability = reliability_svg(&series, pos)?;
+    Ok(Charts { confusion, roc, pr, effects, reliability })
+}
+
+/// The forest plot of the inference model's effects: the `shown` largest by |log odds ratio|,
+/// ordered by odds ratio, each with its interval under the report's covariance.
+fn forest(fx: &Effects, pos: &str, shown: usize) -> Result<String, EvaluateError> {
+    let mut estimated: Vec<(f64, OddsRatioBar)> = fx
+        .effects
+        .iter()
+        .filter_map(|e| {
+            let u = e.interval(fx.covariance)?;
+            Some((
+                e.estimate?.abs(),
+                OddsRatioBar {
+                    label: e.label(),
+                    odds_ratio: e.odds_ratio?,
+                    interval: Some((u.odds_ratio_low, u.odds_ratio_high)),
+                },
+            ))
+        })
+        .collect();
+    let total = estimated.len();
+    estimated.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.label.cmp(&b.1.label)));
+    let mut bars: Vec<OddsRatioBar> = estimated.into_iter().take(shown).map(|(_, b)| b).collect();
+    bars.sort_by(|a, b| b.odds_ratio.total_cmp(&a.odds_ratio).then_with(|| a.label.cmp(&b.label)));
+    let level = format!("{:.0} %", 100.0 * fx.confidence);
+    let title = if bars.len() < total {
+        format!("Odds ratios of {pos}, {level} intervals (the {} largest of {total})", bars.len())
+    } else {
+        format!("Odds ratios of {pos}, {level} intervals")
+    };
+    odds_ratio_svg(&bars, &title, "no effect could be estimated (see the report's warnings)")
 }
 
 /// The test rows with the true class, P(positive) and the decision appended.

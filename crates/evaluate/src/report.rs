@@ -6,11 +6,16 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::Interval;
+use crate::calibration::Calibration;
+use crate::calibration_html::calibration_section;
+use crate::effects::Effects;
+use crate::effects_html::{effects_section, effects_verdict};
 use crate::evaluation::{MetricSet, ScoreEvaluation};
 use crate::importance::ColumnImportance;
 
-/// The `format` field of every metrics document this crate writes (2 added `training`).
-pub const METRICS_FORMAT: &str = "esteira-evaluate-metrics/2";
+/// The `format` field of every metrics document this crate writes (2 added `training`, 3
+/// `effects` and `calibration`).
+pub const METRICS_FORMAT: &str = "esteira-evaluate-metrics/3";
 
 /// One logistic-regression coefficient read as an odds ratio of the positive class: the
 /// model's own [`esteira_train::FeatureEffect`].
@@ -53,9 +58,14 @@ pub struct Evaluation {
     pub unseen_categories: BTreeMap<String, u64>,
     /// How the model was trained (from the model artifact: training rows only).
     pub training: esteira_train::TrainingSummary,
+    /// The inference model's effects with their intervals, fitted on the training split;
+    /// `None` when no training split was given.
+    pub effects: Option<Effects>,
+    /// Calibration on the test split, before and after Platt scaling.
+    pub calibration: Calibration,
 }
 
-/// The four charts, as SVG documents.
+/// The five charts, as SVG documents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charts {
     /// Confusion heat map.
@@ -64,8 +74,10 @@ pub struct Charts {
     pub roc: String,
     /// Precision-recall curve.
     pub pr: String,
-    /// Odds-ratio chart.
+    /// Odds-ratio chart (a forest plot with the inference model's intervals).
     pub effects: String,
+    /// Reliability diagram.
+    pub reliability: String,
 }
 
 pub use esteira_core::escape_html;
@@ -76,7 +88,7 @@ fn inline_svg(svg: &str) -> String {
     svg.replacen(r#" xmlns="http://www.w3.org/2000/svg""#, "", 1)
 }
 
-fn f3(v: f64) -> String {
+pub(crate) fn f3(v: f64) -> String {
     format!("{v:.3}")
 }
 
@@ -144,6 +156,10 @@ pub fn verdict(e: &Evaluation) -> String {
             .to_owned()
     };
     out.push_str(&strength);
+    if let Some(fx) = &e.effects {
+        out.push(' ');
+        out.push_str(&effects_verdict(fx, pos));
+    }
     if s.model.accuracy < s.baseline.metrics.accuracy {
         let _ = write!(
             out,
@@ -296,20 +312,35 @@ pub fn render_html(e: &Evaluation, charts: &Charts) -> String {
     );
 
     let _ = writeln!(o, "<h2>Which characteristics are associated with {pos}?</h2>");
+    if let Some(fx) = &e.effects {
+        o.push_str(&effects_section(fx, &e.positive_class, &inline_svg(&charts.effects)));
+    }
     match &e.odds_ratios {
         Some(effects) if !effects.is_empty() => {
-            let _ = write!(
-                o,
+            let intro = format!(
                 "<p>The logistic regression's coefficients as odds ratios: how the odds of {pos} multiply for a \
                  row in the category compared with a row in the reference category (one-hot features), or per \
                  unit of the scaled feature (one standard deviation with standard scaling) for numeric features, \
                  other features held equal. Associations, not causes; \
-                 with a weak model, small ratios are within noise.{}</p>\n<figure>{}</figure>\n",
+                 with a weak model, small ratios are within noise.{}</p>\n",
                 binned_note(effects),
-                inline_svg(&charts.effects)
             );
-            o.push_str(&effects_table(effects));
+            if e.effects.is_some() {
+                // The predictive model's own ratios are penalised and class-balanced, with no
+                // uncertainty: kept for reference, below the inference model's.
+                let _ = write!(
+                    o,
+                    "<details><summary>The predictive model's own odds ratios (penalised and class-balanced, no \
+                     intervals)</summary>\n{intro}"
+                );
+                o.push_str(&effects_table(effects));
+                o.push_str("</details>\n");
+            } else {
+                let _ = writeln!(o, "{intro}<figure>{}</figure>", inline_svg(&charts.effects));
+                o.push_str(&effects_table(effects));
+            }
         }
+        _ if e.effects.is_some() => {}
         _ => {
             let _ = writeln!(
                 o,
@@ -320,6 +351,7 @@ pub fn render_html(e: &Evaluation, charts: &Charts) -> String {
         }
     }
     o.push_str(&importance_table(e));
+    o.push_str(&calibration_section(e, &inline_svg(&charts.reliability)));
     o.push_str(&training_table(e));
     if !e.unseen_categories.is_empty() {
         o.push_str(
@@ -512,6 +544,22 @@ pub(crate) mod tests {
             permutation_repeats: 1,
             permutation_seed: 0,
             unseen_categories: BTreeMap::from([("cidade_origem".into(), 3)]),
+            calibration: Calibration {
+                bins: 10,
+                model: crate::calibration::calibration_set(
+                    &y,
+                    &s.iter().map(|v| v.min(1.0)).collect::<Vec<_>>(),
+                    10,
+                    0,
+                    0,
+                )
+                .unwrap(),
+                platt: None,
+                platt_rows: 0,
+                calibrated: None,
+                withheld: Some("no training split was given to fit it on".into()),
+            },
+            effects: None,
             training: esteira_train::TrainingSummary {
                 data_hash: "ab12cd34ef56ab12cd34".into(),
                 rows: 1000,
@@ -527,7 +575,7 @@ pub(crate) mod tests {
 
     fn charts() -> Charts {
         let svg = r#"<svg width="10" height="10" viewBox="0 0 10 10" xmlns="http://www.w3.org/2000/svg"><rect/></svg>"#;
-        Charts { confusion: svg.into(), roc: svg.into(), pr: svg.into(), effects: svg.into() }
+        Charts { confusion: svg.into(), roc: svg.into(), pr: svg.into(), effects: svg.into(), reliability: svg.into() }
     }
 
     #[test]
@@ -536,7 +584,7 @@ pub(crate) mod tests {
         let html = render_html(&e, &charts());
         assert!(!html.contains("http://") && !html.contains("https://"), "external reference in the report");
         assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("src="));
-        assert_eq!(html.matches("<svg").count(), 4);
+        assert_eq!(html.matches("<svg").count(), 5);
         assert!(html.contains("Branca &lt;&amp;&gt;"));
         assert!(html.contains("cidade_origem"));
         assert!(html.contains("majority baseline"));

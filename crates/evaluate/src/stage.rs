@@ -10,8 +10,11 @@ use crate::model_eval::{EvaluateParams, evaluate_model_with};
 pub const KIND: &str = "evaluate";
 
 /// Evaluates a model (input `model`, the esteira-train JSON artifact) on a test split (input
-/// `test`, Parquet). Outputs `metrics` (json), `report` (html), `predictions` (parquet) and
-/// the charts `confusion`, `roc`, `pr`, `effects` (svg).
+/// `test`, Parquet), and fits on the training split (input `train`, the table the model was
+/// trained on) the inference model behind the effects' intervals and the Platt calibrator.
+/// Outputs `metrics` (json), `report` (html), `predictions` (parquet), `inference` (json: the
+/// effects with every figure), `calibration` (json: the calibrator `serve` applies) and the
+/// charts `confusion`, `roc`, `pr`, `effects` (a forest plot), `reliability` (svg).
 #[derive(Debug, Clone)]
 pub struct EvaluateStage {
     params: EvaluateParams,
@@ -47,11 +50,14 @@ impl Stage for EvaluateStage {
         // 4: metrics format 2 (names that field); "after outlier removal" only when rows were.
         // 5: numeric text in the test split is read by esteira_core::parse_number (through
         //    esteira-train's predict, as train 7 reads it): `1.500` is rejected as ambiguous.
-        "5"
+        // 6: input `train`; the inference model's effects with clustered intervals (forest plot,
+        //    `inference` output), calibration (reliability diagram, ECE, Platt `calibration`
+        //    output), metrics format 3.
+        "6"
     }
 
     fn inputs(&self) -> Vec<String> {
-        vec!["model".into(), "test".into()]
+        vec!["model".into(), "test".into(), "train".into()]
     }
 
     fn outputs(&self) -> Vec<OutputSpec> {
@@ -63,6 +69,9 @@ impl Stage for EvaluateStage {
             OutputSpec::new("roc", "svg"),
             OutputSpec::new("pr", "svg"),
             OutputSpec::new("effects", "svg"),
+            OutputSpec::new("reliability", "svg"),
+            OutputSpec::new("inference", "json"),
+            OutputSpec::new("calibration", "json"),
         ]
     }
 
@@ -75,10 +84,11 @@ impl Stage for EvaluateStage {
         let model = Model::from_json(&ctx.read_bytes("model")?)
             .map_err(|e| StageError::msg(format!("input `model` ({}): {e}", model_path.display())))?;
         let (schema, batches) = ctx.read_table("test")?;
-        ctx.progress().set_message("scoring the test split");
+        let (_, train) = ctx.read_table("train")?;
+        ctx.progress().set_message("scoring the test split, fitting the inference model");
         // The predictions are encoded as Parquet (what `write_table` writes) while the bootstrap
         // runs.
-        let (out, predictions) = evaluate_model_with(&model, &schema, &batches, &self.params, |p| {
+        let (out, predictions) = evaluate_model_with(&model, &schema, &batches, Some(&train), &self.params, |p| {
             esteira_core::table::write_parquet(Vec::new(), &p.schema(), std::slice::from_ref(p))
         })?;
         let s = &out.evaluation.scores;
@@ -100,13 +110,26 @@ impl Stage for EvaluateStage {
             ctx.metric("balanced_accuracy_lower", i.lower);
             ctx.metric("balanced_accuracy_upper", i.upper);
         }
+        let c = &out.evaluation.calibration;
+        ctx.metric("ece", c.model.ece);
+        if let Some(cal) = &c.calibrated {
+            ctx.metric("ece_calibrated", cal.ece);
+            ctx.metric("brier_score_calibrated", cal.brier_score);
+        }
+        if let Some(fx) = &out.evaluation.effects {
+            ctx.metric("effects_excluding_one", fx.distinguishable().count());
+            ctx.metric("inference_converged", fx.converged);
+        }
         ctx.write_json("metrics", &out.evaluation)?;
+        ctx.write_json("inference", &out.evaluation.effects)?;
+        ctx.write_json("calibration", &out.calibrator)?;
         ctx.write_bytes("report", out.report_html.as_bytes())?;
         ctx.write_bytes("predictions", &predictions?)?;
         ctx.write_bytes("confusion", out.charts.confusion.as_bytes())?;
         ctx.write_bytes("roc", out.charts.roc.as_bytes())?;
         ctx.write_bytes("pr", out.charts.pr.as_bytes())?;
         ctx.write_bytes("effects", out.charts.effects.as_bytes())?;
+        ctx.write_bytes("reliability", out.charts.reliability.as_bytes())?;
         Ok(())
     }
 }
@@ -115,8 +138,9 @@ impl Stage for EvaluateStage {
 pub fn register(registry: &mut Registry) {
     registry.register(StageFactory {
         kind: KIND,
-        summary: "metrics (sklearn-exact) with bootstrap intervals and a majority baseline, odds ratios, \
-                  permutation importance, SVG charts and an HTML report",
+        summary: "metrics (sklearn-exact) with bootstrap intervals and a majority baseline, odds ratios with \
+                  clustered intervals (inference model on the training split), calibration (reliability, ECE, \
+                  Platt), permutation importance, SVG charts and an HTML report",
         build: |params| Ok(Box::new(EvaluateStage::from_params(params)?)),
     });
 }

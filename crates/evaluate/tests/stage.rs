@@ -51,15 +51,23 @@ fn params(grid: Vec<GridEntry>) -> TrainParams {
 fn run_stage(
     store: &Arc<LocalStore>,
     model_json: &[u8],
+    train: &RecordBatch,
     test: &RecordBatch,
     stage_params: serde_json::Value,
 ) -> StageOutcome {
     let model = store.put_bytes(model_json).unwrap();
-    let mut parquet = Vec::new();
-    esteira_core::table::write_parquet(&mut parquet, &test.schema(), std::slice::from_ref(test)).unwrap();
-    let table = store.put_bytes(&parquet).unwrap();
+    let put_table = |t: &RecordBatch| {
+        let mut parquet = Vec::new();
+        esteira_core::table::write_parquet(&mut parquet, &t.schema(), std::slice::from_ref(t)).unwrap();
+        store.put_bytes(&parquet).unwrap()
+    };
+    let (train, table) = (put_table(train), put_table(test));
     let input = |hash: ContentHash| InputArtifact { hash, path: store.object_path(&hash).unwrap() };
-    let inputs = BTreeMap::from([("model".to_owned(), input(model)), ("test".to_owned(), input(table))]);
+    let inputs = BTreeMap::from([
+        ("model".to_owned(), input(model)),
+        ("test".to_owned(), input(table)),
+        ("train".to_owned(), input(train)),
+    ]);
     let mut registry = esteira_core::Registry::new();
     register(&mut registry);
     let stage = registry.build("evaluate", stage_params).unwrap();
@@ -76,12 +84,14 @@ fn read(store: &LocalStore, out: &StageOutcome, name: &str) -> Vec<u8> {
 fn logistic_model_beats_the_baseline_and_outputs_are_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(LocalStore::open(dir.path()).unwrap());
+    let training = students(600, 1);
     let trained =
-        train(&params(vec![GridEntry::LogisticRegression { alpha: vec![1.0] }]), &[students(600, 1)], "t").unwrap();
+        train(&params(vec![GridEntry::LogisticRegression { alpha: vec![1.0] }]), std::slice::from_ref(&training), "t")
+            .unwrap();
     let model_json = trained.model.to_json();
     let test = students(400, 2);
     let stage_params = serde_json::json!({"bootstrap": 200, "seed": 5, "permutation_repeats": 2});
-    let out = run_stage(&store, &model_json, &test, stage_params.clone());
+    let out = run_stage(&store, &model_json, &training, &test, stage_params.clone());
 
     let eval: Evaluation = serde_json::from_slice(&read(&store, &out, "metrics")).unwrap();
     let s = &eval.scores;
@@ -103,10 +113,38 @@ fn logistic_model_beats_the_baseline_and_outputs_are_deterministic() {
     let raca = imp.iter().find(|c| c.column == "raca").unwrap();
     assert!(raca.mean_drop < imp[0].mean_drop / 4.0, "{imp:?}");
 
+    // The inference model recovers the planted effects within their intervals: M against F is
+    // -1.0 on the log-odds scale, race none (no group column here: naive errors).
+    let fx = eval.effects.as_ref().unwrap();
+    assert_eq!(fx.covariance, esteira_inference::Covariance::Naive);
+    assert!(fx.converged && fx.warnings.is_empty(), "{:?}", fx.warnings);
+    let m = fx.effects.iter().find(|e| e.name == "sexo=M").unwrap();
+    let u = m.naive.unwrap();
+    assert!(u.ci_low < -1.0 && -1.0 < u.ci_high, "{m:?}");
+    assert_eq!(m.excludes_one(fx.covariance), Some(true));
+    for e in fx.effects.iter().filter(|e| e.feature == "raca") {
+        let u = e.naive.unwrap();
+        assert!(u.ci_low < 0.0 && 0.0 < u.ci_high, "{e:?}");
+    }
+    let inference: Option<esteira_evaluate::Effects> =
+        serde_json::from_slice(&read(&store, &out, "inference")).unwrap();
+    assert_eq!(inference.as_ref(), Some(fx));
+    // Calibration: Platt fitted on the training rows, ECE with an interval.
+    let c = &eval.calibration;
+    assert!(c.platt.is_some() && c.platt_rows == 600, "{:?}", c.withheld);
+    let i = c.model.ece_interval.unwrap();
+    assert!(i.lower <= i.upper && (0.0..=1.0).contains(&c.model.ece));
+    assert_eq!(c.model.reliability.iter().map(|b| b.count).sum::<usize>(), 400);
+    let calibrator: esteira_evaluate::Calibrator = serde_json::from_slice(&read(&store, &out, "calibration")).unwrap();
+    assert_eq!(calibrator.platt, c.platt);
+    assert_eq!(out.metrics["ece"], serde_json::json!(c.model.ece));
+
     let html = String::from_utf8(read(&store, &out, "report")).unwrap();
     assert!(!html.contains("http://") && !html.contains("https://"));
     assert!(html.contains("<svg") && html.contains("majority baseline") && html.contains("renda"));
-    for chart in ["confusion", "roc", "pr", "effects"] {
+    assert!(html.contains("inference model") && html.contains("Are the probabilities calibrated?"));
+    assert!(html.contains("&#10033;") && html.contains("Platt scaling"));
+    for chart in ["confusion", "roc", "pr", "effects", "reliability"] {
         assert!(read(&store, &out, chart).starts_with(b"<svg"), "{chart}");
     }
 
@@ -117,7 +155,7 @@ fn logistic_model_beats_the_baseline_and_outputs_are_deterministic() {
         assert!(schema.index_of(col).is_ok(), "{col}");
     }
 
-    let again = run_stage(&store, &model_json, &test, stage_params);
+    let again = run_stage(&store, &model_json, &training, &test, stage_params);
     assert_eq!(out.outputs, again.outputs, "same inputs and params must give byte-identical outputs");
 }
 
@@ -131,14 +169,19 @@ fn random_forest_has_no_odds_ratios_but_still_a_report() {
         min_samples_leaf: vec![5],
         max_samples: vec![0],
     }];
-    let trained = train(&params(grid), &[students(300, 3)], "t").unwrap();
-    let out = run_stage(&store, &trained.model.to_json(), &students(200, 4), serde_json::json!({"bootstrap": 50}));
+    let training = students(300, 3);
+    let trained = train(&params(grid), std::slice::from_ref(&training), "t").unwrap();
+    let out =
+        run_stage(&store, &trained.model.to_json(), &training, &students(200, 4), serde_json::json!({"bootstrap": 50}));
     let eval: Evaluation = serde_json::from_slice(&read(&store, &out, "metrics")).unwrap();
     assert_eq!(eval.algorithm, "random_forest");
     assert!(eval.odds_ratios.is_none());
     assert!(!eval.permutation_importance.is_empty());
+    // The inference model reads the forest's design all the same; its calibration is withheld.
+    assert!(eval.effects.as_ref().is_some_and(|fx| !fx.effects.is_empty()));
+    assert!(eval.calibration.platt.is_none() && eval.calibration.withheld.as_deref().unwrap().contains("overfitted"));
     let effects = String::from_utf8(read(&store, &out, "effects")).unwrap();
-    assert!(effects.contains("no coefficients"));
+    assert!(effects.contains("intervals"), "{effects}");
 }
 
 #[test]
@@ -220,9 +263,23 @@ fn thread_count_does_not_change_a_byte_and_the_fast_importance_is_the_generic_on
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let p = esteira_evaluate::EvaluateParams { bootstrap: 200, seed: 3, ..Default::default() };
             let out = pool
-                .install(|| esteira_evaluate::evaluate_model(&model, &test.schema(), std::slice::from_ref(&test), &p))
+                .install(|| {
+                    esteira_evaluate::evaluate_model_on(
+                        &model,
+                        &test.schema(),
+                        std::slice::from_ref(&test),
+                        std::slice::from_ref(&data),
+                        &p,
+                    )
+                })
                 .unwrap();
-            (serde_json::to_vec(&out.evaluation).unwrap(), out.report_html, out.evaluation.permutation_importance)
+            assert!(out.evaluation.effects.is_some());
+            let charts = format!("{}{}", out.charts.effects, out.charts.reliability);
+            (
+                serde_json::to_vec(&out.evaluation).unwrap(),
+                out.report_html + &charts,
+                out.evaluation.permutation_importance,
+            )
         };
         let one = evaluate(1);
         let three = evaluate(3);
