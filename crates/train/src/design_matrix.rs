@@ -86,7 +86,7 @@ mod tests {
             categorical: vec!["grupo".into()],
             numeric: vec!["renda".into()],
             numeric_bins: 2,
-            derived: Default::default(),
+            derived: std::collections::BTreeMap::default(),
             lof: LofParams { enabled: LofMode::Off, ..LofParams::default() },
             grid: vec![GridEntry::LogisticRegression { alpha: vec![1.0] }],
             ..TrainParams::default()
