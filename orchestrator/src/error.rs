@@ -60,10 +60,10 @@ pub enum OrchestratorError {
         first: String,
     },
     /// `reproduce` found outputs that differ from the record.
-    #[error("run {run} did not reproduce: {stages} differ")]
+    #[error("{what} did not reproduce: {stages} differ")]
     NotReproduced {
-        /// The run id.
-        run: String,
+        /// What was reproduced: `run ID`, `object HASH`, `bundle FILE`.
+        what: String,
         /// The stages whose outputs differ.
         stages: String,
     },
@@ -97,6 +97,10 @@ pub enum OrchestratorError {
     /// `synth` failed.
     #[error(transparent)]
     Synth(#[from] esteira_synth::SynthError),
+    /// `export` or `reproduce --bundle` could not write or read a bundle (a tampered one names
+    /// the member).
+    #[error(transparent)]
+    Bundle(#[from] esteira_bundle::BundleError),
     /// `serve` or `predict` failed.
     #[error(transparent)]
     Serve(#[from] esteira_serve::ServeError),
@@ -134,6 +138,7 @@ impl OrchestratorError {
             Self::Checks(e) => checks_exit(e),
             Self::Synth(e) => synth_exit(e),
             Self::Serve(e) => serve_exit(e),
+            Self::Bundle(e) => bundle_exit(e),
             Self::Stdout(_) | Self::Runtime(_) | Self::Json(_) => exit::INTERNAL,
         }
     }
@@ -192,6 +197,22 @@ fn serve_exit(e: &esteira_serve::ServeError) -> u8 {
         ServeError::Core(c) => core_exit(c),
         ServeError::Io { source, .. } => io_exit(source),
         ServeError::Bind { .. } => exit::INTERNAL,
+        _ => exit::BAD_INPUT,
+    }
+}
+
+/// A bundle that was altered is a failure found (like a corrupt object); one that is not a
+/// bundle, or is hostile, is bad input; a store or disk that fails us is ours.
+fn bundle_exit(e: &esteira_bundle::BundleError) -> u8 {
+    use esteira_bundle::BundleError;
+    match e {
+        BundleError::HashMismatch { .. }
+        | BundleError::SizeMismatch { .. }
+        | BundleError::MissingMember { .. }
+        | BundleError::Inconsistent { .. } => exit::FAILED,
+        BundleError::Io { source, .. } => io_exit(source),
+        BundleError::Store { source, .. } | BundleError::Object { source, .. } => core_exit(source),
+        BundleError::ObjectChanged { .. } => exit::INTERNAL,
         _ => exit::BAD_INPUT,
     }
 }

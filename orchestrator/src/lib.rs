@@ -7,10 +7,12 @@ pub mod cli;
 pub mod dag;
 pub mod error;
 pub mod execute;
+pub mod lineage;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod registry;
+pub mod reproduce;
 pub mod runner;
 
 pub use error::{OrchestratorError, exit};

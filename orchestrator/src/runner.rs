@@ -627,7 +627,7 @@ mod tests {
             pipeline: "p.toml".into(),
             config_hash: ContentHash::of_bytes(b""),
             esteira_version: "0".into(),
-            build: Default::default(),
+            build: esteira_core::store::BuildInfo::default(),
             command: "esteira run".into(),
             host: "h".into(),
             started_at: now_rfc3339(),

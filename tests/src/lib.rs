@@ -53,6 +53,9 @@ trait TestStage: Serialize + for<'de> Deserialize<'de> + Send + Sync + 'static {
     const KIND: &'static str;
     fn inputs(&self) -> Vec<String>;
     fn go(&self, ctx: &mut StageContext) -> Result<(), StageError>;
+    fn version() -> &'static str {
+        "1"
+    }
 }
 
 struct Wrap<T>(T);
@@ -66,7 +69,7 @@ impl<T: TestStage> Stage for Wrap<T> {
         T::KIND
     }
     fn version(&self) -> &'static str {
-        "1"
+        T::version()
     }
     fn inputs(&self) -> Vec<String> {
         self.0.inputs()
@@ -113,14 +116,26 @@ struct Upper {
     times: u32,
 }
 
+/// `ESTEIRA_TEST_UPPER_VERSION=2` makes `test.upper` version 2, and `ESTEIRA_TEST_UPPER_BANG=1`
+/// makes it append `!`: another esteira's stage, as `reproduce --bundle` meets it elsewhere.
+fn upper_env(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+}
+
 impl TestStage for Upper {
     const KIND: &'static str = "test.upper";
+    fn version() -> &'static str {
+        if std::env::var("ESTEIRA_TEST_UPPER_VERSION").is_ok_and(|v| v == "2") { "2" } else { "1" }
+    }
     fn inputs(&self) -> Vec<String> {
         vec!["in".into()]
     }
     fn go(&self, ctx: &mut StageContext) -> Result<(), StageError> {
         let text = String::from_utf8(ctx.read_bytes("in")?)?;
-        let out = format!("{}{}", text.to_uppercase(), self.suffix.repeat(self.times.max(1) as usize));
+        let mut out = format!("{}{}", text.to_uppercase(), self.suffix.repeat(self.times.max(1) as usize));
+        if upper_env("ESTEIRA_TEST_UPPER_BANG") {
+            out.push('!');
+        }
         ctx.write_bytes("out", out.as_bytes())?;
         Ok(())
     }

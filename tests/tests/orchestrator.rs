@@ -1,5 +1,7 @@
 //! End-to-end tests of the orchestrator against the real CLI and a temp store.
 
+#[path = "orchestrator/bundle.rs"]
+mod bundle;
 #[path = "orchestrator/command_stage.rs"]
 mod command_stage;
 mod common;

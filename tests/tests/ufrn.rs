@@ -261,3 +261,117 @@ fn both_ufrn_pipelines_pass_their_checks_on_real_format_tables() {
         assert!(report.contains("`one_to_one`, held"), "{report}");
     }
 }
+
+/// (name, data offset, size) of every member of a plain tar.
+fn tar_members(tar: &[u8]) -> Vec<(String, usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 512 <= tar.len() && tar[at] != 0 {
+        let name = String::from_utf8_lossy(&tar[at..at + 100]).trim_end_matches('\0').to_owned();
+        let size = String::from_utf8_lossy(&tar[at + 124..at + 136]).trim_matches(['\0', ' ']).to_owned();
+        let size = usize::from_str_radix(&size, 8).unwrap();
+        out.push((name, at + 512, size));
+        at += 512 + size.div_ceil(512) * 512;
+    }
+    out
+}
+
+#[test]
+fn the_default_pipeline_reproduces_from_a_bundle_elsewhere_and_its_model_from_its_hash() {
+    let b = project();
+    b.esteira(&["run"]).ok();
+    let r = b.record("latest");
+
+    // The export is deterministic and prints its own hash.
+    let bundle = b.path().join("ufrn.tar");
+    let out = b.esteira(&["export", "latest", "-o", bundle.to_str().unwrap()]).ok();
+    let bytes = std::fs::read(&bundle).unwrap();
+    let hash = esteira_core::ContentHash::of_bytes(&bytes).to_hex();
+    assert!(out.stdout.contains(&format!("blake3 {hash}")), "{}", out.stdout);
+    let again = b.path().join("again.tar");
+    b.esteira(&["export", "latest", "-o", again.to_str().unwrap()]).ok();
+    assert_eq!(std::fs::read(&again).unwrap(), bytes, "the same run gives the same bundle bytes");
+    let zst = b.path().join("ufrn.tar.zst");
+    b.esteira(&["export", "latest", "-o", zst.to_str().unwrap()]).ok();
+    assert!(std::fs::metadata(&zst).unwrap().len() < bytes.len() as u64 / 2);
+
+    // A reviewer's machine: an empty directory, a fresh store, no pipeline file, no data.
+    for file in [&bundle, &zst] {
+        let reviewer = Bed::new();
+        let store = reviewer.path().join("store");
+        let rep =
+            reviewer.esteira(&["reproduce", "--bundle", file.to_str().unwrap(), "--store", store.to_str().unwrap()]);
+        assert_eq!(rep.code, 0, "{}\n{}", rep.stdout, rep.stderr);
+        let results: Vec<&str> = rep.stdout.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
+        assert_eq!(results.iter().filter(|r| **r == "identical").count(), 8, "{}", rep.stdout);
+        assert_eq!(results.iter().filter(|r| **r == "external").count(), 4, "{}", rep.stdout);
+        assert!(rep.stdout.contains("reproduced"), "{}", rep.stdout);
+    }
+
+    // The served model (the newest run's train.model) from its hash alone.
+    let model = r["stages"]["train"]["outputs"]["model"].as_str().unwrap();
+    let rep = b.esteira(&["reproduce", &model[..12]]);
+    assert_eq!(rep.code, 0, "{}\n{}", rep.stdout, rep.stderr);
+    let identical = rep.stdout.lines().filter(|l| l.contains(" identical ")).count();
+    assert_eq!(identical, 6, "merge, check_raw, preprocess, check_clean, segregate, train:\n{}", rep.stdout);
+    assert!(!rep.stdout.contains("evaluate"), "evaluate is not in the model's lineage:\n{}", rep.stdout);
+    let show = b.esteira(&["show", model]).ok();
+    assert!(show.stdout.contains("└── segregate.train"), "{}", show.stdout);
+
+    // A tampered bundle is refused, naming the member.
+    let members = tar_members(&bytes);
+    let reviewer = Bed::new();
+    let check = |bad: &[u8], want: &str| {
+        let path = reviewer.path().join("bad.tar");
+        std::fs::write(&path, bad).unwrap();
+        let store = reviewer.path().join(format!("store-{}", want.len()));
+        let rep =
+            reviewer.esteira(&["reproduce", "--bundle", path.to_str().unwrap(), "--store", store.to_str().unwrap()]);
+        assert_ne!(rep.code, 0, "{}", rep.stdout);
+        assert!(rep.stderr.contains(want), "want {want:?}:\n{}", rep.stderr);
+    };
+    let (object, at, size) = members.iter().find(|m| m.0.starts_with("objects/")).unwrap().clone();
+    let mut edited = bytes.clone();
+    edited[at + size / 2] ^= 0x20;
+    check(&edited, &format!("bundle member {object} was altered"));
+    let run_json = members.iter().find(|m| m.0 == "run.json").unwrap();
+    let mut edited = bytes.clone();
+    edited[run_json.1 + 10] ^= 0x01;
+    check(&edited, "bundle member run.json was altered");
+    let mut cut = bytes[..at - 512].to_vec();
+    cut.extend_from_slice(&bytes[at + size.div_ceil(512) * 512..]);
+    check(&cut, &format!("bundle member {object} is missing"));
+}
+
+/// Every stage's outputs in a run record.
+fn outputs_of(r: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    statuses_in(r).into_iter().map(|(s, _)| (s.clone(), r["stages"][&s]["outputs"].clone())).collect()
+}
+
+/// The UFRN pipeline's outputs are the same bytes on 1 thread (one stage at a time, a rayon pool
+/// of one) and on several, and — when `ESTEIRA_OTHER_BUILD` names an esteira binary built with
+/// the other profile (`cargo build --release -p esteira`) — from that build too: it reproduces
+/// this build's bundle bit for bit.
+#[test]
+fn the_default_pipeline_gives_the_same_bytes_on_one_thread_and_several_and_from_another_build_bundle() {
+    let many = project();
+    many.esteira(&["run", "-j", "4"]).ok();
+    let one = project();
+    let out = one.cmd(&["run", "-j", "1"]).env("RAYON_NUM_THREADS", "1").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(outputs_of(&one.record("latest")), outputs_of(&many.record("latest")));
+
+    let Some(other) = std::env::var_os("ESTEIRA_OTHER_BUILD") else { return };
+    let bundle = many.path().join("ufrn.tar");
+    many.esteira(&["export", "latest", "-o", bundle.to_str().unwrap()]).ok();
+    let reviewer = Bed::new();
+    let out = std::process::Command::new(other)
+        .args(["reproduce", "--bundle", bundle.to_str().unwrap(), "--store", "store"])
+        .current_dir(reviewer.path())
+        .env("ESTEIRA_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.lines().filter(|l| l.contains(" identical ")).count(), 8, "{stdout}");
+}

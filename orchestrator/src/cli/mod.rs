@@ -23,6 +23,7 @@ mod cat;
 mod checks;
 mod dag;
 mod exec;
+mod export;
 mod gc;
 mod predict;
 mod reproduce;
@@ -85,8 +86,12 @@ enum Command {
     Show(show::Args),
     /// Write an object's bytes to stdout.
     Cat(cat::Args),
-    /// Re-execute a recorded run without the cache and compare every output hash.
+    /// Re-execute a recorded run, an object's lineage or a bundle without the cache and compare
+    /// every output hash.
     Reproduce(reproduce::Args),
+    /// Write a run, or an object and its lineage, as one self-contained archive to reproduce
+    /// elsewhere.
+    Export(export::Args),
     /// Re-hash every object in the store and report corrupt ones.
     Verify(verify::Args),
     /// Delete objects, cache entries and runs not reachable from the last N runs.
@@ -141,9 +146,10 @@ fn dispatch(cli: Cli, registry: &Registry) -> Result<u8, OrchestratorError> {
         Command::Status(a) => status::exec(g, registry, &a),
         Command::Dag(a) => dag::exec(g, registry, &a),
         Command::Runs(c) => runs::exec(g, &c),
-        Command::Show(a) => show::exec(g, &a),
+        Command::Show(a) => show::exec(g, registry, &a),
         Command::Cat(a) => cat::exec(g, &a),
         Command::Reproduce(a) => reproduce::exec(g, registry, &a),
+        Command::Export(a) => export::exec(g, registry, &a),
         Command::Verify(a) => verify::exec(g, &a),
         Command::Gc(a) => gc::exec(g, &a),
         Command::Exec(a) => exec::exec(g, registry, &a),
@@ -195,6 +201,33 @@ fn resolve_object(store: &LocalStore, prefix: &str) -> Result<esteira_core::Cont
         [] => Err(OrchestratorError::Usage(format!("no object starts with {prefix} in {}", store.root().display()))),
         _ => Err(OrchestratorError::Usage(format!("{prefix} is ambiguous: {} objects start with it", matches.len()))),
     }
+}
+
+/// What `reproduce` and `export` were given: a run, or an object and the stage that produced it.
+enum Target {
+    Run(esteira_core::RunRecord),
+    Object(crate::lineage::Producer),
+}
+
+/// Reads a run id (or unique prefix, or `latest`) or an object hash (or unique prefix). A run
+/// wins when both could match (an all-digit prefix like `2026` is both).
+fn resolve_target(store: &LocalStore, s: &str) -> Result<Target, OrchestratorError> {
+    use esteira_core::ArtifactStore;
+    let hex = s.len() >= 6 && s.chars().all(|c| c.is_ascii_hexdigit());
+    if s.len() != 64 {
+        match store.run_get(s) {
+            Ok(r) => return Ok(Target::Run(r)),
+            Err(e) if !hex => return Err(e.into()),
+            Err(_) => {}
+        }
+    }
+    let hash = resolve_object(store, s)?;
+    crate::lineage::producer(&store.run_list()?, &hash).map(Target::Object).ok_or_else(|| {
+        OrchestratorError::Usage(format!(
+            "object {hash} was not produced by a recorded stage that completed (an input file, or its runs were \
+             collected): there is nothing to re-execute"
+        ))
+    })
 }
 
 /// `--json` output helper.

@@ -1,150 +1,210 @@
-//! `esteira reproduce RUN`: re-execute every stage of a recorded run without the cache, into a
-//! scratch store, and compare each output hash with the record.
+//! `esteira reproduce RUN|HASH` and `reproduce --bundle FILE`: re-execute recorded stages
+//! without the cache and compare each output hash with the record.
+//!
+//! - A run: every stage, each from its recorded inputs, into a scratch store.
+//! - An object: the stage that produced it and its whole lineage, each stage from the outputs of
+//!   the ones re-executed before it, starting from the recorded external sources.
+//! - A bundle (`esteira export`): the same chain in the target store (empty on a reviewer's
+//!   machine), from the bundle's objects alone.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use esteira_core::{
-    ArtifactStore, InputArtifact, LocalStore, NoProgress, PathPolicy, Registry, RunStatus, StageStatus,
-};
+use esteira_core::{ArtifactStore, LocalStore, PathPolicy, Registry, RunRecord, RunStatus};
 
-use super::{Global, open_store, print_json, table};
-use crate::execute::run_stage;
+use super::{Global, Target, command_line, open_store, print_json, resolve_target, table};
+use crate::reproduce::{Comparison, Inputs, Job, Verdict, reproduce, version_changes};
 use crate::{OrchestratorError, exit};
 
 /// Options of `esteira reproduce`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Run id or unique prefix (`latest` for the newest).
-    run: String,
-    /// Only this stage (repeatable).
+    /// Run id or unique prefix (`latest` for the newest), or an object hash or unique prefix
+    /// (its stage and lineage are re-executed).
+    #[arg(required_unless_present = "bundle", conflicts_with = "bundle")]
+    target: Option<String>,
+    /// Reproduce from a bundle written by `esteira export`, into the store (`--store`, else
+    /// ./artifacts), needing nothing else.
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
+    /// Only this stage of a run (repeatable).
     #[arg(long, value_name = "STAGE")]
     stage: Vec<String>,
     /// Keep the scratch store for inspection.
     #[arg(long)]
     keep_scratch: bool,
-    /// JSON instead of a table.
+    /// JSON instead of a table (notes go to stderr).
     #[arg(long)]
     json: bool,
 }
 
-#[derive(Debug, serde::Serialize)]
-struct Verdict {
-    stage: String,
-    result: &'static str,
-    detail: String,
-}
-
 pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, OrchestratorError> {
+    if let Some(bundle) = &a.bundle {
+        return from_bundle(g, registry, a, bundle);
+    }
+    let Some(target) = a.target.as_deref() else {
+        return Err(OrchestratorError::Usage("give a run, an object hash, or --bundle FILE".into()));
+    };
     let store = open_store(g, None)?;
-    let record = store.run_get(&a.run)?;
+    let (record, stages, inputs, what) = match resolve_target(&store, target)? {
+        Target::Run(record) => {
+            let stages: Vec<String> =
+                record.order.iter().filter(|n| a.stage.is_empty() || a.stage.contains(n)).cloned().collect();
+            let what = format!("run {}", record.id);
+            (record, stages, Inputs::Recorded, what)
+        }
+        Target::Object(p) => {
+            if !a.stage.is_empty() {
+                return Err(OrchestratorError::Usage(
+                    "--stage selects stages of a run, not of an object's lineage".into(),
+                ));
+            }
+            let stages = crate::lineage::closure(&p.run, &p.stage);
+            let hash = p.run.stages[&p.stage].outputs[&p.output];
+            let what = format!("object {} ({}.{} of run {})", hash.short(), p.stage, p.output, p.run.id);
+            (p.run, stages, Inputs::Chained, what)
+        }
+    };
     let scratch_dir = store.root().join("tmp").join(format!("reproduce-{}-{}", record.id, std::process::id()));
     let scratch: Arc<dyn ArtifactStore> = Arc::new(LocalStore::open(&scratch_dir)?);
     let base = PathBuf::from(&record.pipeline).parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-    // Only volatile stages read local files, and they are verified, not re-executed: no stage
-    // needs anything beyond the pipeline's own directory here.
-    let paths = PathPolicy::confined(&base, &[]);
-    let mut verdicts = Vec::new();
-    for name in &record.order {
-        if !a.stage.is_empty() && !a.stage.contains(name) {
-            continue;
-        }
-        let Some(s) = record.stages.get(name) else { continue };
-        let v = |result, detail: String| Verdict { stage: name.clone(), result, detail };
-        if !matches!(s.status, StageStatus::Ran | StageStatus::Cached) {
-            verdicts.push(v("not run", format!("status was {}", s.status.as_str())));
-            continue;
-        }
-        let stage = match registry.build(&s.kind, s.params.clone()) {
-            Ok(st) => st,
-            Err(e) => {
-                verdicts.push(v("different", format!("cannot rebuild the stage: {e}")));
-                continue;
-            }
-        };
-        if stage.version() != s.version {
-            verdicts.push(v("different", format!("stage version is now {} (recorded {})", stage.version(), s.version)));
-            continue;
-        }
-        if stage.volatile() {
-            // An external source cannot be re-read as it was; check the recorded bytes instead.
-            let bad: Vec<String> =
-                s.outputs.iter().filter(|(_, h)| store.verify_object(h).is_err()).map(|(o, _)| o.clone()).collect();
-            if bad.is_empty() {
-                verdicts.push(v("external", "reads an external source: recorded outputs verified intact".into()));
-            } else {
-                verdicts.push(v("different", format!("recorded outputs missing or corrupt: {}", bad.join(", "))));
-            }
-            continue;
-        }
-        let mut inputs = BTreeMap::new();
-        let mut missing = None;
-        for (k, h) in &s.inputs {
-            match store.verify_object(h).and_then(|()| store.object_path(h)) {
-                Ok(path) => {
-                    inputs.insert(k.clone(), InputArtifact { hash: *h, path });
-                }
-                Err(e) => missing = Some(format!("input `{k}`: {e}")),
-            }
-        }
-        if let Some(m) = missing {
-            verdicts.push(v("different", m));
-            continue;
-        }
-        let started = std::time::Instant::now();
-        match run_stage(stage.as_ref(), name, &paths, inputs, Arc::clone(&scratch), None, true, Arc::new(NoProgress)) {
-            Err(e) => verdicts.push(v("different", format!("re-execution failed: {e}"))),
-            Ok(outcome) => {
-                let diffs: Vec<String> = s
-                    .outputs
-                    .iter()
-                    .filter(|(o, h)| outcome.outputs.get(*o) != Some(h))
-                    .map(|(o, h)| {
-                        let got =
-                            outcome.outputs.get(o).map_or_else(|| "(missing)".into(), esteira_core::ContentHash::short);
-                        format!("{o}: recorded {} now {got}", h.short())
-                    })
-                    .collect();
-                let secs = started.elapsed().as_secs_f64();
-                if diffs.is_empty() {
-                    verdicts
-                        .push(v("identical", format!("{} output(s) bit-for-bit equal ({secs:.2}s)", s.outputs.len())));
-                } else {
-                    verdicts.push(v("different", diffs.join("; ")));
-                }
-            }
-        }
-    }
+    let notes = notes(registry, &record, &stages, None);
+    let job = Job {
+        registry,
+        run: &record,
+        stages: &stages,
+        source: &store,
+        scratch,
+        inputs,
+        paths: PathPolicy::confined(&base, &[]),
+        esteira_change: None,
+    };
+    print_notes(&notes, a.json)?;
+    let verdicts = reproduce(&job);
     if !a.keep_scratch {
         let _ = std::fs::remove_dir_all(&scratch_dir);
     }
+    report(&verdicts, &record, &what, a.json, !a.stage.is_empty())
+}
+
+/// Unpacks a bundle into the store (every member checked) and re-executes its stages there.
+fn from_bundle(g: &Global, registry: &Registry, a: &Args, file: &Path) -> Result<u8, OrchestratorError> {
+    if !a.stage.is_empty() {
+        return Err(OrchestratorError::Usage("--stage selects stages of a run, not of a bundle".into()));
+    }
+    let started = Instant::now();
+    let store = open_store(g, None)?;
+    let _lock = store.lock(&command_line(), Duration::ZERO)?;
+    let unpacked = esteira_bundle::read(file, store.as_ref(), &esteira_bundle::Limits::default())?;
+    let m = &unpacked.manifest;
+    let recorded_with = format!("esteira {}{}", m.esteira_version, build_suffix(&m.build));
+    let this = format!("esteira {}{}", env!("CARGO_PKG_VERSION"), build_suffix(&crate::build_info()));
+    let header = format!(
+        "bundle {} (blake3 {}): run {}, {} stage(s), {} object(s) unpacked into {}\nrecorded with {recorded_with}; \
+         reproducing with {this}",
+        file.display(),
+        unpacked.archive_hash,
+        m.run_id,
+        m.stages.len(),
+        unpacked.objects,
+        store.root().display(),
+    );
     if a.json {
+        eprintln!("{header}");
+    } else {
+        super::outln!("{header}")?;
+    }
+    let esteira_change = (m.esteira_version != env!("CARGO_PKG_VERSION"))
+        .then(|| format!("esteira is now {} (recorded {})", env!("CARGO_PKG_VERSION"), m.esteira_version));
+    let notes = notes(registry, &unpacked.run, &m.stages, esteira_change.as_deref());
+    print_notes(&notes, a.json)?;
+    let scratch: Arc<dyn ArtifactStore> = Arc::clone(&store) as Arc<dyn ArtifactStore>;
+    let job = Job {
+        registry,
+        run: &unpacked.run,
+        stages: &m.stages,
+        source: &store,
+        scratch,
+        inputs: Inputs::Chained,
+        // Nothing re-executed reads local files; confine any attempt to the store itself.
+        paths: PathPolicy::confined(store.root(), &[]),
+        esteira_change,
+    };
+    let verdicts = reproduce(&job);
+    let what = format!("bundle {}", file.display());
+    let code = report(&verdicts, &unpacked.run, &what, a.json, false)?;
+    if !a.json {
+        super::outln!("unpacked, re-executed and compared in {:.1}s", started.elapsed().as_secs_f64())?;
+    }
+    Ok(code)
+}
+
+fn build_suffix(b: &esteira_core::store::BuildInfo) -> String {
+    match (b.target.as_str(), b.profile.as_str()) {
+        ("", "") => String::new(),
+        (t, p) => format!(" ({t}, {p})"),
+    }
+}
+
+/// What the reader should know before the comparison: versions that differ from the record.
+fn notes(registry: &Registry, run: &RunRecord, stages: &[String], esteira_change: Option<&str>) -> Vec<String> {
+    let mut notes: Vec<String> = esteira_change.map(|c| format!("note: {c}")).into_iter().collect();
+    for c in version_changes(registry, run, stages) {
+        notes.push(format!(
+            "note: stage `{}` (kind `{}`) is version {} in this esteira, the run recorded version {}: it is compared \
+             anyway, and a difference is most likely that change",
+            c.stage, c.kind, c.now, c.recorded
+        ));
+    }
+    notes
+}
+
+fn print_notes(notes: &[String], json: bool) -> Result<(), OrchestratorError> {
+    for n in notes {
+        if json {
+            eprintln!("{n}");
+        } else {
+            super::outln!("{n}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints the verdicts and turns them into the exit code.
+fn report(
+    verdicts: &[Verdict],
+    record: &RunRecord,
+    what: &str,
+    json: bool,
+    filtered: bool,
+) -> Result<u8, OrchestratorError> {
+    if json {
         print_json(&verdicts)?;
     } else {
         let rows: Vec<Vec<String>> =
-            verdicts.iter().map(|v| vec![v.stage.clone(), v.result.to_owned(), v.detail.clone()]).collect();
+            verdicts.iter().map(|v| vec![v.stage.clone(), v.result.as_str().to_owned(), v.detail.clone()]).collect();
         super::out!("{}", table::render(&["STAGE", "RESULT", "DETAIL"], &rows))?;
     }
-    let of = |result: &str| -> Vec<&str> {
+    let of = |result: Comparison| -> Vec<&str> {
         verdicts.iter().filter(|v| v.result == result).map(|v| v.stage.as_str()).collect()
     };
-    let (different, not_run) = (of("different"), of("not run"));
+    let (different, not_run) = (of(Comparison::Different), of(Comparison::NotRun));
     if !different.is_empty() {
-        return Err(OrchestratorError::NotReproduced { run: record.id, stages: different.join(", ") });
+        return Err(OrchestratorError::NotReproduced { what: what.to_owned(), stages: different.join(", ") });
     }
-    let summary = compared_summary(&of("identical"), &of("external"), &not_run, !a.stage.is_empty());
+    let summary = compared_summary(&of(Comparison::Identical), &of(Comparison::External), &not_run, filtered);
     if record.status != RunStatus::Succeeded && !not_run.is_empty() {
         // A failed or interrupted run cannot be reproduced whole: what it did not finish was
         // never compared, and saying "reproduced" would claim more than was checked.
         return Err(OrchestratorError::Incomplete {
-            run: record.id,
+            run: record.id.clone(),
             status: record.status.as_str().to_owned(),
             summary,
         });
     }
-    if !a.json {
-        super::outln!("run {} reproduced: {summary}", record.id)?;
+    if !json {
+        super::outln!("{what} reproduced: {summary}")?;
     }
     Ok(exit::OK)
 }
@@ -160,7 +220,7 @@ fn compared_summary(identical: &[&str], external: &[&str], not_run: &[&str], fil
     if not_run.is_empty() && filtered {
         s.push_str("; only the stages asked for were compared");
     } else if not_run.is_empty() {
-        s.push_str("; every stage of the run was compared");
+        s.push_str("; every stage needed was compared");
     } else {
         s.push_str(&format!("; not compared (they did not complete in the recorded run): {}", not_run.join(", ")));
     }

@@ -177,12 +177,27 @@ pub struct Change {
 
 fn diff(a: &RunRecord, b: &RunRecord) -> Vec<Change> {
     let mut out = Vec::new();
+    // What explains outputs that differ although params and inputs do not: the binary.
+    let build = |r: &RunRecord| {
+        [
+            ("esteira_version", r.esteira_version.clone()),
+            ("build.target", r.build.target.clone()),
+            ("build.profile", r.build.profile.clone()),
+        ]
+    };
+    for ((what, x), (_, y)) in build(a).into_iter().zip(build(b)) {
+        if x != y {
+            let some = |v: String| if v.is_empty() { None } else { Some(v) };
+            out.push(Change { stage: "(run)".into(), what: what.into(), a: some(x), b: some(y) });
+        }
+    }
     let names: BTreeSet<&String> = a.stages.keys().chain(b.stages.keys()).collect();
     for n in names {
         let (sa, sb) = (a.stages.get(n), b.stages.get(n));
         let mut fa = BTreeMap::new();
         let mut fb = BTreeMap::new();
         if let Some(s) = sa {
+            fa.insert("version".into(), s.version.clone());
             flatten("param", &s.params, &mut fa);
             for (k, v) in &s.metrics {
                 flatten(&format!("metric.{k}"), v, &mut fa);
@@ -193,6 +208,7 @@ fn diff(a: &RunRecord, b: &RunRecord) -> Vec<Change> {
             fa.insert("status".into(), s.status.as_str().into());
         }
         if let Some(s) = sb {
+            fb.insert("version".into(), s.version.clone());
             flatten("param", &s.params, &mut fb);
             for (k, v) in &s.metrics {
                 flatten(&format!("metric.{k}"), v, &mut fb);
@@ -215,7 +231,10 @@ fn diff(a: &RunRecord, b: &RunRecord) -> Vec<Change> {
 
 fn render_diff(a: &RunRecord, b: &RunRecord, d: &[Change]) -> String {
     if d.is_empty() {
-        return format!("runs {} and {} have the same params, metrics and outputs\n", a.id, b.id);
+        return format!(
+            "runs {} and {} have the same params, metrics and outputs, stage versions and build\n",
+            a.id, b.id
+        );
     }
     let rows: Vec<Vec<String>> = d
         .iter()

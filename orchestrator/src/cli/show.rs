@@ -1,8 +1,9 @@
-//! `esteira show HASH`: lineage of an object.
+//! `esteira show HASH`: lineage of an object: the stage that produced it, its inputs, the tree of
+//! stages it needs (what `esteira reproduce HASH` re-executes), and who used it.
 
 use std::fmt::Write as _;
 
-use esteira_core::ArtifactStore;
+use esteira_core::{ArtifactStore, Registry};
 
 use super::{Global, open_store, resolve_object};
 use crate::{OrchestratorError, exit};
@@ -14,7 +15,7 @@ pub struct Args {
     hash: String,
 }
 
-pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
+pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, OrchestratorError> {
     let store = open_store(g, None)?;
     let hash = resolve_object(&store, &a.hash)?;
     let size = store.object_path(&hash).ok().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
@@ -57,6 +58,12 @@ pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
                 }
             }
         }
+    }
+    if let Some(p) = crate::lineage::producer(&runs, &hash) {
+        let external =
+            |s: &esteira_core::StageRecord| registry.build(&s.kind, s.params.clone()).is_ok_and(|st| st.volatile());
+        out.push_str("lineage (what `esteira reproduce` re-executes for it):\n");
+        out.push_str(&crate::lineage::tree(&p, &external));
     }
     if !produced {
         out.push_str("not produced by any recorded stage (an input file, or its runs were collected)\n");

@@ -851,7 +851,7 @@ mod tests {
             pipeline: "p.toml".into(),
             config_hash: ContentHash::of_bytes(b"p"),
             esteira_version: "0".into(),
-            build: Default::default(),
+            build: super::super::BuildInfo::default(),
             command: "esteira run".into(),
             host: "h".into(),
             started_at: "2026-01-01T00:00:00Z".into(),

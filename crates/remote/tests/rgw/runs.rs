@@ -48,7 +48,7 @@ fn a_pushed_run_pulls_into_an_empty_store() {
         pipeline: "esteira.toml".into(),
         config_hash: ContentHash::of_bytes(b"pipeline"),
         esteira_version: "0.1.0".into(),
-        build: Default::default(),
+        build: esteira_core::store::BuildInfo::default(),
         command: "esteira run".into(),
         host: "a".into(),
         started_at: "2026-12-02T00:00:00Z".into(),

@@ -254,7 +254,7 @@ pub fn store() -> Fixture {
             pipeline: "esteira.toml".into(),
             config_hash: ContentHash::of_bytes(id.as_bytes()),
             esteira_version: "0.1.0".into(),
-            build: Default::default(),
+            build: esteira_core::store::BuildInfo::default(),
             command: "esteira run".into(),
             host: "test-host".into(),
             started_at: format!(
