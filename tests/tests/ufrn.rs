@@ -375,3 +375,71 @@ fn the_default_pipeline_gives_the_same_bytes_on_one_thread_and_several_and_from_
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout.lines().filter(|l| l.contains(" identical ")).count(), 8, "{stdout}");
 }
+
+/// The study's answer on the sample: effects of the inference model with intervals clustered by
+/// student, and calibration before and after Platt scaling, in every output that carries them.
+#[test]
+fn the_evaluation_reports_effects_with_clustered_intervals_and_calibration() {
+    let b = project();
+    b.esteira(&["run"]).ok();
+    for file in ["inference.json", "calibration.json", "reliability.svg", "effects.svg", "metrics.json"] {
+        assert!(b.store().join("latest/evaluate").join(file).is_file(), "{file}");
+    }
+    let m: serde_json::Value = serde_json::from_str(&b.latest("evaluate", "metrics.json")).unwrap();
+    assert_eq!(m["format"], "esteira-evaluate-metrics/3");
+
+    // Effects: clustered by the model's group, fewer clusters than rows, each estimated effect
+    // inside its own interval; the inference output is metrics.json's `effects`.
+    let fx = &m["effects"];
+    assert_eq!(fx, &serde_json::from_str::<serde_json::Value>(&b.latest("evaluate", "inference.json")).unwrap());
+    assert_eq!(fx["group"], "id_discente");
+    assert_eq!(fx["covariance"], "clustered");
+    assert_eq!(fx["converged"], true);
+    let (rows, clusters) = (fx["rows_used"].as_u64().unwrap(), fx["clusters"].as_u64().unwrap());
+    assert!(1 < clusters && clusters < rows, "{clusters} clusters of {rows} rows");
+    let effects = fx["effects"].as_array().unwrap();
+    assert!(effects.iter().any(|e| e["feature"] == "renda") && effects.iter().any(|e| e["feature"] == "sexo"));
+    let mut excluding = 0;
+    for e in effects.iter().filter(|e| e["status"] == "estimated") {
+        let (c, n) = (&e["clustered"], &e["naive"]);
+        let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k}: {e}"));
+        let est = e["estimate"].as_f64().unwrap();
+        assert!(f(c, "ci_low") <= est && est <= f(c, "ci_high"), "{e}");
+        assert!(f(c, "odds_ratio_low") > 0.0 && f(c, "odds_ratio_high").is_finite(), "{e}");
+        assert!(f(c, "std_error") > 0.0 && f(n, "std_error") > 0.0, "{e}");
+        assert!(f(e, "p_holm") >= f(c, "p_value"), "{e}");
+        excluding += usize::from(f(c, "odds_ratio_low") > 1.0 || f(c, "odds_ratio_high") < 1.0);
+    }
+    // Withheld coefficients carry no numbers.
+    for e in effects.iter().filter(|e| e["status"] != "estimated") {
+        assert!(e["estimate"].is_null() && e["clustered"].is_null(), "{e}");
+    }
+    let r = b.record("latest");
+    let ev = &r["stages"]["evaluate"]["metrics"];
+    assert_eq!(ev["effects_excluding_one"].as_u64().unwrap(), excluding as u64);
+
+    // Calibration on the test split: the reliability table counts every test row; Platt
+    // scaling (fitted on the training split) is offered for the logistic regression, and the
+    // class-weighted model's probabilities are the worse calibrated.
+    let c = &m["calibration"];
+    let test_rows = m["rows"].as_u64().unwrap();
+    let counted: u64 = c["model"]["reliability"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, test_rows);
+    let ece = c["model"]["ece"].as_f64().unwrap();
+    let (lo, hi) =
+        (c["model"]["ece_interval"]["lower"].as_f64().unwrap(), c["model"]["ece_interval"]["upper"].as_f64().unwrap());
+    assert!((0.0..=1.0).contains(&ece) && lo <= hi, "{c}");
+    assert_eq!(c["model"]["brier_score"], m["model"]["brier_score"]);
+    let calibrated = c["calibrated"]["ece"].as_f64().unwrap();
+    assert!(calibrated < ece, "Platt ECE {calibrated} vs {ece}");
+    assert_eq!(ev["ece"].as_f64().unwrap(), ece);
+    let calibrator: serde_json::Value = serde_json::from_str(&b.latest("evaluate", "calibration.json")).unwrap();
+    assert_eq!(calibrator["format"], "esteira-calibrator/1");
+    assert_eq!(calibrator["platt"], c["platt"]);
+
+    let report = b.latest("evaluate", "report.html");
+    assert!(report.contains("inference model") && report.contains("clustered by <code>id_discente</code>"));
+    assert!(report.contains("Are the probabilities calibrated?") && report.contains("Platt scaling"));
+    assert!(b.latest("evaluate", "effects.svg").contains("95 % intervals"));
+    assert!(b.latest("evaluate", "reliability.svg").contains("Reliability diagram"));
+}

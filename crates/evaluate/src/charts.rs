@@ -362,6 +362,7 @@ pub fn reliability_svg(
             .configure_mesh()
             .x_desc(format!("mean predicted P({positive})"))
             .y_desc(format!("observed share {positive}"))
+            .light_line_style(WHITE)
             .x_label_formatter(&|v| format!("{v:.1}"))
             .y_label_formatter(&|v| format!("{v:.1}"))
             .draw()
@@ -396,7 +397,7 @@ pub fn reliability_svg(
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(SeriesLabelPosition::LowerRight)
             .border_style(BLACK)
             .background_style(WHITE)
             .draw()

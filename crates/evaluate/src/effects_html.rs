@@ -85,7 +85,8 @@ pub(crate) fn effects_verdict(fx: &Effects, pos: &str) -> String {
     if !fx.warnings.is_empty() {
         let _ = write!(
             out,
-            " The fit reported {} warning(s) (see the effects section); the numbers they concern are withheld.",
+            " The fit reported {} warning(s), listed in the effects section: separated coefficients are withheld, \
+             near-collinear ones keep their (inflated) intervals.",
             fx.warnings.len()
         );
     }
