@@ -134,6 +134,12 @@ fn from_bundle(g: &Global, registry: &Registry, a: &Args, file: &Path) -> Result
     let verdicts = reproduce(&job);
     let what = format!("bundle {}", file.display());
     let code = report(&verdicts, &unpacked.run, &what, a.json, false)?;
+    // Every output the record names is now in this store, re-made here: the record can go in
+    // too, so `show`, `runs`, `cat` and `serve` work on the reproduction as on the original.
+    let complete = verdicts.iter().all(|v| matches!(v.result, Comparison::Identical | Comparison::External));
+    if complete && m.stages.len() == unpacked.run.stages.len() {
+        store.run_put(&unpacked.run)?;
+    }
     if !a.json {
         super::outln!("unpacked, re-executed and compared in {:.1}s", started.elapsed().as_secs_f64())?;
     }

@@ -103,6 +103,10 @@ fn a_bundle_reproduces_in_an_empty_directory_and_names_a_changed_stage_version()
     assert_eq!(rep.code, 0, "{}\n{}", rep.stdout, rep.stderr);
     assert!(rep.stdout.contains(&hash), "{}", rep.stdout);
     assert_eq!(rep.stdout.lines().filter(|l| l.contains(" identical ")).count(), 4, "{}", rep.stdout);
+    // The reproduction is recorded in the reviewer's store like the original run.
+    let join = output(&b, "join");
+    let show = reviewer.esteira(&["--store", fresh.to_str().unwrap(), "show", &join]).ok();
+    assert!(show.stdout.contains("produced by stage `join`"), "{}", show.stdout);
     // Nothing but the store was written in the reviewer's directory.
     let entries: Vec<_> = std::fs::read_dir(reviewer.path()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(entries, vec![std::ffi::OsString::from("store")]);
