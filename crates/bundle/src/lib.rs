@@ -821,6 +821,22 @@ mod tests {
         assert!(matches!(&e, BundleError::MissingMember { member } if *member == name), "{e}");
     }
 
+    #[test]
+    fn a_manifest_edited_to_expect_other_hashes_is_refused() {
+        let f = fixture();
+        let good = f.bytes(Compression::None);
+        let (_, at, size) = members(&good)[0].clone();
+        let output = f.contents.run.stages["s"].outputs["out"].to_hex();
+        let manifest = String::from_utf8(good[at..at + size].to_vec()).unwrap();
+        // The first mention is under `expected` (the fields' order).
+        let pos = at + manifest.find(&output).unwrap();
+        let mut bad = good.clone();
+        bad[pos] = if bad[pos] == b'0' { b'1' } else { b'0' };
+        let e = f.read(&bad).unwrap_err();
+        assert!(matches!(e, BundleError::Inconsistent { .. }), "{e}");
+        assert!(e.to_string().contains("expected outputs of stage `s`"), "{e}");
+    }
+
     /// A bundle whose manifest lists `name` (as a 4-byte object), with the member written as
     /// `kind`.
     fn hostile(name: &str, kind: tar::EntryType, link: Option<&str>) -> Vec<u8> {

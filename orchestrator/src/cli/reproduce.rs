@@ -69,7 +69,8 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
     let scratch_dir = store.root().join("tmp").join(format!("reproduce-{}-{}", record.id, std::process::id()));
     let scratch: Arc<dyn ArtifactStore> = Arc::new(LocalStore::open(&scratch_dir)?);
     let base = PathBuf::from(&record.pipeline).parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-    let notes = notes(registry, &record, &stages, None);
+    let esteira_change = esteira_change(&record.esteira_version);
+    let notes = notes(registry, &record, &stages, esteira_change.as_deref());
     let job = Job {
         registry,
         run: &record,
@@ -78,7 +79,7 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
         scratch,
         inputs,
         paths: PathPolicy::confined(&base, &[]),
-        esteira_change: None,
+        esteira_change,
     };
     print_notes(&notes, a.json)?;
     let verdicts = reproduce(&job);
@@ -115,8 +116,7 @@ fn from_bundle(g: &Global, registry: &Registry, a: &Args, file: &Path) -> Result
     } else {
         super::outln!("{header}")?;
     }
-    let esteira_change = (m.esteira_version != env!("CARGO_PKG_VERSION"))
-        .then(|| format!("esteira is now {} (recorded {})", env!("CARGO_PKG_VERSION"), m.esteira_version));
+    let esteira_change = esteira_change(&m.esteira_version);
     let notes = notes(registry, &unpacked.run, &m.stages, esteira_change.as_deref());
     print_notes(&notes, a.json)?;
     let scratch: Arc<dyn ArtifactStore> = Arc::clone(&store) as Arc<dyn ArtifactStore>;
@@ -144,6 +144,12 @@ fn from_bundle(g: &Global, registry: &Registry, a: &Args, file: &Path) -> Result
         super::outln!("unpacked, re-executed and compared in {:.1}s", started.elapsed().as_secs_f64())?;
     }
     Ok(code)
+}
+
+/// `esteira is now X (recorded Y)` when this binary is another version than the recorded one.
+fn esteira_change(recorded: &str) -> Option<String> {
+    let now = env!("CARGO_PKG_VERSION");
+    (recorded != now).then(|| format!("esteira is now {now} (recorded {recorded})"))
 }
 
 fn build_suffix(b: &esteira_core::store::BuildInfo) -> String {
