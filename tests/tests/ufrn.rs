@@ -306,6 +306,10 @@ fn the_default_pipeline_reproduces_from_a_bundle_elsewhere_and_its_model_from_it
         assert_eq!(results.iter().filter(|r| **r == "identical").count(), 8, "{}", rep.stdout);
         assert_eq!(results.iter().filter(|r| **r == "external").count(), 4, "{}", rep.stdout);
         assert!(rep.stdout.contains("reproduced"), "{}", rep.stdout);
+        // The reproduction is a run of the reviewer's store: its model is found by its hash.
+        let model = r["stages"]["train"]["outputs"]["model"].as_str().unwrap();
+        let show = reviewer.esteira(&["--store", store.to_str().unwrap(), "show", model]).ok();
+        assert!(show.stdout.contains("produced by stage `train`"), "{}", show.stdout);
     }
 
     // The served model (the newest run's train.model) from its hash alone.

@@ -134,11 +134,16 @@ fn from_bundle(g: &Global, registry: &Registry, a: &Args, file: &Path) -> Result
     let verdicts = reproduce(&job);
     let what = format!("bundle {}", file.display());
     let code = report(&verdicts, &unpacked.run, &what, a.json, false)?;
-    // Every output the record names is now in this store, re-made here: the record can go in
-    // too, so `show`, `runs`, `cat` and `serve` work on the reproduction as on the original.
+    // Every output of the bundle's stages is now in this store, re-made here: their record can
+    // go in too (cut to those stages for an object's lineage), so `show`, `runs`, `predict` and
+    // `serve` work on the reproduction as on the original. A run the store already has (the
+    // author's own store) is left as it is.
     let complete = verdicts.iter().all(|v| matches!(v.result, Comparison::Identical | Comparison::External));
-    if complete && m.stages.len() == unpacked.run.stages.len() {
-        store.run_put(&unpacked.run)?;
+    if complete && store.run_by_id(&unpacked.run.id)?.is_none() {
+        let mut record = unpacked.run;
+        record.stages.retain(|name, _| m.stages.contains(name));
+        record.order.retain(|name| m.stages.contains(name));
+        store.run_put(&record)?;
     }
     if !a.json {
         super::outln!("unpacked, re-executed and compared in {:.1}s", started.elapsed().as_secs_f64())?;
