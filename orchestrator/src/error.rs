@@ -104,6 +104,20 @@ pub enum OrchestratorError {
     /// `serve` or `predict` failed.
     #[error(transparent)]
     Serve(#[from] esteira_serve::ServeError),
+    /// The remote (`--remote`, `ESTEIRA_REMOTE`, `[pipeline] remote`) could not be used:
+    /// a bad URL, refused credentials, a missing bucket, or (`push`/`pull`) an outage.
+    #[error(transparent)]
+    Remote(#[from] esteira_remote::RemoteError),
+    /// `push`/`pull` without a remote configured.
+    #[error(
+        "`esteira {command}` needs a remote: give --remote s3://BUCKET/PREFIX, set ESTEIRA_REMOTE, or set `remote` in [pipeline] of {config}"
+    )]
+    NoRemote {
+        /// The subcommand.
+        command: &'static str,
+        /// The pipeline file looked at.
+        config: PathBuf,
+    },
     /// `exec`: the stage ran and failed (its error chain).
     #[error("{kind}: {message}")]
     ExecFailed {
@@ -127,7 +141,11 @@ impl OrchestratorError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Pipeline { .. } | Self::Cycle { .. } | Self::Usage(_) | Self::StoreNotDir { .. } => exit::BAD_INPUT,
+            Self::Pipeline { .. }
+            | Self::Cycle { .. }
+            | Self::Usage(_)
+            | Self::StoreNotDir { .. }
+            | Self::NoRemote { .. } => exit::BAD_INPUT,
             Self::StagesFailed { .. }
             | Self::NotReproduced { .. }
             | Self::Incomplete { .. }
@@ -139,6 +157,7 @@ impl OrchestratorError {
             Self::Synth(e) => synth_exit(e),
             Self::Serve(e) => serve_exit(e),
             Self::Bundle(e) => bundle_exit(e),
+            Self::Remote(e) => remote_exit(e),
             Self::Stdout(_) | Self::Runtime(_) | Self::Json(_) => exit::INTERNAL,
         }
     }
@@ -214,6 +233,21 @@ fn bundle_exit(e: &esteira_bundle::BundleError) -> u8 {
         BundleError::Store { source, .. } | BundleError::Object { source, .. } => core_exit(source),
         BundleError::ObjectChanged { .. } => exit::INTERNAL,
         _ => exit::BAD_INPUT,
+    }
+}
+
+/// Bytes that do not match their name are a failure found (as a corrupt local object); a
+/// configuration to fix is bad input; an outage or a failing disk is ours.
+fn remote_exit(e: &esteira_remote::RemoteError) -> u8 {
+    use esteira_remote::RemoteError;
+    match e {
+        RemoteError::Corrupt { .. } | RemoteError::InvalidRecord { .. } | RemoteError::Unverified { .. } => {
+            exit::FAILED
+        }
+        RemoteError::Config { .. } | RemoteError::Denied { .. } | RemoteError::NotFound { .. } => exit::BAD_INPUT,
+        RemoteError::Local(c) => core_exit(c),
+        RemoteError::Io { source, .. } => io_exit(source),
+        _ => exit::INTERNAL,
     }
 }
 

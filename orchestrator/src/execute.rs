@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use esteira_core::store::{CacheStore, Origin};
 use esteira_core::{
     ArtifactStore, CacheRecord, ContentHash, CoreError, InputArtifact, LocalStore, OutputSpec, PathPolicy, Progress,
     Stage, StageContext, StageOutcome, cache_key,
@@ -36,6 +37,8 @@ pub struct Executed {
     pub outcome: StageOutcome,
     /// True when served from the cache (or revalidated unchanged).
     pub cached: bool,
+    /// True when that cache hit came from the remote under the local store (downloaded now).
+    pub remote_hit: bool,
 }
 
 /// A stage failure, with the key when it was known.
@@ -72,12 +75,15 @@ impl std::fmt::Display for StageFailure {
 pub struct Verified(Mutex<BTreeSet<ContentHash>>);
 
 impl Verified {
-    /// Re-hashes an input object the first time it is used; a mismatch is an error.
-    pub fn check(&self, store: &LocalStore, hash: &ContentHash) -> Result<(), String> {
+    /// Re-hashes an input object the first time it is used (fetching it from the remote first
+    /// when it is not local); a mismatch is an error.
+    pub fn check(&self, store: &dyn CacheStore, hash: &ContentHash) -> Result<(), String> {
         if self.0.lock().is_ok_and(|s| s.contains(hash)) {
             return Ok(());
         }
-        store.verify_object(hash).map_err(|e| format!("{e} (run `esteira verify --repair`)"))?;
+        let repair = |e: CoreError| format!("{e} (run `esteira verify --repair`)");
+        store.check_object(hash).map_err(repair)?;
+        store.local().verify_object(hash).map_err(repair)?;
         if let Ok(mut s) = self.0.lock() {
             s.insert(*hash);
         }
@@ -113,8 +119,9 @@ pub fn resolve_inputs(
 
 /// Everything a stage execution needs besides the DAG.
 pub struct Env<'a> {
-    /// The store read from and written to.
-    pub store: &'a Arc<LocalStore>,
+    /// The store read from and written to: the local store, or the local store with a remote
+    /// under it.
+    pub store: &'a Arc<dyn CacheStore>,
     /// `--offline`.
     pub offline: bool,
     /// The run id recorded in cache records.
@@ -132,6 +139,8 @@ pub struct Pending {
     declared: Vec<OutputSpec>,
     /// A volatile stage's usable record under its key, which it revalidates.
     previous: Option<CacheRecord>,
+    /// That record came from the remote (downloaded by the lookup).
+    previous_remote: bool,
 }
 
 impl Pending {
@@ -179,8 +188,8 @@ pub fn lookup(
 ) -> Lookup {
     let node = &dag.nodes[name];
     let stage = node.stage.as_ref();
-    let store = env.store;
-    let inputs = match resolve_inputs(dag, store, name, upstream) {
+    let store = env.store.as_ref();
+    let inputs = match resolve_inputs(dag, store.local(), name, upstream) {
         Ok(inputs) => inputs,
         Err(message) => {
             return Lookup::Done(Err(Failure {
@@ -206,16 +215,21 @@ pub fn lookup(
             Err(message) => return Lookup::Done(Err(fail(message))),
         }
     };
+    let remote_hit = usable.as_ref().is_some_and(|(_, origin)| *origin == Origin::Remote);
+    let usable = usable.map(|(r, _)| r);
     match (mode, usable) {
-        (Mode::ResolveOnly, Some(r)) => Lookup::Done(Ok(hit(inputs, key, &r))),
+        (Mode::ResolveOnly, Some(r)) => Lookup::Done(Ok(hit(inputs, key, &r, remote_hit))),
         (Mode::ResolveOnly, None) => Lookup::Done(Err(fail(format!(
             "not selected for this run and not in the cache (key {}): run it first",
             key.short()
         )))),
-        (Mode::Execute { force: false }, Some(r)) if !stage.volatile() => Lookup::Done(Ok(hit(inputs, key, &r))),
+        (Mode::Execute { force: false }, Some(r)) if !stage.volatile() => {
+            Lookup::Done(Ok(hit(inputs, key, &r, remote_hit)))
+        }
         (_, usable) => {
             let previous = if stage.volatile() && !force { usable } else { None };
-            Lookup::Execute(Box::new(Pending { inputs, key, params, declared, previous }))
+            let previous_remote = remote_hit && previous.is_some();
+            Lookup::Execute(Box::new(Pending { inputs, key, params, declared, previous, previous_remote }))
         }
     }
 }
@@ -231,13 +245,13 @@ pub fn execute_pending(
     pending: Pending,
     progress: Arc<dyn Progress>,
 ) -> Result<Executed, Failure> {
-    let Pending { inputs, key, params, declared, previous } = pending;
+    let Pending { inputs, key, params, declared, previous, previous_remote } = pending;
     let stage = dag.nodes[name].stage.as_ref();
     let store = env.store;
     let fail = |message: String| Failure { message, inputs: inputs.clone(), key: Some(key), outputs: BTreeMap::new() };
     let mut artifacts = BTreeMap::new();
     for (input, hash) in &inputs {
-        env.verified.check(store, hash).map_err(|e| fail(format!("input `{input}`: {e}")))?;
+        env.verified.check(store.as_ref(), hash).map_err(|e| fail(format!("input `{input}`: {e}")))?;
         let path = store.object_path(hash).map_err(|e| fail(e.to_string()))?;
         artifacts.insert(input.clone(), InputArtifact { hash: *hash, path });
     }
@@ -249,7 +263,7 @@ pub fn execute_pending(
             // What the stage wrote before failing is kept for people to read (recorded and
             // materialised), but no cache record is written: a failed stage runs again next time.
             Err(f) => {
-                let message = kept_note(f.message, store, name, &declared, &f.partial_outputs);
+                let message = kept_note(f.message, store.local(), name, &declared, &f.partial_outputs);
                 return Err(Failure { outputs: f.partial_outputs, ..fail(message) });
             }
         };
@@ -260,6 +274,7 @@ pub fn execute_pending(
             .check_object(hash)
             .map_err(|e| fail(format!("output `{output}`: {e} (run `esteira verify --repair`)")))?;
     }
+    let mut outcome = outcome;
     let unchanged = outcome.reused
         && previous
             .as_ref()
@@ -278,12 +293,26 @@ pub fn execute_pending(
             run_id: env.run_id.to_owned(),
             stage: name.to_owned(),
         };
-        store
-            .cache_put_declared(&record, &declared)
+        let winner = store
+            .cache_put_shared(&record, &declared)
             .map_err(|e| Failure { outputs: outcome.outputs.clone(), ..fail(e.to_string()) })?;
+        // Another machine wrote this key first with other bytes (a stage that is not
+        // deterministic): its record is the one under the key now, here and in the remote, so
+        // downstream stages use its outputs and every machine agrees on them.
+        if let Some(w) = winner {
+            tracing::warn!(
+                "stage `{name}`: the remote already had key {} with other outputs (is the stage deterministic?); \
+                 using those",
+                key.short()
+            );
+            outcome.outputs = w.outputs;
+            outcome.metrics = w.metrics;
+            outcome.state = w.state;
+        }
     }
     let cached = outcome.reused;
-    Ok(Executed { inputs, key, outcome, cached })
+    // A revalidation that kept a record the remote supplied is a remote hit too.
+    Ok(Executed { inputs, key, outcome, cached, remote_hit: unchanged && previous_remote })
 }
 
 /// The cache record under `key` if this run may use it. Checked on every hit, cheaply:
@@ -299,27 +328,37 @@ pub fn execute_pending(
 /// says to run `esteira verify --repair`, it never uses or silently overwrites it. A record
 /// from before sizes were kept is used once its objects check out, and rewritten with them.
 ///
-/// `upgrade` lets a run add output sizes to an old record; `status` (which holds no lock)
-/// passes `false` and writes nothing.
+/// `upgrade` lets a run add output sizes to an old record and download a remote hit; `status`
+/// (which holds no lock) passes `false` and writes nothing: a remote record counts when the
+/// remote holds its objects ([`CacheStore::peek_lower_cache_entry`]).
 pub(crate) fn usable_record(
-    store: &LocalStore,
+    store: &dyn CacheStore,
     name: &str,
     key: &ContentHash,
     declared: &[OutputSpec],
     upgrade: bool,
-) -> Result<Option<CacheRecord>, String> {
-    let Some(entry) = store.cache_entry(key).map_err(|e| e.to_string())? else { return Ok(None) };
+) -> Result<Option<(CacheRecord, Origin)>, String> {
+    let local = store.local();
+    let found = match local.cache_entry(key).map_err(|e| e.to_string())? {
+        Some(entry) => Some((entry, Origin::Local)),
+        None if upgrade => store.lower_cache_entry(key).map_err(|e| e.to_string())?.map(|e| (e, Origin::Remote)),
+        None => store.peek_lower_cache_entry(key).map_err(|e| e.to_string())?.map(|e| (e, Origin::Remote)),
+    };
+    let Some((entry, origin)) = found else { return Ok(None) };
     let miss = |why: String| {
-        tracing::warn!(
-            "stage `{name}`: {}: cache record does not fit ({why}); running the stage again",
-            store.cache_record_path(key).display()
-        );
+        let file = match origin {
+            Origin::Local => local.cache_record_path(key).display().to_string(),
+            Origin::Remote => format!("{} (from the remote)", local.cache_record_path(key).display()),
+        };
+        tracing::warn!("stage `{name}`: {file}: cache record does not fit ({why}); running the stage again");
         Ok(None)
     };
     if let Some(why) = entry.declared_problem(declared) {
         return miss(why);
     }
-    for (output, hash) in &entry.record.outputs {
+    // A remote record `status` peeked at has no local objects yet: the remote's HEADs stood in.
+    let peeked = !upgrade && origin == Origin::Remote;
+    for (output, hash) in entry.record.outputs.iter().filter(|_| !peeked) {
         let size = match store.check_object(hash) {
             Ok(size) => size,
             Err(CoreError::MissingObject(_)) => return Ok(None),
@@ -338,11 +377,11 @@ pub(crate) fn usable_record(
     let complete = entry.record.outputs.keys().all(|o| entry.meta.get(o).is_some_and(|m| m.ext.is_some()));
     if upgrade
         && !complete
-        && let Err(e) = store.cache_put_declared(&entry.record, declared)
+        && let Err(e) = local.cache_put_declared(&entry.record, declared)
     {
         tracing::warn!("stage `{name}`: cannot add output sizes to its cache record: {e}");
     }
-    Ok(Some(entry.record))
+    Ok(Some((entry.record, origin)))
 }
 
 /// `message`, followed by where the outputs a failed stage kept are materialised.
@@ -363,7 +402,7 @@ fn kept_note(
     format!("{message} (kept, written before the failure: {} in {}/)", files.join(", "), dir.display())
 }
 
-fn hit(inputs: BTreeMap<String, ContentHash>, key: ContentHash, r: &CacheRecord) -> Executed {
+fn hit(inputs: BTreeMap<String, ContentHash>, key: ContentHash, r: &CacheRecord, remote_hit: bool) -> Executed {
     Executed {
         inputs,
         key,
@@ -374,6 +413,7 @@ fn hit(inputs: BTreeMap<String, ContentHash>, key: ContentHash, r: &CacheRecord)
             reused: true,
         },
         cached: true,
+        remote_hit,
     }
 }
 

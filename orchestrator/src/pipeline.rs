@@ -4,6 +4,7 @@
 //! [pipeline]
 //! name = "ufrn"
 //! store = "artifacts"           # relative to this file
+//! remote = "s3://team-cache/ufrn" # optional shared cache (README, "Team cache")
 //!
 //! [stages.segregate]
 //! kind = "segregate"
@@ -79,6 +80,9 @@ pub struct Pipeline {
     pub name: String,
     /// The store directory (resolved).
     pub store: PathBuf,
+    /// `remote = "s3://BUCKET/PREFIX"`: the shared cache under the store, unless `--remote` or
+    /// `ESTEIRA_REMOTE` names another.
+    pub remote: Option<String>,
     /// Which local files stages may read: the file's directory and `external_paths`.
     pub paths: PathPolicy,
     /// Stages by name.
@@ -99,6 +103,8 @@ struct FileToml {
 struct MetaToml {
     name: Option<String>,
     store: Option<String>,
+    /// The team cache: `s3://BUCKET/PREFIX`.
+    remote: Option<String>,
     /// Directories outside the pipeline file's own from which `file:` inputs may be read.
     #[serde(default)]
     external_paths: Vec<String>,
@@ -150,12 +156,14 @@ impl Pipeline {
         let meta = file.pipeline.unwrap_or(MetaToml {
             name: None,
             store: None,
+            remote: None,
             external_paths: Vec::new(),
             description: None,
         });
         let external: Vec<PathBuf> = meta.external_paths.iter().map(PathBuf::from).collect();
         let paths = PathPolicy::confined(&base_dir, &external);
         let store = base_dir.join(meta.store.unwrap_or_else(|| "artifacts".to_owned()));
+        let remote = meta.remote;
         let name = meta.name.unwrap_or_else(|| {
             path.file_stem().map_or_else(|| "pipeline".to_owned(), |s| s.to_string_lossy().into_owned())
         });
@@ -218,7 +226,7 @@ impl Pipeline {
                 StageDecl { name, kind: st.kind, inputs, after: st.after, params, line, input_lines, params_span },
             );
         }
-        Ok(Self { path: path.to_path_buf(), base_dir, text, name, store, paths, stages })
+        Ok(Self { path: path.to_path_buf(), base_dir, text, name, store, remote, paths, stages })
     }
 
     /// The line where param `key` (a dotted path from the params root) of a stage is written,

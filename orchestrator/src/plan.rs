@@ -2,7 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use esteira_core::{ArtifactStore, ContentHash, LocalStore, RunRecord, StageStatus, cache_key};
+use esteira_core::store::{CacheStore, Origin};
+use esteira_core::{ArtifactStore, ContentHash, RunRecord, StageStatus, cache_key};
 use serde::Serialize;
 
 use crate::OrchestratorError;
@@ -39,9 +40,12 @@ pub struct PlanEntry {
     pub key: Option<String>,
 }
 
-/// Computes the plan without executing or writing anything (file hashes use the memo).
-pub fn plan(dag: &Dag, store: &LocalStore, opts: &RunOptions) -> Result<Vec<PlanEntry>, OrchestratorError> {
+/// Computes the plan without executing or writing anything (file hashes use the memo). With a
+/// remote under the local store, a local miss that the remote has (record, and its objects at
+/// their sizes) is a hit `from the remote`, as the run would find it; nothing is downloaded.
+pub fn plan(dag: &Dag, layers: &dyn CacheStore, opts: &RunOptions) -> Result<Vec<PlanEntry>, OrchestratorError> {
     let selected = selection(dag, opts)?;
+    let store = layers.local();
     // Run records are only needed to explain a miss: read them once, and only then.
     let runs = std::cell::OnceCell::new();
     let mut known: BTreeMap<String, BTreeMap<String, ContentHash>> = BTreeMap::new();
@@ -83,8 +87,10 @@ pub fn plan(dag: &Dag, store: &LocalStore, opts: &RunOptions) -> Result<Vec<Plan
         let params = stage.params();
         let key = complete.then(|| cache_key(stage.kind(), stage.version(), &params, &inputs));
         // The same test a run makes, so `status` never promises a hit the run would refuse.
-        let hit =
-            key.and_then(|k| crate::execute::usable_record(store, name, &k, &stage.outputs(), false).ok().flatten());
+        let found =
+            key.and_then(|k| crate::execute::usable_record(layers, name, &k, &stage.outputs(), false).ok().flatten());
+        let from_remote = found.as_ref().is_some_and(|(_, origin)| *origin == Origin::Remote);
+        let hit = found.map(|(r, _)| r);
         let forced = opts.force_all || opts.force.contains(name);
         let action = if !selected.contains(name) {
             Action::NotSelected
@@ -95,6 +101,9 @@ pub fn plan(dag: &Dag, store: &LocalStore, opts: &RunOptions) -> Result<Vec<Plan
             reasons.push("forced".into());
             Action::Run
         } else if hit.is_some() {
+            if from_remote {
+                reasons.push(format!("from the remote {}", layers.remote_url().unwrap_or_default()));
+            }
             Action::Cached
         } else {
             if complete {

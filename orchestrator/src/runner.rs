@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use esteira_core::store::CacheStore;
 use esteira_core::{
     ArtifactStore, ContentHash, LocalStore, RunRecord, RunStatus, StageRecord, StageStatus, now_rfc3339,
 };
@@ -138,13 +139,18 @@ pub struct RunOutcome {
 /// and the `current-run` marker written and the tokio runtime started, which runs the rest in
 /// parallel. A run that executed nothing and matches the latest recorded run writes no record
 /// ([`RunOutcome::same_as`]); one that did writes its record at the end.
+///
+/// `layers` is the local store, or the local store with a remote under it: cache lookups,
+/// object checks and new cache records go through it; the lock, run records, `current-run`,
+/// `latest/` and the memo belong to its local store.
 pub fn run(
     dag: &Arc<Dag>,
-    store: &Arc<LocalStore>,
+    layers: &Arc<dyn CacheStore>,
     opts: &RunOptions,
     reporter: &Arc<Reporter>,
 ) -> Result<RunOutcome, OrchestratorError> {
     let selected = selection(dag, opts)?;
+    let store = layers.local();
     let _lock = store.lock(&opts.command, opts.lock_wait)?;
     mark_interrupted(store);
     let latest = store.run_ids()?.pop();
@@ -166,7 +172,7 @@ pub fn run(
     let t0 = Instant::now();
     let verified = Arc::new(Verified::default());
     let mut board = Board::new(dag, &selected, reporter, t0);
-    let ctx = RunCtx { dag, store, opts, run_id: &run_id, verified: &verified };
+    let ctx = RunCtx { dag, store: layers, opts, run_id: &run_id, verified: &verified };
     let first = resolve_in_order(&ctx, &mut board);
     let marked = !board.pending.is_empty();
     if marked {
@@ -228,7 +234,7 @@ fn same_as_recorded(store: &LocalStore, id: &str, record: &RunRecord) -> bool {
 /// What every stage of a run shares.
 struct RunCtx<'a> {
     dag: &'a Arc<Dag>,
-    store: &'a Arc<LocalStore>,
+    store: &'a Arc<dyn CacheStore>,
     opts: &'a RunOptions,
     run_id: &'a str,
     verified: &'a Arc<Verified>,
@@ -279,6 +285,7 @@ impl<'a> Board<'a> {
         match done {
             Ok(ex) => {
                 r.status = if ex.cached { StageStatus::Cached } else { StageStatus::Ran };
+                r.remote_hit = ex.remote_hit;
                 r.key = Some(ex.key);
                 r.inputs = ex.inputs;
                 r.outputs = ex.outcome.outputs.clone();
@@ -436,6 +443,7 @@ fn base_record(dag: &Dag, name: &str, start: f64) -> StageRecord {
         start_ms: start,
         end_ms: start,
         error: None,
+        remote_hit: false,
     }
 }
 
@@ -617,6 +625,7 @@ mod tests {
             start_ms: 0.0,
             end_ms: 0.0,
             error: None,
+            remote_hit: false,
         }
     }
 

@@ -9,6 +9,8 @@ mod common;
 mod failed_outputs;
 #[path = "orchestrator/hardening.rs"]
 mod hardening;
+#[path = "orchestrator/remote.rs"]
+mod remote;
 #[path = "orchestrator/store_faults.rs"]
 mod store_faults;
 

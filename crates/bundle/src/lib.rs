@@ -712,6 +712,7 @@ mod tests {
             start_ms: 0.0,
             end_ms: 1.0,
             error: None,
+            remote_hit: false,
         };
         RunRecord {
             id: "20260101T000000Z-0001".into(),

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use esteira_core::store::{CacheEntry, ObjectSink};
+use esteira_core::store::{CacheEntry, CacheStore, ObjectSink, Traffic};
 use esteira_core::{ArtifactStore, CacheRecord, ContentHash, CoreError, LocalStore, OutputSpec, RunRecord};
 
-use crate::{RecordPut, RemoteError, RemoteStore};
+use crate::{RecordPut, RemoteError, RemoteStore, Upload};
 
 /// What became of a cache record written through [`LayeredStore::cache_put_shared`].
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +46,34 @@ pub struct LayeredStore {
     remote: Option<RemoteStore>,
     read_only: bool,
     down: AtomicBool,
+    traffic: Counters,
+}
+
+/// [`Traffic`] as it is counted, from any thread.
+#[derive(Debug, Default)]
+struct Counters {
+    objects_down: AtomicU64,
+    bytes_down: AtomicU64,
+    objects_up: AtomicU64,
+    bytes_up: AtomicU64,
+    records_up: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> Traffic {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Traffic {
+            objects_down: get(&self.objects_down),
+            bytes_down: get(&self.bytes_down),
+            objects_up: get(&self.objects_up),
+            bytes_up: get(&self.bytes_up),
+            records_up: get(&self.records_up),
+        }
+    }
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -54,7 +82,7 @@ impl LayeredStore {
     /// Layers `remote` (if any) under `local`. `read_only`: never write to the remote (CI,
     /// untrusted users). Sends nothing (see [`Self::connect`]).
     pub fn new(local: LocalStore, remote: Option<RemoteStore>, read_only: bool) -> Self {
-        Self { local, remote, read_only, down: AtomicBool::new(false) }
+        Self { local, remote, read_only, down: AtomicBool::new(false), traffic: Counters::default() }
     }
 
     /// Like [`Self::new`], then pings the remote: unreachable is a warning and local-only
@@ -125,7 +153,9 @@ impl LayeredStore {
         let tmp = self.local.root().join("tmp").join(format!("remote-{}-{n}-{}", std::process::id(), hash.short()));
         let result = remote.get_object(hash, &tmp);
         let imported = match result {
-            Ok(_) => {
+            Ok(bytes) => {
+                Counters::add(&self.traffic.objects_down, 1);
+                Counters::add(&self.traffic.bytes_down, bytes);
                 let stored = self.local.put_file(&tmp);
                 let _ = std::fs::remove_file(&tmp);
                 stored?
@@ -175,6 +205,12 @@ impl LayeredStore {
         if let Some(entry) = self.local.cache_entry(key)? {
             return Ok(Some(entry));
         }
+        self.remote_hit(key)
+    }
+
+    /// The remote half of [`Self::cache_entry`]: the remote's record under `key` with its
+    /// outputs, downloaded into the local store, or a miss.
+    fn remote_hit(&self, key: &ContentHash) -> Result<Option<CacheEntry>, CoreError> {
         let Some(remote) = self.active_remote() else { return Ok(None) };
         let entry = match remote.get_cache_record(key) {
             Ok(Some(entry)) => entry,
@@ -267,10 +303,16 @@ impl LayeredStore {
     fn share(&self, remote: &RemoteStore, entry: &CacheEntry) -> Result<Shared, RemoteError> {
         for hash in entry.record.outputs.values() {
             let path = self.local.object_path(hash)?;
-            remote.put_object(hash, &path)?;
+            if let Upload::Uploaded { bytes } = remote.put_object(hash, &path)? {
+                Counters::add(&self.traffic.objects_up, 1);
+                Counters::add(&self.traffic.bytes_up, bytes);
+            }
         }
         let winner = match remote.put_cache_record_if_absent(entry)? {
-            RecordPut::Created => return Ok(Shared::Created),
+            RecordPut::Created => {
+                Counters::add(&self.traffic.records_up, 1);
+                return Ok(Shared::Created);
+            }
             RecordPut::AlreadyThere(w) if w.record.outputs == entry.record.outputs => return Ok(Shared::Agreed),
             RecordPut::AlreadyThere(w) => w,
         };
@@ -286,7 +328,10 @@ impl LayeredStore {
         );
         remote.delete_cache_record(&entry.record.key)?;
         match remote.put_cache_record_if_absent(entry)? {
-            RecordPut::Created => Ok(Shared::Created),
+            RecordPut::Created => {
+                Counters::add(&self.traffic.records_up, 1);
+                Ok(Shared::Created)
+            }
             RecordPut::AlreadyThere(w) if w.record.outputs == entry.record.outputs => Ok(Shared::Agreed),
             RecordPut::AlreadyThere(w) if self.fetch_outputs(remote, &w)? => {
                 self.local.cache_put_declared(&w.record, &declared_of(&w))?;
@@ -378,5 +423,63 @@ impl ArtifactStore for LayeredStore {
 
     fn run_remove(&self, id: &str) -> Result<(), CoreError> {
         self.local.run_remove(id)
+    }
+}
+
+/// The layered store as the runner sees it: local first, the remote under it.
+impl CacheStore for LayeredStore {
+    fn local(&self) -> &LocalStore {
+        &self.local
+    }
+
+    fn lower_cache_entry(&self, key: &ContentHash) -> Result<Option<CacheEntry>, CoreError> {
+        self.remote_hit(key)
+    }
+
+    /// The remote's record when the remote holds each of its outputs at the recorded size
+    /// (HEAD requests; the bytes are hashed only when a run downloads them).
+    fn peek_lower_cache_entry(&self, key: &ContentHash) -> Result<Option<CacheEntry>, CoreError> {
+        let Some(entry) = self.remote_cache_entry(key) else { return Ok(None) };
+        let Some(remote) = self.active_remote() else { return Ok(None) };
+        for (name, hash) in &entry.record.outputs {
+            match remote.object_info(hash) {
+                Ok(Some(info))
+                    if info.recorded_hash.is_none_or(|h| h == *hash)
+                        && entry.meta.get(name).is_none_or(|m| m.size == info.size) => {}
+                Ok(_) => return Ok(None),
+                Err(e) => {
+                    self.remote_failed(&format!("object {}", hash.short()), &e);
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(entry))
+    }
+
+    fn check_object(&self, hash: &ContentHash) -> Result<u64, CoreError> {
+        LayeredStore::check_object(self, hash)
+    }
+
+    fn link_object(&self, hash: &ContentHash, dest: &Path) -> Result<(), CoreError> {
+        LayeredStore::link_object(self, hash, dest)
+    }
+
+    fn cache_put_shared(
+        &self,
+        record: &CacheRecord,
+        declared: &[OutputSpec],
+    ) -> Result<Option<CacheRecord>, CoreError> {
+        Ok(match LayeredStore::cache_put_shared(self, record, declared)? {
+            Shared::Adopted(winner) => Some(*winner),
+            Shared::LocalOnly | Shared::Created | Shared::Agreed => None,
+        })
+    }
+
+    fn traffic(&self) -> Traffic {
+        self.traffic.snapshot()
+    }
+
+    fn remote_url(&self) -> Option<String> {
+        self.remote.as_ref().map(RemoteStore::url)
     }
 }

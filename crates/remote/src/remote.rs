@@ -190,9 +190,10 @@ impl RemoteStore {
         self.key(&format!("cache/{}.json", key.to_hex()))
     }
 
-    /// The bucket key of a run record: `PREFIX/runs/<id>.json`. Run ids must be safe names.
+    /// The bucket key of a run record: `PREFIX/runs/<id>.json`. Run ids are 1-128 of
+    /// `[A-Za-z0-9._-]`, not starting with `.` (esteira's are `20261202T134950.976Z-ad54`).
     pub fn run_location(&self, id: &str) -> Result<String, RemoteError> {
-        if !esteira_core::is_safe_name(id) {
+        if !is_run_id(id) {
             return Err(RemoteError::Config {
                 url: self.url(),
                 message: format!("{:?} is not a run id", esteira_core::excerpt(id, 80)),
@@ -467,7 +468,7 @@ impl RemoteStore {
             .list(&self.key("runs"))?
             .into_iter()
             .filter_map(|(name, _)| name.strip_suffix(".json").map(str::to_owned))
-            .filter(|id| esteira_core::is_safe_name(id))
+            .filter(|id| is_run_id(id))
             .collect();
         ids.sort();
         Ok(ids)
@@ -489,6 +490,14 @@ impl RemoteStore {
             }),
         }
     }
+}
+
+/// Whether `id` can name a run record: 1-128 of `[A-Za-z0-9._-]`, not starting with `.` (one
+/// plain key segment; esteira's ids are `20261202T134950.976Z-ad54`).
+fn is_run_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && !id.starts_with('.')
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// HEAD of an object, with its recorded hash.

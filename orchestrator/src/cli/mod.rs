@@ -26,6 +26,9 @@ mod exec;
 mod export;
 mod gc;
 mod predict;
+mod pull;
+mod push;
+mod remote;
 mod reproduce;
 mod run;
 mod runs;
@@ -96,6 +99,10 @@ enum Command {
     Verify(verify::Args),
     /// Delete objects, cache entries and runs not reachable from the last N runs.
     Gc(gc::Args),
+    /// Upload a run (its record, cache records and objects) to the remote.
+    Push(push::Args),
+    /// Download a run (its record, cache records and objects) from the remote.
+    Pull(pull::Args),
     /// Run one stage kind outside any pipeline file.
     Exec(exec::Args),
     /// Validate tables against expectation suites, or propose a suite.
@@ -152,6 +159,8 @@ fn dispatch(cli: Cli, registry: &Registry) -> Result<u8, OrchestratorError> {
         Command::Export(a) => export::exec(g, registry, &a),
         Command::Verify(a) => verify::exec(g, &a),
         Command::Gc(a) => gc::exec(g, &a),
+        Command::Push(a) => push::exec(g, &a),
+        Command::Pull(a) => pull::exec(g, &a),
         Command::Exec(a) => exec::exec(g, registry, &a),
         Command::Checks(c) => checks::exec(g, &c),
         Command::Serve(a) => serve::exec(g, &a),
@@ -168,6 +177,11 @@ fn load_dag(g: &Global, registry: &Registry) -> Result<Dag, OrchestratorError> {
 
 /// Opens the store: `--store`, else the pipeline file's, else `./artifacts`.
 fn open_store(g: &Global, pipeline: Option<&Pipeline>) -> Result<Arc<LocalStore>, OrchestratorError> {
+    Ok(Arc::new(open_local(g, pipeline)?))
+}
+
+/// [`open_store`], unshared (for the layered store, which owns its local store).
+fn open_local(g: &Global, pipeline: Option<&Pipeline>) -> Result<LocalStore, OrchestratorError> {
     let root = match (&g.store, pipeline) {
         (Some(s), _) => s.clone(),
         (None, Some(p)) => p.store.clone(),
@@ -177,7 +191,7 @@ fn open_store(g: &Global, pipeline: Option<&Pipeline>) -> Result<Arc<LocalStore>
     if root.exists() && !root.is_dir() {
         return Err(OrchestratorError::StoreNotDir { path: root });
     }
-    Ok(Arc::new(LocalStore::open(root)?))
+    Ok(LocalStore::open(root)?)
 }
 
 /// The command line as typed, for records and lock holders.

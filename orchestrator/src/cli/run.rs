@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use esteira_core::{Registry, RunRecord, RunStatus, StageStatus};
 
-use super::{Global, command_line, load_dag, open_store, print_json, table};
+use super::remote::{RemoteArgs, open_layers, traffic_line};
+use super::{Global, command_line, load_dag, print_json, table};
 use crate::plan::plan;
 use crate::progress::Reporter;
 use crate::runner::{RunOptions, run};
@@ -49,6 +50,8 @@ pub struct Select {
     /// No network: fetch stages reuse their last download.
     #[arg(long)]
     offline: bool,
+    #[command(flatten)]
+    pub(super) remote: RemoteArgs,
 }
 
 pub(super) fn options(s: &Select, wait: f64) -> RunOptions {
@@ -67,10 +70,10 @@ pub(super) fn options(s: &Select, wait: f64) -> RunOptions {
 
 pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, OrchestratorError> {
     let dag = load_dag(g, registry)?;
-    let store = open_store(g, Some(&dag.pipeline))?;
+    let store = open_layers(g, &dag.pipeline, &a.select.remote)?;
     let opts = options(&a.select, a.wait);
     if a.dry_run {
-        let entries = plan(&dag, &store, &opts)?;
+        let entries = plan(&dag, store.as_ref(), &opts)?;
         if a.json {
             print_json(&entries)?;
         } else {
@@ -91,6 +94,9 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
                 record.stages.len()
             )?,
             None => super::out!("{}", summary(record))?,
+        }
+        if let Some(line) = traffic_line(store.as_ref()) {
+            super::out!("{line}")?;
         }
     }
     if record.status == RunStatus::Succeeded {
@@ -115,8 +121,10 @@ pub fn summary(r: &RunRecord) -> String {
     let c = r.counts();
     let get = |k: &str| c.get(k).copied().unwrap_or(0);
     let secs = r.stages.values().map(|s| s.end_ms).fold(0.0, f64::max) / 1e3;
+    let remote = r.stages.values().filter(|s| s.remote_hit).count();
+    let from_remote = if remote > 0 { format!(" ({remote} from the remote)") } else { String::new() };
     out.push_str(&format!(
-        "run {} {}: {} ran, {} cached, {} failed, {} skipped in {secs:.3}s\n",
+        "run {} {}: {} ran, {} cached{from_remote}, {} failed, {} skipped in {secs:.3}s\n",
         r.id,
         r.status.as_str(),
         get("ran"),
@@ -137,7 +145,7 @@ fn stage_table(r: &RunRecord) -> String {
             vec![
                 n.clone(),
                 s.kind.clone(),
-                s.status.as_str().to_owned(),
+                if s.remote_hit { "cached (remote)".to_owned() } else { s.status.as_str().to_owned() },
                 format!("{:.3}s", (s.end_ms - s.start_ms) / 1e3),
                 s.key.map(|k| k.short()).unwrap_or_default(),
             ]

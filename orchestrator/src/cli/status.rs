@@ -2,7 +2,8 @@
 
 use esteira_core::Registry;
 
-use super::{Global, load_dag, open_store, print_json, table};
+use super::remote::open_layers;
+use super::{Global, load_dag, print_json, table};
 use crate::plan::{Action, PlanEntry, plan};
 use crate::{OrchestratorError, exit};
 
@@ -18,8 +19,8 @@ pub struct Args {
 
 pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, OrchestratorError> {
     let dag = load_dag(g, registry)?;
-    let store = open_store(g, Some(&dag.pipeline))?;
-    let entries = plan(&dag, &store, &super::run::options(&a.select, 0.0))?;
+    let store = open_layers(g, &dag.pipeline, &a.select.remote)?;
+    let entries = plan(&dag, store.as_ref(), &super::run::options(&a.select, 0.0))?;
     if a.json {
         print_json(&entries)?;
     } else {

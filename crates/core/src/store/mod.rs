@@ -2,10 +2,12 @@
 //!
 //! An object is an immutable file named by the BLAKE3 hash of its bytes. Beside the objects the
 //! store keeps cache records (cache key -> output hashes) and run records. [`ArtifactStore`] is
-//! the interface the orchestrator and stages use; [`LocalStore`] is the directory-backed
-//! implementation. A remote (S3-compatible) store would implement the same trait and keep a
-//! local read cache so that [`ArtifactStore::object_path`] can hand stages a file.
+//! the interface stages use; [`LocalStore`] is the directory-backed implementation.
+//! [`CacheStore`] is what the runner uses: the local store alone, or (esteira-remote's
+//! `LayeredStore`) the local store with an S3 remote under it, which downloads into the local
+//! store so that [`ArtifactStore::object_path`] always hands stages a local file.
 
+mod cache;
 mod local;
 mod lock;
 mod memo;
@@ -14,6 +16,7 @@ mod records;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub use cache::{CacheStore, Origin, Traffic};
 pub use local::LocalStore;
 pub use lock::StoreLock;
 pub use records::{

@@ -182,6 +182,10 @@ pub struct StageRecord {
     pub end_ms: f64,
     /// The error chain of a failed stage, or why it was skipped.
     pub error: Option<String>,
+    /// A cache hit served by the remote under the local store (`--remote`): its record and
+    /// outputs were downloaded in this run. Absent (false) in older records.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remote_hit: bool,
 }
 
 /// How a whole run ended.

@@ -27,6 +27,7 @@ fn stage(
         start_ms: 0.0,
         end_ms: 1.0,
         error: None,
+        remote_hit: false,
     }
 }
 

@@ -152,6 +152,7 @@ fn stage(
         start_ms: window.0,
         end_ms: window.1,
         error: None,
+        remote_hit: false,
     }
 }
 
