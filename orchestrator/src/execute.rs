@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use esteira_core::store::{CacheStore, Origin};
+use esteira_core::store::{CacheStore, KeyParts, Origin};
 use esteira_core::{
     ArtifactStore, CacheRecord, ContentHash, CoreError, InputArtifact, LocalStore, OutputSpec, PathPolicy, Progress,
     Stage, StageContext, StageOutcome, cache_key,
@@ -210,7 +210,8 @@ pub fn lookup(
     let usable = if force {
         None
     } else {
-        match usable_record(store, name, &key, &declared, true) {
+        let parts = KeyParts { kind: stage.kind(), version: stage.version(), params: &params, inputs: &inputs };
+        match usable_record(store, name, &key, &parts, &declared, true) {
             Ok(usable) => usable,
             Err(message) => return Lookup::Done(Err(fail(message))),
         }
@@ -328,18 +329,20 @@ pub fn execute_pending(
 /// says to run `esteira verify --repair`, it never uses or silently overwrites it. A record
 /// from before sizes were kept is used once its objects check out, and rewritten with them.
 ///
-/// `upgrade` lets a run add output sizes to an old record and download a remote hit; `status`
-/// (which holds no lock) passes `false` and writes nothing: a remote record counts when the
-/// remote holds its objects ([`CacheStore::peek_lower_cache_entry`]).
+/// `key` was computed from `parts` (so a record made of them needs no hashing to be found its
+/// own). `upgrade` lets a run add output sizes to an old record and download a remote hit;
+/// `status` (which holds no lock) passes `false` and writes nothing: a remote record counts
+/// when the remote holds its objects ([`CacheStore::peek_lower_cache_entry`]).
 pub(crate) fn usable_record(
     store: &dyn CacheStore,
     name: &str,
     key: &ContentHash,
+    parts: &KeyParts<'_>,
     declared: &[OutputSpec],
     upgrade: bool,
 ) -> Result<Option<(CacheRecord, Origin)>, String> {
     let local = store.local();
-    let found = match local.cache_entry(key).map_err(|e| e.to_string())? {
+    let found = match local.cache_entry_for(key, parts).map_err(|e| e.to_string())? {
         Some(entry) => Some((entry, Origin::Local)),
         None if upgrade => store.lower_cache_entry(key).map_err(|e| e.to_string())?.map(|e| (e, Origin::Remote)),
         None => store.peek_lower_cache_entry(key).map_err(|e| e.to_string())?.map(|e| (e, Origin::Remote)),

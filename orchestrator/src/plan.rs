@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use esteira_core::store::{CacheStore, Origin};
+use esteira_core::store::{CacheStore, KeyParts, Origin};
 use esteira_core::{ArtifactStore, ContentHash, RunRecord, StageStatus, cache_key};
 use serde::Serialize;
 
@@ -87,8 +87,10 @@ pub fn plan(dag: &Dag, layers: &dyn CacheStore, opts: &RunOptions) -> Result<Vec
         let params = stage.params();
         let key = complete.then(|| cache_key(stage.kind(), stage.version(), &params, &inputs));
         // The same test a run makes, so `status` never promises a hit the run would refuse.
-        let found =
-            key.and_then(|k| crate::execute::usable_record(layers, name, &k, &stage.outputs(), false).ok().flatten());
+        let parts = KeyParts { kind: stage.kind(), version: stage.version(), params: &params, inputs: &inputs };
+        let found = key.and_then(|k| {
+            crate::execute::usable_record(layers, name, &k, &parts, &stage.outputs(), false).ok().flatten()
+        });
         let from_remote = found.as_ref().is_some_and(|(_, origin)| *origin == Origin::Remote);
         let hit = found.map(|(r, _)| r);
         let forced = opts.force_all || opts.force.contains(name);

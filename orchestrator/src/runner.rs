@@ -211,6 +211,25 @@ pub fn run(
     Ok(RunOutcome { record, same_as })
 }
 
+/// The fields of a run record [`same_as_recorded`] compares (the rest is not parsed).
+#[derive(serde::Deserialize)]
+struct Recorded {
+    id: String,
+    status: RunStatus,
+    pipeline: String,
+    config_hash: ContentHash,
+    order: Vec<String>,
+    stages: BTreeMap<String, RecordedStage>,
+}
+/// The fields of a stage's record [`same_as_recorded`] compares.
+#[derive(serde::Deserialize)]
+struct RecordedStage {
+    status: StageStatus,
+    key: Option<ContentHash>,
+    outputs: BTreeMap<String, ContentHash>,
+    metrics: BTreeMap<String, serde_json::Value>,
+}
+
 /// Whether `record` (a run in which nothing executed) is the run recorded as `id` again: every
 /// stage served from the cache, and that run succeeded with the same pipeline file and the same
 /// stages, keys, outputs and metrics.
@@ -218,7 +237,7 @@ fn same_as_recorded(store: &LocalStore, id: &str, record: &RunRecord) -> bool {
     if record.status != RunStatus::Succeeded || record.stages.values().any(|s| s.status != StageStatus::Cached) {
         return false;
     }
-    let Ok(Some(prev)) = store.run_by_id(id) else { return false };
+    let Ok(Some(prev)) = store.run_fields_by_id::<Recorded>(id, |r| &r.id) else { return false };
     prev.status == RunStatus::Succeeded
         && prev.pipeline == record.pipeline
         && prev.config_hash == record.config_hash

@@ -49,10 +49,12 @@ impl ContentHash {
 
     /// The full hex form.
     pub fn to_hex(&self) -> String {
+        // By table, not `write!` per byte: store paths and keys spell hashes all the time.
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut s = String::with_capacity(64);
         for b in self.0 {
-            use fmt::Write as _;
-            let _ = write!(s, "{b:02x}");
+            s.push(char::from(DIGITS[usize::from(b >> 4)]));
+            s.push(char::from(DIGITS[usize::from(b & 0xf)]));
         }
         s
     }
@@ -157,6 +159,10 @@ mod tests {
         let parsed: ContentHash = h.to_hex().parse().unwrap();
         assert_eq!(h, parsed);
         assert_eq!(h.short().len(), 12);
+        // Lowercase, two digits a byte, as BLAKE3 spells it.
+        assert_eq!(h.to_hex(), blake3::hash(b"esteira").to_hex().as_str());
+        let bytes = ContentHash::of_bytes(&[0x0f, 0xa0]);
+        assert_eq!(bytes.to_hex(), blake3::hash(&[0x0f, 0xa0]).to_hex().as_str());
     }
 
     #[test]

@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::memo::{Memo, Stamp};
-use super::records::{BadRecord, CacheEntry, OutputMeta, RecordScan};
+use super::records::{BadRecord, CacheEntry, KeyParts, OutputMeta, RecordScan};
 use super::{ArtifactStore, CacheRecord, ObjectSink, RunRecord, StoreLock};
 use crate::hash::HashingWriter;
 use crate::{ContentHash, CoreError, OutputSpec};
@@ -285,13 +285,30 @@ impl LocalStore {
     /// The run recorded under exactly `id` (no prefix matching, no directory listing):
     /// `Ok(None)` when there is none, `Err` when its file cannot be read.
     pub fn run_by_id(&self, id: &str) -> Result<Option<RunRecord>, CoreError> {
+        self.run_fields_by_id::<RunRecord>(id, |r| &r.id)
+    }
+
+    /// Some fields of the run recorded under exactly `id`, read into `T` (a struct naming only
+    /// the fields it needs, which costs less to parse than a [`RunRecord`]); `id_of` gives the id
+    /// the record names, which must be `id`. `Ok(None)` when there is no such run, `Err` when its
+    /// file cannot be read or names another run.
+    pub fn run_fields_by_id<T: DeserializeOwned>(
+        &self,
+        id: &str,
+        id_of: impl Fn(&T) -> &str,
+    ) -> Result<Option<T>, CoreError> {
         // Ids name files in `runs/`: one plain file name, nothing else.
         if id.is_empty() || id.starts_with('.') || id.contains(['/', '\\', '\0']) {
             return Ok(None);
         }
         let path = self.run_file(id);
-        read_run_file(&path, id)
-            .map_err(|why| CoreError::Run(format!("{id}: {}: unreadable record ({why})", path.display())))
+        let unreadable = |why: String| CoreError::Run(format!("{id}: {}: unreadable record ({why})", path.display()));
+        match read_record::<T>(&path).map_err(unreadable)? {
+            Some(r) if id_of(&r) != id => {
+                Err(unreadable(format!("it records run {}, not {id}", crate::excerpt(id_of(&r), 80))))
+            }
+            other => Ok(other),
+        }
     }
 
     /// The file a cache record under `key` lives in (for messages).
@@ -311,21 +328,37 @@ impl LocalStore {
     /// that cannot be read, or that does not belong under `key`, is a miss (with a warning
     /// naming its file), so the stage runs again and replaces it.
     pub fn cache_entry(&self, key: &ContentHash) -> Result<Option<CacheEntry>, CoreError> {
+        Ok(self.read_cache_entry(key, None))
+    }
+
+    /// [`Self::cache_entry`] for a key just computed from `parts`: a record made of exactly
+    /// those parts is known to belong under it without hashing it again
+    /// ([`CacheRecord::key_problem_for`]).
+    pub fn cache_entry_for(&self, key: &ContentHash, parts: &KeyParts<'_>) -> Result<Option<CacheEntry>, CoreError> {
+        Ok(self.read_cache_entry(key, Some(parts)))
+    }
+
+    /// Never an error: an unusable record is a miss.
+    fn read_cache_entry(&self, key: &ContentHash, parts: Option<&KeyParts<'_>>) -> Option<CacheEntry> {
         let path = self.cache_file(key);
+        let problem = |r: &CacheRecord| match parts {
+            Some(parts) => r.key_problem_for(key, parts),
+            None => r.key_problem(key),
+        };
         match read_cache_file(&path).and_then(|e| match e {
-            Some(entry) => match entry.record.key_problem(key) {
+            Some(entry) => match problem(&entry.record) {
                 Some(why) => Err(why),
                 None => Ok(Some(entry)),
             },
             None => Ok(None),
         }) {
-            Ok(entry) => Ok(entry),
+            Ok(entry) => entry,
             Err(why) => {
                 tracing::warn!(
                     "{}: unusable cache record ({why}); treating it as a miss (`esteira verify` reports such records)",
                     path.display()
                 );
-                Ok(None)
+                None
             }
         }
     }
@@ -466,9 +499,45 @@ struct StoredCache {
     output_meta: BTreeMap<String, OutputMeta>,
 }
 
+/// [`StoredCache`] as read: the same fields, spelled out rather than flattened (serde buffers a
+/// flattened struct whole before reading it; a cache hit reads one record per stage).
+#[derive(Deserialize)]
+struct StoredCacheFields {
+    key: ContentHash,
+    kind: String,
+    version: String,
+    params: serde_json::Value,
+    inputs: BTreeMap<String, ContentHash>,
+    outputs: BTreeMap<String, ContentHash>,
+    #[serde(default)]
+    metrics: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    state: serde_json::Value,
+    duration_ms: f64,
+    run_id: String,
+    stage: String,
+    #[serde(default)]
+    output_meta: BTreeMap<String, OutputMeta>,
+}
+
 /// A cache file: `Ok(None)` when absent, `Err(why)` when unreadable.
 fn read_cache_file(path: &Path) -> Result<Option<CacheEntry>, String> {
-    Ok(read_record::<StoredCache>(path)?.map(|s| CacheEntry { record: s.record, meta: s.output_meta }))
+    Ok(read_record::<StoredCacheFields>(path)?.map(|s| CacheEntry {
+        record: CacheRecord {
+            key: s.key,
+            kind: s.kind,
+            version: s.version,
+            params: s.params,
+            inputs: s.inputs,
+            outputs: s.outputs,
+            metrics: s.metrics,
+            state: s.state,
+            duration_ms: s.duration_ms,
+            run_id: s.run_id,
+            stage: s.stage,
+        },
+        meta: s.output_meta,
+    }))
 }
 
 /// A run file: `Ok(None)` when absent, `Err(why)` when unreadable or not the record of `id`.

@@ -18,8 +18,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::ContentHash;
 
-/// The memo file's format; any other is ignored.
-const FORMAT: u32 = 2;
+/// The memo file's format: a header line `{"format":3,"checksum":"…"}`, then the hints as JSON,
+/// the checksum being BLAKE3 of exactly those bytes (so reading it hashes them, nothing is
+/// serialised again). Format 2 (one JSON object, checksummed over the hints re-serialised) is
+/// still read; any other is ignored.
+const FORMAT: u32 = 3;
+
+/// The format before the header line.
+const FORMAT_2: u32 = 2;
 
 /// What identifies one version of a file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,19 +87,39 @@ pub(crate) struct Memo {
     objects: BTreeMap<ContentHash, Stamp>,
 }
 
-/// The memo as written: the hints and a checksum of them.
-#[derive(Serialize, Deserialize)]
+/// A format-2 memo: the hints and a checksum of them.
+#[derive(Deserialize)]
 struct Stored {
     format: u32,
     checksum: ContentHash,
     memo: Memo,
 }
 
+/// The header line of a format-3 memo.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: u32,
+    checksum: ContentHash,
+}
+
 impl Memo {
     /// Parses `memo.json`; `Err` says why it cannot be trusted (wrong format, damaged, edited).
     pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
-        let stored: Stored = serde_json::from_slice(bytes).map_err(|e| format!("not a memo of this esteira: {e}"))?;
-        if stored.format != FORMAT {
+        let not_ours = |e: serde_json::Error| format!("not a memo of this esteira: {e}");
+        if let Some(end) = bytes.iter().position(|&b| b == b'\n')
+            && let Ok(header) = serde_json::from_slice::<Header>(&bytes[..end])
+        {
+            if header.format != FORMAT {
+                return Err(format!("format {} (expected {FORMAT})", header.format));
+            }
+            let hints = &bytes[end + 1..];
+            if ContentHash::of_bytes(hints) != header.checksum {
+                return Err("its checksum does not match its contents".into());
+            }
+            return serde_json::from_slice(hints).map_err(not_ours);
+        }
+        let stored: Stored = serde_json::from_slice(bytes).map_err(not_ours)?;
+        if stored.format != FORMAT_2 {
             return Err(format!("format {} (expected {FORMAT})", stored.format));
         }
         if checksum(&stored.memo) != stored.checksum {
@@ -102,10 +128,14 @@ impl Memo {
         Ok(stored.memo)
     }
 
-    /// The bytes of `memo.json`.
+    /// The bytes of `memo.json` (format 3).
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
-        let stored = Stored { format: FORMAT, checksum: checksum(self), memo: self.clone() };
-        serde_json::to_vec(&stored).unwrap_or_default()
+        let hints = serde_json::to_vec(self).unwrap_or_default();
+        let header = Header { format: FORMAT, checksum: ContentHash::of_bytes(&hints) };
+        let mut out = serde_json::to_vec(&header).unwrap_or_default();
+        out.push(b'\n');
+        out.extend_from_slice(&hints);
+        out
     }
 
     /// The remembered hash of the file at `path`, if its stamp is unchanged.
@@ -140,6 +170,7 @@ impl Memo {
     }
 }
 
+/// The checksum of a format-2 memo.
 fn checksum(memo: &Memo) -> ContentHash {
     // BTreeMaps serialise in key order: equal memos give equal bytes.
     ContentHash::of_bytes(&serde_json::to_vec(memo).unwrap_or_default())
@@ -171,6 +202,16 @@ mod tests {
         // The format before checksums is not trusted either.
         assert!(Memo::from_bytes(br#"{"entries":{}}"#).is_err());
         assert!(Memo::from_bytes(b"{\"format\":2,").is_err());
+        // A format-2 memo (checksummed over its hints re-serialised) is still read, and checked.
+        let old = serde_json::to_vec(&serde_json::json!({"format": 2, "checksum": checksum(&m), "memo": m})).unwrap();
+        assert_eq!(Memo::from_bytes(&old).unwrap(), m);
+        let forged = String::from_utf8(old).unwrap().replacen(&a, &b, 1);
+        assert!(Memo::from_bytes(forged.as_bytes()).unwrap_err().contains("checksum"));
+        // A header claiming another format, or a truncated memo, is not trusted.
+        let bytes = m.to_bytes();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(Memo::from_bytes(text.replacen("\"format\":3", "\"format\":4", 1).as_bytes()).is_err());
+        assert!(Memo::from_bytes(&bytes[..bytes.len() - 5]).is_err());
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub use cache::{CacheStore, Origin, Traffic};
 pub use local::LocalStore;
 pub use lock::StoreLock;
 pub use records::{
-    BadRecord, BuildInfo, CacheEntry, CacheRecord, OutputMeta, RecordScan, RunRecord, RunStatus, StageRecord, StageStatus,
+    BadRecord, BuildInfo, CacheEntry, CacheRecord, KeyParts, OutputMeta, RecordScan, RunRecord, RunStatus, StageRecord,
+    StageStatus,
 };
 
 use crate::{ContentHash, CoreError};

@@ -54,6 +54,56 @@ impl CacheRecord {
     }
 }
 
+/// What a cache key is computed from ([`crate::cache_key`]): a stage's kind, version, params and
+/// input hashes.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyParts<'a> {
+    /// The stage kind.
+    pub kind: &'a str,
+    /// The stage version.
+    pub version: &'a str,
+    /// The canonical params.
+    pub params: &'a serde_json::Value,
+    /// Input name -> content hash.
+    pub inputs: &'a BTreeMap<String, ContentHash>,
+}
+
+impl CacheRecord {
+    /// [`Self::key_problem`], given what `key` was computed from: a record naming `key` whose
+    /// kind, version, params and inputs are exactly those parts (params as canonical JSON spells
+    /// them: `1` is not `1.0`, `-0.0` is not `0.0`) hashes to it without being hashed again; any
+    /// other record is hashed.
+    pub fn key_problem_for(&self, key: &ContentHash, parts: &KeyParts<'_>) -> Option<String> {
+        let same = self.key == *key
+            && self.kind == parts.kind
+            && self.version == parts.version
+            && self.inputs == *parts.inputs
+            && same_json(&self.params, parts.params);
+        if same { None } else { self.key_problem(key) }
+    }
+}
+
+/// Whether two JSON values have the same canonical JSON (numbers compared by kind and bits,
+/// objects by keys and values whatever their order).
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as V;
+    match (a, b) {
+        (V::Null, V::Null) => true,
+        (V::Bool(x), V::Bool(y)) => x == y,
+        (V::String(x), V::String(y)) => x == y,
+        (V::Number(x), V::Number(y)) => {
+            (x.as_u64(), x.as_i64(), x.as_f64().map(f64::to_bits))
+                == (y.as_u64(), y.as_i64(), y.as_f64().map(f64::to_bits))
+                && x.is_f64() == y.is_f64()
+        }
+        (V::Array(x), V::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y)),
+        (V::Object(x), V::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => false,
+    }
+}
+
 /// What the store records about one output of a cache record beside the record itself, and
 /// checks before the record is used: the extension the stage declared and the object's size.
 ///
@@ -265,5 +315,56 @@ impl RunRecord {
             *m.entry(s.status.as_str()).or_insert(0) += 1;
         }
         m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn json_is_the_same_only_when_its_canonical_form_is() {
+        let same = |a: serde_json::Value, b: serde_json::Value| {
+            let canonical = crate::canonical_json(&a) == crate::canonical_json(&b);
+            assert_eq!(same_json(&a, &b), canonical, "{a} vs {b}");
+            canonical
+        };
+        assert!(same(json!({"a": 1, "b": [1.5, "x", null]}), json!({"b": [1.5, "x", null], "a": 1})));
+        assert!(!same(json!(1), json!(1.0)));
+        assert!(!same(json!(0.0), json!(-0.0)));
+        assert!(!same(json!(-1), json!(1)));
+        assert!(!same(json!({"a": 1}), json!({"a": 1, "b": 2})));
+        assert!(!same(json!([1, 2]), json!([2, 1])));
+        assert!(!same(json!(u64::MAX), json!(-1)));
+    }
+
+    #[test]
+    fn a_record_made_of_other_parts_is_hashed() {
+        let params = json!({"x": 0.0});
+        let inputs = BTreeMap::new();
+        let key = crate::cache_key("k", "1", &params, &inputs);
+        let record = CacheRecord {
+            key,
+            kind: "k".into(),
+            version: "1".into(),
+            params: params.clone(),
+            inputs: inputs.clone(),
+            outputs: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            state: serde_json::Value::Null,
+            duration_ms: 0.0,
+            run_id: "r".into(),
+            stage: "s".into(),
+        };
+        let parts = KeyParts { kind: "k", version: "1", params: &params, inputs: &inputs };
+        assert_eq!(record.key_problem_for(&key, &parts), None);
+        // Edited to -0.0 (numerically equal, another key): found out by hashing.
+        let edited = CacheRecord { params: json!({"x": -0.0}), ..record.clone() };
+        assert!(edited.key_problem_for(&key, &parts).is_some());
+        assert_eq!(edited.key_problem_for(&key, &parts), edited.key_problem(&key));
+        let other = crate::cache_key("k", "2", &params, &inputs);
+        assert!(record.key_problem_for(&other, &parts).is_some());
     }
 }
