@@ -1,5 +1,22 @@
 //! The esteira orchestrator: pipeline files, the DAG, cached parallel execution, records,
 //! and the command line. `main.rs` only calls [`cli::main`].
+//!
+//! # Embedding: your own stages, the same CLI
+//!
+//! A project of yours can depend on this package (`esteira`) and build the `esteira` command
+//! line with its own stage kinds beside the shipped ones. The stable surface for that is:
+//!
+//! - the stage contract, re-exported here from `esteira-core` so that one dependency is enough:
+//!   [`Stage`], [`StageContext`], [`StageError`], [`OutputSpec`], [`StageFactory`], [`Registry`],
+//!   [`CoreError`], [`parse_params`] (errors name the bad key) and [`params_json`]; the rest of
+//!   core (tables, hashes) is [`esteira_core`];
+//! - [`registry::builtin`] (the shipped kinds) and [`registry::register_builtin`];
+//! - [`cli::main_with`] (the shipped kinds plus yours, then the whole CLI) and [`cli::main`]
+//!   (a registry you assembled).
+//!
+//! [`Registry::register`] refuses a kind that is already there. `examples/custom-stage` is a
+//! complete binary. The other modules are public for the workspace's own tests and tools; they
+//! are not a promise.
 
 #![forbid(unsafe_code)]
 
@@ -16,6 +33,10 @@ pub mod reproduce;
 pub mod runner;
 
 pub use error::{OrchestratorError, exit};
+pub use esteira_core;
+pub use esteira_core::{
+    CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params,
+};
 
 /// How this binary was built, for run records: the target triple and the profile (`debug` when
 /// built with debug assertions, as cargo's dev profile is, else `release`).

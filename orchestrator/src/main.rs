@@ -4,5 +4,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    esteira::cli::main(&esteira::registry::default_registry())
+    esteira::cli::main(&esteira::registry::builtin())
 }

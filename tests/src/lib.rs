@@ -13,40 +13,46 @@ use std::time::Duration;
 use esteira_core::{OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params};
 use serde::{Deserialize, Serialize};
 
-/// The default registry plus the test kinds.
+/// The shipped registry plus the test kinds.
 pub fn registry() -> Registry {
-    let mut r = esteira::registry::default_registry();
+    let mut r = esteira::registry::builtin();
+    register(&mut r).expect("the test kinds' names differ from the shipped ones");
+    r
+}
+
+/// Adds the test kinds to `r`.
+pub fn register(r: &mut Registry) -> Result<(), esteira_core::CoreError> {
     r.register(StageFactory {
         kind: "test.source",
         summary: "writes params.text (test)",
         build: |p| build::<Source>(p),
-    });
+    })?;
     r.register(StageFactory {
         kind: "test.upper",
         summary: "upper-cases its input (test)",
         build: |p| build::<Upper>(p),
-    });
+    })?;
     r.register(StageFactory {
         kind: "test.concat",
         summary: "joins inputs a and b (test)",
         build: |p| build::<Concat>(p),
-    });
+    })?;
     r.register(StageFactory {
         kind: "test.sleep",
         summary: "sleeps, then copies (test)",
         build: |p| build::<Sleep>(p),
-    });
+    })?;
     r.register(StageFactory {
         kind: "test.nondet",
         summary: "writes the clock: nondeterministic on purpose (test)",
         build: |p| build::<Nondet>(p),
-    });
+    })?;
     r.register(StageFactory {
         kind: "test.fail",
         summary: "always fails, optionally after writing its output (test)",
         build: |p| build::<Fail>(p),
-    });
-    r
+    })?;
+    Ok(())
 }
 
 trait TestStage: Serialize + for<'de> Deserialize<'de> + Send + Sync + 'static {

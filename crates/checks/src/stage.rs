@@ -137,10 +137,11 @@ impl Stage for CheckStage {
 }
 
 /// Registers the `check` stage kind.
-pub fn register(registry: &mut Registry) {
+pub fn register(registry: &mut Registry) -> Result<(), CoreError> {
     registry.register(StageFactory {
         kind: CHECK_KIND,
         summary: "validate a table against a Great Expectations suite (result JSON + HTML report)",
         build: |params| Ok(Box::new(CheckStage::from_params(params)?)),
-    });
+    })?;
+    Ok(())
 }

@@ -37,7 +37,7 @@ fn run_stage(params: serde_json::Value, table: &[u8], suite: &str) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(LocalStore::open(dir.path().join("store")).unwrap());
     let mut registry = Registry::new();
-    register(&mut registry);
+    register(&mut registry).unwrap();
     let stage = registry.build("check", params).unwrap();
     let mut inputs = BTreeMap::new();
     for (name, bytes) in [("table", table), ("suite", suite.as_bytes())] {
@@ -125,7 +125,7 @@ fn bad_inputs_and_params_are_clear_errors() {
     let err = run_stage(json!({}), &parquet_bytes(10), "{\"expectations\": 3}").result.unwrap_err();
     assert!(err.contains("input `suite`") && err.contains("expectation_suite_name"), "{err}");
     let mut registry = Registry::new();
-    register(&mut registry);
+    register(&mut registry).unwrap();
     let err = registry.build("check", json!({"severity": "loud"})).err().unwrap().to_string();
     assert!(err.contains("severity"), "{err}");
     let err = registry.build("check", json!({"sevrity": "warn"})).err().unwrap().to_string();

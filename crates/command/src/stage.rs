@@ -223,12 +223,13 @@ impl Stage for CommandStage {
 }
 
 /// Registers the `command` kind.
-pub fn register(registry: &mut Registry) {
+pub fn register(registry: &mut Registry) -> Result<(), CoreError> {
     registry.register(StageFactory {
         kind: KIND,
         summary: "runs a program on its inputs in a scratch directory; keeps its declared outputs and log",
         build: |params| Ok(Box::new(CommandStage::from_params(params)?)),
-    });
+    })?;
+    Ok(())
 }
 
 /// A fresh directory for one execution, removed (read-only parts included) when dropped.

@@ -102,6 +102,13 @@ pub enum CoreError {
     /// A run record with this id (or prefix) does not exist or is ambiguous.
     #[error("run {0}")]
     Run(String),
+    /// A stage kind was registered twice: two crates (or a user's binary and a shipped crate)
+    /// claim the same name, and pipeline files could not say which one they mean.
+    #[error("stage kind `{kind}` is registered twice (each kind may be registered once; rename one of them)")]
+    DuplicateKind {
+        /// The kind.
+        kind: String,
+    },
 }
 
 impl CoreError {

@@ -159,10 +159,19 @@ impl Registry {
         Self::default()
     }
 
-    /// Adds a kind; a later registration of the same kind replaces the earlier one.
-    pub fn register(&mut self, factory: StageFactory) -> &mut Self {
-        self.kinds.insert(factory.kind, factory);
-        self
+    /// Adds a kind. A kind that is already registered is refused ([`CoreError::DuplicateKind`])
+    /// and the registry is left as it was: silently replacing it would let a user's stage shadow
+    /// a shipped one (or the reverse) and change what every pipeline using the name runs.
+    pub fn register(&mut self, factory: StageFactory) -> Result<&mut Self, CoreError> {
+        match self.kinds.entry(factory.kind) {
+            std::collections::btree_map::Entry::Occupied(_) => {
+                Err(CoreError::DuplicateKind { kind: factory.kind.to_owned() })
+            }
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(factory);
+                Ok(self)
+            }
+        }
     }
 
     /// Builds a stage. An unknown kind is an error listing the known ones.
@@ -219,9 +228,25 @@ mod tests {
     #[test]
     fn unknown_kind_lists_known() {
         let mut r = Registry::new();
-        r.register(StageFactory { kind: "a", summary: "", build: |_| Err(CoreError::Run("x".into())) });
+        r.register(StageFactory { kind: "a", summary: "", build: |_| Err(CoreError::Run("x".into())) }).unwrap();
         let msg = r.build("zzz", serde_json::Value::Null).err().unwrap().to_string();
         assert!(msg.contains("known kinds: a"), "{msg}");
+    }
+
+    #[test]
+    fn a_kind_registered_twice_is_refused_naming_it() {
+        let mut r = Registry::new();
+        r.register(StageFactory { kind: "a", summary: "first", build: |_| Err(CoreError::Run("first".into())) })
+            .unwrap();
+        let err = r
+            .register(StageFactory { kind: "a", summary: "second", build: |_| Err(CoreError::Run("second".into())) })
+            .err()
+            .expect("a second registration is refused");
+        assert!(matches!(&err, CoreError::DuplicateKind { kind } if kind == "a"), "{err:?}");
+        assert!(err.to_string().contains("`a`"), "{err}");
+        // The first registration is kept.
+        assert_eq!(r.get("a").unwrap().summary, "first");
+        assert_eq!(r.kinds().count(), 1);
     }
 
     #[test]

@@ -74,15 +74,16 @@ pub use merge::{
 pub use table::Table;
 
 /// Registers the `fetch` and `merge` stage kinds.
-pub fn register(registry: &mut esteira_core::Registry) {
+pub fn register(registry: &mut esteira_core::Registry) -> Result<(), esteira_core::CoreError> {
     registry.register(esteira_core::StageFactory {
         kind: "fetch",
         summary: "download one source (https, http or file) into the store, revalidating instead of re-downloading",
         build: |params| Ok(Box::new(FetchStage::from_params(params)?)),
-    });
+    })?;
     registry.register(esteira_core::StageFactory {
         kind: "merge",
         summary: "join portal CSV or Parquet inputs into one Parquet table (inner/left joins, duplicates dropped)",
         build: |params| Ok(Box::new(MergeStage::from_params(params)?)),
-    });
+    })?;
+    Ok(())
 }

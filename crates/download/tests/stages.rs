@@ -25,7 +25,7 @@ fn store() -> (tempfile::TempDir, Arc<LocalStore>) {
 
 fn build(kind: &str, params: serde_json::Value) -> Box<dyn Stage> {
     let mut registry = Registry::new();
-    esteira_download::register(&mut registry);
+    esteira_download::register(&mut registry).unwrap();
     registry.build(kind, params).unwrap()
 }
 
@@ -183,7 +183,7 @@ fn fetch_stage_runs_on_a_blocking_thread_of_a_multi_thread_runtime() {
 #[test]
 fn fetch_params_are_checked() {
     let mut registry = Registry::new();
-    esteira_download::register(&mut registry);
+    esteira_download::register(&mut registry).unwrap();
     let err = registry.build("fetch", json!({"url": "ftp://x/y"})).err().unwrap().to_string();
     assert!(err.contains("param `url`") && err.contains("unsupported source"), "{err}");
     let err = registry.build("fetch", json!({"url": "https://x/y", "checksum": "abc"})).err().unwrap().to_string();
@@ -197,7 +197,7 @@ fn fetch_size_like_params_have_upper_bounds() {
     // `timeout_secs = 1e300` was accepted, and `Duration::from_secs_f64` panicked when the stage
     // ran; a billion retries or a day of backoff ran "forever".
     let mut registry = Registry::new();
-    esteira_download::register(&mut registry);
+    esteira_download::register(&mut registry).unwrap();
     let cases = [
         ("timeout_secs", json!(1e300), "3600"),
         ("timeout_secs", json!(3601), "3600"),
@@ -358,7 +358,7 @@ fn merge_errors_name_the_table_and_column() {
     assert_eq!(err, "input `socio`: line 3: ragged row: 1 field(s), but the header has 2 column(s)");
 
     let mut registry = Registry::new();
-    esteira_download::register(&mut registry);
+    esteira_download::register(&mut registry).unwrap();
     let err = registry.build("merge", json!({"base": "a", "joins": [{"input": "b", "how": "outer", "on": ["k"]}]}));
     let err = err.err().unwrap().to_string();
     assert!(err.contains("joins[0].how"), "{err}");

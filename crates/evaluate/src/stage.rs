@@ -135,12 +135,13 @@ impl Stage for EvaluateStage {
 }
 
 /// Registers the `evaluate` kind.
-pub fn register(registry: &mut Registry) {
+pub fn register(registry: &mut Registry) -> Result<(), esteira_core::CoreError> {
     registry.register(StageFactory {
         kind: KIND,
         summary: "metrics (sklearn-exact) with bootstrap intervals and a majority baseline, odds ratios with \
                   clustered intervals (inference model on the training split), calibration (reliability, ECE, \
                   Platt), permutation importance, SVG charts and an HTML report",
         build: |params| Ok(Box::new(EvaluateStage::from_params(params)?)),
-    });
+    })?;
+    Ok(())
 }

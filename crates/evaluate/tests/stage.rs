@@ -69,7 +69,7 @@ fn run_stage(
         ("train".to_owned(), input(train)),
     ]);
     let mut registry = esteira_core::Registry::new();
-    register(&mut registry);
+    register(&mut registry).unwrap();
     let stage = registry.build("evaluate", stage_params).unwrap();
     let mut ctx = StageContext::new("evaluate", inputs, stage.outputs(), Arc::clone(store) as Arc<dyn ArtifactStore>);
     stage.run(&mut ctx).unwrap();
@@ -187,7 +187,7 @@ fn random_forest_has_no_odds_ratios_but_still_a_report() {
 #[test]
 fn bad_params_and_bad_tables_are_clear_errors() {
     let mut registry = esteira_core::Registry::new();
-    register(&mut registry);
+    register(&mut registry).unwrap();
     let err = registry.build("evaluate", serde_json::json!({"bootstrapp": 10})).err().unwrap().to_string();
     assert!(err.contains("bootstrapp"), "{err}");
     let stage = EvaluateStage::from_params(serde_json::Value::Null).unwrap();

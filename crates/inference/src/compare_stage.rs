@@ -333,12 +333,13 @@ impl Stage for CompareStage {
 }
 
 /// Registers the `compare` kind.
-pub fn register(registry: &mut Registry) {
+pub fn register(registry: &mut Registry) -> Result<(), CoreError> {
     registry.register(StageFactory {
         kind: KIND,
         summary: "odds ratios of each characteristic in two semesters and their ratio (pooled logit, clustered)",
         build: |params| Ok(Box::new(CompareStage::from_params(params)?)),
-    });
+    })?;
+    Ok(())
 }
 
 // ── reading ──────────────────────────────────────────────────────────────────────────────

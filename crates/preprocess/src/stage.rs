@@ -83,10 +83,11 @@ impl Stage for PreprocessStage {
 }
 
 /// Registers the `preprocess` kind.
-pub fn register(registry: &mut Registry) {
+pub fn register(registry: &mut Registry) -> Result<(), CoreError> {
     registry.register(StageFactory {
         kind: KIND,
         summary: "select, cast, filter, map and fill columns of a table, in declared steps",
         build: |params| Ok(Box::new(PreprocessStage::from_params(params)?)),
-    });
+    })?;
+    Ok(())
 }

@@ -54,7 +54,7 @@ fn stage_runs_through_the_store() {
         BTreeMap::from([("table".to_owned(), InputArtifact { hash, path: store.object_path(&hash).unwrap() })]);
 
     let mut registry = Registry::new();
-    esteira_preprocess::register(&mut registry);
+    esteira_preprocess::register(&mut registry).unwrap();
     let stage = registry.build("preprocess", ufrn_params()).unwrap();
     assert_eq!(stage.inputs(), ["table"]);
     // Canonical params: the short cast form is written out in full.
@@ -86,7 +86,7 @@ fn stage_runs_through_the_store() {
 #[test]
 fn bad_params_name_the_step() {
     let mut registry = Registry::new();
-    esteira_preprocess::register(&mut registry);
+    esteira_preprocess::register(&mut registry).unwrap();
     let err = registry.build("preprocess", json!({ "steps": [{ "select": [] }] })).err().unwrap();
     assert_eq!(err.to_string(), "stage kind `preprocess`: param `steps[0]`: step 1 (select): selects no columns");
     let err = registry.build("preprocess", json!({ "steps": [{ "cast": { "x": "int" } }] })).err().unwrap();

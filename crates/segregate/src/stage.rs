@@ -79,10 +79,11 @@ impl Stage for SegregateStage {
 }
 
 /// Registers the `segregate` kind.
-pub fn register(registry: &mut Registry) {
+pub fn register(registry: &mut Registry) -> Result<(), CoreError> {
     registry.register(StageFactory {
         kind: KIND,
         summary: "seeded, stratified (optionally grouped) train/test split of a table",
         build: |params| Ok(Box::new(SegregateStage::from_params(params)?)),
-    });
+    })?;
+    Ok(())
 }

@@ -43,7 +43,7 @@ fn stage_writes_train_and_test_with_class_metrics() {
         BTreeMap::from([("table".to_owned(), InputArtifact { hash, path: store.object_path(&hash).unwrap() })]);
 
     let mut registry = Registry::new();
-    esteira_segregate::register(&mut registry);
+    esteira_segregate::register(&mut registry).unwrap();
     let stage =
         registry.build("segregate", json!({ "target": "descricao", "seed": 42, "group": "id_discente" })).unwrap();
     assert_eq!(
@@ -85,7 +85,7 @@ fn stage_writes_train_and_test_with_class_metrics() {
 #[test]
 fn bad_params_fail_when_the_stage_is_built() {
     let mut registry = Registry::new();
-    esteira_segregate::register(&mut registry);
+    esteira_segregate::register(&mut registry).unwrap();
     let err = registry.build("segregate", json!({ "target": "y", "test_fraction": 1.0 })).err().unwrap();
     assert_eq!(
         err.to_string(),

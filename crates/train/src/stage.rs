@@ -89,10 +89,11 @@ impl Stage for TrainStage {
 }
 
 /// Registers kind `train`.
-pub fn register(registry: &mut esteira_core::Registry) {
+pub fn register(registry: &mut esteira_core::Registry) -> Result<(), esteira_core::CoreError> {
     registry.register(StageFactory {
         kind: "train",
         summary: "fit the feature pipeline, remove LOF outliers, choose a model by CV, write the model artifact",
         build: |params| Ok(Box::new(TrainStage::from_params(params)?)),
-    });
+    })?;
+    Ok(())
 }

@@ -120,7 +120,39 @@ enum Command {
 pub fn main(registry: &Registry) -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.global.quiet);
-    match dispatch(cli, registry) {
+    report(dispatch(cli, registry))
+}
+
+/// The whole `esteira` command line with the shipped stage kinds plus the caller's: the entry
+/// point of a user's own binary (`examples/custom-stage`).
+///
+/// `register` adds the caller's kinds to [`crate::registry::builtin`]. A kind it registers under
+/// a name already taken is an error ([`esteira_core::CoreError::DuplicateKind`], exit 4) before
+/// anything else runs, so a pipeline never silently gets another stage than the one it names.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     esteira::cli::main_with(|registry| {
+///         registry.register(esteira::StageFactory {
+///             kind: "my.stage",
+///             summary: "what it does, for `esteira exec --list`",
+///             build: |_params| todo!("parse the params, return Box<dyn esteira::Stage>"),
+///         })?;
+///         Ok(())
+///     })
+/// }
+/// ```
+pub fn main_with(register: impl FnOnce(&mut Registry) -> Result<(), esteira_core::CoreError>) -> ExitCode {
+    let mut registry = crate::registry::builtin();
+    match register(&mut registry) {
+        Ok(()) => main(&registry),
+        Err(e) => report(Err(e.into())),
+    }
+}
+
+/// The process's exit: the code of a success, or the error said on stderr and its exit code.
+fn report(result: Result<u8, OrchestratorError>) -> ExitCode {
+    match result {
         Ok(code) => ExitCode::from(code),
         // The reader of our output is gone: nothing to say, and nobody to say it to.
         Err(e) if e.is_broken_pipe() => ExitCode::from(crate::exit::OK),

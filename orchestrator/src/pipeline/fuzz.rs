@@ -20,7 +20,7 @@ const UFRN: &str = include_str!("../../../esteira.toml");
 
 /// Parses and builds; names the outcome. An error must name the pipeline file.
 fn outcome(text: &str) -> Result<&'static str, TestCaseError> {
-    let registry = crate::registry::default_registry();
+    let registry = crate::registry::builtin();
     let file = Path::new("fuzz/esteira.toml");
     let result = Pipeline::parse(file, text.to_owned()).and_then(|p| Dag::build(p, &registry));
     match result {

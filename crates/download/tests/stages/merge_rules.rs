@@ -214,7 +214,7 @@ fn the_join_aggregates_as_aggregate_does() {
 #[test]
 fn aggregate_params_are_checked_when_the_pipeline_is_read() {
     let mut registry = Registry::new();
-    esteira_download::register(&mut registry);
+    esteira_download::register(&mut registry).unwrap();
     let params = |aggregate: serde_json::Value| {
         json!({"base": "d", "joins": [{"input": "s", "on": ["id_discente"], "rename": {"discente": "id_discente"},
             "columns": ["discente", "alim"], "aggregate": aggregate}]})
@@ -506,7 +506,7 @@ fn merge_encoding_param() {
         "{log}"
     );
     let mut registry = Registry::new();
-    esteira_download::register(&mut registry);
+    esteira_download::register(&mut registry).unwrap();
     let err = registry.build("merge", params(Some("latin1"))).err().unwrap().to_string();
     assert!(err.contains("encoding") && err.contains("windows-1252"), "{err}");
     // Parquet inputs are Arrow already.
