@@ -115,6 +115,7 @@ pub(crate) fn model_card(loaded: &LoadedModel, columns: &[InputColumn]) -> Vec<u
         "feature_effects": m.feature_effects(),
         "training": m.training(),
         "test_metrics": loaded.evaluation.as_ref().map(|e| &e.metrics),
+        "calibration": loaded.calibration.card(),
         "evaluation": evaluation,
         "caveat": "A statistical model of UFRN's 2020.5 remote semester: it shows associations between a profile \
                    and the outcome, not causes, and it is often wrong; do not use it to decide about a person.",
@@ -154,6 +155,8 @@ impl Serialize for Probabilities<'_> {
 /// One scored row (fields in key order, as before).
 #[derive(Serialize)]
 struct Prediction<'a> {
+    /// P(positive class) through the run's calibrator; `null` without one (see `calibration`).
+    calibrated_probability: Option<f64>,
     decision: &'a str,
     notes: Vec<Cow<'a, str>>,
     probabilities: Probabilities<'a>,
@@ -162,6 +165,8 @@ struct Prediction<'a> {
 /// The answer of `POST /api/predict`, serialised without an intermediate JSON tree.
 #[derive(Serialize)]
 struct Answer<'a> {
+    /// Where the calibrated probabilities come from, or why there are none.
+    calibration: &'a Value,
     ignored_fields: BTreeSet<&'a str>,
     model_hash: String,
     negative_class: &'a str,
@@ -194,14 +199,15 @@ fn score(st: &AppState, rows: &[Value]) -> Response {
         .iter()
         .zip(parsed.notes)
         .map(|(&p, notes)| Prediction {
+            calibrated_probability: inner.loaded.calibration.apply(p),
             decision: if p >= threshold { pos } else { neg },
             notes,
             probabilities: Probabilities { positive: pos, negative: neg, p },
         })
         .collect();
-    // About 120 bytes per prediction besides its notes.
+    // About 160 bytes per prediction besides its notes.
     let capacity =
-        256 + predictions.iter().map(|p| 120 + p.notes.iter().map(|n| n.len() + 3).sum::<usize>()).sum::<usize>();
+        512 + predictions.iter().map(|p| 160 + p.notes.iter().map(|n| n.len() + 3).sum::<usize>()).sum::<usize>();
     let known: BTreeSet<&str> = inner.inputs.columns.iter().map(|c| c.name.as_str()).collect();
     let ignored_fields = rows
         .iter()
@@ -213,6 +219,7 @@ fn score(st: &AppState, rows: &[Value]) -> Response {
     json_response_sized(
         StatusCode::OK,
         &Answer {
+            calibration: &inner.calibration_card,
             ignored_fields,
             model_hash: inner.loaded.hash.to_hex(),
             negative_class: neg,
@@ -265,7 +272,9 @@ pub(crate) async fn predict_csv(State(st): State<AppState>, LimitedBytes(bytes):
     let max_rows = st.max_rows();
     let job = move || {
         let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 2);
-        batch::predict_csv_named(&st.inner.loaded.model, &bytes[..], &mut out, "request body", Some(max_rows))
+        let loaded = &st.inner.loaded;
+        let platt = loaded.calibration.platt();
+        batch::predict_csv_named(&loaded.model, platt, &bytes[..], &mut out, "request body", Some(max_rows))
             .map(|_| out)
     };
     match tokio::task::spawn_blocking(job).await {

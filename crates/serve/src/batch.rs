@@ -9,6 +9,7 @@ use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use esteira_train::{InputKind, Model, predict_detailed};
 
 use crate::ServeError;
+use crate::calibration::Platt;
 use crate::error::CsvCellError;
 use crate::rows::{ErrorList, InputSchema, number_from_text, refused_value};
 
@@ -51,23 +52,31 @@ pub fn output_columns(model: &Model) -> [String; 3] {
 /// written in chunks of 4096, and nothing more is written once an invalid row is met; to write
 /// nothing at all for an invalid file, check it first (as `esteira predict` does for files).
 pub fn predict_csv(model: &Model, input: impl Read, output: impl Write) -> Result<usize, ServeError> {
-    run(model, input, Some(output), "input", None)
+    run(model, None, input, Some(output), "input", None)
 }
 
-/// Scores `input` into `output`, refusing more than `max_rows` rows when given.
+/// The column [`predict_csv_named`] appends after `decision` when the model has a calibrator.
+pub(crate) fn calibrated_column(model: &Model) -> String {
+    format!("calibrated_probability_{}", model.positive_class())
+}
+
+/// Scores `input` into `output`, refusing more than `max_rows` rows when given; with a
+/// calibrator, a fourth column ([`calibrated_column`]) holds the calibrated probability (the
+/// other columns, the decision included, stay the model's: its threshold was chosen on them).
 pub(crate) fn predict_csv_named(
     model: &Model,
+    calibration: Option<&Platt>,
     input: impl Read,
     output: impl Write,
     source_name: &str,
     max_rows: Option<usize>,
 ) -> Result<usize, ServeError> {
-    run(model, input, Some(output), source_name, max_rows)
+    run(model, calibration, input, Some(output), source_name, max_rows)
 }
 
 /// Checks every row of `input` as [`predict_csv`] would, without scoring or writing anything.
 pub(crate) fn check_csv_named(model: &Model, input: impl Read, source_name: &str) -> Result<usize, ServeError> {
-    run(model, input, None::<std::io::Sink>, source_name, None)
+    run(model, None, input, None::<std::io::Sink>, source_name, None)
 }
 
 /// The longest header line read to detect the separator.
@@ -81,6 +90,7 @@ enum Column<'a> {
 
 fn run<W: Write>(
     model: &Model,
+    calibration: Option<&Platt>,
     input: impl Read,
     output: Option<W>,
     source_name: &str,
@@ -127,7 +137,10 @@ fn run<W: Write>(
     let write_error = |e: csv::Error| ServeError::io("writing the scored CSV", std::io::Error::other(e));
     // The header goes out with the first scored chunk (or at the end), so that input invalid
     // from its first chunk on leaves no output at all.
-    let extra = output_columns(model);
+    let mut extra = output_columns(model).to_vec();
+    if calibration.is_some() {
+        extra.push(calibrated_column(model));
+    }
     let mut header_out = false;
     let mut write_header = |w: &mut csv::Writer<W>| -> Result<(), ServeError> {
         if !std::mem::replace(&mut header_out, true) {
@@ -187,7 +200,14 @@ fn run<W: Write>(
         for (r, p) in chunk.iter().zip(prediction.probabilities) {
             let decision = if p >= threshold { model.positive_class() } else { model.negative_class() };
             let (pos, neg) = (p.to_string(), (1.0 - p).to_string());
-            w.write_record(r.iter().chain([pos.as_str(), neg.as_str(), decision])).map_err(write_error)?;
+            match calibration {
+                Some(c) => {
+                    let cal = c.apply(p).to_string();
+                    w.write_record(r.iter().chain([pos.as_str(), neg.as_str(), decision, cal.as_str()]))
+                }
+                None => w.write_record(r.iter().chain([pos.as_str(), neg.as_str(), decision])),
+            }
+            .map_err(write_error)?;
         }
         written += chunk.len();
     }

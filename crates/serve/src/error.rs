@@ -28,6 +28,16 @@ pub enum ServeError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The evaluate stage's `calibration` output of the served model cannot be used.
+    #[error("{file}: field `{field}`: {message} (`--no-calibration` serves the model's probability alone)")]
+    Calibration {
+        /// Which object of which stage and run.
+        file: String,
+        /// The JSON path of the bad field (`.` for the whole file).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The input CSV is malformed (bad quoting, a row with the wrong number of fields, not UTF-8).
     #[error("{source_name}: line {line}: {message}")]
     Csv {

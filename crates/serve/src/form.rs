@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use esteira_train::{InputColumn, InputKind};
 
+use crate::calibration::Calibration;
 use crate::html::{Nav, esc, metric_value, num_pt, page, pct_pt};
 use crate::load::LoadedModel;
 use crate::rows::FieldError;
@@ -189,13 +190,35 @@ fn result_html(loaded: &LoadedModel, outcome: &Outcome) -> String {
             pct_pt(v)
         )
     };
-    let mut s = String::from("<section class=\"card\" id=\"resultado\"><h2>Resultado</h2>");
+    let mut s =
+        String::from("<section class=\"card\" id=\"resultado\"><h2>Resultado</h2><h3>Probabilidade do modelo</h3>");
     s.push_str(&bar("p-positive", "pos", pos, p));
     s.push_str(&bar("p-negative", "neg", neg, 1.0 - p));
+    match &loaded.calibration {
+        Calibration::Platt { .. } => {
+            let c = loaded.calibration.apply(p).unwrap_or(p);
+            s.push_str("<h3>Probabilidade calibrada</h3>");
+            s.push_str(&bar("p-calibrated", "cal", pos, c));
+            // Why the two differ, in one line: the reader should take the calibrated one as the chance.
+            s.push_str(
+                "<p class=\"notes\" id=\"calibration-note\">Por que diferem: no treino as classes pesam o mesmo \
+                 (pesos de classe), o que puxa as probabilidades do modelo para 50 %; a calibrada (escala de Platt, \
+                 ajustada nos dados de treino) desfaz esse desvio e é a que se lê como chance.</p>",
+            );
+        }
+        Calibration::Unavailable { reason } => {
+            let _ = write!(
+                s,
+                "<p class=\"notes\" id=\"calibration-note\">Sem probabilidade calibrada para este modelo ({}); \
+                 mostra-se só a probabilidade do modelo, que os pesos de classe do treino puxam para 50 %.</p>",
+                esc(reason)
+            );
+        }
+    }
     let _ = write!(
         s,
         "<p class=\"decision\">Decisão do modelo: <strong id=\"decision\">{}</strong> \
-         <span class=\"notes\">(decide {} quando P({}) ≥ {}, o limiar escolhido no treino)</span></p>",
+         <span class=\"notes\">(decide {} quando P({}) do modelo ≥ {}, o limiar escolhido no treino)</span></p>",
         esc(decision),
         esc(pos),
         esc(pos),
@@ -251,6 +274,19 @@ pub(crate) fn render(
         loaded.hash,
         loaded.hash.short(),
     );
+    match &loaded.calibration {
+        Calibration::Platt { platt, .. } => {
+            let _ = write!(
+                body,
+                "<tr><th>Calibração</th><td id=\"calibration\">Platt (a = {}, b = {})</td></tr>",
+                num_pt(platt.intercept, 3),
+                num_pt(platt.slope, 3)
+            );
+        }
+        Calibration::Unavailable { .. } => {
+            body.push_str("<tr><th>Calibração</th><td id=\"calibration\">indisponível</td></tr>");
+        }
+    }
     if let Some(r) = &loaded.run_id {
         let _ = write!(body, "<tr><th>Execução</th><td><a class=\"mono\" href=\"/runs/{0}\">{0}</a></td></tr>", esc(r));
     }

@@ -57,8 +57,14 @@ fn state() -> &'static AppState {
             let dir = tempfile::tempdir().unwrap();
             let store = Arc::new(LocalStore::open(dir.path().join("artifacts")).unwrap());
             let hash = store.put_bytes(&model.to_json()).unwrap();
-            let loaded =
-                LoadedModel { model: Arc::new(model), hash, run_id: None, train_stage: None, evaluation: None };
+            let loaded = LoadedModel {
+                model: Arc::new(model),
+                hash,
+                run_id: None,
+                train_stage: None,
+                evaluation: None,
+                calibration: crate::Calibration::unavailable("fuzz"),
+            };
             let state = AppState::new(store, loaded).with_max_rows(MAX_ROWS);
             (dir, state)
         })
@@ -117,7 +123,7 @@ fn check_json(bytes: &[u8]) -> Result<&'static str, TestCaseError> {
 fn check_csv(bytes: &[u8]) -> Result<&'static str, TestCaseError> {
     let model = &state().inner.loaded.model;
     let mut out = Vec::new();
-    let scored = batch::predict_csv_named(model, bytes, &mut out, "fuzz", Some(MAX_ROWS));
+    let scored = batch::predict_csv_named(model, None, bytes, &mut out, "fuzz", Some(MAX_ROWS));
     let checked = batch::check_csv_named(model, bytes, "fuzz");
     for r in [&scored, &checked] {
         match r {
@@ -349,7 +355,7 @@ fn valid_rows_are_scored() {
     assert_eq!(api::predict_body(state(), body).status(), StatusCode::OK);
     let csv = b"grupo;sexo;renda;ano_nascimento\na;F;10;1990\nc;;;\n";
     let mut out = Vec::new();
-    assert_eq!(batch::predict_csv_named(&state().inner.loaded.model, &csv[..], &mut out, "t", None).unwrap(), 2);
+    assert_eq!(batch::predict_csv_named(&state().inner.loaded.model, None, &csv[..], &mut out, "t", None).unwrap(), 2);
     check_json(body).unwrap();
     check_csv(csv).unwrap();
 }

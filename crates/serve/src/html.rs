@@ -34,7 +34,7 @@ select,input{width:100%;padding:.4rem .5rem;border:1px solid #b8c2cc;border-radi
 button{margin-top:1rem;background:#1565c0;color:#fff;border:0;border-radius:5px;padding:.55rem 1.3rem;font:inherit;font-weight:600;cursor:pointer}
 .bar{display:grid;grid-template-columns:9.5rem 1fr 4.5rem;align-items:center;gap:.6rem;margin:.45rem 0}
 .track{background:#e7ebef;border-radius:4px;height:1.4rem;overflow:hidden}
-.fill{height:100%}.fill.pos{background:#2e7d32}.fill.neg{background:#c62828}
+.fill{height:100%}.fill.pos{background:#2e7d32}.fill.neg{background:#c62828}.fill.cal{background:#1565c0}
 .value{font-weight:700;text-align:right;font-variant-numeric:tabular-nums}
 .decision{font-size:1.05rem}.caveat{color:#5b4a00;background:#fff8e1;border-left:4px solid #f0b400;padding:.45rem .7rem;font-size:.88rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}

@@ -63,6 +63,7 @@
 mod api;
 mod batch;
 mod body;
+mod calibration;
 mod error;
 mod form;
 #[cfg(test)]
@@ -76,11 +77,12 @@ mod server;
 mod state;
 
 pub use batch::{output_columns, predict_csv};
+pub use calibration::{CALIBRATION_OUTPUT, CALIBRATOR_FORMAT, Calibration, Platt};
 pub use error::{CsvCellError, ServeError};
 pub use load::{EVALUATE_KIND, Evaluation, LoadedModel, TRAIN_KIND};
 pub use rows::{FieldError, MAX_ERRORS};
 pub use server::{
     HEADER_READ_TIMEOUT, IDLE_TIMEOUT, REQUEST_TIMEOUT, ServeOptions, Server, Timeouts, app, exposure_warning,
-    predict_from_store, serve, serve_blocking, serve_until, serve_with,
+    predict_from_store, predict_from_store_with, serve, serve_blocking, serve_until, serve_with,
 };
 pub use state::{AppState, DEFAULT_BODY_LIMIT, DEFAULT_MAX_ROWS};

@@ -8,6 +8,7 @@ use esteira_core::{ArtifactStore, ContentHash, RunRecord, RunStatus, StageRecord
 use esteira_train::Model;
 
 use crate::ServeError;
+use crate::calibration::{self, Calibration};
 
 /// The stage kind whose `model` output is served.
 pub const TRAIN_KIND: &str = "train";
@@ -27,6 +28,8 @@ pub struct LoadedModel {
     pub train_stage: Option<String>,
     /// The evaluation of this model in the same run, if there is one.
     pub evaluation: Option<Evaluation>,
+    /// The calibrator the same run's evaluate stage fitted for this model, or why there is none.
+    pub calibration: Calibration,
 }
 
 /// What an `evaluate` stage recorded about the served model.
@@ -42,7 +45,7 @@ pub struct Evaluation {
     pub report_hash: Option<ContentHash>,
 }
 
-fn usable(s: &StageRecord) -> bool {
+pub(crate) fn usable(s: &StageRecord) -> bool {
     matches!(s.status, StageStatus::Ran | StageStatus::Cached)
 }
 
@@ -93,8 +96,21 @@ impl LoadedModel {
     /// - else the model of the newest *succeeded* run that trained one.
     ///
     /// When both are given, the model must be one the run trained. The object is re-hashed
-    /// before use, so a corrupted artifact is refused.
+    /// before use, so a corrupted artifact is refused. The calibrator comes from the same run's
+    /// evaluate stage that was fed this model ([`Calibration`]); a calibration file that cannot
+    /// be used is an error ([`ServeError::Calibration`]), a run without one is not.
     pub fn load(store: &dyn ArtifactStore, run: Option<&str>, model: Option<&str>) -> Result<Self, ServeError> {
+        Self::load_with(store, run, model, true)
+    }
+
+    /// [`LoadedModel::load`]; with `calibrate` false the calibrator is not read at all (the
+    /// way past a calibration file that cannot be used).
+    pub fn load_with(
+        store: &dyn ArtifactStore,
+        run: Option<&str>,
+        model: Option<&str>,
+        calibrate: bool,
+    ) -> Result<Self, ServeError> {
         let (hash, run_rec, train_stage) = match (run, model) {
             (_, Some(query)) => {
                 let (hash, found) = resolve_model(store, query)?;
@@ -149,24 +165,38 @@ impl LoadedModel {
                 (hash, Some(rec), Some(stage))
             }
         };
-        store.verify_object(&hash)?;
-        let path = store.object_path(&hash)?;
-        let bytes = std::fs::read(&path).map_err(|e| ServeError::io(path.display().to_string(), e))?;
-        // verify_object hashed the file a moment ago; hashing the bytes we parse closes the
-        // window in which it could have changed.
-        let actual = ContentHash::of_bytes(&bytes);
-        if actual != hash {
-            return Err(esteira_core::CoreError::Corrupt { expected: hash.to_hex(), actual: actual.to_hex() }.into());
-        }
+        let bytes = read_verified(store, &hash)?;
         let model = Model::from_json(&bytes)?;
         let evaluation = run_rec.as_ref().and_then(|r| evaluation_of(r, &hash));
+        let calibration = if calibrate {
+            calibration::of_run(store, run_rec.as_ref(), &hash, model.positive_class())?
+        } else {
+            Calibration::unavailable("calibration was turned off (--no-calibration)")
+        };
+        match calibration.reason() {
+            None => tracing::info!(model = %hash.short(), "calibrated probabilities from the evaluate stage"),
+            Some(reason) => tracing::info!(model = %hash.short(), reason, "no calibrated probability"),
+        }
         tracing::info!(
             model = %hash.short(),
             run = run_rec.as_ref().map_or("-", |r| r.id.as_str()),
             "loaded model"
         );
-        Ok(Self { model: Arc::new(model), hash, run_id: run_rec.map(|r| r.id), train_stage, evaluation })
+        Ok(Self { model: Arc::new(model), hash, run_id: run_rec.map(|r| r.id), train_stage, evaluation, calibration })
     }
+}
+
+/// The bytes of object `hash`, re-hashed: `verify_object` hashed the file a moment ago, and
+/// hashing the bytes we parse closes the window in which it could have changed.
+pub(crate) fn read_verified(store: &dyn ArtifactStore, hash: &ContentHash) -> Result<Vec<u8>, ServeError> {
+    store.verify_object(hash)?;
+    let path = store.object_path(hash)?;
+    let bytes = std::fs::read(&path).map_err(|e| ServeError::io(path.display().to_string(), e))?;
+    let actual = ContentHash::of_bytes(&bytes);
+    if actual != *hash {
+        return Err(esteira_core::CoreError::Corrupt { expected: hash.to_hex(), actual: actual.to_hex() }.into());
+    }
+    Ok(bytes)
 }
 
 /// A model hash from a full hash or a prefix of one that some run trained; with the newest run

@@ -28,6 +28,7 @@ use tokio::time::Instant;
 use tower::ServiceExt as _;
 
 use crate::api::api_error;
+use crate::calibration::Calibration;
 use crate::load::LoadedModel;
 use crate::state::{AppState, DEFAULT_BODY_LIMIT, DEFAULT_MAX_ROWS};
 use crate::{ServeError, api, batch, pages};
@@ -79,6 +80,8 @@ pub struct ServeOptions {
     pub max_rows: usize,
     /// The connection timeouts.
     pub timeouts: Timeouts,
+    /// Read the evaluate stage's calibrator (default); false shows the model's probability alone.
+    pub calibration: bool,
 }
 
 impl ServeOptions {
@@ -93,6 +96,7 @@ impl ServeOptions {
             body_limit: DEFAULT_BODY_LIMIT,
             max_rows: DEFAULT_MAX_ROWS,
             timeouts: Timeouts::default(),
+            calibration: true,
         }
     }
 }
@@ -493,7 +497,7 @@ pub async fn serve_until(
         let opts = opts.clone();
         move || -> Result<AppState, ServeError> {
             let store = open_store(&opts.store_root)?;
-            Ok(AppState::load(store, opts.run.as_deref(), opts.model.as_deref())?
+            Ok(AppState::load_with(store, opts.run.as_deref(), opts.model.as_deref(), opts.calibration)?
                 .with_body_limit(opts.body_limit)
                 .with_max_rows(opts.max_rows))
         }
@@ -529,6 +533,10 @@ pub fn serve_blocking(opts: ServeOptions, on_ready: impl FnOnce(&str, &LoadedMod
 /// and scores the CSV file `input` (`-` reads standard input) into `output` with
 /// [`predict_csv`](crate::predict_csv). Returns the number of rows.
 ///
+/// With a calibrator in the model's run ([`LoadedModel::calibration`]), a column
+/// `calibrated_probability_<positive>` follows `decision`; [`predict_from_store_with`] says
+/// whether there was one.
+///
 /// A file is checked whole before anything is written, so an invalid value (a number that does
 /// not parse, a category the model does not know) leaves `output` empty. Standard input can only
 /// be read once: scored rows are written as they go and writing stops at the first invalid one.
@@ -539,18 +547,34 @@ pub fn predict_from_store(
     input: &Path,
     output: impl Write,
 ) -> Result<usize, ServeError> {
+    Ok(predict_from_store_with(store_root, run, model, input, output, true)?.0)
+}
+
+/// [`predict_from_store`], reading the calibrator only when `calibrate`; returns the rows and
+/// the calibration used (or why there was none), for the caller to say which.
+pub fn predict_from_store_with(
+    store_root: &Path,
+    run: Option<&str>,
+    model: Option<&str>,
+    input: &Path,
+    output: impl Write,
+    calibrate: bool,
+) -> Result<(usize, Calibration), ServeError> {
     let store = open_store(store_root)?;
-    let loaded = LoadedModel::load(store.as_ref(), run, model)?;
+    let loaded = LoadedModel::load_with(store.as_ref(), run, model, calibrate)?;
+    let platt = loaded.calibration.platt();
     let name = input.display().to_string();
-    if input == Path::new("-") {
-        return batch::predict_csv_named(&loaded.model, std::io::stdin().lock(), output, "standard input", None);
-    }
-    let mut f = std::fs::File::open(input).map_err(|e| ServeError::io(&name, e))?;
-    if f.metadata().is_ok_and(|m| m.is_file()) {
-        batch::check_csv_named(&loaded.model, &mut f, &name)?;
-        f.rewind().map_err(|e| ServeError::io(&name, e))?;
-    }
-    batch::predict_csv_named(&loaded.model, f, output, &name, None)
+    let rows = if input == Path::new("-") {
+        batch::predict_csv_named(&loaded.model, platt, std::io::stdin().lock(), output, "standard input", None)?
+    } else {
+        let mut f = std::fs::File::open(input).map_err(|e| ServeError::io(&name, e))?;
+        if f.metadata().is_ok_and(|m| m.is_file()) {
+            batch::check_csv_named(&loaded.model, &mut f, &name)?;
+            f.rewind().map_err(|e| ServeError::io(&name, e))?;
+        }
+        batch::predict_csv_named(&loaded.model, platt, f, output, &name, None)?
+    };
+    Ok((rows, loaded.calibration))
 }
 
 #[cfg(test)]

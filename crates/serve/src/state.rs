@@ -30,6 +30,8 @@ pub(crate) struct Inner {
     pub(crate) inputs: InputSchema,
     /// The model card, serialised once.
     pub(crate) card: Vec<u8>,
+    /// The calibration's part of every predict answer, built once.
+    pub(crate) calibration_card: serde_json::Value,
     /// The empty form page, rendered once.
     pub(crate) form_page: String,
     pub(crate) body_limit: usize,
@@ -51,7 +53,18 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// Loads the model to serve (see [`LoadedModel::load`]) and prepares the state.
     pub fn load(store: Arc<dyn ArtifactStore>, run: Option<&str>, model: Option<&str>) -> Result<Self, ServeError> {
-        let loaded = LoadedModel::load(store.as_ref(), run, model)?;
+        Self::load_with(store, run, model, true)
+    }
+
+    /// [`AppState::load`], reading the calibrator only when `calibrate` (see
+    /// [`LoadedModel::load_with`]).
+    pub fn load_with(
+        store: Arc<dyn ArtifactStore>,
+        run: Option<&str>,
+        model: Option<&str>,
+        calibrate: bool,
+    ) -> Result<Self, ServeError> {
+        let loaded = LoadedModel::load_with(store.as_ref(), run, model, calibrate)?;
         Ok(Self::new(store, loaded))
     }
 
@@ -60,11 +73,13 @@ impl AppState {
         let inputs = InputSchema::new(&loaded.model);
         let card = model_card(&loaded, &inputs.columns);
         let form_page = form::render(&loaded, &inputs.columns, &std::collections::BTreeMap::new(), &[], None);
+        let calibration_card = loaded.calibration.card();
         let inner = Inner {
             store,
             loaded,
             inputs,
             card,
+            calibration_card,
             form_page,
             body_limit: DEFAULT_BODY_LIMIT,
             max_rows: DEFAULT_MAX_ROWS,
@@ -79,6 +94,7 @@ impl AppState {
             loaded: shared.loaded.clone(),
             inputs: shared.inputs.clone(),
             card: shared.card.clone(),
+            calibration_card: shared.calibration_card.clone(),
             form_page: shared.form_page.clone(),
             body_limit: shared.body_limit,
             max_rows: shared.max_rows,

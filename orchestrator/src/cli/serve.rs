@@ -24,6 +24,10 @@ pub struct Args {
     /// Most rows one request to /api/predict or /api/predict.csv may carry (more: 413).
     #[arg(long, default_value_t = esteira_serve::DEFAULT_MAX_ROWS)]
     max_rows: usize,
+    /// Do not read the evaluate stage's calibrator: show the model's probability alone (the way
+    /// past a calibration file that cannot be used).
+    #[arg(long)]
+    no_calibration: bool,
 }
 
 pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
@@ -34,6 +38,7 @@ pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
         addr: a.addr,
         body_limit: a.body_limit,
         max_rows: a.max_rows,
+        calibration: !a.no_calibration,
         ..esteira_serve::ServeOptions::new(store.root().to_path_buf())
     };
     esteira_serve::serve_blocking(opts, |url, m| {
@@ -42,6 +47,9 @@ pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
             m.hash.short(),
             m.run_id.as_deref().unwrap_or("-")
         );
+        if let Some(reason) = m.calibration.reason() {
+            eprintln!("no calibrated probability ({reason}); the form and API show the model's probability only");
+        }
     })?;
     Ok(exit::OK)
 }

@@ -169,13 +169,44 @@ pub struct Fixture {
     pub report: ContentHash,
     pub check_report: ContentHash,
     pub metrics: BTreeMap<String, serde_json::Value>,
+    /// The `calibration` output of the succeeded run's evaluate stage, when it has one.
+    pub calibration: Option<ContentHash>,
+}
+
+/// The Platt map of the fixture's calibrator (`a`, `b`): made up, not fitted; a slope away from
+/// 1 and an intercept away from 0 so a formula that swapped or dropped one would show.
+pub const PLATT: (f64, f64) = (0.35, 1.8);
+
+/// The calibrator as evaluate 6 writes it (`esteira-calibrator/1`, serde_json pretty).
+pub fn calibrator_json(intercept: f64, slope: f64) -> String {
+    format!(
+        "{{\n  \"format\": \"esteira-calibrator/1\",\n  \"method\": \"platt\",\n  \"platt\": {{\n    \
+         \"intercept\": {intercept:?},\n    \"slope\": {slope:?}\n  }},\n  \"withheld\": null,\n  \
+         \"positive_class\": \"APROVADO\",\n  \"fitted_rows\": 583\n}}"
+    )
+}
+
+/// What the succeeded run's evaluate stage recorded as its `calibration` output.
+#[derive(Clone, Copy)]
+pub enum Cal<'a> {
+    /// An evaluate stage before version 6: no such output.
+    None,
+    /// These bytes.
+    Bytes(&'a [u8]),
 }
 
 pub const REPORT_HTML: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Evaluation</title></head>\
     <body><h1>Evaluation report</h1><p>balanced accuracy in the table below</p></body></html>\n";
 
-/// A new store with the two runs.
+/// A new store with the two runs; the succeeded one's evaluate stage wrote the [`PLATT`]
+/// calibrator.
 pub fn store() -> Fixture {
+    let cal = calibrator_json(PLATT.0, PLATT.1);
+    store_with(Cal::Bytes(cal.as_bytes()))
+}
+
+/// [`store`] with another `calibration` output (or none).
+pub fn store_with(cal: Cal<'_>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(LocalStore::open(dir.path().join("artifacts")).unwrap());
     let m = models();
@@ -191,6 +222,10 @@ pub fn store() -> Fixture {
     let check_result = store.put_bytes(b"{\"success\": true}\n").unwrap();
     let metrics = test_metrics(&Model::from_json(&m.a).unwrap());
     let metrics_obj = store.put_bytes(&serde_json::to_vec_pretty(&metrics).unwrap()).unwrap();
+    let calibration = match cal {
+        Cal::None => None,
+        Cal::Bytes(b) => Some(store.put_bytes(b).unwrap()),
+    };
 
     let record = |id: &str, status: RunStatus, model: ContentHash, evaluated: bool| {
         let mut stages = BTreeMap::new();
@@ -230,17 +265,17 @@ pub fn store() -> Fixture {
         );
         train.metrics.insert("algorithm".into(), serde_json::json!("logistic_regression"));
         stages.insert("train".to_owned(), train);
-        let eval_outputs: &[(&str, ContentHash, &str)] = if evaluated {
-            &[("metrics", metrics_obj, "metrics.json"), ("report", report, "report.html")]
-        } else {
-            &[]
-        };
+        let mut eval_outputs: Vec<(&str, ContentHash, &str)> = Vec::new();
+        if evaluated {
+            eval_outputs.extend([("metrics", metrics_obj, "metrics.json"), ("report", report, "report.html")]);
+            eval_outputs.extend(calibration.map(|h| ("calibration", h, "calibration.json")));
+        }
         let mut evaluate = stage(
             "evaluate",
             if evaluated { StageStatus::Ran } else { StageStatus::Failed },
             &[("model", "train.model"), ("test", "segregate.test")],
             &[("model", model), ("test", test)],
-            eval_outputs,
+            &eval_outputs,
             (1500.0, 1900.0),
         );
         if evaluated {
@@ -276,7 +311,7 @@ pub fn store() -> Fixture {
     let run_failed = "20261102T100000Z-c3d4".to_owned();
     store.run_put(&record(&run_ok, RunStatus::Succeeded, model_a, true)).unwrap();
     store.run_put(&record(&run_failed, RunStatus::Failed, model_b, false)).unwrap();
-    Fixture { dir, store, run_ok, run_failed, model_a, model_b, report, check_report, metrics }
+    Fixture { dir, store, run_ok, run_failed, model_a, model_b, report, check_report, metrics, calibration }
 }
 
 /// A running server on 127.0.0.1 with a free port.
@@ -335,6 +370,14 @@ pub fn sample_row() -> serde_json::Value {
         "area_conhecimento": "Ciências da Saúde",
         "estado_origem": "Paraíba",
     })
+}
+
+/// The calibrated probability of `p`, written out here from the formula evaluate documents
+/// (`1 / (1 + exp(−(a + b·logit(p))))`, `p` clipped to `[1e-12, 1 − 1e-12]`), not from serve's code.
+pub fn platt_by_hand(a: f64, b: f64, p: f64) -> f64 {
+    let p = p.clamp(1e-12, 1.0 - 1e-12);
+    let logit = (p / (1.0 - p)).ln();
+    1.0 / (1.0 + (-(a + b * logit)).exp())
 }
 
 /// The library's probability for a JSON row (numbers as Float64, text as Utf8).

@@ -295,7 +295,10 @@ async fn csv_endpoint_scores_and_reports_bad_lines() {
     let out = res.text().await.unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
-    assert_eq!(lines[0], format!("{header};probability_APROVADO;probability_FALHOU;decision"));
+    assert_eq!(
+        lines[0],
+        format!("{header};probability_APROVADO;probability_FALHOU;decision;calibrated_probability_APROVADO")
+    );
     let p: f64 = lines[1].split(';').nth(11).unwrap().parse().unwrap();
     assert_eq!(p, library_probability(&model, &sample_row()));
     // Same rows, comma-separated: same probabilities, comma output.
