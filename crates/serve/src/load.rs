@@ -171,7 +171,7 @@ impl LoadedModel {
         let calibration = if calibrate {
             calibration::of_run(store, run_rec.as_ref(), &hash, model.positive_class())?
         } else {
-            Calibration::unavailable("calibration was turned off (--no-calibration)")
+            Calibration::unavailable("calibration was turned off with --no-calibration")
         };
         match calibration.reason() {
             None => tracing::info!(model = %hash.short(), "calibrated probabilities from the evaluate stage"),

@@ -223,6 +223,11 @@ async fn browser_fills_the_form_and_follows_a_run() {
     let decision = d.text("#decision").await;
     assert_eq!(decision, if p >= model.threshold() { "APROVADO" } else { "FALHOU" });
     assert!(d.text("#caveat").await.contains("não causas"));
+    // The calibrated chance beside it, from the fixture's calibrator, and why the two differ.
+    let calibrated: f64 = d.attribute("#p-calibrated", "data-value").await.parse().unwrap();
+    let want = fixture::platt_by_hand(fixture::PLATT.0, fixture::PLATT.1, p);
+    assert!((calibrated - want).abs() <= 1e-12, "{calibrated} vs {want}");
+    assert!(d.text("#calibration-note").await.starts_with("Por que diferem"));
     d.screenshot("result").await;
 
     d.goto(&format!("{}/runs", srv.base)).await;
