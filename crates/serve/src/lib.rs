@@ -4,7 +4,9 @@
 //!
 //! - [`LoadedModel::load`] finds the model in an [`esteira_core::ArtifactStore`] (the latest
 //!   succeeded run's, a chosen run's or one named by hash), re-hashing it before use, with the
-//!   test metrics its run recorded.
+//!   test metrics its run recorded and the Platt calibrator its evaluate stage fitted
+//!   ([`Calibration`]: the form, the APIs and `esteira predict` show the calibrated probability
+//!   beside the model's, or say why there is none).
 //! - [`app`] is the axum router over an immutable [`AppState`]; [`Server`] binds it;
 //!   [`serve`] / [`serve_blocking`] do both and stop on Ctrl-C (`esteira serve`).
 //! - [`predict_csv`] scores a `;`- or `,`-separated CSV file with no server
