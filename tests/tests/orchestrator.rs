@@ -13,6 +13,8 @@ mod hardening;
 mod remote;
 #[path = "orchestrator/store_faults.rs"]
 mod store_faults;
+#[path = "orchestrator/tidy.rs"]
+mod tidy;
 
 use common::{Bed, statuses_in};
 
