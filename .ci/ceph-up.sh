@@ -105,7 +105,10 @@ osd memory target = 1073741824
 mon data avail crit = 0
 mon data avail warn = 0
 [client.rgw.$H]
-rgw frontends = beast endpoint=127.0.0.1:7480
+# tcp_nodelay: without it beast sends a small response's body after its headers only once the
+# client ACKs them, which Linux delays by 40 ms: every cache record and small object cost 40 ms
+# (a remote-hit run of the default pipeline took 1.7 s instead of 0.4 s).
+rgw frontends = beast endpoint=127.0.0.1:7480 tcp_nodelay=1
 rgw dns name = localhost
 CONF
 
