@@ -5,9 +5,10 @@
 //!   (`PREFIX/objects/ab/<hash>`, `PREFIX/cache/<key>.json`, `PREFIX/runs/<id>.json`), through
 //!   object_store's S3 client configured from the standard `AWS_*` variables
 //!   ([`RemoteOptions`]); works with AWS S3, Ceph RGW, MinIO and Garage.
-//! - [`LayeredStore`]: an [`esteira_core::ArtifactStore`] that reads the local store first,
-//!   then the remote (downloading only what is asked for), and shares every cache record it
-//!   writes.
+//! - [`LayeredStore`]: an [`esteira_core::ArtifactStore`] and the orchestrator's
+//!   [`esteira_core::store::CacheStore`] (what `esteira run --remote` runs against) that reads
+//!   the local store first, then the remote (downloading only what is asked for), shares every
+//!   cache record it writes, and counts what it moved ([`esteira_core::store::Traffic`]).
 //! - [`push_run`] / [`pull_run`]: move one run's records and objects explicitly.
 //!
 //! Correctness with many writers and no lock server:

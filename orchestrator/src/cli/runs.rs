@@ -121,7 +121,8 @@ fn show(store: &LocalStore, r: &RunRecord) -> String {
     out.push_str(&super::run::summary(r));
     for name in &r.order {
         let Some(s) = r.stages.get(name) else { continue };
-        out.push_str(&format!("\n[{name}] {} {}\n", s.kind, s.status.as_str()));
+        let from = if s.remote_hit { " (from the remote)" } else { "" };
+        out.push_str(&format!("\n[{name}] {} {}{from}\n", s.kind, s.status.as_str()));
         for (k, v) in &s.inputs {
             let src = s.input_sources.get(k).map(String::as_str).unwrap_or("");
             out.push_str(&format!("  in  {k:<12} {}  ({src})\n", v.short()));

@@ -255,6 +255,7 @@ fn a_second_store_runs_the_default_pipeline_from_the_remote_with_identical_outpu
     let plain = esteira(&b, &s3, &["runs", "show", "latest", "--store", "b"]).ok();
     assert!(plain.stdout.contains("12 cached (12 from the remote)"), "{}", plain.stdout);
     assert!(plain.stdout.contains("cached (remote)"), "{}", plain.stdout);
+    assert!(plain.stdout.contains("[train] train cached (from the remote)"), "{}", plain.stdout);
 
     // Now local: a third run needs the remote for nothing.
     let (third, _) = run_json(&b, &s3, "b", &["--remote", &url]);
