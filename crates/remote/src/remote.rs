@@ -710,3 +710,18 @@ async fn send_parts(
     }
     Ok(finalize(&hasher))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_run_id;
+
+    #[test]
+    fn run_ids_as_esteira_writes_them_name_records() {
+        // Every real id has a dot (milliseconds): these were once refused as keys.
+        assert!(is_run_id("20261202T134950.976Z-ad54"));
+        assert!(is_run_id("r1"));
+        for bad in ["", ".hidden", "a/b", "..", "a b", "a\0b", &"x".repeat(129)] {
+            assert!(!is_run_id(bad), "{bad:?}");
+        }
+    }
+}
