@@ -70,8 +70,21 @@ fn the_ufrn_pipeline_runs_caches_and_reproduces() {
     let lines: Vec<&str> = scored.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{}", scored.stdout);
     assert!(lines[0].contains("probability_APROVADO"), "{}", lines[0]);
+    // The run's evaluate stage fitted a Platt calibrator for this model: predict adds its chance
+    // after the decision, and it is the calibrator applied to the model's probability.
+    assert!(lines[0].ends_with(";decision;calibrated_probability_APROVADO"), "{}", lines[0]);
+    let cal: serde_json::Value = serde_json::from_str(&b.latest("evaluate", "calibration.json")).unwrap();
+    let (a, k) = (cal["platt"]["intercept"].as_f64().unwrap(), cal["platt"]["slope"].as_f64().unwrap());
+    let header: Vec<&str> = lines[0].split(';').collect();
+    let p_col = header.iter().position(|h| *h == "probability_APROVADO").unwrap();
     for row in &lines[1..] {
-        assert!(row.ends_with("APROVADO") || row.ends_with("FALHOU"), "{row}");
+        let cells: Vec<&str> = row.split(';').collect();
+        let decision = cells[cells.len() - 2];
+        assert!(decision == "APROVADO" || decision == "FALHOU", "{row}");
+        let p: f64 = cells[p_col].parse().unwrap();
+        let calibrated: f64 = cells[cells.len() - 1].parse().unwrap();
+        let expected = 1.0 / (1.0 + (-(a + k * (p / (1.0 - p)).ln())).exp());
+        assert!((calibrated - expected).abs() < 1e-9, "{row}: {calibrated} vs {expected}");
     }
 
     // Second run: everything cached, same outputs; it is the first run again (no new record).
