@@ -257,6 +257,9 @@ impl Pipeline {
 
 #[cfg(test)]
 mod fuzz;
+mod overrides;
+
+pub use overrides::Override;
 
 #[cfg(test)]
 mod tests {

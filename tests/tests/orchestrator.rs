@@ -506,3 +506,47 @@ fn bad_usage_exits_2_and_unknown_runs_say_so() {
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("missing.toml"), "{}", missing.stderr);
 }
+
+/// `-S/--set` overrides a param without editing the file: it changes exactly that stage's key and
+/// what depends on it, equals editing the file, is recorded in the run's command line, and a bad
+/// one names the override.
+#[test]
+fn a_set_override_is_a_param_change_without_editing_the_file() {
+    let b = bed();
+    let base = b.run(&[]);
+    let over = b.run(&["-S", "src.text=\"xyz\""]);
+    let st: std::collections::BTreeMap<String, String> = statuses_in(&over).into_iter().collect();
+    assert_eq!(st["src"], "ran");
+    assert_eq!(st["slow_b"], "ran");
+    assert_eq!(st["join"], "ran");
+    assert_eq!(st["up"], "cached");
+    assert_eq!(st["slow_a"], "cached");
+    assert_ne!(over["stages"]["src"]["key"], base["stages"]["src"]["key"]);
+    assert_eq!(b.latest("join", "out.txt"), "HELLO WORLD!\nxyz");
+    assert!(b.record("latest")["command"].as_str().unwrap().contains("src.text="), "{}", b.record("latest"));
+    // `status` and `dag` see it too; the same override again is all cached.
+    let status = b.esteira(&["status", "--set", "src.text=\"new\""]).ok();
+    let src = status.stdout.lines().find(|l| l.starts_with("src ")).unwrap_or_default();
+    assert!(!src.contains("cached") && src.contains("text"), "{}", status.stdout);
+    assert!(status.stdout.contains("3 stage(s) would run"), "{}", status.stdout);
+    assert!(statuses_in(&b.run(&["-S", "src.text=\"xyz\""])).iter().all(|(_, s)| s == "cached"));
+    // Editing the file to the same value gives the same key.
+    b.write("esteira.toml", &PIPELINE.replace("text = \"abc\"", "text = \"xyz\""));
+    let edited = b.run(&[]);
+    assert_eq!(edited["stages"]["src"]["key"], over["stages"]["src"]["key"]);
+
+    for (bad, says) in [
+        ("nope.text=1", "no stage `nope`"),
+        ("src=1", "expected STAGE.KEY=VALUE"),
+        ("src.text=[1,", "not TOML"),
+        ("src.text.deeper=1", "`src.text` is not a table"),
+    ] {
+        let out = b.esteira(&["run", "-S", bad]);
+        assert_eq!(out.code, 2, "{bad}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{bad}: {}", out.stderr);
+    }
+    // A value of the wrong type is refused by the stage, naming the key.
+    let out = b.esteira(&["run", "-S", "slow_a.ms=\"soon\""]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("ms"), "{}", out.stderr);
+}

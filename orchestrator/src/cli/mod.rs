@@ -48,7 +48,7 @@ use esteira_core::{LocalStore, Registry};
 
 use crate::OrchestratorError;
 use crate::dag::Dag;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Override, Pipeline};
 
 /// esteira: an ML pipeline as a cached, reproducible DAG of stages.
 #[derive(Debug, Parser)]
@@ -72,6 +72,11 @@ pub struct Global {
     /// No progress bars, and only warnings and errors logged.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Override a param without editing the file (`train.alpha=0.1`, `train.lof.k=10`; the value
+    /// in TOML syntax); repeatable, a later one wins. Part of the cache key, and recorded in the
+    /// run record's command line (for `run`, `status`, `dag`).
+    #[arg(short = 'S', long = "set", global = true, value_name = "STAGE.KEY=VALUE")]
+    set: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,7 +208,9 @@ fn dispatch(cli: Cli, registry: &Registry) -> Result<u8, OrchestratorError> {
 
 /// Loads and validates the pipeline file.
 fn load_dag(g: &Global, registry: &Registry) -> Result<Dag, OrchestratorError> {
-    let pipeline = Pipeline::load(&g.config)?;
+    let mut pipeline = Pipeline::load(&g.config)?;
+    let overrides = g.set.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>, _>>()?;
+    pipeline.apply_overrides(&overrides)?;
     Dag::build(pipeline, registry)
 }
 
