@@ -4,28 +4,11 @@ mod common;
 
 use std::path::Path;
 
-use common::{Bed, statuses_in};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
+use common::{Bed, copy_dir, statuses_in};
 
 /// A temp project with the repository's pipeline file, suites and sample.
 fn project() -> Bed {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let b = Bed::new();
-    std::fs::copy(root.join("esteira.toml"), b.path().join("esteira.toml")).unwrap();
-    copy_dir(&root.join("suites"), &b.path().join("suites"));
-    copy_dir(&root.join("data/sample"), &b.path().join("data/sample"));
-    b
+    Bed::ufrn()
 }
 
 #[test]

@@ -5,6 +5,19 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+/// Copies a directory tree (fixtures into a scratch project).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
 /// A scratch project directory.
 pub struct Bed {
     pub dir: tempfile::TempDir,
@@ -40,6 +53,16 @@ pub fn testbed() -> &'static str {
 impl Bed {
     pub fn new() -> Self {
         Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// A project with the repository's default pipeline (`esteira.toml`), suites and sample.
+    pub fn ufrn() -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let b = Self::new();
+        std::fs::copy(root.join("esteira.toml"), b.path().join("esteira.toml")).unwrap();
+        copy_dir(&root.join("suites"), &b.path().join("suites"));
+        copy_dir(&root.join("data/sample"), &b.path().join("data/sample"));
+        b
     }
 
     pub fn path(&self) -> &Path {

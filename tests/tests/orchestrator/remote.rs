@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -193,26 +192,9 @@ fn remote_hits(r: &serde_json::Value) -> BTreeSet<String> {
         .collect()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
 /// A project with the repository's default pipeline, suites and sample.
 fn ufrn() -> Bed {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let b = Bed::new();
-    std::fs::copy(root.join("esteira.toml"), b.path().join("esteira.toml")).unwrap();
-    copy_dir(&root.join("suites"), &b.path().join("suites"));
-    copy_dir(&root.join("data/sample"), &b.path().join("data/sample"));
-    b
+    Bed::ufrn()
 }
 
 /// The demo pipeline with quick sleeps.
