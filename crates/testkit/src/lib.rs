@@ -8,6 +8,7 @@
 //!   under test.
 //! - [`bench_rows`], [`Phase`], [`used_bytes`], [`mb`]: how the table benchmarks pick their size,
 //!   measure one phase (wall and thread CPU time, resident memory) and print it.
+//! - [`s3`]: the S3 server the remote-cache tests talk to (loopback only) and its keys.
 //!
 //! ```
 //! use esteira_testkit::XorShift;
@@ -20,6 +21,8 @@
 //! assert_eq!(esteira_testkit::pairwise_auc(&[true, false, true], &[0.9, 0.5, 0.5]), 0.75);
 //! ```
 #![forbid(unsafe_code)]
+
+pub mod s3;
 
 use std::time::{Duration, Instant};
 

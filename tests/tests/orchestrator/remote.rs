@@ -13,36 +13,13 @@ use std::time::Duration;
 
 use esteira_core::ContentHash;
 use esteira_remote::{HASH_METADATA, RemoteOptions, RemoteStore};
+use esteira_testkit::s3::{endpoint, keys};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::signer::{Method, Signer};
 use object_store::{Attribute, Attributes, ObjectStore};
 
 use super::PIPELINE;
 use crate::common::{Bed, Out, statuses_in};
-
-/// The test server's endpoint, or `None` (after printing `SKIPPED: no S3`).
-fn endpoint() -> Option<String> {
-    let Ok(ep) = std::env::var("ESTEIRA_TEST_S3_ENDPOINT") else {
-        assert!(
-            std::env::var("ESTEIRA_REQUIRE_S3").as_deref() != Ok("1"),
-            "ESTEIRA_REQUIRE_S3=1 but ESTEIRA_TEST_S3_ENDPOINT is not set (start .ci/ceph-up.sh)"
-        );
-        println!("SKIPPED: no S3");
-        return None;
-    };
-    assert!(
-        ep.starts_with("http://127.0.0.1:") || ep.starts_with("http://localhost:"),
-        "ESTEIRA_TEST_S3_ENDPOINT={ep}: the tests only talk to 127.0.0.1"
-    );
-    Some(ep.trim_end_matches('/').to_owned())
-}
-
-fn keys() -> (String, String) {
-    (
-        std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "esteira".into()),
-        std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "esteira-secret".into()),
-    )
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()

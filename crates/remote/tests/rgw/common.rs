@@ -10,38 +10,14 @@ use std::time::Duration;
 
 use esteira_core::{CacheRecord, ContentHash, cache_key};
 use esteira_remote::{RemoteOptions, RemoteStore};
+pub use esteira_testkit::s3::endpoint;
+use esteira_testkit::s3::keys;
 use object_store::ObjectStore;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::signer::{Method, Signer};
 
 /// The bucket every test uses (each under its own prefix).
 pub const BUCKET: &str = "esteira-tests";
-
-/// The endpoint, or `None` (after printing `SKIPPED: no S3 endpoint`) when there is none and
-/// `ESTEIRA_REQUIRE_S3` is not `1`. Panics on an endpoint that is not on loopback.
-pub fn endpoint() -> Option<String> {
-    let Ok(ep) = std::env::var("ESTEIRA_TEST_S3_ENDPOINT") else {
-        assert!(
-            std::env::var("ESTEIRA_REQUIRE_S3").as_deref() != Ok("1"),
-            "ESTEIRA_REQUIRE_S3=1 but ESTEIRA_TEST_S3_ENDPOINT is not set (start .ci/ceph-up.sh)"
-        );
-        println!("SKIPPED: no S3 endpoint");
-        return None;
-    };
-    assert!(
-        ep.starts_with("http://127.0.0.1:") || ep.starts_with("http://localhost:"),
-        "ESTEIRA_TEST_S3_ENDPOINT={ep}: the tests only talk to 127.0.0.1"
-    );
-    Some(ep.trim_end_matches('/').to_owned())
-}
-
-/// Access key and secret: the AWS_* variables when set, else .ci/ceph-up.sh's defaults.
-fn keys() -> (String, String) {
-    (
-        std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "esteira".into()),
-        std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "esteira-secret".into()),
-    )
-}
 
 /// Settings for `endpoint`, ignoring the environment (so nothing else is ever contacted).
 pub fn settings(endpoint: &str) -> Vec<(String, String)> {
