@@ -545,6 +545,10 @@ fn a_set_override_is_a_param_change_without_editing_the_file() {
         assert_eq!(out.code, 2, "{bad}: {}", out.stderr);
         assert!(out.stderr.contains(says), "{bad}: {}", out.stderr);
     }
+    // On a command that reads no params it is refused, not ignored.
+    let out = b.esteira(&["gc", "--keep", "1", "-S", "src.text=1"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--set applies to run, status and dag only"), "{}", out.stderr);
     // A value of the wrong type is refused by the stage, naming the key.
     let out = b.esteira(&["run", "-S", "slow_a.ms=\"soon\""]);
     assert_ne!(out.code, 0);

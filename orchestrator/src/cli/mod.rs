@@ -185,6 +185,13 @@ fn init_tracing(quiet: bool) {
 
 fn dispatch(cli: Cli, registry: &Registry) -> Result<u8, OrchestratorError> {
     let g = &cli.global;
+    // `--set` is a global flag (it goes anywhere on the line) but only these build the DAG: on
+    // any other command it would be silently ignored.
+    if !g.set.is_empty() && !matches!(cli.command, Command::Run(_) | Command::Status(_) | Command::Dag(_)) {
+        return Err(OrchestratorError::Usage(
+            "--set applies to run, status and dag only (this command reads no pipeline params)".into(),
+        ));
+    }
     match cli.command {
         Command::Run(a) => run::exec(g, registry, &a),
         Command::Status(a) => status::exec(g, registry, &a),
