@@ -4,6 +4,7 @@
 //! elements, so the bytes depend only on the data (every coordinate is an integer pixel).
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -62,6 +63,23 @@ fn render(
         root.present().map_err(chart_err(chart))?;
     }
     Ok(buf)
+}
+
+/// A chart over probabilities, 0 to 1 across and 0 to `y_max` up, in the layout the ROC, PR and
+/// reliability charts share.
+fn unit_chart<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    chart: &'static str,
+    caption: &str,
+    y_max: f64,
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>, EvaluateError> {
+    ChartBuilder::on(root)
+        .caption(caption, (FONT, 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..1f64, 0f64..y_max)
+        .map_err(chart_err(chart))
 }
 
 fn heat_colour(v: f64) -> RGBColor {
@@ -143,13 +161,7 @@ pub fn roc_svg(curve: &RocCurve, auc: f64) -> Result<String, EvaluateError> {
     const CHART: &str = "roc";
     render(CHART, (520, 480), |root| {
         let err = chart_err(CHART);
-        let mut chart = ChartBuilder::on(root)
-            .caption("ROC curve", (FONT, 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0f64..1f64, 0f64..1f64)
-            .map_err(&err)?;
+        let mut chart = unit_chart(root, CHART, "ROC curve", 1.0)?;
         chart
             .configure_mesh()
             .x_desc("false positive rate")
@@ -186,13 +198,7 @@ pub fn pr_svg(curve: &PrCurve, average_precision: f64, prevalence: f64) -> Resul
     const CHART: &str = "pr";
     render(CHART, (520, 480), |root| {
         let err = chart_err(CHART);
-        let mut chart = ChartBuilder::on(root)
-            .caption("Precision-recall curve", (FONT, 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)
-            .map_err(&err)?;
+        let mut chart = unit_chart(root, CHART, "Precision-recall curve", 1.02)?;
         chart
             .configure_mesh()
             .x_desc("recall")
@@ -351,13 +357,7 @@ pub fn reliability_svg(
     let colours = [MODEL_COLOUR, RGBColor(44, 160, 44), RGBColor(255, 127, 14)];
     render(CHART, (520, 500), |root| {
         let err = chart_err(CHART);
-        let mut chart = ChartBuilder::on(root)
-            .caption("Reliability diagram", (FONT, 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)
-            .map_err(&err)?;
+        let mut chart = unit_chart(root, CHART, "Reliability diagram", 1.02)?;
         chart
             .configure_mesh()
             .x_desc(format!("mean predicted P({positive})"))
