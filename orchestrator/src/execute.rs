@@ -13,6 +13,7 @@ use esteira_core::{
 
 use crate::dag::Dag;
 use crate::pipeline::Source;
+use crate::slurm_jobs::SlurmExecutor;
 
 /// How a stage should be treated in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub struct Executed {
     pub cached: bool,
     /// True when that cache hit came from the remote under the local store (downloaded now).
     pub remote_hit: bool,
+    /// The batch job that executed it (`slurm:N`), when one did.
+    pub job: Option<String>,
 }
 
 /// A stage failure, with the key when it was known.
@@ -53,6 +56,9 @@ pub struct Failure {
     /// Outputs the stage completely wrote before it failed (e.g. a failed check's result and
     /// report). They go into the run record and `latest/`, never into a cache record.
     pub outputs: BTreeMap<String, ContentHash>,
+    /// The batch job that executed it (`slurm:N`), when one did (boxed: a failure stays small
+    /// enough to return by value).
+    pub job: Option<Box<String>>,
 }
 
 /// Why [`run_stage`] failed, and the outputs the stage had committed by then.
@@ -128,6 +134,8 @@ pub struct Env<'a> {
     pub run_id: &'a str,
     /// Verified inputs.
     pub verified: &'a Verified,
+    /// `--executor slurm`: where stages that are not volatile execute.
+    pub slurm: Option<&'a SlurmExecutor>,
 }
 
 /// A stage that must execute, with what [`lookup`] found out about it.
@@ -197,12 +205,19 @@ pub fn lookup(
                 inputs: BTreeMap::new(),
                 key: None,
                 outputs: BTreeMap::new(),
+                job: None,
             }));
         }
     };
     let params = stage.params();
     let key = cache_key(stage.kind(), stage.version(), &params, &inputs);
-    let fail = |message: String| Failure { message, inputs: inputs.clone(), key: Some(key), outputs: BTreeMap::new() };
+    let fail = |message: String| Failure {
+        message,
+        inputs: inputs.clone(),
+        key: Some(key),
+        outputs: BTreeMap::new(),
+        job: None,
+    };
     let declared = stage.outputs();
     let force = matches!(mode, Mode::Execute { force: true });
     // A forced stage does not look at the cache: its record (and any damaged output object) is
@@ -249,7 +264,13 @@ pub fn execute_pending(
     let Pending { inputs, key, params, declared, previous, previous_remote } = pending;
     let stage = dag.nodes[name].stage.as_ref();
     let store = env.store;
-    let fail = |message: String| Failure { message, inputs: inputs.clone(), key: Some(key), outputs: BTreeMap::new() };
+    let fail = |message: String| Failure {
+        message,
+        inputs: inputs.clone(),
+        key: Some(key),
+        outputs: BTreeMap::new(),
+        job: None,
+    };
     let mut artifacts = BTreeMap::new();
     for (input, hash) in &inputs {
         env.verified.check(store.as_ref(), hash).map_err(|e| fail(format!("input `{input}`: {e}")))?;
@@ -257,23 +278,45 @@ pub fn execute_pending(
         artifacts.insert(input.clone(), InputArtifact { hash: *hash, path });
     }
     let started = Instant::now();
-    let out: Arc<dyn ArtifactStore> = Arc::clone(store) as Arc<dyn ArtifactStore>;
-    let outcome =
-        match run_stage(stage, name, &dag.pipeline.paths, artifacts, out, previous.clone(), env.offline, progress) {
-            Ok(outcome) => outcome,
-            // What the stage wrote before failing is kept for people to read (recorded and
-            // materialised), but no cache record is written: a failed stage runs again next time.
-            Err(f) => {
-                let message = kept_note(f.message, store.local(), name, &declared, &f.partial_outputs);
-                return Err(Failure { outputs: f.partial_outputs, ..fail(message) });
-            }
-        };
-    // Fresh outputs were verified as they were written; outputs a volatile stage reused from its
-    // previous record were not: check them like a hit's.
+    // Volatile stages revalidate an external source: they run here, never on a compute node.
+    let (executed, job) = match env.slurm.filter(|_| !stage.volatile()) {
+        Some(slurm) => slurm.execute(dag, name, &inputs, key, env.offline, &progress),
+        None => {
+            let out: Arc<dyn ArtifactStore> = Arc::clone(store) as Arc<dyn ArtifactStore>;
+            (run_stage(stage, name, &dag.pipeline.paths, artifacts, out, previous.clone(), env.offline, progress), None)
+        }
+    };
+    let fail = |message: String| Failure { job: job.clone().map(Box::new), ..fail(message) };
+    let outcome = match executed {
+        Ok(outcome) => outcome,
+        // What the stage wrote before failing is kept for people to read (recorded and
+        // materialised), but no cache record is written: a failed stage runs again next time.
+        Err(f) => {
+            let mut kept = f.partial_outputs;
+            // A job's objects were written by another process: only intact ones are kept.
+            kept.retain(|output, hash| match store.check_object(hash) {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!("stage `{name}`: not keeping output `{output}`: {e}");
+                    false
+                }
+            });
+            let message = kept_note(f.message, store.local(), name, &declared, &kept);
+            return Err(Failure { outputs: kept, ..fail(message) });
+        }
+    };
+    // Fresh outputs were verified as they were written in this process; outputs a volatile
+    // stage reused from its previous record, and a job's, were not: check them like a hit's
+    // (a job's are hashed now, this process has no stamp for them).
     for (output, hash) in &outcome.outputs {
         store
             .check_object(hash)
             .map_err(|e| fail(format!("output `{output}`: {e} (run `esteira verify --repair`)")))?;
+    }
+    if job.is_some()
+        && let Some(problem) = declared_outputs_problem(&declared, &outcome.outputs)
+    {
+        return Err(fail(problem));
     }
     let mut outcome = outcome;
     let unchanged = outcome.reused
@@ -313,7 +356,23 @@ pub fn execute_pending(
     }
     let cached = outcome.reused;
     // A revalidation that kept a record the remote supplied is a remote hit too.
-    Ok(Executed { inputs, key, outcome, cached, remote_hit: unchanged && previous_remote })
+    Ok(Executed { inputs, key, outcome, cached, remote_hit: unchanged && previous_remote, job })
+}
+
+/// What is wrong with a job's outputs against the declared ones (the job's `result.json` is
+/// another process's word).
+fn declared_outputs_problem(declared: &[OutputSpec], outputs: &BTreeMap<String, ContentHash>) -> Option<String> {
+    let missing: Vec<&str> = declared.iter().map(|o| o.name.as_str()).filter(|n| !outputs.contains_key(*n)).collect();
+    let extra: Vec<&str> =
+        outputs.keys().map(String::as_str).filter(|n| !declared.iter().any(|o| o.name == *n)).collect();
+    match (missing.is_empty(), extra.is_empty()) {
+        (true, true) => None,
+        _ => Some(format!(
+            "the job's result does not list the declared outputs (missing: [{}], undeclared: [{}])",
+            missing.join(", "),
+            extra.join(", ")
+        )),
+    }
 }
 
 /// The cache record under `key` if this run may use it. Checked on every hit, cheaply:
@@ -417,6 +476,7 @@ fn hit(inputs: BTreeMap<String, ContentHash>, key: ContentHash, r: &CacheRecord,
         },
         cached: true,
         remote_hit,
+        job: None,
     }
 }
 

@@ -31,6 +31,7 @@ pub mod progress;
 pub mod registry;
 pub mod reproduce;
 pub mod runner;
+pub mod slurm_jobs;
 
 pub use error::{OrchestratorError, exit};
 pub use esteira_core;

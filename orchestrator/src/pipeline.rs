@@ -12,12 +12,15 @@
 //! after = ["some_stage"]                      # optional ordering-only dependencies
 //! [stages.segregate.params]
 //! target = "descricao"
+//! [stages.segregate.resources]                # what its Slurm job asks for (`--executor slurm`)
+//! cpus = 2
 //! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use esteira_core::{PathPolicy, name_problem};
+use esteira_slurm::Resources;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -65,6 +68,10 @@ pub struct StageDecl {
     pub input_lines: BTreeMap<String, usize>,
     /// Byte span of the params table in the file (for locating param errors).
     pub params_span: Option<std::ops::Range<usize>>,
+    /// `[stages.NAME.resources]`: what the stage's Slurm job asks for, before the pipeline-wide
+    /// defaults ([`Pipeline::resources`]). Not part of the cache key: where a stage runs does
+    /// not change what it writes.
+    pub resources: Resources,
 }
 
 /// A parsed pipeline file.
@@ -85,6 +92,8 @@ pub struct Pipeline {
     pub remote: Option<String>,
     /// Which local files stages may read: the file's directory and `external_paths`.
     pub paths: PathPolicy,
+    /// `[pipeline.resources]`: every Slurm job's defaults.
+    pub resources: Resources,
     /// Stages by name.
     pub stages: BTreeMap<String, StageDecl>,
 }
@@ -108,6 +117,9 @@ struct MetaToml {
     /// Directories outside the pipeline file's own from which `file:` inputs may be read.
     #[serde(default)]
     external_paths: Vec<String>,
+    /// Every Slurm job's default resources.
+    #[serde(default)]
+    resources: Option<Spanned<toml::Value>>,
     #[allow(dead_code, reason = "free text for humans, accepted so files can document themselves")]
     description: Option<String>,
 }
@@ -122,6 +134,8 @@ struct StageToml {
     after: Vec<String>,
     #[serde(default)]
     params: Option<Spanned<toml::Table>>,
+    #[serde(default)]
+    resources: Option<Spanned<toml::Value>>,
     #[allow(dead_code, reason = "free text for humans")]
     #[serde(default)]
     description: Option<String>,
@@ -158,8 +172,17 @@ impl Pipeline {
             store: None,
             remote: None,
             external_paths: Vec::new(),
+            resources: None,
             description: None,
         });
+        let resources_of = |what: &str, value: Option<Spanned<toml::Value>>| match value {
+            None => Ok(Resources::default()),
+            Some(v) => {
+                let line = line_of(&text, v.span().start);
+                Resources::from_toml(v.into_inner()).map_err(|e| err(line, format!("{what}{e}")))
+            }
+        };
+        let default_resources = resources_of("[pipeline] ", meta.resources)?;
         let external: Vec<PathBuf> = meta.external_paths.iter().map(PathBuf::from).collect();
         let paths = PathPolicy::confined(&base_dir, &external);
         let store = base_dir.join(meta.store.unwrap_or_else(|| "artifacts".to_owned()));
@@ -177,6 +200,7 @@ impl Pipeline {
             if let Some(problem) = name_problem(&name) {
                 return Err(err(line, format!("stage name {:?}: {problem}", esteira_core::excerpt(&name, 80))));
             }
+            let resources = resources_of(&format!("stage `{name}`: "), st.resources)?;
             let mut inputs = BTreeMap::new();
             let mut input_lines = BTreeMap::new();
             for (input, src) in st.inputs {
@@ -223,10 +247,30 @@ impl Pipeline {
             };
             stages.insert(
                 name.clone(),
-                StageDecl { name, kind: st.kind, inputs, after: st.after, params, line, input_lines, params_span },
+                StageDecl {
+                    name,
+                    kind: st.kind,
+                    inputs,
+                    after: st.after,
+                    params,
+                    line,
+                    input_lines,
+                    params_span,
+                    resources,
+                },
             );
         }
-        Ok(Self { path: path.to_path_buf(), base_dir, text, name, store, remote, paths, stages })
+        Ok(Self {
+            path: path.to_path_buf(),
+            base_dir,
+            text,
+            name,
+            store,
+            remote,
+            paths,
+            resources: default_resources,
+            stages,
+        })
     }
 
     /// The line where param `key` (a dotted path from the params root) of a stage is written,
@@ -296,6 +340,18 @@ n = 3
         let text = "[stages.a]\nkind = \"k\"\n[stages.a]\nkind = \"k\"\n";
         let e = Pipeline::parse(Path::new("p.toml"), text.to_owned()).unwrap_err().to_string();
         assert!(e.starts_with("p.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn resources_are_read_and_a_bad_one_names_its_line() {
+        let text = "[pipeline.resources]\nmemory = \"1G\"\n[stages.a]\nkind = \"k\"\n[stages.a.resources]\ncpus = 2\n";
+        let p = Pipeline::parse(Path::new("p.toml"), text.to_owned()).unwrap();
+        let r = p.stages["a"].resources.or(&p.resources);
+        assert_eq!((r.cpus.map(esteira_slurm::Cpus::get), r.memory.map(esteira_slurm::Memory::megabytes)), (Some(2), Some(1024)));
+        let bad = text.replace("cpus = 2", "cpus = 2\ngpus = 1");
+        let e = Pipeline::parse(Path::new("p.toml"), bad).unwrap_err().to_string();
+        assert!(e.starts_with("p.toml:5: stage `a`: resources"), "{e}");
+        assert!(e.contains("gpus"), "{e}");
     }
 
     #[test]

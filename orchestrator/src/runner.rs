@@ -14,6 +14,7 @@ use crate::OrchestratorError;
 use crate::dag::Dag;
 use crate::execute::{Env, Executed, Failure, Lookup, Mode, Pending, Verified, execute_pending, execute_stage, lookup};
 use crate::progress::Reporter;
+use crate::slurm_jobs::{Executor, SlurmExecutor};
 
 /// Options of `esteira run`.
 #[derive(Debug, Clone, Default)]
@@ -35,17 +36,26 @@ pub struct RunOptions {
     pub command: String,
     /// How long to wait for another writer.
     pub lock_wait: Duration,
+    /// Where stages execute: here, or as Slurm jobs.
+    pub executor: Executor,
+    /// The `-S/--set` overrides the pipeline was loaded with (a Slurm job applies them too).
+    pub set: Vec<String>,
 }
 
 impl RunOptions {
-    /// Stages executing at once: [`Self::jobs`], or the number of cores when that is 0.
+    /// Stages executing at once: [`Self::jobs`], or when that is 0 the number of cores (local)
+    /// or [`SLURM_DEFAULT_JOBS`] jobs in the queue (Slurm).
     pub fn effective_jobs(&self) -> usize {
-        match self.jobs {
-            0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
-            n => n,
+        match (self.jobs, &self.executor) {
+            (0, Executor::Local) => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            (0, Executor::Slurm(_)) => SLURM_DEFAULT_JOBS,
+            (n, _) => n,
         }
     }
 }
+
+/// How many Slurm jobs a run keeps in the queue at once unless `-j` says otherwise.
+pub const SLURM_DEFAULT_JOBS: usize = 64;
 
 /// Which stages a run executes (others are resolved from the cache).
 pub fn selection(dag: &Dag, opts: &RunOptions) -> Result<BTreeSet<String>, OrchestratorError> {
@@ -172,12 +182,18 @@ pub fn run(
     let t0 = Instant::now();
     let verified = Arc::new(Verified::default());
     let mut board = Board::new(dag, &selected, reporter, t0);
-    let ctx = RunCtx { dag, store: layers, opts, run_id: &run_id, verified: &verified };
+    let mut ctx = RunCtx { dag, store: layers, opts, run_id: &run_id, verified: &verified, slurm: None };
     let first = resolve_in_order(&ctx, &mut board);
     let marked = !board.pending.is_empty();
+    let mut interrupted = false;
     if marked {
         store.run_put(&record)?;
         write_marker(store, &run_id);
+        if let Executor::Slurm(slurm) = &opts.executor {
+            let executor = SlurmExecutor::start(slurm, dag, store.root(), &run_id, &opts.set)
+                .map_err(OrchestratorError::Runtime)?;
+            ctx.slurm = Some(Arc::new(executor));
+        }
         let jobs = opts.effective_jobs();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(jobs.min(4))
@@ -185,7 +201,17 @@ pub fn run(
             .enable_all()
             .build()
             .map_err(OrchestratorError::Runtime)?;
-        runtime.block_on(schedule(&ctx, &mut board, first));
+        interrupted = runtime.block_on(schedule(&ctx, &mut board, first));
+        if let Some(slurm) = ctx.slurm.take() {
+            let c = slurm.calls();
+            tracing::info!(
+                "slurm: {} sbatch, {} squeue, {} sacct, {} scancel calls for this run",
+                c.sbatch,
+                c.squeue,
+                c.sacct,
+                c.scancel
+            );
+        }
     }
 
     record.stages = board.records;
@@ -194,7 +220,13 @@ pub fn run(
         .stages
         .iter()
         .any(|(n, s)| s.status == StageStatus::Failed || (s.status == StageStatus::Skipped && selected.contains(n)));
-    record.status = if failed { RunStatus::Failed } else { RunStatus::Succeeded };
+    record.status = if interrupted {
+        RunStatus::Interrupted
+    } else if failed {
+        RunStatus::Failed
+    } else {
+        RunStatus::Succeeded
+    };
     record.ended_at = Some(now_rfc3339());
     let same_as = latest.filter(|id| !marked && same_as_recorded(store, id, &record));
     match &same_as {
@@ -257,6 +289,8 @@ struct RunCtx<'a> {
     opts: &'a RunOptions,
     run_id: &'a str,
     verified: &'a Arc<Verified>,
+    /// `--executor slurm`, once something must execute.
+    slurm: Option<Arc<SlurmExecutor>>,
 }
 
 impl RunCtx<'_> {
@@ -305,6 +339,7 @@ impl<'a> Board<'a> {
             Ok(ex) => {
                 r.status = if ex.cached { StageStatus::Cached } else { StageStatus::Ran };
                 r.remote_hit = ex.remote_hit;
+                r.job = ex.job;
                 r.key = Some(ex.key);
                 r.inputs = ex.inputs;
                 r.outputs = ex.outcome.outputs.clone();
@@ -321,6 +356,7 @@ impl<'a> Board<'a> {
                 // Kept for people to read; descendants never see them (they are skipped).
                 r.outputs = f.outputs;
                 r.error = Some(f.message);
+                r.job = f.job.map(|j| *j);
             }
         }
         self.reporter.finished(&n, &r);
@@ -334,7 +370,9 @@ impl<'a> Board<'a> {
 /// stage that must execute, which it returns with what its lookup found, or at the first
 /// failure; the scheduler takes over from there. A fully cached plan thus never starts a thread.
 fn resolve_in_order(ctx: &RunCtx<'_>, board: &mut Board<'_>) -> Option<(String, Box<Pending>)> {
-    let env = Env { store: ctx.store, offline: ctx.opts.offline, run_id: ctx.run_id, verified: ctx.verified };
+    // What this pass executes (volatile stages revalidating) runs here under any executor.
+    let env =
+        Env { store: ctx.store, offline: ctx.opts.offline, run_id: ctx.run_id, verified: ctx.verified, slurm: None };
     for n in &ctx.dag.order {
         let upstream_ok = ctx.dag.upstream(n).iter().all(|u| board.records.get(u).is_some_and(|r| is_ok(r.status)));
         if !upstream_ok {
@@ -362,8 +400,23 @@ fn resolve_in_order(ctx: &RunCtx<'_>, board: &mut Board<'_>) -> Option<(String, 
     None
 }
 
-async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(String, Box<Pending>)>) {
+/// Runs the pending stages, `-j` at a time, as their inputs complete. Returns whether the run
+/// was interrupted (Ctrl-C under `--executor slurm`: the run's jobs are cancelled, no more are
+/// submitted, and the stages that had not started are skipped).
+async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(String, Box<Pending>)>) -> bool {
     let dag = ctx.dag;
+    let mut interrupted = false;
+    // Installed once, before the first job is submitted, so no signal falls between two waits.
+    let mut signals = ctx.slurm.as_ref().and_then(|_| {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+            (Ok(int), Ok(term)) => Some((int, term)),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!("cannot catch Ctrl-C (an interrupted run would leave its Slurm jobs running): {e}");
+                None
+            }
+        }
+    });
     let mut running: BTreeMap<String, f64> = BTreeMap::new();
     let mut set: JoinSet<(String, Result<Executed, Failure>, f64, f64)> = JoinSet::new();
     let jobs = ctx.opts.effective_jobs();
@@ -384,12 +437,18 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
                     .map(|u| (n.clone(), u))
             })
             .collect();
+        let doomed =
+            if interrupted { board.pending.iter().map(|n| (n.clone(), String::new())).collect() } else { doomed };
         for (n, u) in doomed {
             board.pending.remove(&n);
             let now = board.now_ms();
             let mut r = base_record(dag, &n, now);
             r.status = StageStatus::Skipped;
-            r.error = Some(format!("upstream stage `{u}` did not complete"));
+            r.error = Some(if interrupted {
+                "not started: the run was interrupted".to_owned()
+            } else {
+                format!("upstream stage `{u}` did not complete")
+            });
             board.reporter.finished(&n, &r);
             board.records.insert(n, r);
         }
@@ -418,8 +477,9 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
             let run_id = ctx.run_id.to_owned();
             let offline = ctx.opts.offline;
             let t0 = board.t0;
+            let slurm = ctx.slurm.clone();
             set.spawn_blocking(move || {
-                let env = Env { store: &store, offline, run_id: &run_id, verified: &verified };
+                let env = Env { store: &store, offline, run_id: &run_id, verified: &verified, slurm: slurm.as_deref() };
                 let done = match looked_up {
                     Some(p) => execute_pending(&dag, &env, &n, *p, progress),
                     None => execute_stage(&dag, &env, &n, mode, &upstream, progress),
@@ -428,7 +488,25 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
                 (n, done, start, end)
             });
         }
-        let Some(joined) = set.join_next().await else { break };
+        let joined = match (&ctx.slurm, &mut signals) {
+            // Ctrl-C (or a TERM): cancel the jobs (their stages then end as cancelled) instead of
+            // dying and leaving them running against the store.
+            (Some(slurm), Some((int, term))) if !interrupted => tokio::select! {
+                joined = set.join_next() => joined,
+                _ = int.recv() => {
+                    interrupted = true;
+                    slurm.cancel_all();
+                    continue;
+                }
+                _ = term.recv() => {
+                    interrupted = true;
+                    slurm.cancel_all();
+                    continue;
+                }
+            },
+            _ => set.join_next().await,
+        };
+        let Some(joined) = joined else { break };
         let (n, done, start, end) = match joined {
             Ok(v) => v,
             Err(e) => {
@@ -440,6 +518,7 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
         running.remove(&n);
         board.finish(n, done, start, end);
     }
+    interrupted
 }
 
 fn is_ok(s: StageStatus) -> bool {
@@ -463,6 +542,7 @@ fn base_record(dag: &Dag, name: &str, start: f64) -> StageRecord {
         end_ms: start,
         error: None,
         remote_hit: false,
+        job: None,
     }
 }
 
@@ -645,6 +725,7 @@ mod tests {
             end_ms: 0.0,
             error: None,
             remote_hit: false,
+            job: None,
         }
     }
 

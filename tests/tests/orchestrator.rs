@@ -11,6 +11,8 @@ mod failed_outputs;
 mod hardening;
 #[path = "orchestrator/remote.rs"]
 mod remote;
+#[path = "orchestrator/slurm.rs"]
+mod slurm;
 #[path = "orchestrator/store_faults.rs"]
 mod store_faults;
 #[path = "orchestrator/tidy.rs"]

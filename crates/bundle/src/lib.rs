@@ -713,6 +713,7 @@ mod tests {
             end_ms: 1.0,
             error: None,
             remote_hit: false,
+            job: None,
         };
         RunRecord {
             id: "20260101T000000Z-0001".into(),

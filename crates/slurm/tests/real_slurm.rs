@@ -22,25 +22,7 @@ use esteira_slurm::{
 const DEADLINE: Duration = Duration::from_secs(300);
 
 fn slurm_or_skip() -> Option<Fixture> {
-    let require = std::env::var("ESTEIRA_REQUIRE_SLURM").is_ok_and(|v| v == "1");
-    let wanted = require || std::env::var("ESTEIRA_TEST_SLURM").is_ok_and(|v| v == "1");
-    let answer = if wanted {
-        match Command::new("sinfo").args(["--noheader", "--format=%T"]).output() {
-            Ok(o) if o.status.success() && !o.stdout.is_empty() => Ok(()),
-            Ok(o) => Err(format!("sinfo failed: {}", String::from_utf8_lossy(&o.stderr).trim())),
-            Err(e) => Err(format!("cannot run sinfo: {e}")),
-        }
-    } else {
-        Err("ESTEIRA_TEST_SLURM is not 1".to_owned())
-    };
-    match answer {
-        Ok(()) => Some(Fixture::new()),
-        Err(why) if require => panic!("ESTEIRA_REQUIRE_SLURM=1 but there is no Slurm: {why} (run .ci/slurm-up.sh)"),
-        Err(why) => {
-            println!("SKIPPED: no Slurm ({why})");
-            None
-        }
-    }
+    esteira_testkit::slurm::available().then(Fixture::new)
 }
 
 struct Fixture {

@@ -9,6 +9,7 @@
 //! - [`bench_rows`], [`Phase`], [`used_bytes`], [`mb`]: how the table benchmarks pick their size,
 //!   measure one phase (wall and thread CPU time, resident memory) and print it.
 //! - [`s3`]: the S3 server the remote-cache tests talk to (loopback only) and its keys.
+//! - [`slurm`]: whether the Slurm the executor tests submit to is there.
 //!
 //! ```
 //! use esteira_testkit::XorShift;
@@ -23,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod s3;
+pub mod slurm;
 
 use std::time::{Duration, Instant};
 

@@ -34,6 +34,7 @@ mod run;
 mod runs;
 mod serve;
 mod show;
+mod stage_exec;
 mod status;
 mod synth;
 mod table;
@@ -119,6 +120,9 @@ enum Command {
     Predict(predict::Args),
     /// Write UFRN-format synthetic tables.
     Synth(synth::Args),
+    /// One stage execution inside a Slurm job (what `run --executor slurm` submits).
+    #[command(hide = true)]
+    StageExec(stage_exec::Args),
 }
 
 /// Parses the command line, runs the command, and maps errors to exit codes.
@@ -210,6 +214,7 @@ fn dispatch(cli: Cli, registry: &Registry) -> Result<u8, OrchestratorError> {
         Command::Serve(a) => serve::exec(g, &a),
         Command::Predict(a) => predict::exec(g, &a),
         Command::Synth(a) => synth::exec(g, &a),
+        Command::StageExec(a) => stage_exec::exec(registry, &a),
     }
 }
 

@@ -11,6 +11,7 @@ use super::{Global, command_line, load_dag, print_json, table};
 use crate::plan::plan;
 use crate::progress::Reporter;
 use crate::runner::{RunOptions, run};
+use crate::slurm_jobs::{Executor, SlurmOptions};
 use crate::{OrchestratorError, exit};
 
 /// Options of `esteira run`.
@@ -27,6 +28,19 @@ pub struct Args {
     /// Print the run record as JSON instead of the table.
     #[arg(long)]
     json: bool,
+    /// Where stages execute: `local` (this process) or `slurm` (one Slurm job per stage, against
+    /// a store on a file system the compute nodes share; README "On a Slurm cluster").
+    #[arg(long, value_enum, default_value_t = ExecutorKind::Local, env = "ESTEIRA_EXECUTOR")]
+    executor: ExecutorKind,
+}
+
+/// `--executor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorKind {
+    /// In this process.
+    Local,
+    /// As Slurm jobs (`sbatch`), polled with `squeue`/`sacct`.
+    Slurm,
 }
 
 /// Which stages run, shared by `run` and `status`.
@@ -54,7 +68,7 @@ pub struct Select {
     pub(super) remote: RemoteArgs,
 }
 
-pub(super) fn options(s: &Select, wait: f64) -> RunOptions {
+pub(super) fn options(g: &Global, s: &Select, wait: f64) -> RunOptions {
     RunOptions {
         // 0: the number of cores, looked up only if something executes.
         jobs: s.jobs.unwrap_or(0),
@@ -65,13 +79,34 @@ pub(super) fn options(s: &Select, wait: f64) -> RunOptions {
         offline: s.offline,
         command: command_line(),
         lock_wait: Duration::from_secs_f64(wait.max(0.0)),
+        executor: Executor::Local,
+        set: g.set.clone(),
     }
+}
+
+/// The Slurm executor's settings: jobs run this binary unless `ESTEIRA_SLURM_BINARY` names
+/// another (the path the compute nodes see it at).
+fn slurm_options() -> Result<SlurmOptions, OrchestratorError> {
+    let binary = match std::env::var_os("ESTEIRA_SLURM_BINARY") {
+        Some(b) => std::path::PathBuf::from(b),
+        None => std::env::current_exe().map_err(OrchestratorError::Runtime)?,
+    };
+    if !binary.is_absolute() {
+        return Err(OrchestratorError::Usage(format!(
+            "ESTEIRA_SLURM_BINARY={}: give an absolute path (the jobs run in another directory)",
+            binary.display()
+        )));
+    }
+    Ok(SlurmOptions::new(binary))
 }
 
 pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, OrchestratorError> {
     let dag = load_dag(g, registry)?;
     let store = open_layers(g, &dag.pipeline, &a.select.remote)?;
-    let opts = options(&a.select, a.wait);
+    let mut opts = options(g, &a.select, a.wait);
+    if a.executor == ExecutorKind::Slurm {
+        opts.executor = Executor::Slurm(Box::new(slurm_options()?));
+    }
     if a.dry_run {
         let entries = plan(&dag, store.as_ref(), &opts)?;
         if a.json {

@@ -123,6 +123,9 @@ fn show(store: &LocalStore, r: &RunRecord) -> String {
         let Some(s) = r.stages.get(name) else { continue };
         let from = if s.remote_hit { " (from the remote)" } else { "" };
         out.push_str(&format!("\n[{name}] {} {}{from}\n", s.kind, s.status.as_str()));
+        if let Some(job) = &s.job {
+            out.push_str(&format!("  job {job}\n"));
+        }
         for (k, v) in &s.inputs {
             let src = s.input_sources.get(k).map(String::as_str).unwrap_or("");
             out.push_str(&format!("  in  {k:<12} {}  ({src})\n", v.short()));

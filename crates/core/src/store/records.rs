@@ -236,6 +236,10 @@ pub struct StageRecord {
     /// outputs were downloaded in this run. Absent (false) in older records.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remote_hit: bool,
+    /// The batch job that executed the stage (`slurm:12345` under `run --executor slurm`);
+    /// absent for stages executed in the esteira process, cache hits and older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
 }
 
 /// How a whole run ended.

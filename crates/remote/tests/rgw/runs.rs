@@ -28,6 +28,7 @@ fn stage(
         end_ms: 1.0,
         error: None,
         remote_hit: false,
+        job: None,
     }
 }
 

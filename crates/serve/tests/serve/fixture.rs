@@ -153,6 +153,7 @@ fn stage(
         end_ms: window.1,
         error: None,
         remote_hit: false,
+        job: None,
     }
 }
 
