@@ -147,10 +147,10 @@ fn a_job_that_exits_3_fails_with_the_tail_of_its_stderr() {
 fn independent_jobs_overlap() {
     let Some(fx) = slurm_or_skip() else { return };
     let mut t = Tracker::new(Slurm::new(), quick());
-    // Each job records when it started, waits (at most 60 s) until the other has started too,
-    // and records when it ended: if Slurm ran them one after the other, the first ends before
-    // the second starts.
-    let body = "date +%s%N > \"$1.start\"; i=0; while [ ! -e \"$2.start\" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; date +%s%N > \"$1.end\"";
+    // Each job records when it started, waits until the other has started too (at most 240 s: a
+    // loaded runner can be slow to start a job), and records when it ended: if Slurm ran them
+    // one after the other, the first ends before the second starts.
+    let body = "date +%s%N > \"$1.start\"; i=0; while [ ! -e \"$2.start\" ] && [ $i -lt 2400 ]; do sleep 0.1; i=$((i+1)); done; date +%s%N > \"$1.end\"";
     let (a, b) = (fx.path("a"), fx.path("b"));
     let ja = t.submit(&fx.sh("a", body, &[&a, &b]), &job_name()).unwrap();
     let jb = t.submit(&fx.sh("b", body, &[&b, &a]), &job_name()).unwrap();

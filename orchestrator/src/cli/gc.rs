@@ -55,6 +55,7 @@ pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
     if !a.dry_run {
         for r in old {
             store.run_remove(&r.id)?;
+            remove_job_dirs(store.root(), &r.id);
         }
         // Forget the verified stamps of the removed objects.
         store.save_memo()?;
@@ -66,4 +67,23 @@ pub(super) fn exec(g: &Global, a: &Args) -> Result<u8, OrchestratorError> {
         kept.len()
     )?;
     Ok(exit::OK)
+}
+
+/// Removes `<store>/jobs/<run>/` (what `run --executor slurm` left: job scripts, logs, specs)
+/// of a collected run: only a real directory under `jobs/`, never through a symlink.
+fn remove_job_dirs(root: &std::path::Path, run: &str) {
+    // A run id is one plain file name (`20261203T074124.365Z-fd06`); a record claiming another
+    // is not followed out of `jobs/`.
+    if run.is_empty() || run == "." || run == ".." || run.contains(['/', '\\', '\0']) {
+        return;
+    }
+    let jobs = root.join("jobs");
+    let dir = jobs.join(run);
+    let real = |p: &std::path::Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    if real(&jobs)
+        && real(&dir)
+        && let Err(e) = std::fs::remove_dir_all(&dir)
+    {
+        tracing::warn!("cannot remove {}: {e}", dir.display());
+    }
 }

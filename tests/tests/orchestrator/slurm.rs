@@ -70,6 +70,11 @@ fn a_pipeline_under_slurm_writes_what_a_local_run_writes_and_names_its_jobs() {
     // A local run of the same store agrees: every key is a hit.
     let local_again = remote.run(&[]);
     assert!(statuses_in(&local_again).iter().all(|(_, s)| s == "cached"), "{local_again}");
+    // The job directories go with their run.
+    let jobs = remote.store().join("jobs").join(there["id"].as_str().unwrap());
+    assert!(jobs.is_dir());
+    remote.esteira(&["gc", "--keep", "0"]).ok();
+    assert!(!jobs.exists(), "{}", jobs.display());
 }
 
 #[test]
