@@ -347,7 +347,10 @@ n = 3
         let text = "[pipeline.resources]\nmemory = \"1G\"\n[stages.a]\nkind = \"k\"\n[stages.a.resources]\ncpus = 2\n";
         let p = Pipeline::parse(Path::new("p.toml"), text.to_owned()).unwrap();
         let r = p.stages["a"].resources.or(&p.resources);
-        assert_eq!((r.cpus.map(esteira_slurm::Cpus::get), r.memory.map(esteira_slurm::Memory::megabytes)), (Some(2), Some(1024)));
+        assert_eq!(
+            (r.cpus.map(esteira_slurm::Cpus::get), r.memory.map(esteira_slurm::Memory::megabytes)),
+            (Some(2), Some(1024))
+        );
         let bad = text.replace("cpus = 2", "cpus = 2\ngpus = 1");
         let e = Pipeline::parse(Path::new("p.toml"), bad).unwrap_err().to_string();
         assert!(e.starts_with("p.toml:5: stage `a`: resources"), "{e}");
