@@ -280,7 +280,7 @@ pub fn execute_pending(
     let started = Instant::now();
     // Volatile stages revalidate an external source: they run here, never on a compute node.
     let (executed, job) = match env.slurm.filter(|_| !stage.volatile()) {
-        Some(slurm) => slurm.execute(dag, name, &inputs, key, env.offline, &progress),
+        Some(slurm) => slurm.execute(store.as_ref(), dag, name, &inputs, key, env.offline, &progress),
         None => {
             let out: Arc<dyn ArtifactStore> = Arc::clone(store) as Arc<dyn ArtifactStore>;
             (run_stage(stage, name, &dag.pipeline.paths, artifacts, out, previous.clone(), env.offline, progress), None)

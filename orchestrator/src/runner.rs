@@ -190,7 +190,7 @@ pub fn run(
         store.run_put(&record)?;
         write_marker(store, &run_id);
         if let Executor::Slurm(slurm) = &opts.executor {
-            let executor = SlurmExecutor::start(slurm, dag, store.root(), &run_id, &opts.set)
+            let executor = SlurmExecutor::start(slurm, dag, store.root(), layers.remote_url(), &run_id, &opts.set)
                 .map_err(OrchestratorError::Runtime)?;
             ctx.slurm = Some(Arc::new(executor));
         }

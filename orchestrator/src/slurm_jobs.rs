@@ -26,7 +26,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use esteira_core::{ArtifactStore as _, ContentHash, Progress, StageOutcome};
+use esteira_core::store::CacheStore;
+use esteira_core::{ContentHash, Progress, StageOutcome};
 use esteira_slurm::{Finished, JobId, JobOutcome, JobScript, PollPolicy, Slurm, Tracker};
 use serde::{Deserialize, Serialize};
 
@@ -57,12 +58,19 @@ pub struct SlurmOptions {
     pub poll: PollPolicy,
     /// The Slurm client (programs, command timeout).
     pub slurm: Slurm,
+    /// `--job-store DIR`: each job works in its own store at this path on its node (a local
+    /// disk) and objects move through the run's remote, for clusters whose nodes do not share
+    /// the store's file system. `None`: the jobs use the store itself.
+    pub job_store: Option<PathBuf>,
+    /// `--jobs-dir DIR`: where the job directories go (on a file system the nodes share);
+    /// default `<store>/jobs`.
+    pub jobs_dir: Option<PathBuf>,
 }
 
 impl SlurmOptions {
     /// This binary, default polling and `sbatch`/`squeue`/`sacct`/`scancel` from `PATH`.
     pub fn new(binary: PathBuf) -> Self {
-        Self { binary, poll: PollPolicy::default(), slurm: Slurm::new() }
+        Self { binary, poll: PollPolicy::default(), slurm: Slurm::new(), job_store: None, jobs_dir: None }
     }
 }
 
@@ -89,6 +97,12 @@ pub struct JobSpec {
     pub key: ContentHash,
     /// `--offline`.
     pub offline: bool,
+    /// The job's own store on its node, when objects move through `remote` (else `store`).
+    #[serde(default)]
+    pub job_store: Option<PathBuf>,
+    /// The run's remote (`s3://…`), with `job_store`.
+    #[serde(default)]
+    pub remote: Option<String>,
 }
 
 /// How the job's stage execution went: written by `esteira stage-exec`.
@@ -164,6 +178,9 @@ pub struct SlurmExecutor {
     poller: Option<std::thread::JoinHandle<()>>,
     binary: PathBuf,
     store: PathBuf,
+    jobs_dir: PathBuf,
+    /// `--job-store` and the remote the objects move through.
+    via_remote: Option<(PathBuf, String)>,
     pipeline: PathBuf,
     workdir: PathBuf,
     run_id: String,
@@ -171,15 +188,32 @@ pub struct SlurmExecutor {
 }
 
 impl SlurmExecutor {
-    /// Starts the poller for run `run_id` of `dag` on the store at `store`.
+    /// Starts the poller for run `run_id` of `dag` on the store at `store`; `remote` is the
+    /// run's writable remote, which `--job-store` needs.
     pub fn start(
         opts: &SlurmOptions,
         dag: &Dag,
         store: &Path,
+        remote: Option<String>,
         run_id: &str,
         set: &[String],
     ) -> Result<Self, std::io::Error> {
         let abs = |p: &Path| std::fs::canonicalize(p);
+        let via_remote = match (&opts.job_store, remote) {
+            (None, _) => None,
+            (Some(dir), Some(url)) => Some((dir.clone(), url)),
+            (Some(_), None) => {
+                return Err(std::io::Error::other("--job-store needs a writable remote (--remote s3://…)"));
+            }
+        };
+        let store = abs(store)?;
+        let jobs_dir = match &opts.jobs_dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                abs(d)?
+            }
+            None => store.join("jobs"),
+        };
         let shared = Arc::new(Shared {
             tracker: Mutex::new(Tracker::new(opts.slurm.clone(), opts.poll)),
             waiters: Mutex::new(BTreeMap::new()),
@@ -194,7 +228,9 @@ impl SlurmExecutor {
             shared,
             poller: Some(poller),
             binary: opts.binary.clone(),
-            store: abs(store)?,
+            store,
+            jobs_dir,
+            via_remote,
             pipeline: abs(&dag.pipeline.path)?,
             workdir: abs(&dag.pipeline.base_dir)?,
             run_id: run_id.to_owned(),
@@ -227,10 +263,13 @@ impl SlurmExecutor {
         self.shared.tracker().slurm().calls()
     }
 
-    /// Executes stage `name` with `inputs` (verified objects) as one job and waits for it.
-    /// Returns the job id (`slurm:N`) when one was submitted.
+    /// Executes stage `name` with `inputs` (verified objects of `layers`) as one job and waits
+    /// for it. Returns the job id (`slurm:N`) when one was submitted. With `--job-store` the
+    /// inputs are uploaded to the remote first (the job downloads them there).
+    #[allow(clippy::too_many_arguments, reason = "one stage execution's whole context, as execute_pending has it")]
     pub fn execute(
         &self,
+        layers: &dyn CacheStore,
         dag: &Dag,
         name: &str,
         inputs: &BTreeMap<String, ContentHash>,
@@ -239,7 +278,16 @@ impl SlurmExecutor {
         progress: &Arc<dyn Progress>,
     ) -> (Result<StageOutcome, StageFailure>, Option<String>) {
         let fail = |message: String| StageFailure { message, partial_outputs: BTreeMap::new() };
-        let dir = self.store.join("jobs").join(&self.run_id).join(name);
+        let dir = self.jobs_dir.join(&self.run_id).join(name);
+        if self.via_remote.is_some() {
+            for (input, hash) in inputs {
+                match layers.push_object(hash) {
+                    Ok(true) => {}
+                    Ok(false) => return (Err(fail("--job-store: the remote is read-only or down".into())), None),
+                    Err(e) => return (Err(fail(format!("input `{input}`: {e}"))), None),
+                }
+            }
+        }
         let decl = &dag.nodes[name].decl;
         let resources = decl.resources.or(&dag.pipeline.resources);
         let spec = JobSpec {
@@ -253,6 +301,8 @@ impl SlurmExecutor {
             inputs: inputs.clone(),
             key,
             offline,
+            job_store: self.via_remote.as_ref().map(|(d, _)| d.clone()),
+            remote: self.via_remote.as_ref().map(|(_, u)| u.clone()),
         };
         let spec_path = dir.join("spec.json");
         let argv = [self.binary.display().to_string(), "stage-exec".to_owned(), spec_path.display().to_string()];
@@ -458,16 +508,26 @@ fn execute_spec(spec: &JobSpec, registry: &esteira_core::Registry) -> Result<Sta
             spec.key.short()
         )));
     }
-    let store = esteira_core::LocalStore::open(&spec.store).map_err(|e| fail(e.to_string()))?;
+    let store: Arc<dyn CacheStore> = match (&spec.job_store, &spec.remote) {
+        (Some(dir), Some(url)) => {
+            let local = esteira_core::LocalStore::open(dir).map_err(|e| fail(e.to_string()))?;
+            let remote = esteira_remote::RemoteStore::from_env(url).map_err(|e| fail(e.to_string()))?;
+            Arc::new(
+                esteira_remote::LayeredStore::connect(local, Some(remote), false).map_err(|e| fail(e.to_string()))?,
+            )
+        }
+        _ => Arc::new(esteira_core::LocalStore::open(&spec.store).map_err(|e| fail(e.to_string()))?),
+    };
     let mut artifacts = BTreeMap::new();
     for (input, hash) in &spec.inputs {
-        // On this node too: a shared file system that serves stale or damaged bytes is caught here.
+        // On this node too (downloading it first with a job store): a shared file system or a
+        // remote that serves stale or damaged bytes is caught here.
         store.check_object(hash).map_err(|e| fail(format!("input `{input}`: {e}")))?;
         let path = store.object_path(hash).map_err(|e| fail(e.to_string()))?;
         artifacts.insert(input.clone(), esteira_core::InputArtifact { hash: *hash, path });
     }
-    let out: Arc<dyn esteira_core::ArtifactStore> = Arc::new(store);
-    crate::execute::run_stage(
+    let out: Arc<dyn esteira_core::ArtifactStore> = Arc::clone(&store) as Arc<dyn esteira_core::ArtifactStore>;
+    let result = crate::execute::run_stage(
         stage,
         &spec.stage,
         &dag.pipeline.paths,
@@ -476,5 +536,22 @@ fn execute_spec(spec: &JobSpec, registry: &esteira_core::Registry) -> Result<Sta
         None,
         spec.offline,
         Arc::new(esteira_core::NoProgress),
-    )
+    );
+    if spec.job_store.is_none() {
+        return result;
+    }
+    // The orchestrator takes the outputs from the remote: each must be there before the result
+    // says it exists.
+    match result {
+        Ok(outcome) => {
+            for (output, hash) in &outcome.outputs {
+                store.push_object(hash).map_err(|e| fail(format!("output `{output}`: {e}")))?;
+            }
+            Ok(outcome)
+        }
+        Err(mut f) => {
+            f.partial_outputs.retain(|_, hash| store.push_object(hash).unwrap_or(false));
+            Err(f)
+        }
+    }
 }

@@ -475,6 +475,24 @@ impl CacheStore for LayeredStore {
         })
     }
 
+    fn push_object(&self, hash: &ContentHash) -> Result<bool, CoreError> {
+        let Some(remote) = self.writable_remote() else { return Ok(false) };
+        let path = self.local.object_path(hash)?;
+        match remote.put_object(hash, &path) {
+            Ok(Upload::Uploaded { bytes }) => {
+                Counters::add(&self.traffic.objects_up, 1);
+                Counters::add(&self.traffic.bytes_up, bytes);
+                Ok(true)
+            }
+            Ok(Upload::Present { .. }) => Ok(true),
+            Err(RemoteError::Local(e)) => Err(e),
+            Err(e) => {
+                self.remote_failed(&format!("uploading object {}", hash.short()), &e);
+                Err(CoreError::Run(format!("remote {}: cannot upload object {}: {e}", remote.url(), hash.short())))
+            }
+        }
+    }
+
     fn traffic(&self) -> Traffic {
         self.traffic.snapshot()
     }

@@ -32,6 +32,15 @@ pub struct Args {
     /// a store on a file system the compute nodes share; README "On a Slurm cluster").
     #[arg(long, value_enum, default_value_t = ExecutorKind::Local, env = "ESTEIRA_EXECUTOR")]
     executor: ExecutorKind,
+    /// With `--executor slurm` on nodes that do not share the store's file system: each job's
+    /// own store at this path on its node (a local disk), objects moving through the remote
+    /// (`--remote`, writable).
+    #[arg(long, value_name = "DIR", env = "ESTEIRA_JOB_STORE")]
+    job_store: Option<std::path::PathBuf>,
+    /// With `--executor slurm`: where the job directories (scripts, logs, specs, results) go, on
+    /// a file system the nodes share (default: `<store>/jobs`).
+    #[arg(long, value_name = "DIR", env = "ESTEIRA_SLURM_JOBS_DIR")]
+    jobs_dir: Option<std::path::PathBuf>,
 }
 
 /// `--executor`.
@@ -104,8 +113,30 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
     let dag = load_dag(g, registry)?;
     let store = open_layers(g, &dag.pipeline, &a.select.remote)?;
     let mut opts = options(g, &a.select, a.wait);
-    if a.executor == ExecutorKind::Slurm {
-        opts.executor = Executor::Slurm(Box::new(slurm_options()?));
+    match a.executor {
+        ExecutorKind::Slurm => {
+            let mut slurm = slurm_options()?;
+            if a.job_store.is_some() && (store.remote_url().is_none() || a.select.remote.remote_read_only) {
+                return Err(OrchestratorError::Usage(
+                    "--job-store: the jobs hand objects over through the remote, so it needs a writable --remote"
+                        .into(),
+                ));
+            }
+            for (flag, dir) in [("--job-store", &a.job_store), ("--jobs-dir", &a.jobs_dir)] {
+                if dir.as_ref().is_some_and(|d| !d.is_absolute()) {
+                    return Err(OrchestratorError::Usage(format!(
+                        "{flag}: give an absolute path (the jobs run elsewhere)"
+                    )));
+                }
+            }
+            slurm.job_store.clone_from(&a.job_store);
+            slurm.jobs_dir.clone_from(&a.jobs_dir);
+            opts.executor = Executor::Slurm(Box::new(slurm));
+        }
+        ExecutorKind::Local if a.job_store.is_some() || a.jobs_dir.is_some() => {
+            return Err(OrchestratorError::Usage("--job-store and --jobs-dir are for --executor slurm".into()));
+        }
+        ExecutorKind::Local => {}
     }
     if a.dry_run {
         let entries = plan(&dag, store.as_ref(), &opts)?;

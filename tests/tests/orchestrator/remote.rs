@@ -28,13 +28,13 @@ fn runtime() -> tokio::runtime::Runtime {
 static BUCKETS: AtomicU64 = AtomicU64::new(0);
 
 /// A test's own bucket on the test server.
-struct S3 {
+pub(super) struct S3 {
     endpoint: String,
     bucket: String,
 }
 
 impl S3 {
-    fn new(test: &str) -> Option<Self> {
+    pub(super) fn new(test: &str) -> Option<Self> {
         let endpoint = endpoint()?;
         let n = BUCKETS.fetch_add(1, Ordering::Relaxed);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
@@ -45,12 +45,12 @@ impl S3 {
         Some(s3)
     }
 
-    fn url(&self, prefix: &str) -> String {
+    pub(super) fn url(&self, prefix: &str) -> String {
         format!("s3://{}/{prefix}", self.bucket)
     }
 
     /// The AWS environment of the test server, and nothing inherited that could point elsewhere.
-    fn env(&self, c: &mut Command) {
+    pub(super) fn env(&self, c: &mut Command) {
         let (key, secret) = keys();
         for (k, _) in std::env::vars_os() {
             if k.to_str().is_some_and(|k| k.starts_with("AWS_") || k.starts_with("ESTEIRA_REMOTE")) {

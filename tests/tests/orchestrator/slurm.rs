@@ -1,7 +1,8 @@
 //! `run --executor slurm` end to end against a real one-node Slurm (`.ci/slurm-up.sh`): the same
 //! output hashes as a local run with every executed stage's job id recorded, independent stages
 //! as concurrent jobs, a failing stage's error, a job killed at its time limit, and Ctrl-C
-//! cancelling the run's jobs. Opt-in (`esteira_testkit::slurm::available`): without a Slurm each
+//! cancelling the run's jobs; jobs with node-local stores handing objects over through a real
+//! S3 server (Ceph RGW, as in `remote.rs`). Opt-in (`esteira_testkit::slurm::available`): without a Slurm each
 //! test prints `SKIPPED: no Slurm` and passes, unless `ESTEIRA_REQUIRE_SLURM=1`.
 
 use std::collections::BTreeMap;
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::PIPELINE;
 use super::common::{Bed, statuses_in};
+use super::remote::S3;
 
 /// The longest a test waits for something Slurm should do soon (a guard against a hang, not a
 /// timed assertion).
@@ -29,12 +31,6 @@ fn a_pipeline_under_slurm_writes_what_a_local_run_writes_and_names_its_jobs() {
     if !esteira_testkit::slurm::available() {
         return;
     }
-    let demo = || {
-        let b = Bed::new();
-        b.write("esteira.toml", PIPELINE);
-        b.write("data/in.txt", "hello world");
-        b
-    };
     let (local, remote) = (demo(), demo());
     let here = local.run(&[]);
     let out = slurm_run(&remote, &["--json"]).ok();
@@ -75,6 +71,50 @@ fn a_pipeline_under_slurm_writes_what_a_local_run_writes_and_names_its_jobs() {
     assert!(jobs.is_dir());
     remote.esteira(&["gc", "--keep", "0"]).ok();
     assert!(!jobs.exists(), "{}", jobs.display());
+}
+
+#[test]
+fn jobs_with_their_own_stores_hand_objects_over_through_the_remote() {
+    if !esteira_testkit::slurm::available() {
+        return;
+    }
+    let Some(s3) = S3::new("slurm") else { return };
+    let (local, b) = (demo(), demo());
+    let here = local.run(&[]);
+    let node = b.path().join("node-store");
+    let jobs = b.path().join("shared-jobs");
+    let (node_s, jobs_s) = (node.display().to_string(), jobs.display().to_string());
+    let url = s3.url("team");
+    let args =
+        ["run", "--json", "--executor", "slurm", "--remote", &url, "--job-store", &node_s, "--jobs-dir", &jobs_s];
+    let mut c = b.cmd(&args);
+    s3.env(&mut c);
+    let out = c.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let there: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(outputs(&there), outputs(&here));
+    let id = there["id"].as_str().unwrap();
+    for (name, s) in there["stages"].as_object().unwrap() {
+        assert!(jobs.join(id).join(name).join("result.json").is_file(), "{name}: job directory under --jobs-dir");
+        // The job wrote each output into its own store; this store got it from the remote.
+        for hash in s["outputs"].as_object().unwrap().values() {
+            let hex = hash.as_str().unwrap();
+            assert!(node.join("objects").join(&hex[..2]).join(hex).is_file(), "{name}: {hex} not in the job store");
+        }
+    }
+    assert!(!b.store().join("jobs").exists(), "no job directory in the store");
+    // Without a writable remote the job store is refused up front.
+    let refused = b.esteira(&["run", "--executor", "slurm", "--job-store", &node_s]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("needs a writable --remote"), "{}", refused.stderr);
+}
+
+fn demo() -> Bed {
+    let b = Bed::new();
+    b.write("esteira.toml", PIPELINE);
+    b.write("data/in.txt", "hello world");
+    b
 }
 
 #[test]

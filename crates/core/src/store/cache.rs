@@ -70,6 +70,15 @@ pub trait CacheStore: ArtifactStore {
     fn cache_put_shared(&self, record: &CacheRecord, declared: &[OutputSpec])
     -> Result<Option<CacheRecord>, CoreError>;
 
+    /// Makes sure the writable layers under the local store hold the (local) object `hash`,
+    /// uploading it when they lack it: `Ok(false)` when there is no such layer. Unlike the
+    /// sharing in [`Self::cache_put_shared`], a remote failure is an error (the caller needs the
+    /// object there: a Slurm job on a node with its own store hands its outputs over this way).
+    fn push_object(&self, hash: &ContentHash) -> Result<bool, CoreError> {
+        let _ = hash;
+        Ok(false)
+    }
+
     /// What was moved between the layers so far (zero for the local store alone).
     fn traffic(&self) -> Traffic {
         Traffic::default()
