@@ -13,7 +13,6 @@ use esteira_core::{
 
 use crate::dag::Dag;
 use crate::pipeline::Source;
-use crate::slurm_jobs::SlurmExecutor;
 
 /// How a stage should be treated in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +122,25 @@ pub fn resolve_inputs(
     Ok(inputs)
 }
 
+/// Executes one stage elsewhere (a batch system) and waits for it: what `--executor slurm`
+/// plugs in under [`execute_pending`], which keeps the inputs' checks, the outputs' checks and
+/// the cache record as for a stage run here.
+pub trait BatchExecutor: Send + Sync {
+    /// Executes stage `name` of `dag` on `inputs` (verified objects of `layers`) under `key`.
+    /// Returns how it went and the batch job's id (`slurm:N`) when one was submitted.
+    #[allow(clippy::too_many_arguments, reason = "one stage execution's whole context, as execute_pending has it")]
+    fn execute(
+        &self,
+        layers: &dyn CacheStore,
+        dag: &Dag,
+        name: &str,
+        inputs: &BTreeMap<String, ContentHash>,
+        key: ContentHash,
+        offline: bool,
+        progress: &Arc<dyn Progress>,
+    ) -> (Result<StageOutcome, StageFailure>, Option<String>);
+}
+
 /// Everything a stage execution needs besides the DAG.
 pub struct Env<'a> {
     /// The store read from and written to: the local store, or the local store with a remote
@@ -134,8 +152,9 @@ pub struct Env<'a> {
     pub run_id: &'a str,
     /// Verified inputs.
     pub verified: &'a Verified,
-    /// `--executor slurm`: where stages that are not volatile execute.
-    pub slurm: Option<&'a SlurmExecutor>,
+    /// Where stages that are not volatile execute when not in this process (`--executor
+    /// slurm`: `slurm_jobs::SlurmExecutor`).
+    pub slurm: Option<&'a dyn BatchExecutor>,
 }
 
 /// A stage that must execute, with what [`lookup`] found out about it.

@@ -12,7 +12,9 @@ use tokio::task::JoinSet;
 
 use crate::OrchestratorError;
 use crate::dag::Dag;
-use crate::execute::{Env, Executed, Failure, Lookup, Mode, Pending, Verified, execute_pending, execute_stage, lookup};
+use crate::execute::{
+    BatchExecutor, Env, Executed, Failure, Lookup, Mode, Pending, Verified, execute_pending, execute_stage, lookup,
+};
 use crate::progress::Reporter;
 use crate::slurm_jobs::{Executor, SlurmExecutor};
 
@@ -479,7 +481,13 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
             let t0 = board.t0;
             let slurm = ctx.slurm.clone();
             set.spawn_blocking(move || {
-                let env = Env { store: &store, offline, run_id: &run_id, verified: &verified, slurm: slurm.as_deref() };
+                let env = Env {
+                    store: &store,
+                    offline,
+                    run_id: &run_id,
+                    verified: &verified,
+                    slurm: slurm.as_deref().map(|s| s as &dyn BatchExecutor),
+                };
                 let done = match looked_up {
                     Some(p) => execute_pending(&dag, &env, &n, *p, progress),
                     None => execute_stage(&dag, &env, &n, mode, &upstream, progress),

@@ -32,7 +32,7 @@ use esteira_slurm::{Finished, JobId, JobOutcome, JobScript, PollPolicy, Slurm, T
 use serde::{Deserialize, Serialize};
 
 use crate::dag::Dag;
-use crate::execute::StageFailure;
+use crate::execute::{BatchExecutor, StageFailure};
 
 /// The format tag of [`JobSpec`] and [`JobResult`]: a job of another esteira build that reads
 /// another format says so instead of misreading it.
@@ -262,12 +262,13 @@ impl SlurmExecutor {
     pub fn calls(&self) -> esteira_slurm::Calls {
         self.shared.tracker().slurm().calls()
     }
+}
 
+impl BatchExecutor for SlurmExecutor {
     /// Executes stage `name` with `inputs` (verified objects of `layers`) as one job and waits
     /// for it. Returns the job id (`slurm:N`) when one was submitted. With `--job-store` the
     /// inputs are uploaded to the remote first (the job downloads them there).
-    #[allow(clippy::too_many_arguments, reason = "one stage execution's whole context, as execute_pending has it")]
-    pub fn execute(
+    fn execute(
         &self,
         layers: &dyn CacheStore,
         dag: &Dag,

@@ -11,7 +11,7 @@ use std::time::Instant;
 use esteira_checks::{ProfileOptions, Suite, profile, profile_columns, render_html, validate_table};
 
 fn vm_hwm_kib() -> u64 {
-    esteira_core::procstat::peak_rss() / 1024
+    esteira_testkit::procstat::peak_rss() / 1024
 }
 
 fn main() {

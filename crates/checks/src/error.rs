@@ -18,7 +18,7 @@ pub enum CheckError {
         message: String,
     },
     /// One expectation of a suite is malformed.
-    #[error("{source_name}: expectation {index} ({}): {field}: {message}", crate::suite::short(expectation_type))]
+    #[error("{source_name}: expectation {index} ({}): {field}: {message}", crate::config::short(expectation_type))]
     Expectation {
         /// The suite file (or `suite`).
         source_name: String,
@@ -61,7 +61,7 @@ pub enum CheckError {
     /// The suite failed and the `check` stage runs with `severity = "error"`.
     #[error(
         "stage `{stage}`: suite `{}` failed {failed_count} of {evaluated} expectations: {}",
-        crate::suite::short(suite),
+        crate::config::short(suite),
         esteira_core::excerpt(failed, 10 * esteira_core::MAX_EXCERPT_CHARS)
     )]
     SuiteFailed {

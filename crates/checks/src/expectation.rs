@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::CheckError;
-use crate::suite::{ExpectationConfig, kind_of, short};
+use crate::config::{ExpectationConfig, kind_of, short};
 
 /// Every expectation type this crate evaluates, sorted.
 pub const EXPECTATION_TYPES: &[&str] = &[

@@ -45,6 +45,7 @@
 
 pub mod cli;
 mod column;
+mod config;
 mod error;
 mod expectation;
 mod input;
@@ -57,6 +58,7 @@ mod suite;
 mod types;
 mod validate;
 
+pub use config::ExpectationConfig;
 pub use error::CheckError;
 pub use expectation::EXPECTATION_TYPES;
 pub use input::{PANDAS_NA_VALUES, infer_types, is_parquet, read_csv, read_table_file};
@@ -66,6 +68,6 @@ pub use result::{
     EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED, ExceptionInfo, ExpectationResult, Statistics, ValidationResult,
 };
 pub use stage::{CHECK_KIND, CheckParams, CheckStage, Severity, register};
-pub use suite::{ExpectationConfig, Suite};
+pub use suite::Suite;
 pub use types::{type_matches, type_name};
 pub use validate::{PARTIAL_UNEXPECTED, validate, validate_and_profile, validate_table};

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::CheckError;
-use crate::suite::ExpectationConfig;
+use crate::config::ExpectationConfig;
 
 /// Whether evaluating an expectation raised, as GE reports it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -237,7 +237,7 @@ impl ValidationResult {
 
     /// Pretty JSON (keys in a fixed order, final newline): the bytes of the `result` output.
     pub fn to_json(&self) -> String {
-        let value = crate::suite::sorted(serde_json::to_value(self).unwrap_or(Value::Null));
+        let value = crate::config::sorted(serde_json::to_value(self).unwrap_or(Value::Null));
         let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
         s.push('\n');
         s

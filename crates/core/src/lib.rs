@@ -60,7 +60,6 @@ mod hash;
 mod html;
 pub mod number;
 mod paths;
-pub mod procstat;
 mod stage;
 pub mod store;
 pub mod table;

@@ -24,12 +24,12 @@ use esteira_download::{CsvOptions, MergeParams, aggregate, drop_duplicates, merg
 use esteira_synth::{SynthConfig, TABLE_FILES, generate};
 
 fn vm_hwm_mib() -> f64 {
-    esteira_core::procstat::peak_rss() as f64 / (1024.0 * 1024.0)
+    esteira_testkit::procstat::peak_rss() as f64 / (1024.0 * 1024.0)
 }
 
 /// This thread's CPU time in seconds.
 fn cpu_s() -> f64 {
-    esteira_core::procstat::thread_cpu_ns() as f64 / 1e9
+    esteira_testkit::procstat::thread_cpu_ns() as f64 / 1e9
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -4,7 +4,7 @@
 //! `cargo bench -p esteira-preprocess --bench preprocess` runs 10 million rows (`ROWS=n` to
 //! change); run without `--bench` (e.g. by `cargo test --benches`) it does a 100k-row smoke run.
 
-use esteira_core::procstat::memory;
+use esteira_testkit::procstat::memory;
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -6,40 +6,19 @@ use std::collections::BTreeSet;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use esteira_train::{InputColumn, InputKind};
 use serde::Serialize;
 use serde::ser::SerializeMap as _;
 use serde_json::{Value, json};
 
 use crate::body::LimitedBytes;
-use crate::load::LoadedModel;
+use crate::json::{api_error, json_response, json_response_sized};
 use crate::rows::{Blank, ErrorList, FieldError, MAX_ERRORS, RowsError, refused_value, rows_from_json};
 use crate::state::AppState;
-use crate::{ServeError, batch, form};
+use crate::{ServeError, batch};
 
 /// Bodies up to this size are parsed and scored on the async worker; larger ones on the
 /// blocking pool.
 const INLINE_BYTES: usize = 16 * 1024;
-
-/// A JSON response with a status.
-pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
-    json_response_sized(status, body, 128)
-}
-
-/// [`json_response`] into a buffer of about the expected size (a large answer is not copied
-/// over and over as it grows).
-fn json_response_sized(status: StatusCode, body: &impl Serialize, capacity: usize) -> Response {
-    let mut bytes = Vec::with_capacity(capacity);
-    if serde_json::to_writer(&mut bytes, body).is_err() {
-        bytes.clear();
-    }
-    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response()
-}
-
-/// A JSON error body: `{"error": code, "message": ..., "errors": [...]}`.
-pub(crate) fn api_error(status: StatusCode, code: &str, message: &str, errors: &[FieldError]) -> Response {
-    json_response(status, &json!({ "error": code, "message": message, "errors": errors }))
-}
 
 /// `" (the first 100 are listed)"` when not every error is.
 fn listed_note(listed: usize, total: usize) -> String {
@@ -75,54 +54,6 @@ fn too_many_rows(message: &str, limit: usize) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE,
         &json!({ "error": "too_many_rows", "message": message, "max_rows": limit, "errors": [] }),
     )
-}
-
-/// The model card served at `GET /api/model`.
-pub(crate) fn model_card(loaded: &LoadedModel, columns: &[InputColumn]) -> Vec<u8> {
-    let m = &loaded.model;
-    let inputs: Vec<Value> = columns
-        .iter()
-        .map(|c| match &c.kind {
-            InputKind::Numeric { min, max, median } => json!({
-                "name": c.name, "label": form::label(&c.name), "kind": "numeric",
-                "min": min, "max": max, "median": median,
-            }),
-            InputKind::Categorical { categories } => json!({
-                "name": c.name, "label": form::label(&c.name), "kind": "categorical", "categories": categories,
-            }),
-        })
-        .collect();
-    let evaluation = loaded.evaluation.as_ref().map(|e| {
-        json!({
-            "stage": e.stage,
-            "metrics_hash": e.metrics_hash.map(|h| h.to_hex()),
-            "report_hash": e.report_hash.map(|h| h.to_hex()),
-        })
-    });
-    let card = json!({
-        "model_hash": loaded.hash.to_hex(),
-        "run_id": loaded.run_id,
-        "train_stage": loaded.train_stage,
-        "algorithm": m.algorithm(),
-        "target": m.target(),
-        "positive_class": m.positive_class(),
-        "negative_class": m.negative_class(),
-        "threshold": m.threshold(),
-        "threshold_rule": m.threshold_rule(),
-        "group": m.group(),
-        "inputs": inputs,
-        "feature_names": m.feature_names(),
-        "feature_effects": m.feature_effects(),
-        "training": m.training(),
-        "test_metrics": loaded.evaluation.as_ref().map(|e| &e.metrics),
-        "calibration": loaded.calibration.card(),
-        "evaluation": evaluation,
-        "caveat": "A statistical model of UFRN's 2020.5 remote semester: it shows associations between a profile \
-                   and the outcome, not causes, and it is often wrong; do not use it to decide about a person.",
-    });
-    let mut v = serde_json::to_vec_pretty(&card).unwrap_or_default();
-    v.push(b'\n');
-    v
 }
 
 pub(crate) async fn model(State(st): State<AppState>) -> Response {

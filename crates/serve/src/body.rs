@@ -13,7 +13,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use crate::api::api_error;
+use crate::json::api_error;
 use crate::state::AppState;
 
 /// Bytes beyond the limit that are read and discarded before answering 413.

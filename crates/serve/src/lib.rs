@@ -66,11 +66,13 @@ mod api;
 mod batch;
 mod body;
 mod calibration;
+mod card;
 mod error;
 mod form;
 #[cfg(test)]
 mod fuzz;
 mod html;
+mod json;
 mod load;
 mod pages;
 mod rows;

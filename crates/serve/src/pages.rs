@@ -10,10 +10,10 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use esteira_core::{ArtifactStore, ContentHash, CoreError};
 
-use crate::api::api_error;
 use crate::body::read_limited;
 use crate::form::{self, Outcome};
 use crate::html::{Nav, esc, page};
+use crate::json::api_error;
 use crate::rows::{Blank, FieldError, refused_value};
 use crate::runs;
 use crate::state::AppState;

@@ -27,8 +27,8 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tower::ServiceExt as _;
 
-use crate::api::api_error;
 use crate::calibration::Calibration;
+use crate::json::api_error;
 use crate::load::LoadedModel;
 use crate::state::{AppState, DEFAULT_BODY_LIMIT, DEFAULT_MAX_ROWS};
 use crate::{ServeError, api, batch, pages};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use esteira_core::ArtifactStore;
 
-use crate::api::model_card;
+use crate::card::model_card;
 use crate::load::LoadedModel;
 use crate::rows::InputSchema;
 use crate::{ServeError, form};

@@ -8,6 +8,8 @@
 //!   under test.
 //! - [`bench_rows`], [`Phase`], [`used_bytes`], [`mb`]: how the table benchmarks pick their size,
 //!   measure one phase (wall and thread CPU time, resident memory) and print it.
+//! - [`procstat`]: this process's memory and this thread's CPU time from `/proc`, for the
+//!   benchmarks' figures (a test kit's tool, not a library's).
 //! - [`s3`]: the S3 server the remote-cache tests talk to (loopback only) and its keys.
 //! - [`slurm`]: whether the Slurm the executor tests submit to is there.
 //!
@@ -23,13 +25,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod procstat;
 pub mod s3;
 pub mod slurm;
 
 use std::time::{Duration, Instant};
 
+use crate::procstat::{memory, reset_peak_rss, thread_cpu_ns};
 use arrow::array::RecordBatch;
-use esteira_core::procstat::{memory, reset_peak_rss, thread_cpu_ns};
 
 /// xorshift64*: a tiny deterministic generator for fixture data (not for anything statistical).
 /// The state must not be 0.

@@ -33,11 +33,11 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
 
 fn reset_peak() {
-    let _ = esteira_core::procstat::reset_peak_rss();
+    let _ = esteira_testkit::procstat::reset_peak_rss();
 }
 
 fn peak_mb() -> f64 {
-    esteira_core::procstat::peak_rss() as f64 / (1024.0 * 1024.0)
+    esteira_testkit::procstat::peak_rss() as f64 / (1024.0 * 1024.0)
 }
 
 /// CPU nanoseconds of this process so far, every thread, ended ones too (`/proc/self/stat`'s

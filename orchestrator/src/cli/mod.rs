@@ -32,6 +32,7 @@ mod remote;
 mod reproduce;
 mod run;
 mod runs;
+mod select;
 mod serve;
 mod show;
 mod stage_exec;

@@ -11,7 +11,7 @@ use crate::{OrchestratorError, exit};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    select: super::run::Select,
+    select: super::select::Select,
     /// JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -20,7 +20,7 @@ pub struct Args {
 pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, OrchestratorError> {
     let dag = load_dag(g, registry)?;
     let store = open_layers(g, &dag.pipeline, &a.select.remote)?;
-    let entries = plan(&dag, store.as_ref(), &super::run::options(g, &a.select, 0.0))?;
+    let entries = plan(&dag, store.as_ref(), &super::select::options(g, &a.select, 0.0))?;
     if a.json {
         print_json(&entries)?;
     } else {
