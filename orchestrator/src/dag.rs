@@ -33,17 +33,27 @@ impl Dag {
     /// Builds every stage and validates bindings; a cycle is reported with its path.
     pub fn build(pipeline: Pipeline, registry: &Registry) -> Result<Self, OrchestratorError> {
         let file = pipeline.path.clone();
-        let perr = |line: usize, message: String| OrchestratorError::Pipeline { file: file.clone(), line, message };
+        let perr = |line: usize, message: String| OrchestratorError::Pipeline {
+            file: file.clone(),
+            line,
+            column: None,
+            message,
+        };
         let mut nodes = BTreeMap::new();
         for decl in pipeline.stages.values() {
             let stage = registry.build(&decl.kind, decl.params.clone()).map_err(|e| match e {
                 CoreError::Param { key, message, .. } if key == "kind" => {
                     perr(decl.line, format!("stage `{}`: kind `{}`: {message}", decl.name, decl.kind))
                 }
-                CoreError::Param { key, message, .. } => perr(
-                    pipeline.param_line(decl, &key),
-                    format!("stage `{}` (kind `{}`): param `{key}`: {message}", decl.name, decl.kind),
-                ),
+                CoreError::Param { key, message, .. } => {
+                    let (line, column) = pipeline.param_position(decl, &key);
+                    OrchestratorError::Pipeline {
+                        file: file.clone(),
+                        line,
+                        column,
+                        message: format!("stage `{}` (kind `{}`): param `{key}`: {message}", decl.name, decl.kind),
+                    }
+                }
                 other => perr(decl.line, format!("stage `{}`: {other}", decl.name)),
             })?;
             nodes.insert(decl.name.clone(), Node { decl: decl.clone(), stage });

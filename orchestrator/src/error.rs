@@ -22,13 +22,16 @@ pub mod exit {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OrchestratorError {
-    /// The pipeline file is malformed; the message names file, line and key.
-    #[error("{file}:{line}: {message}")]
+    /// The pipeline file is malformed; the message names file, line (and column, when known)
+    /// and key.
+    #[error("{file}:{line}{}: {message}", column.map(|c| format!(":{c}")).unwrap_or_default())]
     Pipeline {
         /// The pipeline file.
         file: PathBuf,
         /// 1-based line.
         line: usize,
+        /// 1-based column (in characters), when the error has a position in the TOML.
+        column: Option<usize>,
         /// What is wrong.
         message: String,
     },

@@ -152,6 +152,7 @@ impl Pipeline {
         let text = std::fs::read_to_string(path).map_err(|e| OrchestratorError::Pipeline {
             file: path.to_path_buf(),
             line: 0,
+            column: None,
             message: format!("cannot read the pipeline file: {e}"),
         })?;
         Self::parse(path, text)
@@ -159,11 +160,23 @@ impl Pipeline {
 
     /// Parses pipeline text that came from `path`.
     pub fn parse(path: &Path, text: String) -> Result<Self, OrchestratorError> {
-        let err =
-            |line: usize, message: String| OrchestratorError::Pipeline { file: path.to_path_buf(), line, message };
-        let file: FileToml = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map_or(0, |s| line_of(&text, s.start));
-            err(line, e.message().trim().to_owned())
+        let err = |line: usize, message: String| OrchestratorError::Pipeline {
+            file: path.to_path_buf(),
+            line,
+            column: None,
+            message,
+        };
+        let file: FileToml = toml::from_str(&text).map_err(|e| match e.span() {
+            Some(s) => {
+                let (line, column) = locate::line_column(&text, s.start);
+                OrchestratorError::Pipeline {
+                    file: path.to_path_buf(),
+                    line,
+                    column: Some(column),
+                    message: e.message().trim().to_owned(),
+                }
+            }
+            None => err(0, e.message().trim().to_owned()),
         })?;
         let base_dir = path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty());
         let base_dir = base_dir.unwrap_or_else(|| PathBuf::from("."));
@@ -273,34 +286,25 @@ impl Pipeline {
         })
     }
 
-    /// The line where param `key` (a dotted path from the params root) of a stage is written,
-    /// falling back to the stage's line.
-    pub fn param_line(&self, stage: &StageDecl, key: &str) -> usize {
-        let Some(span) = &stage.params_span else { return stage.line };
-        // A `[stages.x.params]` header's span may cover only the header: search on to the
-        // next table header.
-        let rest = &self.text[span.start..];
-        let end = rest.match_indices("\n[").map(|(i, _)| i).find(|&i| i >= span.end - span.start).unwrap_or(rest.len());
-        let body = &rest[..end];
-        let leaf = key.rsplit('.').next().unwrap_or(key);
-        let leaf = leaf.split('[').next().unwrap_or(leaf);
-        if !leaf.is_empty() {
-            for (i, l) in body.lines().enumerate() {
-                let t = l.trim_start();
-                if t.starts_with(leaf) && t[leaf.len()..].trim_start().starts_with('=')
-                    || t.contains(&format!("{leaf} ="))
-                    || t.contains(&format!("{leaf}="))
-                {
-                    return line_of(&self.text, span.start) + i;
-                }
+    /// Where param `key` of a stage is written (a path from the params root as the stage's
+    /// error names it: `lof.k`, `joins[1].input`): line and column of its key (of the element,
+    /// for an index) from the TOML's spans, so a repeated key such as `column` is found in the
+    /// right table. What cannot be found is located at the deepest part of the path that can,
+    /// else at the stage's header.
+    pub fn param_position(&self, stage: &StageDecl, key: &str) -> (usize, Option<usize>) {
+        match locate::param_offset(&self.text, &stage.name, key) {
+            Some(offset) => {
+                let (line, column) = locate::line_column(&self.text, offset);
+                (line, Some(column))
             }
+            None => (stage.line, None),
         }
-        line_of(&self.text, span.start)
     }
 }
 
 #[cfg(test)]
 mod fuzz;
+mod locate;
 mod overrides;
 
 pub use overrides::Override;
@@ -332,7 +336,7 @@ n = 3
         assert_eq!(p.stages["b"].inputs["y"], Source::Stage { stage: "a".into(), output: "out".into() });
         assert_eq!(p.stages["b"].input_lines["y"], 11);
         assert_eq!(p.stages["b"].params["n"], 3);
-        assert_eq!(p.param_line(&p.stages["b"], "n"), 13);
+        assert_eq!(p.param_position(&p.stages["b"], "n"), (13, Some(1)));
     }
 
     #[test]

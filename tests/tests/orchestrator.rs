@@ -293,7 +293,13 @@ fn pipeline_errors_name_file_line_and_key() {
     check("[stages.a]\nkind = \"no.such\"\n", &["esteira.toml:1:", "unknown stage kind", "test.upper"]);
     check(
         "[stages.a]\nkind = \"test.sleep\"\ninputs = { in = \"file:x\" }\n[stages.a.params]\nms = \"soon\"\n",
-        &["esteira.toml:5:", "param `ms`", "expected u64"],
+        &["esteira.toml:5:1:", "param `ms`", "expected u64"],
+    );
+    // A key written twice (here `ms` of two stages) is located in its own stage's table, by
+    // line and column.
+    check(
+        "[stages.b]\nkind = \"test.sleep\"\ninputs = { in = \"file:x\" }\nparams = { ms = 5 }\n[stages.a]\nkind = \"test.sleep\"\ninputs = { in = \"file:x\" }\nparams = { ms = \"soon\" }\n",
+        &["esteira.toml:8:12:", "stage `a`", "param `ms`"],
     );
 }
 
