@@ -8,8 +8,9 @@
 //!
 //! - the stage contract, re-exported here from `esteira-core` so that one dependency is enough:
 //!   [`Stage`], [`StageContext`], [`StageError`], [`OutputSpec`], [`StageFactory`], [`Registry`],
-//!   [`CoreError`], [`parse_params`] (errors name the bad key) and [`params_json`]; the rest of
-//!   core (tables, hashes) is [`esteira_core`];
+//!   [`CoreError`], [`Params`] (typed params parsed and serialised once: errors name the bad
+//!   key), [`parse_params`] and [`params_json`]; the rest of core (tables, hashes) is
+//!   [`esteira_core`];
 //! - [`registry::builtin`] (the shipped kinds) and [`registry::register_builtin`];
 //! - [`cli::main_with`] (the shipped kinds plus yours, then the whole CLI) and [`cli::main`]
 //!   (a registry you assembled).
@@ -36,7 +37,7 @@ pub mod slurm_jobs;
 pub use error::{OrchestratorError, exit};
 pub use esteira_core;
 pub use esteira_core::{
-    CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params,
+    CoreError, OutputSpec, Params, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params,
 };
 
 /// How this binary was built, for run records: the target triple and the profile (`debug` when

@@ -64,6 +64,7 @@ mod stage;
 pub mod store;
 pub mod table;
 mod text;
+mod typed_params;
 
 pub use canonical::{cache_key, canonical_json};
 pub use context::{InputArtifact, NoProgress, OutputWriter, Progress, StageContext, StageOutcome};
@@ -77,6 +78,7 @@ pub use store::{
     ArtifactStore, CacheRecord, LocalStore, ObjectSink, RunRecord, RunStatus, StageRecord, StageStatus, StoreLock,
 };
 pub use text::{MAX_EXCERPT_CHARS, excerpt};
+pub use typed_params::Params;
 
 /// The current UTC time in RFC 3339 with seconds.
 pub fn now_rfc3339() -> String {

@@ -128,7 +128,9 @@ pub fn parse_params<P: DeserializeOwned>(kind: &str, value: serde_json::Value) -
     })
 }
 
-/// Serialises typed params back to JSON (for [`Stage::params`]).
+/// Serialises typed params back to JSON (for [`Stage::params`]); `null` when they cannot be,
+/// which [`Registry::build`] refuses. [`crate::Params`] does this once, when the stage is
+/// built, and names the key that failed.
 pub fn params_json<P: Serialize>(params: &P) -> serde_json::Value {
     serde_json::to_value(params).unwrap_or(serde_json::Value::Null)
 }
@@ -177,7 +179,22 @@ impl Registry {
     /// Builds a stage. An unknown kind is an error listing the known ones.
     pub fn build(&self, kind: &str, params: serde_json::Value) -> Result<Box<dyn Stage>, CoreError> {
         match self.kinds.get(kind) {
-            Some(f) => (f.build)(params),
+            Some(f) => {
+                let stage = (f.build)(params)?;
+                // The key is made of these: a stage whose params did not serialise (a
+                // `params_json` that fell back to null) must not run under a key that ignores
+                // them.
+                if !stage.params().is_object() {
+                    return Err(CoreError::Param {
+                        kind: kind.to_owned(),
+                        key: ".".to_owned(),
+                        message: "the stage's params did not serialise to a table (a value JSON cannot hold?); \
+                                  build them with esteira_core::Params, which names the key"
+                            .to_owned(),
+                    });
+                }
+                Ok(stage)
+            }
             None => Err(CoreError::Param {
                 kind: kind.to_owned(),
                 key: "kind".to_owned(),
@@ -247,6 +264,39 @@ mod tests {
         // The first registration is kept.
         assert_eq!(r.get("a").unwrap().summary, "first");
         assert_eq!(r.kinds().count(), 1);
+    }
+
+    /// A stage whose params fell back to `null` (`params_json` of a value JSON cannot hold).
+    struct NullParams;
+
+    impl Stage for NullParams {
+        fn kind(&self) -> &'static str {
+            "n"
+        }
+        fn version(&self) -> &'static str {
+            "1"
+        }
+        fn inputs(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn outputs(&self) -> Vec<OutputSpec> {
+            Vec::new()
+        }
+        fn params(&self) -> serde_json::Value {
+            let by_pair = BTreeMap::from([((1u8, 2u8), 3u8)]);
+            params_json(&by_pair)
+        }
+        fn run(&self, _: &mut StageContext) -> Result<(), StageError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stage_whose_params_do_not_serialise_is_refused() {
+        let mut r = Registry::new();
+        r.register(StageFactory { kind: "n", summary: "", build: |_| Ok(Box::new(NullParams)) }).unwrap();
+        let err = r.build("n", serde_json::json!({})).err().expect("refused");
+        assert!(err.to_string().contains("did not serialise to a table"), "{err}");
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! read like any other table (`pipeline.toml` filters it with `preprocess`).
 //!
 //! Everything here comes through the `esteira` package: the [`Stage`] contract, the
-//! [`StageContext`] a stage reads and writes through, and [`parse_params`] (a bad param is an
-//! error naming its key). `src/main.rs` hands [`register`] to `esteira::cli::main_with`.
+//! [`StageContext`] a stage reads and writes through, and [`Params`] (params parsed and
+//! serialised once, when the stage is built: a bad param is an error naming its key). `src/main.rs` hands [`register`] to `esteira::cli::main_with`.
 //!
 //! ```
 //! let mut registry = esteira::registry::builtin();
@@ -19,9 +19,7 @@ use std::sync::Arc;
 
 use arrow::array::{RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
-use esteira::{
-    CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params,
-};
+use esteira::{CoreError, OutputSpec, Params, Registry, Stage, StageContext, StageError, StageFactory};
 use serde::{Deserialize, Serialize};
 
 /// The kind, as pipeline files name it.
@@ -61,13 +59,13 @@ impl Default for WordCountParams {
 /// The `wordcount` stage: input `text`, output `counts` (Parquet).
 #[derive(Debug)]
 pub struct WordCountStage {
-    params: WordCountParams,
+    params: Params<WordCountParams>,
 }
 
 impl WordCountStage {
     /// Builds the stage from its params table.
     pub fn from_params(params: serde_json::Value) -> Result<Self, CoreError> {
-        Ok(Self { params: parse_params(KIND, params)? })
+        Ok(Self { params: Params::parse(KIND, params)? })
     }
 }
 
@@ -116,7 +114,7 @@ impl Stage for WordCountStage {
     }
 
     fn params(&self) -> serde_json::Value {
-        params_json(&self.params)
+        self.params.json()
     }
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
