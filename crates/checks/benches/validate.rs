@@ -3,7 +3,7 @@
 //! `cargo bench -p esteira-checks --bench validate` (release). Prints wall time per run and
 //! the peak resident set size (VmHWM) before and after validating.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/checks/common.rs"]
 mod common;
 
 use std::time::Instant;

@@ -1,6 +1,6 @@
 //! A deterministic synthetic table with the columns of the original study's preprocessed data.
 
-#![allow(dead_code, reason = "each test binary uses a different part")]
+#![allow(dead_code, reason = "shared by the tests and the benchmark; each uses a part")]
 
 use std::sync::Arc;
 

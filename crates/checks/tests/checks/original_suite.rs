@@ -1,11 +1,11 @@
 //! The original study's Great Expectations suite on a synthetic table of the study's shape.
 
-mod common;
+use super::common;
 
 use esteira_checks::{Suite, validate_table};
 use serde_json::json;
 
-const ORIGINAL: &str = include_str!("data/students_expects.json");
+const ORIGINAL: &str = include_str!("../data/students_expects.json");
 
 #[test]
 fn original_suite_runs_without_exceptions() {

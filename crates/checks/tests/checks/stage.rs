@@ -1,6 +1,6 @@
 //! The `check` stage run through a real local store, and the CLI helpers on real files.
 
-mod common;
+use super::common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use esteira_checks::{CheckError, EXIT_BAD_INPUT, ValidationResult, cli, register
 use esteira_core::{ArtifactStore, InputArtifact, LocalStore, Registry, StageContext};
 use serde_json::json;
 
-const ORIGINAL: &str = include_str!("data/students_expects.json");
+const ORIGINAL: &str = include_str!("../data/students_expects.json");
 
 fn schema_suite() -> String {
     json!({"expectation_suite_name": "raw", "expectations": [

@@ -2,7 +2,7 @@
 //! several threads: the result and the report are byte for byte those of checking the whole
 //! table as plain arrays.
 
-mod common;
+use super::common;
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! The profiler proposes a tolerant suite; the report is self-contained.
 
-mod common;
+use super::common;
 
 use std::sync::Arc;
 
