@@ -17,6 +17,8 @@ mod slurm;
 mod store_faults;
 #[path = "orchestrator/tidy.rs"]
 mod tidy;
+#[path = "orchestrator/ufrn.rs"]
+mod ufrn;
 
 use common::{Bed, statuses_in};
 

@@ -1,10 +1,8 @@
 //! The UFRN pipeline (`esteira.toml`) end to end on the bundled sample, through the real CLI.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Bed, copy_dir, statuses_in};
+use crate::common::{Bed, copy_dir, statuses_in};
 
 /// A temp project with the repository's pipeline file, suites and sample.
 fn project() -> Bed {
