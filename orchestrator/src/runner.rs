@@ -179,6 +179,7 @@ pub fn run(
         started_at: now_rfc3339(),
         ended_at: None,
         order: dag.order.clone(),
+        overrides: opts.set.clone(),
         stages: BTreeMap::new(),
     };
     let t0 = Instant::now();
@@ -750,6 +751,7 @@ mod tests {
             started_at: now_rfc3339(),
             ended_at: None,
             order: stages.iter().map(|(n, _)| n.clone()).collect(),
+            overrides: Vec::new(),
             stages: stages.into_iter().collect(),
         }
     }

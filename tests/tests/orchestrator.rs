@@ -534,6 +534,11 @@ fn a_set_override_is_a_param_change_without_editing_the_file() {
     assert_ne!(over["stages"]["src"]["key"], base["stages"]["src"]["key"]);
     assert_eq!(b.latest("join", "out.txt"), "HELLO WORLD!\nxyz");
     assert!(b.record("latest")["command"].as_str().unwrap().contains("src.text="), "{}", b.record("latest"));
+    // The record keeps the overrides, and `runs show` prints them.
+    assert_eq!(b.record("latest")["overrides"], serde_json::json!(["src.text=\"xyz\""]));
+    assert!(base.get("overrides").is_none(), "{base}");
+    let shown = b.esteira(&["runs", "show", "latest"]).ok();
+    assert!(shown.stdout.contains("overrides -S src.text=\"xyz\"\n"), "{}", shown.stdout);
     // `status` and `dag` see it too; the same override again is all cached.
     let status = b.esteira(&["status", "--set", "src.text=\"new\""]).ok();
     let src = status.stdout.lines().find(|l| l.starts_with("src ")).unwrap_or_default();

@@ -36,6 +36,7 @@
 //!     started_at: "2026-01-01T00:00:00Z".into(),
 //!     ended_at: None,
 //!     order: vec![],
+//!     overrides: vec![],
 //!     stages: Default::default(),
 //! };
 //! let contents = Contents {
@@ -727,6 +728,7 @@ mod tests {
             started_at: "2026-01-01T00:00:00Z".into(),
             ended_at: None,
             order: vec!["s".into()],
+            overrides: Vec::new(),
             stages: BTreeMap::from([("s".into(), stage)]),
         }
     }

@@ -118,6 +118,10 @@ fn show(store: &LocalStore, r: &RunRecord) -> String {
         r.esteira_version,
         r.command
     );
+    if !r.overrides.is_empty() {
+        let set: Vec<String> = r.overrides.iter().map(|o| format!("-S {o}")).collect();
+        out.push_str(&format!("overrides {}\n\n", set.join(" ")));
+    }
     out.push_str(&super::run::summary(r));
     for name in &r.order {
         let Some(s) = r.stages.get(name) else { continue };

@@ -926,6 +926,7 @@ mod tests {
             started_at: "2026-01-01T00:00:00Z".into(),
             ended_at: None,
             order: vec![],
+            overrides: Vec::new(),
             stages: BTreeMap::new(),
         }
     }

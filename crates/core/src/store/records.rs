@@ -307,6 +307,10 @@ pub struct RunRecord {
     pub ended_at: Option<String>,
     /// Stage names in execution (topological) order.
     pub order: Vec<String>,
+    /// The `-S/--set STAGE.KEY=VALUE` overrides the run's pipeline was loaded with, in order
+    /// (their values are in the stages' params too). Absent when there were none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
     /// Stage name -> record.
     pub stages: BTreeMap<String, StageRecord>,
 }
