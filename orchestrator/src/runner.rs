@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub executor: Executor,
     /// The `-S/--set` overrides the pipeline was loaded with (a Slurm job applies them too).
     pub set: Vec<String>,
+    /// `--name`: the name the run gets (or the run it matched, when it wrote no record).
+    pub name: Option<String>,
 }
 
 impl RunOptions {
@@ -240,6 +242,9 @@ pub fn run(
                 let _ = std::fs::remove_file(store.root().join("current-run"));
             }
         }
+    }
+    if let Some(name) = &opts.name {
+        store.name_run(name, &record.id)?;
     }
     materialise(store, &record);
     store.save_memo()?;

@@ -569,3 +569,35 @@ fn a_set_override_is_a_param_change_without_editing_the_file() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("ms"), "{}", out.stderr);
 }
+
+/// `run --name` and `runs tag`: people refer to runs by name wherever a run id is taken.
+#[test]
+fn runs_are_referred_to_by_name() {
+    let b = bed();
+    let base = b.run(&["--name", "baseline"]);
+    let other = b.run(&["-S", "src.text=\"xyz\""]);
+    assert_eq!(b.record("baseline")["id"], base["id"]);
+    let tagged = b.esteira(&["runs", "tag", "latest", "variant-1"]).ok();
+    assert!(tagged.stdout.contains(other["id"].as_str().unwrap()), "{}", tagged.stdout);
+    assert_eq!(b.record("variant-1")["id"], other["id"]);
+    let shown = b.esteira(&["runs", "show", "baseline"]).ok();
+    assert!(shown.stdout.starts_with("name baseline\n"), "{}", shown.stdout);
+    let list = b.esteira(&["runs", "list"]).ok();
+    assert!(list.stdout.contains("NAME") && list.stdout.contains("variant-1"), "{}", list.stdout);
+    let diff = b.esteira(&["runs", "diff", "baseline", "variant-1"]).ok();
+    assert!(diff.stdout.contains("text"), "{}", diff.stdout);
+    // A name given again moves; a run that matched the latest record names that record.
+    b.esteira(&["runs", "tag", "baseline", "variant-1"]).ok();
+    assert_eq!(b.record("variant-1")["id"], base["id"]);
+    let again = b.run(&["-S", "src.text=\"xyz\"", "--name", "again"]);
+    assert_eq!(again["id"], other["id"], "nothing ran: no new record");
+    assert_eq!(b.record("again")["id"], other["id"]);
+    // Names are plain names, and `latest` is taken.
+    for bad in ["../x", "latest", ""] {
+        let out = b.esteira(&["runs", "tag", "latest", bad]);
+        assert_eq!(out.code, 2, "{bad:?}: {}", out.stderr);
+        let out = b.esteira(&["run", "--name", bad]);
+        assert_eq!(out.code, 2, "{bad:?}: {}", out.stderr);
+    }
+    assert!(b.esteira(&["runs", "show", "nope"]).stderr.contains("no such run or run name"));
+}

@@ -27,6 +27,9 @@ pub struct Args {
     /// Print the run record as JSON instead of the table.
     #[arg(long)]
     json: bool,
+    /// Name the run (commands then take the name where they take a run id; see `runs tag`).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
     /// Where stages execute: `local` (this process) or `slurm` (one Slurm job per stage, against
     /// a store on a file system the compute nodes share; README "On a Slurm cluster").
     #[arg(long, value_enum, default_value_t = ExecutorKind::Local, env = "ESTEIRA_EXECUTOR")]
@@ -71,6 +74,15 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
     let dag = load_dag(g, registry)?;
     let store = open_layers(g, &dag.pipeline, &a.select.remote)?;
     let mut opts = options(g, &a.select, a.wait);
+    if let Some(name) = &a.name {
+        if let Some(why) = esteira_core::name_problem(name) {
+            return Err(OrchestratorError::Usage(format!("--name {:?}: {why}", esteira_core::excerpt(name, 80))));
+        }
+        if name == "latest" {
+            return Err(OrchestratorError::Usage("--name latest: `latest` always means the newest run".into()));
+        }
+        opts.name = Some(name.clone());
+    }
     match a.executor {
         ExecutorKind::Slurm => {
             let mut slurm = slurm_options()?;

@@ -26,6 +26,14 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Name a run, so commands take the name where they take a run id (`run --name` does it
+    /// when the run is made). A name points at one run: given again, it moves.
+    Tag {
+        /// Run id, unique prefix, `latest` or another name.
+        run: String,
+        /// The name: ASCII letters, digits, `_` and `-`.
+        name: String,
+    },
     /// Params, metrics and outputs of two runs side by side.
     Diff {
         /// The first run.
@@ -47,7 +55,7 @@ pub(super) fn exec(g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
             if *json {
                 print_json(&runs)?;
             } else {
-                super::out!("{}", list(&runs))?;
+                super::out!("{}", list(&runs, &store.run_names()?))?;
             }
         }
         Cmd::Show { run, json } => {
@@ -57,6 +65,12 @@ pub(super) fn exec(g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
             } else {
                 super::out!("{}", show(&store, &r))?;
             }
+        }
+        Cmd::Tag { run, name } => {
+            let _lock = store.lock(&super::command_line(), std::time::Duration::ZERO)?;
+            let r = store.run_get(run)?;
+            store.name_run(name, &r.id).map_err(|e| OrchestratorError::Usage(e.to_string()))?;
+            super::outln!("{name} -> run {}", r.id)?;
         }
         Cmd::Diff { a, b, json } => {
             let (ra, rb) = (store.run_get(a)?, store.run_get(b)?);
@@ -84,7 +98,7 @@ pub fn headline(r: &RunRecord) -> String {
     parts.join(" ")
 }
 
-fn list(runs: &[RunRecord]) -> String {
+fn list(runs: &[RunRecord], names: &BTreeMap<String, String>) -> String {
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
@@ -92,6 +106,7 @@ fn list(runs: &[RunRecord]) -> String {
             let get = |k: &str| c.get(k).copied().unwrap_or(0).to_string();
             vec![
                 r.id.clone(),
+                names_of(names, &r.id),
                 r.status.as_str().to_owned(),
                 r.started_at.clone(),
                 super::duration_secs(&r.started_at, r.ended_at.as_deref()).map_or("-".into(), |s| format!("{s:.0}s")),
@@ -102,11 +117,18 @@ fn list(runs: &[RunRecord]) -> String {
             ]
         })
         .collect();
-    table::render(&["RUN", "STATUS", "STARTED", "TIME", "RAN", "CACHED", "FAILED", "METRICS"], &rows)
+    table::render(&["RUN", "NAME", "STATUS", "STARTED", "TIME", "RAN", "CACHED", "FAILED", "METRICS"], &rows)
+}
+
+/// The names pointing at run `id`, comma-separated (empty when none).
+fn names_of(names: &BTreeMap<String, String>, id: &str) -> String {
+    names.iter().filter(|(_, run)| *run == id).map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(",")
 }
 
 fn show(store: &LocalStore, r: &RunRecord) -> String {
-    let mut out = format!(
+    let named = store.run_names().map(|n| names_of(&n, &r.id)).unwrap_or_default();
+    let mut out = if named.is_empty() { String::new() } else { format!("name {named}\n") };
+    out += &format!(
         "run {}  {}\npipeline {} (config {})\nstarted {}  ended {}  on {}  esteira {}\ncommand {}\n\n",
         r.id,
         r.status.as_str(),

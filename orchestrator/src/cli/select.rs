@@ -47,5 +47,6 @@ pub(super) fn options(g: &Global, s: &Select, wait: f64) -> RunOptions {
         lock_wait: Duration::from_secs_f64(wait.max(0.0)),
         executor: Executor::Local,
         set: g.set.clone(),
+        name: None,
     }
 }

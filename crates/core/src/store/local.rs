@@ -324,6 +324,48 @@ impl LocalStore {
         self.root.join("runs").join(format!("{id}.json"))
     }
 
+    /// Names run `id` `name` (`run --name`, `runs tag`): `<store>/names/<name>` holds the id,
+    /// written by rename, so a name points at one run and moves when given again. A name is a
+    /// plain name ([`crate::name_problem`]) other than `latest`; the run must exist.
+    pub fn name_run(&self, name: &str, id: &str) -> Result<(), CoreError> {
+        if let Some(why) = crate::name_problem(name) {
+            return Err(CoreError::Run(format!("run name {:?}: {why}", crate::excerpt(name, 80))));
+        }
+        if name == "latest" {
+            return Err(CoreError::Run("`latest` always means the newest run: choose another name".into()));
+        }
+        if !self.run_file(id).is_file() {
+            return Err(CoreError::Run(format!("{id}: no such run")));
+        }
+        let dir = self.root.join("names");
+        fs::create_dir_all(&dir).map_err(|e| CoreError::io(&dir, e))?;
+        let tmp = self.root.join("tmp").join(format!("name-{name}-{}", std::process::id()));
+        fs::write(&tmp, id).map_err(|e| CoreError::io(&tmp, e))?;
+        let dest = dir.join(name);
+        fs::rename(&tmp, &dest).map_err(|e| CoreError::io(&dest, e))
+    }
+
+    /// Every run name and the run it points at (names whose file is not a plain file, or whose
+    /// run is gone, are left out).
+    pub fn run_names(&self) -> Result<BTreeMap<String, String>, CoreError> {
+        let dir = self.root.join("names");
+        let mut names = BTreeMap::new();
+        let Ok(entries) = fs::read_dir(&dir) else { return Ok(names) };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if crate::name_problem(&name).is_some() || !e.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            if let Ok(id) = fs::read_to_string(e.path()) {
+                let id = id.trim().to_owned();
+                if !id.contains(['/', '\\']) && self.run_file(&id).is_file() {
+                    names.insert(name, id);
+                }
+            }
+        }
+        Ok(names)
+    }
+
     /// The cache record under `key` with what the store recorded about its outputs. A record
     /// that cannot be read, or that does not belong under `key`, is a miss (with a warning
     /// naming its file), so the stage runs again and replaces it.
@@ -752,7 +794,11 @@ impl ArtifactStore for LocalStore {
         let matches: Vec<_> = ids.into_iter().filter(|r| r.starts_with(id)).collect();
         let chosen = match matches.len() {
             1 => matches.into_iter().next().unwrap_or_default(),
-            0 => return Err(CoreError::Run(format!("{id}: no such run (see `esteira runs list`)"))),
+            // Not an id: a run's name (`run --name`, `runs tag`).
+            0 => match self.run_names()?.remove(id) {
+                Some(named) => named,
+                None => return Err(CoreError::Run(format!("{id}: no such run or run name (see `esteira runs list`)"))),
+            },
             n => return Err(CoreError::Run(format!("{id}: ambiguous, {n} runs start with it"))),
         };
         let path = self.run_file(&chosen);
