@@ -1,20 +1,20 @@
-//! Seeded percentile-bootstrap confidence intervals for ROC AUC and balanced accuracy.
+//! Seeded percentile-bootstrap confidence intervals for ROC AUC, balanced accuracy and the
+//! expected calibration error, all from the same resamples.
 //!
 //! Resampling n rows with replacement and re-sorting them 1000 times would cost
 //! O(B·n log n); instead the rows are sorted by score once, and each resample only counts how
-//! often it drew each row, then walks the rows in score order summing positives and negatives
-//! per group of equal scores: O(n) and the same AUC as sorting the resample (ties stay ties).
+//! often it drew each row ([`crate::resample`]), then walks the rows in score order summing
+//! positives and negatives per group of equal scores: O(n) and the same AUC as sorting the
+//! resample (ties stay ties). The same walk sums each probability set's calibration bins.
 //! Resamples run in parallel, each from its own position in the one seeded stream, so the
 //! intervals are the same bits whatever the thread count.
 
-use rand::distr::{Distribution, Uniform};
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::EvaluateError;
 use crate::metrics::{ConfusionMatrix, balanced_accuracy_of};
+use crate::resample::{self, Count, Visit};
 
 /// A percentile interval from a bootstrap.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -51,6 +51,21 @@ pub fn bootstrap_intervals(
     resamples: usize,
     seed: u64,
 ) -> Result<BootstrapIntervals, EvaluateError> {
+    Ok(bootstrap_with_ece(y_true, scores, y_pred, &[], 1, resamples, seed)?.0)
+}
+
+/// [`bootstrap_intervals`], and from the same resamples a 95 % interval of the expected
+/// calibration error of each probability set in `sets` (already checked: one probability in
+/// [0, 1] a row) in `bins` equal-width bins.
+pub(crate) fn bootstrap_with_ece(
+    y_true: &[bool],
+    scores: &[f64],
+    y_pred: &[bool],
+    sets: &[&[f64]],
+    bins: usize,
+    resamples: usize,
+    seed: u64,
+) -> Result<(BootstrapIntervals, Vec<Option<Interval>>), EvaluateError> {
     crate::model_eval::at_most("bootstrap", resamples, crate::MAX_BOOTSTRAP)?;
     let n = y_true.len();
     for (what, found) in [("scores", scores.len()), ("y_pred", y_pred.len())] {
@@ -69,314 +84,167 @@ pub fn bootstrap_intervals(
             expected: "a finite number",
         });
     }
-    let rows = Uniform::new(0, n).map_err(|e| EvaluateError::Param { key: "bootstrap", message: e.to_string() })?;
-    let (aucs, bal) = match u32::try_from(n) {
-        Ok(n32) if resamples > 0 => parallel_resamples(y_true, scores, y_pred, resamples, seed, n32),
-        _ => sequential_resamples(y_true, scores, y_pred, resamples, seed, &rows),
+    let Ok(n32) = u32::try_from(n) else {
+        return Err(EvaluateError::Param { key: "bootstrap", message: format!("{n} rows: at most 2^32 - 1") });
     };
-    Ok(BootstrapIntervals {
-        roc_auc: percentile_interval(aucs, resamples, 0.95),
-        balanced_accuracy: percentile_interval(bal, resamples, 0.95),
-    })
-}
-
-/// The resamples one after the other from one generator: resample `b` is the `b`-th run of
-/// `n` draws of `rows` (what [`parallel_resamples`] reproduces).
-fn sequential_resamples(
-    y_true: &[bool],
-    scores: &[f64],
-    y_pred: &[bool],
-    resamples: usize,
-    seed: u64,
-    rows: &Uniform<usize>,
-) -> (Vec<f64>, Vec<f64>) {
-    let n = y_true.len();
-    let groups = ScoreGroups::new(scores);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    // One random read per draw: row -> (score group, label, decision) packed in one word.
-    let packed: Vec<u64> =
-        (0..n).map(|i| ((groups.of_row[i] as u64) << 2) | (u64::from(y_true[i]) << 1) | u64::from(y_pred[i])).collect();
-    // Per group, negatives at 2g and positives at 2g + 1.
-    let mut by_group = vec![0u64; 2 * groups.count];
-    let mut pos = vec![0u64; groups.count];
-    let mut neg = vec![0u64; groups.count];
-    let mut aucs = Vec::with_capacity(resamples);
-    let mut bal = Vec::with_capacity(resamples);
-    for _ in 0..resamples {
-        by_group.fill(0);
-        // Indexed by (label << 1) | decision: tn, fp, fn, tp.
-        let mut outcome = [0u64; 4];
-        for _ in 0..n {
-            let code = packed[rows.sample(&mut rng)];
-            outcome[(code & 3) as usize] += 1;
-            by_group[(code >> 1) as usize] += 1;
-        }
-        let cm = ConfusionMatrix { tn: outcome[0], fp: outcome[1], fn_: outcome[2], tp: outcome[3] };
-        bal.push(balanced_accuracy_of(&cm));
-        for (g, pair) in by_group.chunks_exact(2).enumerate() {
-            neg[g] = pair[0];
-            pos[g] = pair[1];
-        }
-        if let Some(auc) = auc_from_group_counts(&pos, &neg) {
-            aucs.push(auc);
-        }
+    let bins16 = u16::try_from(bins)
+        .ok()
+        .filter(|&b| b > 0)
+        .ok_or_else(|| EvaluateError::Param { key: "bins", message: format!("{bins}: from 1 to 65535") })?;
+    if resamples == 0 {
+        let none = BootstrapIntervals { roc_auc: None, balanced_accuracy: None };
+        return Ok((none, vec![None; sets.len()]));
     }
-    (aucs, bal)
-}
-
-/// Words of the generator one task fills.
-const SEGMENT_WORDS: usize = 1 << 16;
-/// Resamples whose words are generated together (and then counted in parallel).
-const WINDOW: usize = 8;
-
-/// The draws of [`sequential_resamples`], with resamples in parallel. A draw of `rows` (`n`
-/// below 2^32) reads one 32-bit word of the ChaCha8 stream: `(w n) >> 32`, unless the low half
-/// `(w n) mod 2^32` is below `2^32 mod n`, when the word is rejected and the next one read. So
-/// the stream is generated ahead in windows of [`WINDOW`] resamples (segments in parallel, the
-/// generator placed by `set_word_pos`), the rare rejected words located, and each resample
-/// counts its draws from its own first word: the same draws, the same counts, the same bits.
-fn parallel_resamples(
-    y_true: &[bool],
-    scores: &[f64],
-    y_pred: &[bool],
-    resamples: usize,
-    seed: u64,
-    n32: u32,
-) -> (Vec<f64>, Vec<f64>) {
-    let n = y_true.len();
-    // Rows by score, highest first; equal scores form one group.
-    let mut order: Vec<u32> = (0..n32).collect();
-    order.par_sort_unstable_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]));
-    // Per sorted position: (label << 1) | decision, and bit 2 when the position ends a group.
-    let code: Vec<u8> = (0..n)
-        .map(|k| {
-            let i = order[k] as usize;
-            let last = order.get(k + 1).is_none_or(|&next| scores[next as usize] != scores[i]);
-            (u8::from(last) << 2) | (u8::from(y_true[i]) << 1) | u8::from(y_pred[i])
-        })
+    let sorted = Sorted::new(y_true, scores, y_pred, sets, bins16, n32);
+    let per = resample::parallel(&sorted, n32, resamples, seed);
+    let intervals = BootstrapIntervals {
+        roc_auc: percentile_interval(per.iter().filter_map(|r| r.auc).collect(), resamples, 0.95),
+        balanced_accuracy: percentile_interval(per.iter().map(|r| r.balanced_accuracy).collect(), resamples, 0.95),
+    };
+    let eces = (0..sets.len())
+        .map(|s| percentile_interval(per.iter().map(|r| r.eces[s]).collect(), resamples, 0.95))
         .collect();
-    // Where each group of equal scores ends (one past its last position).
-    let ends: Vec<u32> = (0..n32).filter(|&k| code[k as usize] & 4 != 0).map(|k| k + 1).collect();
-    let sorted = Sorted { order: &order, code: &code, ends: &ends };
-    let thresh = n32.wrapping_neg() % n32;
-    let mut per: Vec<(Option<f64>, f64)> = Vec::with_capacity(resamples);
-    let mut words: Vec<u32> = Vec::new();
-    // One set of buffers per resample of a window, reused by every window (fresh large buffers
-    // would be page faults and zeroing each time).
-    let mut buffers: Vec<(Vec<u8>, Prefix)> =
-        (0..WINDOW.min(resamples)).map(|_| (vec![0u8; n], Prefix::new(n))).collect();
-    let mut position: u128 = 0;
-    for first in (0..resamples).step_by(WINDOW) {
-        let count = WINDOW.min(resamples - first);
-        let (starts, used) = fill_window(seed, position, n, count, thresh, &mut words);
-        let window = &words;
-        let results: Vec<(Option<f64>, f64)> = starts
-            .par_iter()
-            .zip(buffers.par_iter_mut())
-            .map(|(&start, (counts, prefix))| {
-                // A row drawn 256 times wraps its count: redo that resample with wide counts.
-                if draw(window, start, n32, thresh, counts) {
-                    walk(&sorted, counts, prefix)
-                } else {
-                    counts.fill(0);
-                    let mut wide = vec![0u32; n];
-                    draw(window, start, n32, thresh, &mut wide);
-                    walk(&sorted, &mut wide, prefix)
-                }
+    Ok((intervals, eces))
+}
+
+/// The rows by score, highest first: `order[k]` is the row at position `k`; `code[k]` its
+/// (label << 1) | decision, bit 2 set when the position ends a group of equal scores; per
+/// probability set, its value and bin at each position.
+struct Sorted {
+    order: Vec<u32>,
+    code: Vec<u8>,
+    sets: Vec<(Vec<f64>, Vec<u16>)>,
+    bins: usize,
+}
+
+impl Sorted {
+    fn new(y_true: &[bool], scores: &[f64], y_pred: &[bool], sets: &[&[f64]], bins: u16, n32: u32) -> Self {
+        let mut order: Vec<u32> = (0..n32).collect();
+        order.par_sort_unstable_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]));
+        let code = (0..order.len())
+            .map(|k| {
+                let i = order[k] as usize;
+                let last = order.get(k + 1).is_none_or(|&next| scores[next as usize] != scores[i]);
+                (u8::from(last) << 2) | (u8::from(y_true[i]) << 1) | u8::from(y_pred[i])
             })
             .collect();
-        per.extend(results);
-        position += used as u128;
-    }
-    (per.iter().filter_map(|r| r.0).collect(), per.iter().map(|r| r.1).collect())
-}
-
-/// Fills `words` with the stream from word `position` until it holds `count` runs of `n`
-/// accepted words; returns where each run starts in `words` and how many words the runs use.
-fn fill_window(
-    seed: u64,
-    position: u128,
-    n: usize,
-    count: usize,
-    thresh: u32,
-    words: &mut Vec<u32>,
-) -> (Vec<usize>, usize) {
-    let n64 = n as u64;
-    let rejected = |w: u32| ((u64::from(w) * n64) as u32) < thresh;
-    let want = count * n;
-    words.clear();
-    let mut rejected_at: Vec<usize> = Vec::new();
-    loop {
-        let accepted = words.len() - rejected_at.len();
-        if accepted >= want {
-            break;
-        }
-        // A few words to spare: about one word in 2^32 / n is rejected.
-        let missing = want - accepted;
-        let old = words.len();
-        words.resize(old + missing + missing / 1024 + 16, 0);
-        let found: Vec<Vec<usize>> = words[old..]
-            .par_chunks_mut(SEGMENT_WORDS)
-            .enumerate()
-            .map(|(s, out)| {
-                let first = old + s * SEGMENT_WORDS;
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                rng.set_word_pos(position + first as u128);
-                let mut at = Vec::new();
-                for (k, w) in out.iter_mut().enumerate() {
-                    *w = rng.next_u32();
-                    if rejected(*w) {
-                        at.push(first + k);
-                    }
-                }
-                at
+        let sets = sets
+            .iter()
+            .map(|p| {
+                let value: Vec<f64> = order.iter().map(|&i| p[i as usize]).collect();
+                let bin = value.iter().map(|&v| crate::calibration::bin_of(v, usize::from(bins)) as u16).collect();
+                (value, bin)
             })
             .collect();
-        rejected_at.extend(found.into_iter().flatten());
+        Self { order, code, sets, bins: usize::from(bins) }
     }
-    // Run j starts at accepted word j n: the position p = j n + (rejections before p).
-    let mut skipped = 0;
-    let mut at = |accepted: usize| {
-        while skipped < rejected_at.len() && rejected_at[skipped] <= accepted + skipped {
-            skipped += 1;
+}
+
+/// One resample's figures.
+struct Figures {
+    /// `None` without both classes.
+    auc: Option<f64>,
+    balanced_accuracy: f64,
+    /// Per probability set.
+    eces: Vec<f64>,
+}
+
+/// A calibration bin's drawn rows, their summed probability and drawn positives.
+#[derive(Clone, Copy, Default)]
+struct BinSums {
+    rows: u64,
+    p: f64,
+    positive: u64,
+}
+
+/// Per set: the bin being summed (positions of a bin are adjacent when the set is monotone in
+/// the score, as the model's probabilities and their Platt calibration are) and every bin.
+struct Scratch {
+    current: Vec<(u16, BinSums)>,
+    bins: Vec<BinSums>,
+}
+
+impl Visit for Sorted {
+    type Out = Figures;
+    type Scratch = Scratch;
+    fn scratch(&self) -> Scratch {
+        Scratch {
+            current: vec![(0, BinSums::default()); self.sets.len()],
+            bins: vec![BinSums::default(); self.sets.len() * self.bins],
         }
-        accepted + skipped
-    };
-    let starts = (0..count).map(|j| at(j * n)).collect();
-    (starts, at(want))
-}
+    }
 
-/// Counts the `counts.len()` draws that start at `words[start]` into `counts` (which must be
-/// all zero); false if a count wrapped around.
-fn draw<T: Copy + Default + PartialEq + WrappingIncrement>(
-    words: &[u32],
-    start: usize,
-    n: u32,
-    thresh: u32,
-    counts: &mut [T],
-) -> bool {
-    let mut wrapped = false;
-    let mut left = counts.len();
-    for &w in &words[start..] {
-        if left == 0 {
-            break;
+    /// One pass in score order, without branches on the data for the AUC and balanced accuracy:
+    /// at the end of each group of equal scores, `q (P_start + P_end)` (its drawn negatives
+    /// times the drawn positives before and through it) adds to twice the area, the integer
+    /// `auc_from_group_counts` sums.
+    fn visit<T: Count>(&self, counts: &mut [T], scratch: &mut Scratch) -> Figures {
+        let (mut all, mut pos) = (0u64, 0u64);
+        // Drawn positives and negatives decided positive (the rest of the confusion matrix follows).
+        let (mut pos_decided, mut neg_decided) = (0u64, 0u64);
+        // The current group's drawn rows and positives.
+        let (mut group_all, mut group_pos) = (0u64, 0u64);
+        let mut twice_area = 0u64;
+        for (s, (_, bin)) in self.sets.iter().enumerate() {
+            scratch.current[s] = (bin.first().copied().unwrap_or(0), BinSums::default());
         }
-        let product = u64::from(w) * u64::from(n);
-        if (product as u32) >= thresh {
-            let slot = &mut counts[(product >> 32) as usize];
-            *slot = slot.wrapping_increment();
-            wrapped |= *slot == T::default();
-            left -= 1;
-        }
-    }
-    !wrapped
-}
-
-/// A count type for [`draw`].
-trait WrappingIncrement: Into<u64> {
-    fn wrapping_increment(self) -> Self;
-}
-
-impl WrappingIncrement for u8 {
-    fn wrapping_increment(self) -> Self {
-        self.wrapping_add(1)
-    }
-}
-
-impl WrappingIncrement for u32 {
-    fn wrapping_increment(self) -> Self {
-        self.wrapping_add(1)
-    }
-}
-
-/// The rows by score: `order[k]` is the row at position `k`; `code[k]` its (label << 1) |
-/// decision (bit 2: the position ends a group of equal scores); `ends` one past each group.
-struct Sorted<'a> {
-    order: &'a [u32],
-    code: &'a [u8],
-    ends: &'a [u32],
-}
-
-/// Cumulative drawn rows and drawn positives up to each position (index `k`: before `k`).
-struct Prefix {
-    all: Vec<u32>,
-    positive: Vec<u32>,
-}
-
-impl Prefix {
-    fn new(n: usize) -> Self {
-        Self { all: vec![0; n + 1], positive: vec![0; n + 1] }
-    }
-}
-
-/// One resample's ROC AUC (`None` without both classes) and balanced accuracy from how often it
-/// drew each row: the drawn counts gathered in score order into prefix sums (one pass, no
-/// branches), then per group of equal scores `q (2 P_before + p) = q (P_start + P_end)`, the
-/// integer `auc_from_group_counts` sums. Resets `counts` to zero.
-fn walk<T: Copy + Default + WrappingIncrement>(
-    sorted: &Sorted<'_>,
-    counts: &mut [T],
-    prefix: &mut Prefix,
-) -> (Option<f64>, f64) {
-    let (mut all, mut pos) = (0u32, 0u32);
-    // Drawn positives and negatives decided positive (the rest of the confusion matrix follows).
-    let (mut pos_decided, mut neg_decided) = (0u64, 0u64);
-    let cumulative = prefix.all[1..].iter_mut().zip(&mut prefix.positive[1..]);
-    for ((&row, &c), (cum_all, cum_pos)) in sorted.order.iter().zip(sorted.code).zip(cumulative) {
-        let slot = &mut counts[row as usize];
-        let drawn: u64 = (*slot).into();
-        *slot = T::default();
-        let positive = u64::from((c >> 1) & 1);
-        let decided = u64::from(c & 1);
-        let drawn_pos = drawn * positive;
-        pos_decided += drawn_pos * decided;
-        neg_decided += (drawn - drawn_pos) * decided;
-        // At most n draws: the sums fit u32.
-        all += drawn as u32;
-        pos += drawn_pos as u32;
-        *cum_all = all;
-        *cum_pos = pos;
-    }
-    let mut twice_area = 0u64;
-    let mut start = 0usize;
-    for &end in sorted.ends {
-        let end = end as usize;
-        let (p_start, p_end) = (u64::from(prefix.positive[start]), u64::from(prefix.positive[end]));
-        let q = u64::from(prefix.all[end] - prefix.all[start]) - (p_end - p_start);
-        twice_area += q * (p_start + p_end);
-        start = end;
-    }
-    let (tp, total_neg) = (u64::from(pos), u64::from(all - pos));
-    let cm = ConfusionMatrix { tn: total_neg - neg_decided, fp: neg_decided, fn_: tp - pos_decided, tp: pos_decided };
-    let auc = (tp > 0 && total_neg > 0).then(|| twice_area as f64 / (2 * tp * total_neg) as f64);
-    (auc, balanced_accuracy_of(&cm))
-}
-
-/// Rows grouped by distinct score, group 0 holding the highest score.
-struct ScoreGroups {
-    of_row: Vec<usize>,
-    count: usize,
-}
-
-impl ScoreGroups {
-    fn new(scores: &[f64]) -> Self {
-        let mut order: Vec<usize> = (0..scores.len()).collect();
-        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-        let mut of_row = vec![0; scores.len()];
-        let mut group = 0;
-        for (k, &i) in order.iter().enumerate() {
-            if k > 0 && scores[order[k - 1]] != scores[i] {
-                group += 1;
+        for (k, (&row, &c)) in self.order.iter().zip(&self.code).enumerate() {
+            let slot = &mut counts[row as usize];
+            let drawn: u64 = (*slot).into();
+            *slot = T::default();
+            let positive = u64::from((c >> 1) & 1);
+            let decided = u64::from(c & 1);
+            let last = u64::from(c >> 2);
+            let drawn_pos = drawn * positive;
+            pos_decided += drawn_pos * decided;
+            neg_decided += (drawn - drawn_pos) * decided;
+            all += drawn;
+            pos += drawn_pos;
+            group_all += drawn;
+            group_pos += drawn_pos;
+            twice_area += last * ((group_all - group_pos) * (2 * pos - group_pos));
+            group_all *= 1 - last;
+            group_pos *= 1 - last;
+            for (s, (value, bin)) in self.sets.iter().enumerate() {
+                let (current, sums) = &mut scratch.current[s];
+                if bin[k] != *current {
+                    add(&mut scratch.bins[s * self.bins + usize::from(*current)], sums);
+                    *current = bin[k];
+                    *sums = BinSums::default();
+                }
+                sums.rows += drawn;
+                sums.p += drawn as f64 * value[k];
+                sums.positive += drawn_pos;
             }
-            of_row[i] = group;
         }
-        Self { of_row, count: if scores.is_empty() { 0 } else { group + 1 } }
+        let (tp, total_neg) = (pos, all - pos);
+        let cm =
+            ConfusionMatrix { tn: total_neg - neg_decided, fp: neg_decided, fn_: tp - pos_decided, tp: pos_decided };
+        let auc = (tp > 0 && total_neg > 0).then(|| twice_area as f64 / (2 * tp * total_neg) as f64);
+        let eces = (0..self.sets.len())
+            .map(|s| {
+                let (current, sums) = scratch.current[s];
+                let set = &mut scratch.bins[s * self.bins..(s + 1) * self.bins];
+                add(&mut set[usize::from(current)], &sums);
+                let gaps: f64 = set.iter().filter(|b| b.rows > 0).map(|b| (b.positive as f64 - b.p).abs()).sum();
+                set.fill(BinSums::default());
+                gaps / all as f64
+            })
+            .collect();
+        Figures { auc, balanced_accuracy: balanced_accuracy_of(&cm), eces }
     }
+}
+
+fn add(into: &mut BinSums, from: &BinSums) {
+    into.rows += from.rows;
+    into.p += from.p;
+    into.positive += from.positive;
 }
 
 /// The trapezoidal ROC area from per-group counts, walking groups from the highest score:
 /// exactly the area of sklearn's curve (a tied group is one diagonal segment).
-pub(crate) fn auc_from_group_counts(pos: &[u64], neg: &[u64]) -> Option<f64> {
+#[cfg(test)]
+fn auc_from_group_counts(pos: &[u64], neg: &[u64]) -> Option<f64> {
     let total_pos: u64 = pos.iter().sum();
     let total_neg: u64 = neg.iter().sum();
     if total_pos == 0 || total_neg == 0 {
@@ -471,72 +339,117 @@ mod tests {
         assert!((fast - roc_auc(&ry, &rs).unwrap()).abs() < 1e-12);
     }
 
-    #[test]
-    fn windows_start_where_the_sequential_draws_begin() {
-        for (n, resamples, seed) in [(1usize, 3usize, 0u64), (7, 50, 1), (1000, 40, 2), (99_991, 30, 3)] {
-            let rows = Uniform::new(0, n).unwrap();
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let mut expected = Vec::new();
-            for _ in 0..resamples {
-                expected.push(rng.get_word_pos());
+    /// The definition, independently: one generator, `n` draws of `Uniform(0, n)` a resample,
+    /// each draw's row counted into its score group, the AUC by `auc_from_group_counts`, and
+    /// each set's ECE summed in draw order.
+    fn sequential(
+        y: &[bool],
+        s: &[f64],
+        pred: &[bool],
+        sets: &[&[f64]],
+        resamples: usize,
+        seed: u64,
+    ) -> Vec<(Option<f64>, f64, Vec<f64>)> {
+        use rand::SeedableRng;
+        use rand::distr::{Distribution, Uniform};
+        let n = y.len();
+        let rows = Uniform::new(0, n).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let groups = ScoreGroups::new(s);
+        (0..resamples)
+            .map(|_| {
+                let mut pos = vec![0u64; groups.count];
+                let mut neg = vec![0u64; groups.count];
+                let mut outcome = [0u64; 4];
+                let mut bins = vec![(0u64, 0.0, 0u64); 10 * sets.len()];
                 for _ in 0..n {
-                    rows.sample(&mut rng);
+                    let i = rows.sample(&mut rng);
+                    outcome[usize::from(y[i]) * 2 + usize::from(pred[i])] += 1;
+                    if y[i] {
+                        pos[groups.of_row[i]] += 1
+                    } else {
+                        neg[groups.of_row[i]] += 1
+                    }
+                    for (k, p) in sets.iter().enumerate() {
+                        let b = &mut bins[k * 10 + crate::calibration::bin_of(p[i], 10)];
+                        b.0 += 1;
+                        b.1 += p[i];
+                        b.2 += u64::from(y[i]);
+                    }
                 }
+                let cm = ConfusionMatrix { tn: outcome[0], fp: outcome[1], fn_: outcome[2], tp: outcome[3] };
+                let eces = bins
+                    .chunks(10)
+                    .map(|set| set.iter().filter(|b| b.0 > 0).map(|b| (b.2 as f64 - b.1).abs()).sum::<f64>() / n as f64)
+                    .collect();
+                (auc_from_group_counts(&pos, &neg), balanced_accuracy_of(&cm), eces)
+            })
+            .collect()
+    }
+
+    /// Rows grouped by distinct score, group 0 holding the highest score.
+    struct ScoreGroups {
+        of_row: Vec<usize>,
+        count: usize,
+    }
+
+    impl ScoreGroups {
+        fn new(scores: &[f64]) -> Self {
+            let mut order: Vec<usize> = (0..scores.len()).collect();
+            order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+            let mut of_row = vec![0; scores.len()];
+            let mut group = 0;
+            for (k, &i) in order.iter().enumerate() {
+                if k > 0 && scores[order[k - 1]] != scores[i] {
+                    group += 1;
+                }
+                of_row[i] = group;
             }
-            expected.push(rng.get_word_pos());
-            let n32 = n as u32;
-            let thresh = n32.wrapping_neg() % n32;
-            let (mut got, mut words, mut position) = (Vec::new(), Vec::new(), 0u128);
-            for first in (0..resamples).step_by(WINDOW) {
-                let (starts, used) = fill_window(seed, position, n, WINDOW.min(resamples - first), thresh, &mut words);
-                got.extend(starts.iter().map(|&s| position + s as u128));
-                position += used as u128;
-            }
-            got.push(position);
-            assert_eq!(got, expected, "n {n}");
+            Self { of_row, count: if scores.is_empty() { 0 } else { group + 1 } }
         }
     }
 
     #[test]
-    fn parallel_resamples_are_the_sequential_ones_bit_for_bit() {
+    fn parallel_resamples_are_the_sequential_ones() {
         // 120k rows: about 2 draws in 100 000 are rejected, so later resamples start past some.
         let n = 120_000;
         let y: Vec<bool> = (0..n).map(|i| (i * 7919) % 11 < 6).collect();
-        let s: Vec<f64> = (0..n).map(|i| ((i * 31) % 1777) as f64 / 1777.0 + if y[i] { 0.05 } else { 0.0 }).collect();
+        let s: Vec<f64> =
+            (0..n).map(|i| ((i * 31) % 1777) as f64 / 1777.0 * 0.9 + if y[i] { 0.05 } else { 0.0 }).collect();
+        // A monotone transform (adjacent bins) and a scrambled set (bins all over the order).
+        let calibrated: Vec<f64> = s.iter().map(|&v| v * v).collect();
+        let scrambled: Vec<f64> = (0..n).map(|i| ((i * 7) % 100) as f64 / 100.0).collect();
+        let sets: [&[f64]; 3] = [&s, &calibrated, &scrambled];
         let pred = decide(&s, 0.5);
-        let rows = Uniform::new(0, n).unwrap();
-        let expected = sequential_resamples(&y, &s, &pred, 12, 9, &rows);
+        let expected = sequential(&y, &s, &pred, &sets, 12, 9);
         let thresh = (n as u32).wrapping_neg() % n as u32;
-        let (_, used) = fill_window(9, 0, n, 12, thresh, &mut Vec::new());
+        let (_, used) = resample::fill_window(9, 0, n, 12, thresh, &mut Vec::new());
         assert!(used > 12 * n, "no draw was rejected: the test proves less");
+        let mut results = Vec::new();
         for threads in [1, 3] {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let got = pool.install(|| parallel_resamples(&y, &s, &pred, 12, 9, n as u32));
-            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&got.0), bits(&expected.0), "{threads} threads");
-            assert_eq!(bits(&got.1), bits(&expected.1), "{threads} threads");
+            let sorted = Sorted::new(&y, &s, &pred, &sets, 10, n as u32);
+            let got = pool.install(|| resample::parallel(&sorted, n as u32, 12, 9));
+            for (g, e) in got.iter().zip(&expected) {
+                // AUC and balanced accuracy are integer arithmetic: the same bits.
+                assert_eq!((g.auc, g.balanced_accuracy), (e.0, e.1), "{threads} threads");
+                // The ECE's float sums run in another order.
+                for (a, b) in g.eces.iter().zip(&e.2) {
+                    assert!((a - b).abs() < 1e-12, "{a} {b}");
+                }
+            }
+            results.push(got.iter().flat_map(|f| f.eces.iter().map(|e| e.to_bits())).collect::<Vec<_>>());
         }
+        assert_eq!(results[0], results[1], "the thread count changed an ECE's bits");
         let small = fixture();
         let pred = decide(&small.1, 0.5);
-        let rows = Uniform::new(0, small.0.len()).unwrap();
-        let a = sequential_resamples(&small.0, &small.1, &pred, 300, 4, &rows);
-        let b = parallel_resamples(&small.0, &small.1, &pred, 300, 4, small.0.len() as u32);
-        assert_eq!(a, b);
-    }
-
-    #[test]
-    fn a_count_that_wraps_is_noticed() {
-        // n = 512 rejects no word (2^32 mod 512 = 0); word 0 draws row 0 every time.
-        let words = vec![0u32; 512];
-        let mut narrow = vec![0u8; 512];
-        assert!(!draw(&words, 0, 512, 0, &mut narrow));
-        let mut wide = vec![0u32; 512];
-        assert!(draw(&words, 0, 512, 0, &mut wide));
-        assert_eq!(wide[0], 512);
-        let mut fine = vec![0u8; 512];
-        let spread: Vec<u32> = (0..512u32).map(|i| i << 23).collect();
-        assert!(draw(&spread, 0, 512, 0, &mut fine));
-        assert!(fine.iter().all(|&c| c == 1));
+        let want: Vec<_> = sequential(&small.0, &small.1, &pred, &[], 300, 4).into_iter().map(|r| (r.0, r.1)).collect();
+        let sorted = Sorted::new(&small.0, &small.1, &pred, &[], 10, small.0.len() as u32);
+        let got: Vec<_> = resample::parallel(&sorted, small.0.len() as u32, 300, 4)
+            .into_iter()
+            .map(|r| (r.auc, r.balanced_accuracy))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -9,14 +9,10 @@
 //! through `a + b·logit(p)` fitted by maximum likelihood on the training rows' own outcomes
 //! (esteira-inference's `fit_logit`), which undoes that shift without touching the ranking.
 
-use rand::SeedableRng;
-use rand::distr::{Distribution, Uniform};
-use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::EvaluateError;
-use crate::bootstrap::{Interval, percentile_interval};
+use crate::bootstrap::Interval;
 use crate::metrics::{brier_score, log_loss};
 
 /// Equal-width bins of the reliability table and of the ECE.
@@ -40,12 +36,12 @@ pub struct ReliabilityBin {
     pub observed_rate: Option<f64>,
 }
 
-fn bin_of(p: f64, bins: usize) -> usize {
+pub(crate) fn bin_of(p: f64, bins: usize) -> usize {
     // `p` is checked to lie in [0, 1]; 1.0 goes to the last bin.
     ((p * bins as f64) as usize).min(bins - 1)
 }
 
-fn check(metric: &'static str, y: &[bool], p: &[f64]) -> Result<(), EvaluateError> {
+pub(crate) fn check(metric: &'static str, y: &[bool], p: &[f64]) -> Result<(), EvaluateError> {
     if y.len() != p.len() {
         return Err(EvaluateError::LengthMismatch { metric, what: "scores", expected: y.len(), found: p.len() });
     }
@@ -95,10 +91,7 @@ pub fn expected_calibration_error(table: &[ReliabilityBin]) -> f64 {
         / n as f64
 }
 
-/// A 95 % percentile-bootstrap interval of the ECE: resample `r` draws its rows from ChaCha8
-/// stream `r` of `seed`, so resamples run in parallel and the interval is the same bits
-/// whatever the thread count. The bootstrap ECE is biased upwards (noise adds to every bin's
-/// gap), so the interval says how much the figure moves, not where the truth lies.
+/// A 95 % percentile-bootstrap interval of the ECE ([`ece_intervals`] of one set).
 pub fn ece_interval(
     y: &[bool],
     p: &[f64],
@@ -106,32 +99,30 @@ pub fn ece_interval(
     resamples: usize,
     seed: u64,
 ) -> Result<Option<Interval>, EvaluateError> {
-    check("ece_interval", y, p)?;
-    crate::model_eval::at_most("bootstrap", resamples, crate::MAX_BOOTSTRAP)?;
-    if resamples == 0 {
-        return Ok(None);
+    Ok(ece_intervals(y, &[p], bins, resamples, seed)?.pop().flatten())
+}
+
+/// 95 % percentile-bootstrap intervals of the ECE of each set of probabilities in `sets`
+/// against the one `y`, all from the same resamples: those of
+/// [`bootstrap_intervals`](crate::bootstrap_intervals) with the same seed (resample `b` is the
+/// `b`-th run of `n` draws from one ChaCha8 stream seeded by `seed`), the same bits whatever the
+/// thread count. The bootstrap ECE is biased upwards (noise adds to every bin's gap), so an
+/// interval says how much the figure moves, not where the truth lies.
+pub fn ece_intervals(
+    y: &[bool],
+    sets: &[&[f64]],
+    bins: usize,
+    resamples: usize,
+    seed: u64,
+) -> Result<Vec<Option<Interval>>, EvaluateError> {
+    for p in sets {
+        check("ece_interval", y, p)?;
     }
-    let n = y.len();
-    let rows = Uniform::new(0, n).map_err(|e| EvaluateError::Param { key: "bootstrap", message: e.to_string() })?;
-    let bin: Vec<usize> = p.iter().map(|&v| bin_of(v, bins)).collect();
-    let eces: Vec<f64> = (0..resamples)
-        .into_par_iter()
-        .map(|r| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(r as u64);
-            let mut count = vec![0u64; bins];
-            let mut sum_p = vec![0.0; bins];
-            let mut pos = vec![0u64; bins];
-            for _ in 0..n {
-                let i = rows.sample(&mut rng);
-                count[bin[i]] += 1;
-                sum_p[bin[i]] += p[i];
-                pos[bin[i]] += u64::from(y[i]);
-            }
-            (0..bins).filter(|&b| count[b] > 0).map(|b| (pos[b] as f64 - sum_p[b]).abs()).sum::<f64>() / n as f64
-        })
-        .collect();
-    Ok(percentile_interval(eces, resamples, 0.95))
+    let Some(&first) = sets.first() else {
+        return Ok(Vec::new());
+    };
+    let decisions = vec![false; y.len()];
+    Ok(crate::bootstrap::bootstrap_with_ece(y, first, &decisions, sets, bins, resamples, seed)?.1)
 }
 
 /// How well one set of probabilities is calibrated on the test split.
@@ -161,16 +152,46 @@ pub fn calibration_set(
     resamples: usize,
     seed: u64,
 ) -> Result<CalibrationSet, EvaluateError> {
-    let table = reliability(y, p, bins)?;
-    Ok(CalibrationSet {
-        mean_predicted: p.iter().sum::<f64>() / p.len() as f64,
-        observed_rate: y.iter().filter(|&&t| t).count() as f64 / y.len() as f64,
-        ece: expected_calibration_error(&table),
-        ece_interval: ece_interval(y, p, bins, resamples, seed)?,
-        brier_score: brier_score(y, p)?,
-        log_loss: log_loss(y, p)?,
-        reliability: table,
-    })
+    let mut sets = calibration_sets(y, &[p], bins, resamples, seed)?;
+    Ok(sets.remove(0))
+}
+
+/// [`CalibrationSet`] of each of `sets` against `y`, the ECE intervals from the same resamples
+/// ([`ece_intervals`]).
+pub fn calibration_sets(
+    y: &[bool],
+    sets: &[&[f64]],
+    bins: usize,
+    resamples: usize,
+    seed: u64,
+) -> Result<Vec<CalibrationSet>, EvaluateError> {
+    let intervals = ece_intervals(y, sets, bins, resamples, seed)?;
+    calibration_sets_with(y, sets, bins, intervals)
+}
+
+/// [`calibration_sets`] with the ECE intervals already drawn.
+pub(crate) fn calibration_sets_with(
+    y: &[bool],
+    sets: &[&[f64]],
+    bins: usize,
+    intervals: Vec<Option<Interval>>,
+) -> Result<Vec<CalibrationSet>, EvaluateError> {
+    let tables = sets.iter().map(|p| reliability(y, p, bins)).collect::<Result<Vec<_>, _>>()?;
+    sets.iter()
+        .zip(tables)
+        .zip(intervals)
+        .map(|((p, table), ece_interval)| {
+            Ok(CalibrationSet {
+                mean_predicted: p.iter().sum::<f64>() / p.len() as f64,
+                observed_rate: y.iter().filter(|&&t| t).count() as f64 / y.len() as f64,
+                ece: expected_calibration_error(&table),
+                ece_interval,
+                brier_score: brier_score(y, p)?,
+                log_loss: log_loss(y, p)?,
+                reliability: table,
+            })
+        })
+        .collect()
 }
 
 /// Platt scaling: `P_calibrated = 1 / (1 + exp(−(intercept + slope · logit(p))))`, with `p`

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::EvaluateError;
-use crate::bootstrap::{BootstrapIntervals, bootstrap_intervals};
+use crate::bootstrap::{BootstrapIntervals, Interval, bootstrap_with_ece};
 use crate::metrics::{
     ClassificationReport, ConfusionMatrix, accuracy, average_precision, balanced_accuracy, brier_score,
     classification_report_of, confusion_matrix, decide, log_loss, roc_auc,
@@ -152,23 +152,57 @@ pub fn evaluate_scores(
     bootstrap_resamples: usize,
     bootstrap_seed: u64,
 ) -> Result<ScoreEvaluation, EvaluateError> {
+    let resampling = Resampling { resamples: bootstrap_resamples, seed: bootstrap_seed, calibration: &[], bins: 1 };
+    Ok(evaluate_scores_with_ece(y_true, scores, threshold, training_prior, &resampling)?.0)
+}
+
+/// The bootstrap of [`evaluate_scores_with_ece`].
+pub(crate) struct Resampling<'a> {
+    pub(crate) resamples: usize,
+    pub(crate) seed: u64,
+    /// Probability sets whose ECE interval comes from the same resamples.
+    pub(crate) calibration: &'a [&'a [f64]],
+    /// Their calibration bins.
+    pub(crate) bins: usize,
+}
+
+/// [`evaluate_scores`], and the ECE intervals of `resampling.calibration` from the same
+/// resamples.
+pub(crate) fn evaluate_scores_with_ece(
+    y_true: &[bool],
+    scores: &[f64],
+    threshold: f64,
+    training_prior: Option<f64>,
+    resampling: &Resampling<'_>,
+) -> Result<(ScoreEvaluation, Vec<Option<Interval>>), EvaluateError> {
     let model = metric_set(y_true, scores, threshold)?;
-    let intervals =
-        bootstrap_intervals(y_true, scores, &decide(scores, threshold), bootstrap_resamples, bootstrap_seed)?;
+    for p in resampling.calibration {
+        crate::calibration::check("ece_interval", y_true, p)?;
+    }
+    let (intervals, eces) = bootstrap_with_ece(
+        y_true,
+        scores,
+        &decide(scores, threshold),
+        resampling.calibration,
+        resampling.bins,
+        resampling.resamples,
+        resampling.seed,
+    )?;
     let baseline = majority_baseline(y_true, training_prior)?;
     let positives = y_true.iter().filter(|&&t| t).count();
     tracing::debug!(rows = y_true.len(), positives, threshold, "evaluated scores");
-    Ok(ScoreEvaluation {
+    let evaluation = ScoreEvaluation {
         rows: y_true.len(),
         positives,
         prevalence: positives as f64 / y_true.len() as f64,
         threshold,
         model,
         intervals,
-        bootstrap_resamples,
-        bootstrap_seed,
+        bootstrap_resamples: resampling.resamples,
+        bootstrap_seed: resampling.seed,
         baseline,
-    })
+    };
+    Ok((evaluation, eces))
 }
 
 #[cfg(test)]

@@ -62,12 +62,13 @@ mod importance;
 pub mod metrics;
 mod model_eval;
 mod report;
+mod resample;
 mod stage;
 
 pub use bootstrap::{BootstrapIntervals, Interval, bootstrap_intervals};
 pub use calibration::{
     CALIBRATION_BINS, CALIBRATOR_FORMAT, Calibration, CalibrationSet, Calibrator, Platt, ReliabilityBin,
-    expected_calibration_error, reliability,
+    calibration_set, calibration_sets, ece_interval, ece_intervals, expected_calibration_error, reliability,
 };
 pub use effects::{Effect, Effects, fit_effects};
 pub use error::EvaluateError;

@@ -8,10 +8,12 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use esteira_train::Model;
 use serde::{Deserialize, Serialize};
 
-use crate::calibration::{CALIBRATION_BINS, CALIBRATOR_FORMAT, Calibration, Calibrator, calibration_set, fit_platt};
+use crate::calibration::{
+    CALIBRATION_BINS, CALIBRATOR_FORMAT, Calibration, Calibrator, calibration_sets_with, fit_platt,
+};
 use crate::charts::{OddsRatioBar, confusion_heatmap_svg, odds_ratio_svg, pr_svg, reliability_svg, roc_svg};
 use crate::effects::{Effects, fit_effects};
-use crate::evaluation::evaluate_scores;
+use crate::evaluation::{Resampling, evaluate_scores_with_ece};
 use crate::importance::model_permutation_importance;
 use crate::metrics::{precision_recall_curve, roc_auc, roc_curve};
 use crate::report::{Charts, Evaluation, METRICS_FORMAT, OddsRatio, effect_label, render_html};
@@ -162,32 +164,22 @@ pub fn evaluate_model_on(
     Ok(evaluate_model_with(model, schema, batches, Some(train), params, |_| ())?.0)
 }
 
-/// What is learnt from the training split: the effects, and Platt scaling with its row count
-/// (or why it is withheld).
-struct FromTraining {
-    effects: Effects,
-    platt: Result<(crate::calibration::Platt, usize), String>,
-}
+/// Platt scaling fitted on the training split's rows, with their count, or why it is withheld.
+type Fitted = Result<(crate::calibration::Platt, usize), String>;
 
-fn from_training(model: &Model, train: &[RecordBatch], params: &EvaluateParams) -> Result<FromTraining, EvaluateError> {
-    let (effects, platt) = rayon::join(
-        || fit_effects(model, train, params.group.as_deref()),
-        || -> Result<_, EvaluateError> {
-            if model.algorithm() != "logistic_regression" {
-                return Ok(Err(format!(
-                    "a {}'s probabilities on its own training rows are overfitted, so a calibrator fitted on them \
-                     would be wrong on new rows",
-                    model.algorithm().replace('_', " ")
-                )));
-            }
-            let batch = arrow::compute::concat_batches(&model_schema(train)?, train)
-                .map_err(|e| EvaluateError::arrow("joining the training table's batches", e))?;
-            let y = labels(&batch, model.target(), model.positive_class(), model.negative_class())?;
-            let p = model.encode(std::slice::from_ref(&batch))?.probabilities()?;
-            Ok(fit_platt(&y, &p)?.map(|platt| (platt, y.len())))
-        },
-    );
-    Ok(FromTraining { effects: effects?, platt: platt? })
+fn fit_calibrator(model: &Model, train: &[RecordBatch]) -> Result<Fitted, EvaluateError> {
+    if model.algorithm() != "logistic_regression" {
+        return Ok(Err(format!(
+            "a {}'s probabilities on its own training rows are overfitted, so a calibrator fitted on them \
+             would be wrong on new rows",
+            model.algorithm().replace('_', " ")
+        )));
+    }
+    let batch = arrow::compute::concat_batches(&model_schema(train)?, train)
+        .map_err(|e| EvaluateError::arrow("joining the training table's batches", e))?;
+    let y = labels(&batch, model.target(), model.positive_class(), model.negative_class())?;
+    let p = model.encode(std::slice::from_ref(&batch))?.probabilities()?;
+    Ok(fit_platt(&y, &p)?.map(|platt| (platt, y.len())))
 }
 
 fn model_schema(batches: &[RecordBatch]) -> Result<SchemaRef, EvaluateError> {
@@ -219,24 +211,33 @@ pub(crate) fn evaluate_model_with<T: Send>(
     let threshold = model.threshold();
     // Built now for `beside`; its error is reported where it always was, after the others.
     let predictions = predictions_table(&batch, &y, &scores, threshold, pos, neg);
-    // The bootstrap, the permutations and `beside` are independent (the first two parallel
-    // inside).
     let reference = if params.permutation_repeats > 0 { roc_auc(&y, &scores).ok() } else { None };
-    let (((score_eval, importance), beside), learnt) = rayon::join(
+    // Two independent lines of work, each parallel inside: the calibrator, then the bootstrap
+    // (whose resamples also give the ECE intervals of the model's and the calibrated
+    // probabilities); and the permutations, `beside` and the inference model's effects.
+    let ((scored, (importance, beside)), effects) = rayon::join(
         || {
             rayon::join(
+                || -> Result<_, EvaluateError> {
+                    let fitted = train.map(|t| fit_calibrator(model, t)).transpose()?;
+                    let calibrated_p: Option<Vec<f64>> = match &fitted {
+                        Some(Ok((platt, _))) => Some(scores.iter().map(|&v| platt.apply(v)).collect()),
+                        _ => None,
+                    };
+                    let sets: Vec<&[f64]> = std::iter::once(scores.as_slice()).chain(calibrated_p.as_deref()).collect();
+                    let resampling = Resampling {
+                        resamples: params.bootstrap,
+                        seed: params.seed,
+                        calibration: &sets,
+                        bins: CALIBRATION_BINS,
+                    };
+                    let (score_eval, eces) =
+                        evaluate_scores_with_ece(&y, &scores, threshold, training_prior(model), &resampling)?;
+                    let calibration = calibration_sets_with(&y, &sets, CALIBRATION_BINS, eces)?;
+                    Ok((fitted, score_eval, calibration))
+                },
                 || {
                     rayon::join(
-                        || {
-                            evaluate_scores(
-                                &y,
-                                &scores,
-                                threshold,
-                                training_prior(model),
-                                params.bootstrap,
-                                params.seed,
-                            )
-                        },
                         || {
                             let Some(reference) = reference else {
                                 return Ok(Vec::new());
@@ -257,15 +258,15 @@ pub(crate) fn evaluate_model_with<T: Send>(
                                 reference,
                             )
                         },
+                        || predictions.as_ref().ok().map(beside),
                     )
                 },
-                || predictions.as_ref().ok().map(beside),
             )
         },
-        || train.map(|t| from_training(model, t, params)).transpose(),
+        || train.map(|t| fit_effects(model, t, params.group.as_deref())).transpose(),
     );
-    let learnt = learnt?;
-    let score_eval = score_eval?;
+    let (fitted, score_eval, calibration_sets) = scored?;
+    let effects = effects?;
     let importance = importance?;
 
     let odds_ratios = model.feature_effects().map(|effects| {
@@ -275,21 +276,15 @@ pub(crate) fn evaluate_model_with<T: Send>(
     });
 
     // Calibration on the test split: the model's probabilities, and the calibrated ones when a
-    // calibrator was fitted on the training split. The ECE interval's stream is the seed's own.
-    let calibration_seed = params.seed ^ 0xCA11_B4A7_E0CE_0001;
-    let model_calibration = calibration_set(&y, &scores, CALIBRATION_BINS, params.bootstrap, calibration_seed)?;
-    let (platt, platt_rows, withheld) = match learnt.as_ref().map(|l| &l.platt) {
-        Some(Ok((platt, rows))) => (Some(*platt), *rows, None),
-        Some(Err(reason)) => (None, 0, Some(reason.clone())),
+    // calibrator was fitted on the training split.
+    let (platt, platt_rows, withheld) = match fitted {
+        Some(Ok((platt, rows))) => (Some(platt), rows, None),
+        Some(Err(reason)) => (None, 0, Some(reason)),
         None => (None, 0, Some("no training split was given to fit it on".to_owned())),
     };
-    let calibrated = match platt {
-        Some(platt) => {
-            let p: Vec<f64> = scores.iter().map(|&v| platt.apply(v)).collect();
-            Some(calibration_set(&y, &p, CALIBRATION_BINS, params.bootstrap, calibration_seed)?)
-        }
-        None => None,
-    };
+    let mut sets = calibration_sets.into_iter();
+    let model_calibration = sets.next().ok_or(EvaluateError::Empty { metric: "calibration" })?;
+    let calibrated = sets.next();
     let calibration =
         Calibration { bins: CALIBRATION_BINS, model: model_calibration, platt, platt_rows, calibrated, withheld };
     let calibrator = Calibrator {
@@ -314,7 +309,7 @@ pub(crate) fn evaluate_model_with<T: Send>(
         permutation_seed: params.seed,
         unseen_categories: encoded.unseen().clone(),
         training: model.training().clone(),
-        effects: learnt.map(|l| l.effects),
+        effects,
         calibration,
     };
     let charts = draw_charts(&evaluation, &y, &scores, params.chart_effects)?;

@@ -53,7 +53,9 @@ impl Stage for EvaluateStage {
         // 6: input `train`; the inference model's effects with clustered intervals (forest plot,
         //    `inference` output), calibration (reliability diagram, ECE, Platt `calibration`
         //    output), metrics format 3.
-        "6"
+        // 7: the ECE intervals come from the metric bootstrap's resamples (the same seed: one
+        //    draw for every interval, paired), not from a stream of their own.
+        "7"
     }
 
     fn inputs(&self) -> Vec<String> {
