@@ -429,36 +429,43 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
     let mut set: JoinSet<(String, Result<Executed, Failure>, f64, f64)> = JoinSet::new();
     let jobs = ctx.opts.effective_jobs();
     loop {
-        // Skip stages whose upstream failed or was skipped.
-        let doomed: Vec<(String, String)> = board
-            .pending
-            .iter()
-            .filter_map(|n| {
-                dag.upstream(n)
-                    .into_iter()
-                    .find(|u| {
-                        board
-                            .records
-                            .get(u)
-                            .is_some_and(|r| matches!(r.status, StageStatus::Failed | StageStatus::Skipped))
-                    })
-                    .map(|u| (n.clone(), u))
-            })
-            .collect();
-        let doomed =
-            if interrupted { board.pending.iter().map(|n| (n.clone(), String::new())).collect() } else { doomed };
-        for (n, u) in doomed {
-            board.pending.remove(&n);
-            let now = board.now_ms();
-            let mut r = base_record(dag, &n, now);
-            r.status = StageStatus::Skipped;
-            r.error = Some(if interrupted {
-                "not started: the run was interrupted".to_owned()
-            } else {
-                format!("upstream stage `{u}` did not complete")
-            });
-            board.reporter.finished(&n, &r);
-            board.records.insert(n, r);
+        // Skip stages whose upstream failed or was skipped, to a fixpoint: a stage skipped now
+        // dooms its own descendants in the same pass (else the run could end with them never
+        // recorded, a selected stage among them, and call itself a success).
+        loop {
+            let doomed: Vec<(String, String)> = board
+                .pending
+                .iter()
+                .filter_map(|n| {
+                    dag.upstream(n)
+                        .into_iter()
+                        .find(|u| {
+                            board
+                                .records
+                                .get(u)
+                                .is_some_and(|r| matches!(r.status, StageStatus::Failed | StageStatus::Skipped))
+                        })
+                        .map(|u| (n.clone(), u))
+                })
+                .collect();
+            let doomed =
+                if interrupted { board.pending.iter().map(|n| (n.clone(), String::new())).collect() } else { doomed };
+            if doomed.is_empty() {
+                break;
+            }
+            for (n, u) in doomed {
+                board.pending.remove(&n);
+                let now = board.now_ms();
+                let mut r = base_record(dag, &n, now);
+                r.status = StageStatus::Skipped;
+                r.error = Some(if interrupted {
+                    "not started: the run was interrupted".to_owned()
+                } else {
+                    format!("upstream stage `{u}` did not complete")
+                });
+                board.reporter.finished(&n, &r);
+                board.records.insert(n, r);
+            }
         }
         let ready: Vec<String> = board
             .pending

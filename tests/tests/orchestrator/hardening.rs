@@ -174,3 +174,22 @@ fn status_agrees_with_run_about_a_record_whose_object_does_not_fit() {
     let status = b.esteira(&["status", "--json"]).ok();
     assert!(!status.stdout.contains("\"cached\""), "{}", status.stdout);
 }
+
+#[test]
+fn only_a_stage_whose_inputs_were_never_made_fails_and_records_every_stage() {
+    // src -> a -> b -> c -> d: with nothing cached, `--only d` skips the four above it, one
+    // dooming the next; the run must still record `d` and fail, not stop early and succeed.
+    let b = Bed::new();
+    let mut toml = one_stage("src");
+    for (name, from) in [("a", "src"), ("b", "a"), ("c", "b"), ("d", "c")] {
+        toml.push_str(&format!("[stages.{name}]\nkind = \"test.upper\"\ninputs = {{ in = \"{from}.out\" }}\n"));
+    }
+    b.write("esteira.toml", &toml);
+    let out = b.esteira(&["run", "--only", "d"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("5 skipped"), "{}", out.stdout);
+    let st: std::collections::BTreeMap<_, _> = b.statuses("latest").into_iter().collect();
+    assert_eq!(st.len(), 5, "{st:?}");
+    assert!(st.values().all(|s| s == "skipped"), "{st:?}");
+    assert_eq!(b.record("latest")["status"], "failed");
+}
