@@ -11,8 +11,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasher;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array};
@@ -936,7 +935,7 @@ impl RowHasher {
     /// One 64-bit hash per row of `batch`, into `out`. Column by column, so each column's
     /// buffers are read in order.
     fn hash_batch(&self, batch: &RecordBatch, out: &mut Vec<u64>) -> Result<(), ArrowError> {
-        let mut states = vec![FxHasher(0x2d35_8dcc_aa6c_78a5); batch.num_rows()];
+        let mut states = vec![rustc_hash::FxHasher::default(); batch.num_rows()];
         for &c in &self.strings {
             let Some(s) = batch.column(c).as_string_opt::<i32>() else { continue };
             let offsets = s.value_offsets();
@@ -984,74 +983,11 @@ impl RowHasher {
     }
 }
 
-/// For keys that are already well-mixed 64-bit hashes.
-#[derive(Default, Clone, Copy)]
-struct IdHasher(u64);
+/// Hashing for the in-memory maps (never iterated into outputs, so their order does not
+/// matter): rustc-hash's Fx, for key bytes and for row hashes alike.
+pub(crate) type FxBuild = rustc_hash::FxBuildHasher;
 
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type IdBuild = BuildHasherDefault<IdHasher>;
-
-pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
-
-/// A fast non-cryptographic hasher for in-memory key bytes (the maps are never iterated into
-/// outputs, so their order does not matter). Fx mixing with a murmur3 finaliser.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
-        }
-    }
-
-    #[inline]
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-}
+type IdBuild = FxBuild;
 
 #[cfg(test)]
 mod tests {

@@ -132,7 +132,7 @@ impl Sorted {
             .iter()
             .map(|p| {
                 let value: Vec<f64> = order.iter().map(|&i| p[i as usize]).collect();
-                let bin = value.iter().map(|&v| crate::calibration::bin_of(v, usize::from(bins)) as u16).collect();
+                let bin = value.iter().map(|&v| crate::metrics::bin_of(v, usize::from(bins)) as u16).collect();
                 (value, bin)
             })
             .collect();
@@ -366,12 +366,12 @@ mod tests {
                     let i = rows.sample(&mut rng);
                     outcome[usize::from(y[i]) * 2 + usize::from(pred[i])] += 1;
                     if y[i] {
-                        pos[groups.of_row[i]] += 1
+                        pos[groups.of_row[i]] += 1;
                     } else {
-                        neg[groups.of_row[i]] += 1
+                        neg[groups.of_row[i]] += 1;
                     }
                     for (k, p) in sets.iter().enumerate() {
-                        let b = &mut bins[k * 10 + crate::calibration::bin_of(p[i], 10)];
+                        let b = &mut bins[k * 10 + crate::metrics::bin_of(p[i], 10)];
                         b.0 += 1;
                         b.1 += p[i];
                         b.2 += u64::from(y[i]);

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::EvaluateError;
 use crate::bootstrap::Interval;
-use crate::metrics::{brier_score, log_loss};
+use crate::metrics::{bin_of, brier_score, log_loss};
 
 /// Equal-width bins of the reliability table and of the ECE.
 pub const CALIBRATION_BINS: usize = 10;
@@ -34,11 +34,6 @@ pub struct ReliabilityBin {
     pub mean_predicted: Option<f64>,
     /// Share of its rows in the positive class (`None` when empty).
     pub observed_rate: Option<f64>,
-}
-
-pub(crate) fn bin_of(p: f64, bins: usize) -> usize {
-    // `p` is checked to lie in [0, 1]; 1.0 goes to the last bin.
-    ((p * bins as f64) as usize).min(bins - 1)
 }
 
 pub(crate) fn check(metric: &'static str, y: &[bool], p: &[f64]) -> Result<(), EvaluateError> {

@@ -421,6 +421,12 @@ pub fn brier_score(y_true: &[bool], scores: &[f64]) -> Result<f64, EvaluateError
     Ok(total / y_true.len() as f64)
 }
 
+/// The equal-width bin (of `bins`) of a probability, for the reliability table and the ECE.
+pub(crate) fn bin_of(p: f64, bins: usize) -> usize {
+    // `p` is checked to lie in [0, 1]; 1.0 goes to the last bin.
+    ((p * bins as f64) as usize).min(bins - 1)
+}
+
 #[cfg(test)]
 mod tests {
     //! Expected values are scikit-learn 1.9.1's, printed by `tests/data/sklearn_fixture.py`
