@@ -445,6 +445,9 @@ def group_rows(res: dict, prefix: list[str] | None = None) -> list[list[str]]:
                                       fmt_ratio(a and a["cpu_s"], b and b["cpu_s"]),
                                       fmt_ratio(a and a["peak_rss_mb"], b and b["peak_rss_mb"])])
     ep, pp = e and e["process"], p and p["process"]
+    # A baseline that failed has timed only its crash: its whole-process figures mean nothing.
+    if p and "error" in p:
+        pp = None
     ratio = (lambda a, b: "— (esteira failed)") if e and e["failed"] else fmt_ratio
     rows.append((prefix or []) + ["whole process", fmt_s(ep and ep["wall_s"]), fmt_s(ep and ep["cpu_s"]),
                                   fmt_mb(ep and ep["peak_rss_mb"]), fmt_s(pp and pp["wall_s"]), fmt_s(pp and pp["cpu_s"]),
