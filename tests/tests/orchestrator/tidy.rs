@@ -197,7 +197,6 @@ const KNOWN_CYCLES: &[&str] = &[
     "crates/checks/src: profile <-> validate",
     "crates/checks/src: result <-> validate",
     "crates/download/src: aggregate <-> join",
-    "crates/evaluate/src: calibration <-> model_eval",
     "crates/evaluate/src: calibration_html <-> report",
     "crates/evaluate/src: effects_html <-> report",
     "crates/evaluate/src: importance <-> model_eval",
