@@ -637,7 +637,7 @@ struct DistinctKeys {
     ranges: Vec<(usize, usize)>,
     /// Rows counted for each key ([`Self::count_row`]).
     counts: Vec<u32>,
-    first: HashMap<u64, u32, IdBuild>,
+    first: HashMap<u64, u32, FxBuild>,
     /// Keys whose hash an earlier, different key already has.
     more: Vec<(u64, u32)>,
 }
@@ -832,9 +832,9 @@ fn dedup_rows(table: Table, rows: &RowHasher) -> Result<(Table, usize), Download
     let err = |e| DownloadError::arrow("dropping duplicate rows", e);
     let schema = Arc::clone(&table.schema);
     // Hash -> the first kept row with it, as (batch << 32 | position among that batch's kept rows).
-    let mut seen: HashMap<u64, u64, IdBuild> = HashMap::with_capacity_and_hasher(table.num_rows(), IdBuild::default());
+    let mut seen: HashMap<u64, u64, FxBuild> = HashMap::with_capacity_and_hasher(table.num_rows(), FxBuild::default());
     // Further distinct rows sharing a hash (a 64-bit collision: in practice never).
-    let mut also: HashMap<u64, Vec<u64>, IdBuild> = HashMap::default();
+    let mut also: HashMap<u64, Vec<u64>, FxBuild> = HashMap::default();
     let mut out: Vec<RecordBatch> = Vec::with_capacity(table.batches.len());
     let mut hashes = Vec::new();
     let mut dropped = 0;
@@ -986,8 +986,6 @@ impl RowHasher {
 /// Hashing for the in-memory maps (never iterated into outputs, so their order does not
 /// matter): rustc-hash's Fx, for key bytes and for row hashes alike.
 pub(crate) type FxBuild = rustc_hash::FxBuildHasher;
-
-type IdBuild = FxBuild;
 
 #[cfg(test)]
 mod tests {

@@ -297,6 +297,29 @@ mod tests {
     }
 
     #[test]
+    fn ece_intervals_refuse_bad_input_with_an_error_not_a_panic() {
+        let y = [true, false, true];
+        let p = [0.9, 0.2, 0.6];
+        // No bins (this panicked before: `bins - 1` underflowed) and more bins than a u16 holds.
+        for bins in [0, 70_000] {
+            let e = ece_interval(&y, &p, bins, 20, 1).unwrap_err().to_string();
+            assert!(e.contains("bins"), "{bins}: {e}");
+        }
+        // A probability outside [0, 1], NaN, a length that does not match: each named.
+        for bad in [[0.9, 1.5, 0.6], [0.9, f64::NAN, 0.6]] {
+            let e = ece_intervals(&y, &[&p, &bad], 10, 20, 1).unwrap_err().to_string();
+            assert!(e.contains("row 1"), "{e}");
+        }
+        assert!(matches!(
+            ece_intervals(&y, &[&p[..2]], 10, 20, 1),
+            Err(EvaluateError::LengthMismatch { expected: 3, found: 2, .. })
+        ));
+        assert!(matches!(ece_interval(&[], &[], 10, 20, 1), Err(EvaluateError::Empty { .. })));
+        assert!(ece_interval(&y, &p, 10, crate::MAX_BOOTSTRAP + 1, 1).is_err());
+        assert!(ece_intervals(&y, &[], 10, 20, 1).unwrap().is_empty());
+    }
+
+    #[test]
     fn ece_interval_is_thread_independent_and_covers_the_estimate() {
         let y: Vec<bool> = (0..500).map(|i| i % 3 != 0).collect();
         let p: Vec<f64> = (0..500).map(|i| f64::from(i % 10) / 10.0 + 0.05).collect();
