@@ -11,7 +11,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array};
@@ -809,190 +809,16 @@ impl Gather<'_> {
     }
 }
 
-/// Drops rows equal in every column to an earlier row; returns the table and how many rows
-/// were dropped. The first occurrence is kept, so the order of the rest is unchanged.
-///
-/// Each row is hashed to 64 bits straight from its columns (no copy of the row); rows whose
-/// hashes match are then compared value by value, so a hash collision can never drop a
-/// distinct row. Memory is 16 bytes per distinct row (its hash and where it is kept) instead of
-/// a second copy of the table. The table is consumed so each input batch is freed as soon as
-/// its output is made.
-pub fn drop_duplicates(table: Table) -> Result<(Table, usize), DownloadError> {
-    if table.schema.fields().is_empty() || table.num_rows() == 0 {
-        return Ok((table, 0));
-    }
-    let err = |e| DownloadError::arrow("dropping duplicate rows", e);
-    let schema = Arc::clone(&table.schema);
-    let rows = RowHasher::new(&schema, u64::MAX).map_err(err)?;
-    dedup_rows(table, &rows)
-}
-
-/// The body of [`drop_duplicates`] (tests pass a hasher whose hashes always collide).
-fn dedup_rows(table: Table, rows: &RowHasher) -> Result<(Table, usize), DownloadError> {
-    let err = |e| DownloadError::arrow("dropping duplicate rows", e);
-    let schema = Arc::clone(&table.schema);
-    // Hash -> the first kept row with it, as (batch << 32 | position among that batch's kept rows).
-    let mut seen: HashMap<u64, u64, FxBuild> = HashMap::with_capacity_and_hasher(table.num_rows(), FxBuild::default());
-    // Further distinct rows sharing a hash (a 64-bit collision: in practice never).
-    let mut also: HashMap<u64, Vec<u64>, FxBuild> = HashMap::default();
-    let mut out: Vec<RecordBatch> = Vec::with_capacity(table.batches.len());
-    let mut hashes = Vec::new();
-    let mut dropped = 0;
-    for (b, batch) in table.batches.into_iter().enumerate() {
-        rows.hash_batch(&batch, &mut hashes).map_err(err)?;
-        let mut keep: Vec<u32> = Vec::with_capacity(batch.num_rows());
-        for (i, &h) in hashes.iter().enumerate() {
-            let here = ((b as u64) << 32) | keep.len() as u64;
-            let duplicate = match seen.entry(h) {
-                Entry::Vacant(e) => {
-                    e.insert(here);
-                    false
-                }
-                Entry::Occupied(e) => {
-                    let same = |at: u64| {
-                        let (ob, ok) = ((at >> 32) as usize, (at & u64::from(u32::MAX)) as usize);
-                        // Kept rows of the batch in hand are still at their input positions.
-                        let (other, j) = if ob == b { (&batch, keep[ok] as usize) } else { (&out[ob], ok) };
-                        rows.equal(other, j, &batch, i)
-                    };
-                    if same(*e.get()).map_err(err)? {
-                        true
-                    } else {
-                        let chain = also.entry(h).or_default();
-                        let mut found = false;
-                        for &at in chain.iter() {
-                            if same(at).map_err(err)? {
-                                found = true;
-                                break;
-                            }
-                        }
-                        if !found {
-                            chain.push(here);
-                        }
-                        found
-                    }
-                }
-            };
-            if !duplicate {
-                keep.push(i as u32);
-            }
-        }
-        dropped += batch.num_rows() - keep.len();
-        // One output batch per input batch (maybe empty), so kept rows are addressed by batch.
-        if keep.len() == batch.num_rows() {
-            out.push(batch);
-        } else {
-            let idx = UInt32Array::from(keep);
-            let columns = batch
-                .columns()
-                .iter()
-                .map(|c| arrow::compute::take(c.as_ref(), &idx, None))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(err)?;
-            out.push(RecordBatch::try_new(Arc::clone(&schema), columns).map_err(err)?);
-        }
-    }
-    out.retain(|b| b.num_rows() > 0);
-    Ok((Table::new(schema, out), dropped))
-}
-
-/// Hashes and compares whole rows: `Utf8` columns directly, any other columns through their
-/// `arrow-row` encoding (equal exactly when the values are).
-struct RowHasher {
-    /// Applied to every hash: `u64::MAX` (tests use 0 to make every row collide).
-    mask: u64,
-    strings: Vec<usize>,
-    others: Vec<usize>,
-    converter: Option<RowConverter>,
-}
-
-const NULL_TAG: usize = usize::MAX;
-
-impl RowHasher {
-    fn new(schema: &Schema, mask: u64) -> Result<Self, ArrowError> {
-        let (strings, others): (Vec<usize>, Vec<usize>) =
-            (0..schema.fields().len()).partition(|&i| schema.field(i).data_type() == &DataType::Utf8);
-        let converter = if others.is_empty() {
-            None
-        } else {
-            Some(RowConverter::new(
-                others.iter().map(|&i| SortField::new(schema.field(i).data_type().clone())).collect(),
-            )?)
-        };
-        Ok(Self { mask, strings, others, converter })
-    }
-
-    fn other_columns(&self, batch: &RecordBatch, at: Option<usize>) -> Vec<ArrayRef> {
-        self.others
-            .iter()
-            .map(|&c| match at {
-                Some(i) => batch.column(c).slice(i, 1),
-                None => Arc::clone(batch.column(c)),
-            })
-            .collect()
-    }
-
-    /// One 64-bit hash per row of `batch`, into `out`. Column by column, so each column's
-    /// buffers are read in order.
-    fn hash_batch(&self, batch: &RecordBatch, out: &mut Vec<u64>) -> Result<(), ArrowError> {
-        let mut states = vec![rustc_hash::FxHasher::default(); batch.num_rows()];
-        for &c in &self.strings {
-            let Some(s) = batch.column(c).as_string_opt::<i32>() else { continue };
-            let offsets = s.value_offsets();
-            let values = s.value_data();
-            for (i, state) in states.iter_mut().enumerate() {
-                if s.is_null(i) {
-                    state.write_usize(NULL_TAG);
-                } else {
-                    let bytes = &values[offsets[i] as usize..offsets[i + 1] as usize];
-                    state.write(bytes);
-                    state.write_usize(bytes.len());
-                }
-            }
-        }
-        if let Some(converter) = &self.converter {
-            let rows = converter.convert_columns(&self.other_columns(batch, None))?;
-            for (i, state) in states.iter_mut().enumerate() {
-                state.write(rows.row(i).data());
-            }
-        }
-        out.clear();
-        out.extend(states.iter().map(|s| s.finish() & self.mask));
-        Ok(())
-    }
-
-    /// Whether row `i` of `a` equals row `j` of `b` (same schema) in every column.
-    fn equal(&self, a: &RecordBatch, i: usize, b: &RecordBatch, j: usize) -> Result<bool, ArrowError> {
-        for &c in &self.strings {
-            let (Some(x), Some(y)) = (a.column(c).as_string_opt::<i32>(), b.column(c).as_string_opt::<i32>()) else {
-                continue;
-            };
-            let same = match (x.is_valid(i), y.is_valid(j)) {
-                (true, true) => x.value(i) == y.value(j),
-                (false, false) => true,
-                _ => false,
-            };
-            if !same {
-                return Ok(false);
-            }
-        }
-        let Some(converter) = &self.converter else { return Ok(true) };
-        let x = converter.convert_columns(&self.other_columns(a, Some(i)))?;
-        let y = converter.convert_columns(&self.other_columns(b, Some(j)))?;
-        Ok(x.row(0) == y.row(0))
-    }
-}
-
 /// Hashing for the in-memory maps (never iterated into outputs, so their order does not
 /// matter): rustc-hash's Fx, for key bytes and for row hashes alike.
 pub(crate) type FxBuild = rustc_hash::FxBuildHasher;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    fn table(names: &[&str], rows: &[&[Option<&str>]]) -> Table {
+    pub(crate) fn table(names: &[&str], rows: &[&[Option<&str>]]) -> Table {
         let schema =
             Arc::new(Schema::new(names.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect::<Vec<_>>()));
         let columns: Vec<ArrayRef> = (0..names.len())
@@ -1001,7 +827,7 @@ mod tests {
         Table::new(Arc::clone(&schema), vec![RecordBatch::try_new(schema, columns).unwrap()])
     }
 
-    fn rows(t: &Table) -> Vec<Vec<Option<String>>> {
+    pub(crate) fn rows(t: &Table) -> Vec<Vec<Option<String>>> {
         let b = t.concat().unwrap();
         (0..b.num_rows())
             .map(|i| {
@@ -1016,7 +842,7 @@ mod tests {
             .collect()
     }
 
-    fn s(v: &[Option<&str>]) -> Vec<Option<String>> {
+    pub(crate) fn s(v: &[Option<&str>]) -> Vec<Option<String>> {
         v.iter().map(|x| x.map(str::to_owned)).collect()
     }
 
@@ -1128,53 +954,6 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_dropped_keep_first() {
-        let t = table(
-            &["a", "b"],
-            &[
-                &[Some("1"), None],
-                &[Some("1"), Some("")],
-                &[Some("1"), None],
-                &[Some("2"), Some("x")],
-                &[Some("1"), Some("")],
-            ],
-        );
-        let (out, dropped) = drop_duplicates(t).unwrap();
-        assert_eq!(dropped, 2);
-        assert_eq!(rows(&out), vec![s(&[Some("1"), None]), s(&[Some("1"), Some("")]), s(&[Some("2"), Some("x")])]);
-    }
-
-    #[test]
-    fn colliding_hashes_never_drop_distinct_rows() {
-        let t = table(
-            &["a", "b"],
-            &[
-                &[Some("1"), None],
-                &[Some("1"), Some("")],
-                &[Some("1"), None],
-                &[Some("2"), Some("x")],
-                &[Some("1"), Some("")],
-                &[Some("2"), Some("y")],
-            ],
-        );
-        // Every row hashes to 0: only the value comparison tells rows apart.
-        let mut two = t.clone();
-        two.batches = vec![t.batches[0].slice(0, 4), t.batches[0].slice(4, 2)];
-        let hasher = RowHasher::new(&t.schema, 0).unwrap();
-        let (out, dropped) = dedup_rows(two, &hasher).unwrap();
-        assert_eq!(dropped, 2);
-        assert_eq!(
-            rows(&out),
-            vec![
-                s(&[Some("1"), None]),
-                s(&[Some("1"), Some("")]),
-                s(&[Some("2"), Some("x")]),
-                s(&[Some("2"), Some("y")])
-            ]
-        );
-    }
-
-    #[test]
     fn non_string_columns_join_and_dedup() {
         use arrow::array::Int64Array;
         let schema =
@@ -1191,8 +970,8 @@ mod tests {
             ],
         );
         for mask in [u64::MAX, 0] {
-            let hasher = RowHasher::new(&t.schema, mask).unwrap();
-            let (out, dropped) = dedup_rows(t.clone(), &hasher).unwrap();
+            let hasher = crate::dedup::RowHasher::new(&t.schema, mask).unwrap();
+            let (out, dropped) = crate::dedup::dedup_rows(t.clone(), &hasher).unwrap();
             assert_eq!((out.num_rows(), dropped), (5, 2), "mask {mask}");
         }
         let rschema =

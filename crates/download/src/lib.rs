@@ -51,6 +51,7 @@
 
 mod aggregate;
 mod csv;
+mod dedup;
 mod error;
 mod fetch;
 mod fetch_stage;
@@ -60,13 +61,14 @@ mod table;
 
 pub use aggregate::{AggregateParams, AggregateStats, aggregate};
 pub use csv::{CsvEncoding, CsvOptions, CsvTable, InvalidUtf8, TextEncoding, read_csv, read_csv_file};
+pub use dedup::drop_duplicates;
 pub use error::DownloadError;
 pub use fetch::{
     DownloadSink, FetchOptions, FetchOutcome, FetchReport, Source, Validators, copy_file, fetch, fetch_http,
     fetch_to_file, fetch_to_vec, http_client,
 };
 pub use fetch_stage::{FetchParams, FetchStage, MAX_BACKOFF_MS, MAX_FETCH_BYTES, MAX_RETRIES, MAX_TIMEOUT_SECS};
-pub use join::{Cardinality, JoinSpec, JoinStats, JoinType, drop_duplicates, join, join_with, select};
+pub use join::{Cardinality, JoinSpec, JoinStats, JoinType, join, join_with, select};
 pub use merge::{
     InputFile, JoinParams, JoinReport, MergeParams, MergeReport, MergeStage, merge_tables, read_input_file,
     read_table_file, render_report,

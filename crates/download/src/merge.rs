@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{AggregateParams, AggregateStats};
 use crate::csv::{CsvEncoding, CsvOptions, InvalidUtf8, TextEncoding, read_csv};
-use crate::join::{Cardinality, JoinSpec, JoinStats, JoinType, drop_duplicates, join_owned, select};
+use crate::dedup::drop_duplicates;
+use crate::join::{Cardinality, JoinSpec, JoinStats, JoinType, join_owned, select};
 use crate::{DownloadError, Table};
 
 /// Params of the `merge` stage: the raw tables joined into one, as the pipeline file declares.
@@ -395,10 +396,19 @@ impl Stage for MergeStage {
         let mut tables = BTreeMap::new();
         let mut encodings = BTreeMap::new();
         let mut invalid_utf8 = BTreeMap::new();
+        let mut paths = Vec::new();
         for name in self.inputs() {
-            let input = ctx.input(&name)?;
-            ctx.progress().set_message(&format!("reading {name}"));
-            let read = read_input_file(&input.path, &format!("input `{name}`"), &csv)?;
+            paths.push((ctx.input(&name)?.path.clone(), name));
+        }
+        ctx.progress().set_message("reading inputs");
+        // The inputs are independent files: read them on all cores. The first error in input
+        // order is the one reported, whatever finished first.
+        let read: Vec<Result<InputFile, DownloadError>> = {
+            use rayon::prelude::*;
+            paths.par_iter().map(|(path, name)| read_input_file(path, &format!("input `{name}`"), &csv)).collect()
+        };
+        for ((_, name), read) in paths.into_iter().zip(read) {
+            let read = read?;
             encodings.insert(name.clone(), read.encoding);
             if let Some(at) = read.invalid_utf8 {
                 invalid_utf8.insert(name.clone(), at);
