@@ -403,9 +403,18 @@ impl Stage for MergeStage {
         ctx.progress().set_message("reading inputs");
         // The inputs are independent files: read them on all cores. The first error in input
         // order is the one reported, whatever finished first.
+        // Their warnings go where the stage's own logs go: the caller's dispatcher, carried.
         let read: Vec<Result<InputFile, DownloadError>> = {
             use rayon::prelude::*;
-            paths.par_iter().map(|(path, name)| read_input_file(path, &format!("input `{name}`"), &csv)).collect()
+            let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+            paths
+                .par_iter()
+                .map(|(path, name)| {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        read_input_file(path, &format!("input `{name}`"), &csv)
+                    })
+                })
+                .collect()
         };
         for ((_, name), read) in paths.into_iter().zip(read) {
             let read = read?;

@@ -3,11 +3,10 @@
 //! (`validate`), and the `encoding` of CSV inputs. On tiny tables written here and on the
 //! hand-written real-format UFRN tables (`tests/data/ufrn-real-format/`).
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Once;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, RecordBatch};
 use esteira_core::{ArtifactStore, InputArtifact, LocalStore, Registry};
@@ -22,21 +21,13 @@ use super::{build, column, input, run, store};
 #[path = "../common/ufrn_merge.rs"]
 mod ufrn_merge;
 
-thread_local! {
-    /// The log lines of this thread, while [`logged`] captures them.
-    static CAPTURE: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
-}
+/// A shared log buffer: what a scoped subscriber writes, from any thread it is dispatched on.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
 
-/// Writes log lines into this thread's [`CAPTURE`].
-struct ThreadCapture;
-
-impl Write for ThreadCapture {
+impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        CAPTURE.with(|c| {
-            if let Some(lines) = c.borrow_mut().as_mut() {
-                lines.extend_from_slice(buf);
-            }
-        });
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -44,22 +35,18 @@ impl Write for ThreadCapture {
     }
 }
 
-/// Runs `f` with the log (info and above) of this thread captured; returns its result and the
-/// log. One global subscriber for the whole binary: scoped ones (`with_default`) in parallel
-/// tests race on tracing's cached callsite interest and lose events.
+/// Runs `f` under its own subscriber and returns what it logged, including what the stage
+/// logged on the worker threads it fanned out to (it carries its caller's dispatcher there).
 fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(|| ThreadCapture)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-    });
-    CAPTURE.with(|c| *c.borrow_mut() = Some(Vec::new()));
-    let out = f();
-    let log = CAPTURE.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    let out = tracing::subscriber::with_default(subscriber, f);
+    let log = capture.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     (out, String::from_utf8_lossy(&log).into_owned())
 }
 
