@@ -3,10 +3,6 @@
 
 use std::process::ExitCode;
 
-/// mimalloc instead of glibc malloc: see the workspace manifest for the measurement.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     esteira::cli::main(&esteira::registry::builtin())
 }
