@@ -132,6 +132,15 @@ pub enum OrchestratorError {
     /// Writing the command's output to stdout failed (a closed pipe is a quiet exit).
     #[error("writing to standard output: {0}")]
     Stdout(#[source] std::io::Error),
+    /// A file the command was asked to write (`--html FILE`) could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The async runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(#[source] std::io::Error),
@@ -148,6 +157,7 @@ impl OrchestratorError {
             | Self::Cycle { .. }
             | Self::Usage(_)
             | Self::StoreNotDir { .. }
+            | Self::WriteFile { .. }
             | Self::NoRemote { .. } => exit::BAD_INPUT,
             Self::StagesFailed { .. }
             | Self::NotReproduced { .. }

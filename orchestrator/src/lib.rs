@@ -33,6 +33,7 @@ pub mod registry;
 pub mod reproduce;
 pub mod runner;
 pub mod slurm_jobs;
+pub mod sweep;
 
 pub use error::{OrchestratorError, exit};
 pub use esteira_core;

@@ -44,6 +44,8 @@ pub struct RunOptions {
     pub set: Vec<String>,
     /// `--name`: the name the run gets (or the run it matched, when it wrote no record).
     pub name: Option<String>,
+    /// The sweep the run is (`esteira sweep`'s own run), for its record.
+    pub sweep: Option<esteira_core::SweepTag>,
 }
 
 impl RunOptions {
@@ -182,6 +184,7 @@ pub fn run(
         ended_at: None,
         order: dag.order.clone(),
         overrides: opts.set.clone(),
+        sweep: opts.sweep.clone(),
         stages: BTreeMap::new(),
     };
     let t0 = Instant::now();
@@ -764,6 +767,7 @@ mod tests {
             ended_at: None,
             order: stages.iter().map(|(n, _)| n.clone()).collect(),
             overrides: Vec::new(),
+            sweep: None,
             stages: stages.into_iter().collect(),
         }
     }

@@ -171,6 +171,9 @@ impl TestStage for Concat {
 #[serde(deny_unknown_fields)]
 struct Sleep {
     ms: u64,
+    /// Fail after sleeping (a sweep's failing variant); left out of the params when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    fail: bool,
 }
 
 impl TestStage for Sleep {
@@ -185,6 +188,9 @@ impl TestStage for Sleep {
         let half = data.len() / 2;
         std::io::Write::write_all(&mut w, &data[..half])?;
         std::thread::sleep(Duration::from_millis(self.ms));
+        if self.fail {
+            return Err(StageError::msg("asked to fail (fail = true)"));
+        }
         std::io::Write::write_all(&mut w, &data[half..])?;
         ctx.commit_output(w)?;
         Ok(())

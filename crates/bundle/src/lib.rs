@@ -37,6 +37,7 @@
 //!     ended_at: None,
 //!     order: vec![],
 //!     overrides: vec![],
+//!     sweep: None,
 //!     stages: Default::default(),
 //! };
 //! let contents = Contents {
@@ -729,6 +730,7 @@ mod tests {
             ended_at: None,
             order: vec!["s".into()],
             overrides: Vec::new(),
+            sweep: None,
             stages: BTreeMap::from([("s".into(), stage)]),
         }
     }

@@ -54,6 +54,7 @@
 #![deny(unsafe_code)]
 
 mod canonical;
+pub mod compare;
 mod context;
 mod error;
 mod hash;
@@ -76,6 +77,7 @@ pub use paths::{MAX_NAME_LEN, PathPolicy, is_safe_name, name_problem};
 pub use stage::{BuildFn, OutputSpec, Registry, Stage, StageError, StageFactory, params_json, parse_params};
 pub use store::{
     ArtifactStore, CacheRecord, LocalStore, ObjectSink, RunRecord, RunStatus, StageRecord, StageStatus, StoreLock,
+    SweepTag,
 };
 pub use text::{MAX_EXCERPT_CHARS, excerpt};
 pub use typed_params::Params;

@@ -11,8 +11,9 @@ use arrow::datatypes::{DataType, Schema};
 use arrow::error::ArrowError;
 use arrow::row::{RowConverter, SortField};
 
-use crate::join::FxBuild;
 use crate::{DownloadError, Table};
+
+type FxBuild = rustc_hash::FxBuildHasher;
 
 /// Drops rows equal in every column to an earlier row; returns the table and how many rows
 /// were dropped. The first occurrence is kept, so the order of the rest is unchanged.
@@ -327,6 +328,31 @@ mod tests {
             ]
         );
         assert_eq!(rows(&out), rows(&exact));
+    }
+
+    #[test]
+    fn non_string_columns_dedup_with_and_without_collisions() {
+        use arrow::array::{Int64Array, StringArray};
+        let schema = Arc::new(Schema::new(vec![
+            arrow::datatypes::Field::new("k", DataType::Int64, true),
+            arrow::datatypes::Field::new("v", DataType::Utf8, true),
+        ]));
+        let batch = |k: Vec<Option<i64>>, v: Vec<Option<&str>>| {
+            let columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(k)), Arc::new(StringArray::from(v))];
+            RecordBatch::try_new(Arc::clone(&schema), columns).unwrap()
+        };
+        let t = Table::new(
+            Arc::clone(&schema),
+            vec![
+                batch(vec![Some(1), Some(2), None], vec![Some("a"), Some("b"), Some("c")]),
+                batch(vec![Some(1), Some(3), None, Some(2)], vec![Some("a"), Some("b"), Some("c"), Some("x")]),
+            ],
+        );
+        for mask in [u64::MAX, 0] {
+            let hasher = RowHasher::new(&t.schema, mask).unwrap();
+            let (out, dropped) = dedup_rows(t.clone(), &hasher).unwrap();
+            assert_eq!((out.num_rows(), dropped), (5, 2), "mask {mask}");
+        }
     }
 
     /// The parallel path keeps exactly the rows the sequential one keeps, on many batches with

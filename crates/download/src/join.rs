@@ -969,11 +969,8 @@ pub(crate) mod tests {
                 batch(vec![Some(1), Some(3), None, Some(2)], vec![Some("a"), Some("b"), Some("c"), Some("x")]),
             ],
         );
-        for mask in [u64::MAX, 0] {
-            let hasher = crate::dedup::RowHasher::new(&t.schema, mask).unwrap();
-            let (out, dropped) = crate::dedup::dedup_rows(t.clone(), &hasher).unwrap();
-            assert_eq!((out.num_rows(), dropped), (5, 2), "mask {mask}");
-        }
+        let (out, dropped) = crate::drop_duplicates(t.clone()).unwrap();
+        assert_eq!((out.num_rows(), dropped), (5, 2));
         let rschema =
             Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, true), Field::new("w", DataType::Utf8, true)]));
         let r = RecordBatch::try_new(

@@ -124,6 +124,24 @@ pub(crate) async fn run_page(State(st): State<AppState>, Path(id): Path<String>)
     }
 }
 
+/// `/sweeps/NAME`: the comparison of a sweep's variants, with its charts.
+pub(crate) async fn sweep_page(State(st): State<AppState>, Path(name): Path<String>) -> Response {
+    let wanted = name.clone();
+    match blocking(&st, move |s| s.run_list()).await {
+        Ok(Ok(list)) => {
+            let runs = esteira_core::compare::sweep_variants(list, &wanted);
+            if runs.is_empty() {
+                return html(StatusCode::NOT_FOUND, runs::not_found_page(&format!("Sweep {name}")));
+            }
+            let cmp = esteira_core::compare::Comparison::of(&runs);
+            let page = cmp.render_html(&format!("sweep {name}"), &[]);
+            (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+        }
+        Ok(Err(e)) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(r) => r,
+    }
+}
+
 /// The name of an object a recorded stage *produced*: an output in a run record (newest run
 /// first, `stage-file`), else in a cache record (`stage-output`); `None` otherwise.
 ///

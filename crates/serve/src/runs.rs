@@ -194,6 +194,12 @@ pub(crate) fn run_page(run: &RunRecord, served_model: Option<&str>) -> String {
         esc(&run.host),
         esc(&run.esteira_version),
     );
+    if let Some(sweep) = &run.sweep {
+        let which = sweep
+            .variant
+            .map_or_else(|| "the sweep's own run (every variant)".to_owned(), |v| format!("variant {}", v + 1));
+        let _ = write!(b, "<p>Part of sweep <a href=\"/sweeps/{n}\">{n}</a>: {which}.</p>", n = esc(&sweep.name));
+    }
     let _ = write!(b, "<h2>DAG</h2><div class=\"card dag\">{}</div>", dag_svg(run));
     b.push_str(
         "<h2>Stages</h2><div class=\"card\"><table id=\"stages\"><tr><th>Stage</th><th>Kind</th><th>Status</th>\

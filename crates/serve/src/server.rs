@@ -150,6 +150,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/runs", get(pages::runs_page))
         .route("/runs/{id}", get(pages::run_page))
+        .route("/sweeps/{name}", get(pages::sweep_page))
         .route("/artifacts/{hash}", get(pages::artifact))
         .fallback(pages::not_found)
         // Bodies are read by crate::body under the same limit; this layer bounds any other

@@ -37,6 +37,7 @@ mod serve;
 mod show;
 mod stage_exec;
 mod status;
+mod sweep;
 mod synth;
 mod table;
 mod verify;
@@ -87,6 +88,9 @@ enum Command {
     Run(run::Args),
     /// Show what a run would do and why (which param, input or version changed).
     Status(status::Args),
+    /// Run a grid of param overrides (`-S train.alpha=0.1,1,10 -S segregate.seed=1..5`) as one
+    /// DAG sharing the cache, one run per variant, and compare them.
+    Sweep(sweep::Args),
     /// Print the DAG.
     Dag(dag::Args),
     /// List, show and compare recorded runs.
@@ -192,14 +196,17 @@ fn dispatch(cli: Cli, registry: &Registry) -> Result<u8, OrchestratorError> {
     let g = &cli.global;
     // `--set` is a global flag (it goes anywhere on the line) but only these build the DAG: on
     // any other command it would be silently ignored.
-    if !g.set.is_empty() && !matches!(cli.command, Command::Run(_) | Command::Status(_) | Command::Dag(_)) {
+    if !g.set.is_empty()
+        && !matches!(cli.command, Command::Run(_) | Command::Status(_) | Command::Dag(_) | Command::Sweep(_))
+    {
         return Err(OrchestratorError::Usage(
-            "--set applies to run, status and dag only (this command reads no pipeline params)".into(),
+            "--set applies to run, status, dag and sweep only (this command reads no pipeline params)".into(),
         ));
     }
     match cli.command {
         Command::Run(a) => run::exec(g, registry, &a),
         Command::Status(a) => status::exec(g, registry, &a),
+        Command::Sweep(a) => sweep::exec(g, registry, &a),
         Command::Dag(a) => dag::exec(g, registry, &a),
         Command::Runs(c) => runs::exec(g, &c),
         Command::Show(a) => show::exec(g, registry, &a),

@@ -34,6 +34,34 @@ pub enum Cmd {
         /// The name: ASCII letters, digits, `_` and `-`.
         name: String,
     },
+    /// Runs side by side: the params that differ (a sweep's swept params) and the metrics with
+    /// their intervals; `--html` writes a page with a chart per param and metric.
+    Compare {
+        /// Runs (ids, prefixes, names); or none with `--sweep`.
+        runs: Vec<String>,
+        /// Every variant of this sweep (its latest runs).
+        #[arg(long, value_name = "NAME")]
+        sweep: Option<String>,
+        /// Also write the comparison as a self-contained HTML page here.
+        #[arg(long, value_name = "FILE")]
+        html: Option<std::path::PathBuf>,
+        /// JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Order by this metric, best (highest) first.
+        #[arg(long, value_name = "METRIC")]
+        sort: Option<String>,
+        /// With `--sort`: lowest first.
+        #[arg(long)]
+        ascending: bool,
+        /// Show this metric (repeatable; default: those with intervals).
+        #[arg(long, value_name = "METRIC")]
+        metric: Vec<String>,
+        /// Paired differences against this level of a param (`train.numeric_bins=0`): each run
+        /// is paired with the run at the baseline that agrees on every other compared param.
+        #[arg(long, value_name = "PARAM=VALUE")]
+        baseline: Option<String>,
+    },
     /// Params, metrics and outputs of two runs side by side.
     Diff {
         /// The first run.
@@ -72,6 +100,41 @@ pub(super) fn exec(g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
             store.name_run(name, &r.id).map_err(|e| OrchestratorError::Usage(e.to_string()))?;
             super::outln!("{name} -> run {}", r.id)?;
         }
+        Cmd::Compare { runs, sweep, html, json, sort, ascending, metric, baseline } => {
+            let records = match (sweep, runs.is_empty()) {
+                (Some(name), true) => sweep_runs(&store, name)?,
+                (None, false) => runs.iter().map(|r| store.run_get(r)).collect::<Result<Vec<_>, _>>()?,
+                _ => return Err(OrchestratorError::Usage("runs compare: give runs, or --sweep NAME".into())),
+            };
+            let mut cmp = esteira_core::compare::Comparison::of(&records);
+            let metrics = metric
+                .iter()
+                .map(|m| cmp.metric_named(m))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(OrchestratorError::Usage)?;
+            if let Some(m) = sort {
+                let m = cmp.metric_named(m).map_err(OrchestratorError::Usage)?;
+                cmp.sort_by(&m, *ascending);
+            }
+            let paired = match baseline {
+                Some(b) => Some(paired_differences(&cmp, b, &metrics)?),
+                None => None,
+            };
+            if let Some(path) = html {
+                let title =
+                    cmp.sweep.as_ref().map_or_else(|| format!("{} runs", cmp.runs.len()), |s| format!("sweep {s}"));
+                std::fs::write(path, cmp.render_html(&title, &metrics))
+                    .map_err(|e| OrchestratorError::WriteFile { path: path.clone(), source: e })?;
+            }
+            if *json {
+                print_json(&serde_json::json!({"comparison": cmp, "paired": paired}))?;
+            } else {
+                super::out!("{}", cmp.render_text(&metrics))?;
+                if let Some(p) = &paired {
+                    super::out!("{}", render_paired(p))?;
+                }
+            }
+        }
         Cmd::Diff { a, b, json } => {
             let (ra, rb) = (store.run_get(a)?, store.run_get(b)?);
             let d = diff(&ra, &rb);
@@ -83,6 +146,63 @@ pub(super) fn exec(g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
         }
     }
     Ok(exit::OK)
+}
+
+/// The latest run of each variant of sweep `name`, in variant order.
+fn sweep_runs(store: &LocalStore, name: &str) -> Result<Vec<RunRecord>, OrchestratorError> {
+    let runs = esteira_core::compare::sweep_variants(store.run_list()?, name);
+    if runs.is_empty() {
+        return Err(OrchestratorError::Usage(format!(
+            "no runs of a sweep named `{name}` in {}",
+            store.root().display()
+        )));
+    }
+    Ok(runs)
+}
+
+/// `--baseline PARAM=VALUE`: the paired differences of each shown metric.
+fn paired_differences(
+    cmp: &esteira_core::compare::Comparison,
+    baseline: &str,
+    metrics: &[String],
+) -> Result<Vec<esteira_core::compare::PairedDifference>, OrchestratorError> {
+    let o = crate::pipeline::Override::parse(baseline)?;
+    let param = format!("{}.{}", o.stage, o.path.join("."));
+    if !cmp.params.contains(&param) {
+        return Err(OrchestratorError::Usage(format!(
+            "--baseline {param}: not a compared param (compared: {})",
+            cmp.params.join(", ")
+        )));
+    }
+    let shown = if metrics.is_empty() { &cmp.headline } else { metrics };
+    Ok(shown.iter().flat_map(|m| esteira_core::compare::paired(cmp, &param, &o.value, m)).collect())
+}
+
+fn render_paired(p: &[esteira_core::compare::PairedDifference]) -> String {
+    if p.is_empty() {
+        return "paired differences: no pairs (no run at the baseline agrees with another on the other params)\n"
+            .into();
+    }
+    let rows: Vec<Vec<String>> = p
+        .iter()
+        .map(|d| {
+            let interval = match (d.lower, d.upper) {
+                (Some(lo), Some(hi)) => format!("[{lo:+.4}, {hi:+.4}]"),
+                _ => "-".into(),
+            };
+            vec![
+                d.metric.clone(),
+                format!("{} = {} vs {}", d.param, d.level, d.baseline),
+                d.pairs.to_string(),
+                format!("{:+.4}", d.mean),
+                interval,
+            ]
+        })
+        .collect();
+    format!(
+        "\npaired differences (level - baseline; 95 % t interval over the pairs):\n{}",
+        table::render(&["METRIC", "LEVEL", "PAIRS", "MEAN", "INTERVAL"], &rows)
+    )
 }
 
 /// Headline metrics of a run: the evaluation stage's scores when present.

@@ -23,10 +23,10 @@ pub struct Select {
     force_all: bool,
     /// Run this stage and everything upstream of it only.
     #[arg(long, value_name = "STAGE", conflicts_with = "only")]
-    until: Option<String>,
+    pub(super) until: Option<String>,
     /// Run this stage only; its inputs must be in the cache.
     #[arg(long, value_name = "STAGE")]
-    only: Option<String>,
+    pub(super) only: Option<String>,
     /// No network: fetch stages reuse their last download.
     #[arg(long)]
     offline: bool,
@@ -48,5 +48,6 @@ pub(super) fn options(g: &Global, s: &Select, wait: f64) -> RunOptions {
         executor: Executor::Local,
         set: g.set.clone(),
         name: None,
+        sweep: None,
     }
 }

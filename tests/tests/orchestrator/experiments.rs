@@ -50,7 +50,7 @@ fn a_set_override_is_a_param_change_without_editing_the_file() {
     // On a command that reads no params it is refused, not ignored.
     let out = b.esteira(&["gc", "--keep", "1", "-S", "src.text=1"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("--set applies to run, status and dag only"), "{}", out.stderr);
+    assert!(out.stderr.contains("--set applies to run, status, dag and sweep only"), "{}", out.stderr);
     // A value of the wrong type is refused by the stage, naming the key.
     let out = b.esteira(&["run", "-S", "slow_a.ms=\"soon\""]);
     assert_ne!(out.code, 0);
@@ -87,4 +87,105 @@ fn runs_are_referred_to_by_name() {
         assert_eq!(out.code, 2, "{bad:?}: {}", out.stderr);
     }
     assert!(b.esteira(&["runs", "show", "nope"]).stderr.contains("no such run or run name"));
+}
+
+/// `esteira sweep`: a 3 × 5 grid runs as one DAG in which what the variants share executes once,
+/// each variant gets its own run record under the ordinary stage names, and `runs compare`
+/// holds every variant (table, JSON, HTML); a second sweep is all cached.
+#[test]
+fn a_sweep_runs_shared_stages_once_and_records_every_variant() {
+    let b = bed();
+    let out = b
+        .esteira(&["sweep", "-S", "src.text=\"a\",\"b\",\"c\"", "-S", "slow_a.ms=1..5", "--name", "grid", "--json"])
+        .ok();
+    let cmp: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let runs = cmp["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 15, "{}", out.stdout);
+    assert_eq!(cmp["params"], serde_json::json!(["slow_a.ms", "src.text"]));
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"));
+    // The sweep's own run: `up` once, 3 forms of src and slow_b, 5 of slow_a, 15 joins.
+    let list: serde_json::Value = serde_json::from_str(&b.esteira(&["runs", "list", "--json"]).ok().stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 16, "the sweep's run and one per variant");
+    let all = list.iter().find(|r| r["sweep"]["name"] == "grid" && r["sweep"].get("variant").is_none()).unwrap();
+    let stages = all["stages"].as_object().unwrap();
+    assert_eq!(stages.len(), 1 + 3 + 3 + 5 + 15, "{:?}", stages.keys().collect::<Vec<_>>());
+    assert_eq!(stages["up"]["status"], "ran");
+    // slow_a's `ms` changes when it writes, not what: the 15 joins have 3 distinct keys, and a
+    // join whose key is already in the cache is served from it (early cutoff), within the one run.
+    // (Two with one key that become ready at the same moment may both execute.)
+    let ran = |prefix: &str, status: &str| {
+        stages.iter().filter(|(n, s)| n.starts_with(prefix) && s["status"] == status).count()
+    };
+    assert_eq!((ran("slow_a", "ran"), ran("src", "ran"), ran("slow_b", "ran")), (5, 3, 3));
+    assert!(ran("join", "ran") >= 3 && ran("join", "ran") + ran("join", "cached") == 15, "{all}");
+    let keys: std::collections::BTreeSet<&str> =
+        stages.iter().filter(|(n, _)| n.starts_with("join")).map(|(_, s)| s["key"].as_str().unwrap()).collect();
+    assert_eq!(keys.len(), 3);
+    // A variant's record: its five stages under their own names, its overrides, its tag.
+    let v = list.iter().find(|r| r["sweep"]["variant"] == 7).unwrap();
+    assert_eq!(v["overrides"], serde_json::json!(["src.text=\"b\"", "slow_a.ms=3"]));
+    assert_eq!(v["sweep"]["params"], serde_json::json!({"slow_a.ms": 3, "src.text": "b"}));
+    let names: Vec<&String> = v["stages"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["join", "slow_a", "slow_b", "src", "up"]);
+    assert_eq!(v["stages"]["join"]["input_sources"]["a"], "slow_a.out");
+    assert_eq!(v["stages"]["slow_a"]["params"]["ms"], 3);
+    // The same variant as a plain run is all cached, with the variant's keys.
+    let plain = b.run(&["-S", "src.text=\"b\"", "-S", "slow_a.ms=3"]);
+    assert!(statuses_in(&plain).iter().all(|(_, s)| s == "cached"), "{plain}");
+    assert_eq!(plain["stages"]["join"]["key"], v["stages"]["join"]["key"]);
+    // Every variant reproduces like any run.
+    let id = v["id"].as_str().unwrap();
+    b.esteira(&["reproduce", id]).ok();
+    // Compare: the table, the JSON and the page hold every variant.
+    let text = b.esteira(&["runs", "compare", "--sweep", "grid"]).ok().stdout;
+    assert_eq!(text.lines().count(), 16, "{text}");
+    let page = b.path().join("grid.html");
+    let json = b.esteira(&["runs", "compare", "--sweep", "grid", "--json", "--html", page.to_str().unwrap()]).ok();
+    let j: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(j["comparison"]["runs"].as_array().unwrap().len(), 15);
+    let html = std::fs::read_to_string(&page).unwrap();
+    for r in runs {
+        assert!(html.contains(r["run"].as_str().unwrap()), "{}", r["run"]);
+    }
+    // The same sweep again executes nothing, and compare takes its newest runs.
+    let again =
+        b.esteira(&["sweep", "-S", "src.text=\"a\",\"b\",\"c\"", "-S", "slow_a.ms=1..5", "--name", "grid"]).ok();
+    assert!(again.stdout.contains("0 ran, 27 cached"), "{}", again.stdout);
+    let j: serde_json::Value =
+        serde_json::from_str(&b.esteira(&["runs", "compare", "--sweep", "grid", "--json"]).ok().stdout).unwrap();
+    let newest: Vec<&str> =
+        j["comparison"]["runs"].as_array().unwrap().iter().map(|r| r["run"].as_str().unwrap()).collect();
+    assert!(newest.iter().all(|id| !runs.iter().any(|r| r["run"] == *id)), "the second sweep's runs");
+    // Bad grids are refused before anything runs.
+    for (bad, says) in [
+        (vec!["sweep"], "give the params to sweep"),
+        (vec!["sweep", "-S", "src.text=1,1"], "given twice"),
+        (vec!["sweep", "-S", "slow_a.ms=1,2", "-S", "src.text=\"a\",\"b\",\"c\"", "--zip"], "as many values"),
+        (vec!["sweep", "-S", "slow_a.ms=1,\"soon\""], "variant 2"),
+    ] {
+        let out = b.esteira(&bad);
+        assert_eq!(out.code, 2, "{bad:?}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{bad:?}: {}", out.stderr);
+    }
+}
+
+/// A variant that fails is reported, and the variants that do not depend on its failure finish.
+#[test]
+fn a_failed_variant_does_not_stop_the_others() {
+    let b = bed();
+    let out = b.esteira(&["sweep", "-S", "slow_b.fail=false,true", "-S", "src.text=\"a\",\"b\"", "--name", "f"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("4 variants (2 succeeded, 2 failed)"), "{}", out.stdout);
+    assert!(out.stdout.contains("asked to fail"), "{}", out.stdout);
+    let j: serde_json::Value =
+        serde_json::from_str(&b.esteira(&["runs", "compare", "--sweep", "f", "--json"]).ok().stdout).unwrap();
+    let by: Vec<(bool, String)> = j["comparison"]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["params"]["slow_b.fail"].as_bool().unwrap(), r["status"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(by.iter().filter(|(f, s)| !f && s == "succeeded").count(), 2, "{by:?}");
+    assert_eq!(by.iter().filter(|(f, s)| *f && s == "failed").count(), 2, "{by:?}");
 }

@@ -973,6 +973,7 @@ mod tests {
             ended_at: None,
             order: vec![],
             overrides: Vec::new(),
+            sweep: None,
             stages: BTreeMap::new(),
         }
     }

@@ -21,7 +21,7 @@ pub use local::LocalStore;
 pub use lock::StoreLock;
 pub use records::{
     BadRecord, BuildInfo, CacheEntry, CacheRecord, KeyParts, OutputMeta, RecordScan, RunRecord, RunStatus, StageRecord,
-    StageStatus,
+    StageStatus, SweepTag,
 };
 
 use crate::{ContentHash, CoreError};

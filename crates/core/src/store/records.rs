@@ -311,8 +311,25 @@ pub struct RunRecord {
     /// (their values are in the stages' params too). Absent when there were none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<String>,
+    /// The sweep this run belongs to (`esteira sweep`): absent for a plain run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepTag>,
     /// Stage name -> record.
     pub stages: BTreeMap<String, StageRecord>,
+}
+
+/// How a run belongs to a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepTag {
+    /// The sweep's name (`--name`, or one made from its start time).
+    pub name: String,
+    /// The variant's index in the sweep, from 0; absent on the sweep's own run, which executed
+    /// every variant's stages together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<usize>,
+    /// The swept params and this variant's values (`train.alpha` -> `0.1`); on the sweep's own
+    /// run, each swept param's values.
+    pub params: BTreeMap<String, serde_json::Value>,
 }
 
 impl RunRecord {

@@ -57,6 +57,7 @@ fn a_pushed_run_pulls_into_an_empty_store() {
         ended_at: Some("2026-12-02T00:00:01Z".into()),
         order: vec!["source".into(), "upper".into()],
         overrides: Vec::new(),
+        sweep: None,
         stages: BTreeMap::from([
             ("source".to_owned(), stage("source", r1.key, BTreeMap::new(), one("text", h1))),
             ("upper".to_owned(), stage("upper", r2.key, one("text", h1), one("text", h2))),

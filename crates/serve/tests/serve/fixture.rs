@@ -306,6 +306,7 @@ pub fn store_with(cal: Cal<'_>) -> Fixture {
             ended_at: None,
             order: ["check_clean", "segregate", "train", "evaluate"].map(str::to_owned).to_vec(),
             overrides: Vec::new(),
+            sweep: None,
             stages,
         }
     };
