@@ -292,7 +292,10 @@ impl Comparison {
                 escape_html(&crate::excerpt(r.error.as_deref().unwrap_or(""), 600))
             );
         }
-        for p in &self.params {
+        if shown.is_empty() {
+            out.push_str("<p>No metric with an interval to chart (choose one with <code>--metric</code>).</p>");
+        }
+        for p in self.params.iter().filter(|_| !shown.is_empty()) {
             let _ = write!(out, "<h2>{}</h2><div class=\"charts\">", escape_html(p));
             for m in shown {
                 out.push_str(&self.chart(p, m));

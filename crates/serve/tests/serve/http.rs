@@ -525,3 +525,38 @@ fn predict_from_store_scores_a_file() {
     let e = esteira_serve::predict_from_store(&f.dir.path().join("nope"), None, None, &input, Vec::new()).unwrap_err();
     assert!(e.to_string().contains("not an esteira store"), "{e}");
 }
+
+/// `/sweeps/NAME`: the comparison page of a sweep's variants (their latest runs), linked from
+/// each variant's run page; an unknown sweep is a 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_has_a_comparison_page() {
+    use esteira_core::{ArtifactStore, SweepTag};
+    let f = fixture::store();
+    let base = f.store.run_get(&f.run_ok).unwrap();
+    for (i, (id, alpha)) in [("20261104T100000Z-aaaa", 0.1), ("20261104T100001Z-bbbb", 10.0)].into_iter().enumerate() {
+        let mut run = base.clone();
+        run.id = id.into();
+        run.sweep = Some(SweepTag {
+            name: "alphas".into(),
+            variant: Some(i),
+            params: [("train.alpha".to_owned(), serde_json::json!(alpha))].into(),
+        });
+        let stage = run.stages.values_mut().next().unwrap();
+        for (k, v) in [("roc_auc", 0.7 + alpha / 100.0), ("roc_auc_lower", 0.68), ("roc_auc_upper", 0.8)] {
+            stage.metrics.insert(k.into(), serde_json::json!(v));
+        }
+        f.store.run_put(&run).unwrap();
+    }
+    let srv = start(&f).await;
+    let c = client();
+    let res = c.get(format!("{}/sweeps/alphas", srv.base)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("20261104T100000Z-aaaa") && page.contains("20261104T100001Z-bbbb"), "{page}");
+    assert!(page.contains("train.alpha") && page.contains("<svg"), "{page}");
+    let run = c.get(format!("{}/runs/20261104T100001Z-bbbb", srv.base)).send().await.unwrap().text().await.unwrap();
+    assert!(run.contains("href=\"/sweeps/alphas\"") && run.contains("variant 2"), "{run}");
+    let res = c.get(format!("{}/sweeps/nope", srv.base)).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    srv.stop().await;
+}
