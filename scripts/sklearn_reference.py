@@ -20,6 +20,12 @@ Run (from the repository root, after `esteira run`):
 `--split` is a directory holding train.parquet and test.parquet (default artifacts/latest/segregate),
 `--metrics` esteira's evaluate metrics.json (default artifacts/latest/evaluate/metrics.json; skipped if
 missing), `-c` the pipeline file whose [stages.train.params] name the features (default esteira.toml).
+
+As an esteira `command` stage (what scripts/split_sweep.py adds to the pipeline), it reads the
+features from esteira's model.json, so that `-S train.…` overrides reach it too, and writes the
+reference's test metrics as JSON:
+
+    python3 sklearn_reference.py --stage MODEL.json TRAIN.parquet TEST.parquet OUT.json
 """
 
 import argparse
@@ -51,6 +57,43 @@ def train_params(pipeline_file: Path) -> dict:
     with open(pipeline_file, "rb") as f:
         doc = tomllib.load(f)
     return doc["stages"]["train"]["params"]
+
+
+def params_from_model(model: dict) -> dict:
+    """The feature params `features` takes, from esteira's model.json (its `features` section
+    names each feature's source column and derivation)."""
+    f = model["features"]
+    derived, year = {}, 2020
+    for c in f["numeric"] + f["categorical"]:
+        src = c["source"]
+        if src["kind"] == "age":
+            derived[c["name"]] = {"kind": "age", "from": src["column"]}
+            year = src["reference_year"]
+        elif src["kind"] == "equals":
+            derived[c["name"]] = {"kind": "equals", "from": src["column"], "value": src["value"]}
+        elif src["kind"] != "column" or src["column"] != c["name"]:
+            raise SystemExit(f"model.json: feature {c['name']!r} has a source this script does not know: {src}")
+    return {"numeric": [c["name"] for c in f["numeric"]], "categorical": [c["name"] for c in f["categorical"]],
+            "derived": derived, "reference_year": year,
+            "target": model["target"], "positive_class": model["positive_class"]}
+
+
+def reference_metrics(train: pd.DataFrame, test: pd.DataFrame, params: dict, max_iter: int = 1000) -> dict:
+    """The reference model fitted on `train`: its test ROC AUC and balanced accuracy (at 0.5)."""
+    target, positive = params.get("target", "descricao"), params.get("positive_class", "APROVADO")
+    y_train, y_test = (train[target] == positive).to_numpy(), (test[target] == positive).to_numpy()
+    model, _ = fit_reference(features(train, params), y_train, params, max_iter)
+    x_test = features(test, params)
+    proba = model.predict_proba(x_test)[:, list(model.classes_).index(True)]
+    return {"roc_auc": roc_auc_score(y_test, proba),
+            "balanced_accuracy": balanced_accuracy_score(y_test, model.predict(x_test))}
+
+
+def stage(model_json: Path, train: Path, test: Path, out: Path) -> int:
+    params = params_from_model(json.loads(model_json.read_text()))
+    metrics = reference_metrics(pd.read_parquet(train), pd.read_parquet(test), params)
+    out.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return 0
 
 
 def features(df: pd.DataFrame, params: dict) -> pd.DataFrame:
@@ -121,6 +164,11 @@ def fit_reference(x_train: pd.DataFrame, y_train, params: dict, max_iter: int = 
 
 
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--stage":
+        if len(sys.argv) != 6:
+            raise SystemExit("usage: sklearn_reference.py --stage MODEL.json TRAIN.parquet TEST.parquet OUT.json")
+        warnings.filterwarnings("ignore", message="Found unknown categories")
+        return stage(*map(Path, sys.argv[2:]))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="artifacts/latest/segregate", type=Path)
     ap.add_argument("--metrics", default="artifacts/latest/evaluate/metrics.json", type=Path)

@@ -2,56 +2,45 @@
 """Is esteira's model better or worse than the scikit-learn reference, beyond one split's luck?
 
 One test split of the bundled sample holds ~2 500 rows, so its ROC AUC moves by ±0.025 from the
-draw alone. This script re-runs the pipeline with N different segregate seeds (each a different
-grouped, stratified 70/30 split of the same data), fits scikit-learn_reference's model on each
-split, and prints per-seed and mean differences (esteira − reference) with a paired 95 % interval.
+draw alone. This script runs an esteira sweep over N segregate seeds (each a different grouped,
+stratified 70/30 split of the same data) with one more stage, `reference`: a `command` stage
+running scripts/sklearn_reference.py on each variant's split (the scikit-learn side, the only part
+left in Python). esteira then computes the paired differences (esteira − reference, run by run)
+with their Student t 95 % intervals:
 
-    python3 scripts/split_sweep.py                         # 20 seeds, esteira.toml as it is
-    python3 scripts/split_sweep.py --seeds 10 --set 'lof = { enabled = true, k = 20 }'
+    python3 scripts/split_sweep.py                              # 20 seeds, esteira.toml as it is
+    python3 scripts/split_sweep.py --seeds 10 -S 'train.lof={ enabled = true, k = 20 }'
 
-`--set` replaces one `key = ...` line of the train stage's params in a temporary copy of the
-pipeline file (written beside it and removed after), e.g. to compare LOF settings. The pipeline's
-store must be `artifacts` beside the file (as in esteira.toml). Needs the `esteira` binary
-(default target/release/esteira) and scikit-learn, pandas, pyarrow.
+which is, by hand:
+
+    esteira sweep -c PIPELINE+reference -S segregate.seed=1..20 --name split-sweep
+    esteira runs compare --sweep split-sweep --against reference
+
+The pipeline with the reference stage is written beside the pipeline file (.split-sweep.toml, kept,
+so that `esteira runs compare` and `reproduce` can be run again on it). `-S` is passed to the sweep.
+The seeds' shared stages (fetch … check_clean) run once; the variants run in parallel within `-j`.
+The reference runs under this script's own interpreter (its absolute path, since a command stage
+gets a minimal PATH). Needs the `esteira` binary (default target/release/esteira) and scikit-learn, pandas, pyarrow.
 """
 
 import argparse
-import json
-import re
-import statistics
+import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
-import pandas as pd
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-
-sys.path.insert(0, str(Path(__file__).parent))
-import sklearn_reference as ref  # noqa: E402
-
-
-def section(text: str, header: str) -> tuple[int, int]:
-    """Start and end of a TOML table's body: from its header to the next table header."""
-    start = text.index(header) + len(header)
-    nxt = re.search(r"^\[", text[start:], re.M)
-    return start, start + nxt.start() if nxt else len(text)
-
-
-def variant(text: str, seed: int, sets: list[str]) -> str:
-    a, b = section(text, "[stages.segregate]")
-    body, n = re.subn(r"\bseed = \d+", f"seed = {seed}", text[a:b], count=1)
-    if n != 1:
-        raise SystemExit("could not find the segregate stage's `seed = N` in the pipeline file")
-    text = text[:a] + body + text[b:]
-    for s in sets:
-        key = s.split("=", 1)[0].strip()
-        a, b = section(text, "[stages.train.params]")
-        m = re.compile(rf"^{re.escape(key)} = .*$", re.M).search(text, a, b)
-        if not m:
-            raise SystemExit(f"no `{key} = ...` line in [stages.train.params]")
-        text = text[: m.start()] + s + text[m.end():]
-    return text
+REFERENCE_STAGE = """
+# ── added by scripts/split_sweep.py: the scikit-learn reference on the same split ─────────
+[stages.reference]
+kind = "command"
+inputs = {{ script = "file:{script}", model = "train.model", train = "segregate.train", test = "segregate.test" }}
+[stages.reference.params]
+run = ["{python}", "{{inputs.script}}", "--stage", "{{inputs.model}}", "{{inputs.train}}", "{{inputs.test}}", "{{outputs.metrics}}"]
+outputs = {{ metrics = "json" }}
+metrics = "metrics"
+env = {{ PYTHONHASHSEED = "0", OMP_NUM_THREADS = "1" }}
+version_cmd = ["{python}", "-c", "import sklearn, pandas, pyarrow; print(sklearn.__version__, pandas.__version__, pyarrow.__version__)"]
+"""
 
 
 def main() -> int:
@@ -59,44 +48,33 @@ def main() -> int:
     ap.add_argument("-c", "--config", default="esteira.toml", type=Path)
     ap.add_argument("--seeds", default=20, type=int)
     ap.add_argument("--first-seed", default=1, type=int)
-    ap.add_argument("--set", action="append", default=[], help="replace a train param line, e.g. 'lof = ...'")
+    ap.add_argument("-S", "--set", action="append", default=[], help="an override passed to the sweep")
+    ap.add_argument("--name", default="split-sweep", help="the sweep's name")
+    ap.add_argument("-j", "--jobs", default=None, help="esteira's -j")
     ap.add_argument("--esteira", default="target/release/esteira")
     args = ap.parse_args()
-    warnings.filterwarnings("ignore", message="Found unknown categories")
 
-    base = args.config.read_text()
-    tmp = args.config.with_name(".split-sweep.toml")
-    params = ref.train_params(args.config)
-    target, positive = params.get("target", "descricao"), params.get("positive_class", "APROVADO")
-    diffs = {"roc_auc": [], "balanced_accuracy": []}
-    print(f"{'seed':>4} {'esteira auc':>12} {'ref auc':>8} {'esteira bacc':>13} {'ref bacc':>9}")
+    pipeline = args.config.with_name(".split-sweep.toml")
+    script = Path(__file__).with_name("sklearn_reference.py").resolve()
     try:
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            tmp.write_text(variant(base, seed, args.set))
-            subprocess.run([args.esteira, "run", "-q", "-c", str(tmp)], check=True, stdout=subprocess.DEVNULL)
-            art = tmp.parent / "artifacts" / "latest"
-            m = json.loads((art / "evaluate" / "metrics.json").read_text())["model"]
-            train = pd.read_parquet(art / "segregate" / "train.parquet")
-            test = pd.read_parquet(art / "segregate" / "test.parquet")
-            y_train, y_test = (train[target] == positive).to_numpy(), (test[target] == positive).to_numpy()
-            model, _ = ref.fit_reference(ref.features(train, params), y_train, params)
-            x_test = ref.features(test, params)
-            proba = model.predict_proba(x_test)[:, list(model.classes_).index(True)]
-            r = {"roc_auc": roc_auc_score(y_test, proba),
-                 "balanced_accuracy": balanced_accuracy_score(y_test, model.predict(x_test))}
-            for k in diffs:
-                diffs[k].append(m[k] - r[k])
-            print(f"{seed:>4} {m['roc_auc']:>12.4f} {r['roc_auc']:>8.4f} "
-                  f"{m['balanced_accuracy']:>13.4f} {r['balanced_accuracy']:>9.4f}")
-    finally:
-        tmp.unlink(missing_ok=True)
-    for k, d in diffs.items():
-        mean = statistics.fmean(d)
-        half = 1.96 * statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else float("nan")
-        wins = sum(x >= 0 for x in d)
-        print(f"{k}: esteira − reference mean {mean:+.4f} (95 % CI {mean - half:+.4f} … {mean + half:+.4f}), "
-              f"esteira ≥ reference on {wins}/{len(d)} splits")
-    return 0
+        rel = script.relative_to(pipeline.parent.resolve())
+    except ValueError:
+        raise SystemExit(f"{script} must be under {pipeline.parent.resolve()} (inputs are paths below the pipeline)")
+    pipeline.write_text(args.config.read_text() + REFERENCE_STAGE.format(script=rel, python=sys.executable))
+    last = args.first_seed + args.seeds - 1
+    sweep = [args.esteira, "sweep", "-q", "-c", str(pipeline), "--name", args.name,
+             "-S", f"segregate.seed={args.first_seed}..{last}"]
+    for s in args.set:
+        sweep += ["-S", s]
+    if args.jobs:
+        sweep += ["-j", args.jobs]
+    # The train stage's collinearity warnings would repeat once per seed; errors still show.
+    env = {**os.environ, "ESTEIRA_LOG": os.environ.get("ESTEIRA_LOG", "error")}
+    subprocess.run(sweep, check=True, stdout=subprocess.DEVNULL, env=env)
+    compare = [args.esteira, "runs", "compare", "-c", str(pipeline), "--sweep", args.name, "--against", "reference",
+               "--metric", "evaluate.roc_auc", "--metric", "reference.roc_auc",
+               "--metric", "evaluate.balanced_accuracy", "--metric", "reference.balanced_accuracy"]
+    return subprocess.run(compare).returncode
 
 
 if __name__ == "__main__":

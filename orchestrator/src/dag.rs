@@ -80,7 +80,11 @@ impl Dag {
             for (input, src) in &d.inputs {
                 let line = d.input_lines.get(input).copied().unwrap_or(d.line);
                 if !wanted.contains(input) {
-                    let known = wanted.iter().cloned().collect::<Vec<_>>().join(", ");
+                    let known = if wanted.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        wanted.iter().cloned().collect::<Vec<_>>().join(", ")
+                    };
                     return Err(perr(
                         line,
                         format!("stage `{}` (kind `{}`) has no input `{input}` (its inputs: {known})", d.name, d.kind),

@@ -73,7 +73,15 @@ pub struct CommandParams {
     /// quoted in the error when the program fails.
     #[serde(default = "yes")]
     pub log: bool,
+    /// A declared `json` output whose numbers (and booleans) become the stage's metrics: in the
+    /// run record, `runs show` and `runs compare`. A JSON object; nested objects are flattened
+    /// to `outer.inner`. At most [`MAX_METRICS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
 }
+
+/// The most metrics a `metrics` output may hold (they are copied into every run record).
+pub const MAX_METRICS: usize = 1000;
 
 fn yes() -> bool {
     true
@@ -162,6 +170,19 @@ impl Spec {
             return Err(param("outputs", "declares no output (and log = false): the stage would keep nothing"));
         }
         let declared: BTreeSet<&str> = outputs.iter().map(|(n, _)| n.as_str()).collect();
+        if let Some(m) = &p.metrics {
+            match outputs.iter().find(|(n, _)| n == m) {
+                Some((_, OutputKind::File(ext))) if ext == "json" => {}
+                Some(_) => return Err(param("metrics", format!("output `{m}` must be of kind \"json\""))),
+                None => {
+                    let known = declared.iter().copied().collect::<Vec<_>>().join(", ");
+                    return Err(param(
+                        "metrics",
+                        format!("`{}` is not a declared output (outputs: {known})", excerpt(m, MAX_EXCERPT_CHARS)),
+                    ));
+                }
+            }
+        }
         let mut inputs = BTreeSet::new();
         let mut check_template = |key: String, s: &str| -> Result<Template, CommandError> {
             let t = Template::parse(s).map_err(|m| param(key.clone(), m))?;

@@ -11,7 +11,7 @@ use esteira_core::{
 
 use crate::CommandError;
 use crate::archive::{self, set_mode};
-use crate::params::{CommandParams, LOG_OUTPUT, OutputKind, Spec, input_path, output_path, tool_version};
+use crate::params::{CommandParams, LOG_OUTPUT, MAX_METRICS, OutputKind, Spec, input_path, output_path, tool_version};
 use crate::process::{self, Ended};
 
 /// The stage kind in pipeline files.
@@ -188,8 +188,47 @@ impl CommandStage {
                 undeclared.join(", ")
             );
         }
+        if let Some(name) = &self.params.metrics {
+            let rel = output_path(name, &OutputKind::File("json".into()));
+            let bad = |message: String| CommandError::Output { stage: stage.clone(), name: name.clone(), message };
+            let text = std::fs::read(work.join(&rel)).map_err(|e| bad(format!("{rel}: {e}")))?;
+            let doc: serde_json::Value =
+                serde_json::from_slice(&text).map_err(|e| bad(format!("{rel} is not valid JSON: {e}")))?;
+            for (k, v) in metrics_of(&doc).map_err(|m| bad(format!("{rel} (the `metrics` output) {m}")))? {
+                ctx.metric(&k, v);
+            }
+        }
         Ok(())
     }
+}
+
+/// The numbers and booleans of a metrics document, nested objects flattened to `a.b`; other
+/// values (strings, arrays, null) are not metrics and are left out.
+fn metrics_of(doc: &serde_json::Value) -> Result<Vec<(String, serde_json::Value)>, String> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) -> Result<(), String> {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&key, v, out)?;
+                }
+            }
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
+                if out.len() == MAX_METRICS {
+                    return Err(format!("holds more than {MAX_METRICS} metrics"));
+                }
+                out.push((prefix.to_owned(), v.clone()));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    if !doc.is_object() {
+        return Err("must be a JSON object of metric names to numbers".to_owned());
+    }
+    let mut out = Vec::new();
+    walk("", doc, &mut out)?;
+    Ok(out)
 }
 
 impl Stage for CommandStage {
@@ -415,6 +454,7 @@ mod tests {
 
     struct Ran {
         result: Result<BTreeMap<String, ContentHash>, String>,
+        metrics: BTreeMap<String, serde_json::Value>,
         committed: BTreeMap<String, ContentHash>,
         store: Arc<LocalStore>,
         _dir: tempfile::TempDir,
@@ -443,8 +483,13 @@ mod tests {
         let mut ctx = StageContext::new("t", artifacts, stage.outputs(), store.clone());
         let run = stage.run(&mut ctx).map_err(|e| e.to_string());
         let committed = ctx.committed_outputs();
-        let result = run.and_then(|()| ctx.finish().map(|o| o.outputs).map_err(|e| e.to_string()));
-        Ran { result, committed, store, _dir: dir }
+        let mut metrics = BTreeMap::new();
+        let result = run.and_then(|()| {
+            let o = ctx.finish().map_err(|e| e.to_string())?;
+            metrics = o.metrics;
+            Ok(o.outputs)
+        });
+        Ran { result, metrics, committed, store, _dir: dir }
     }
 
     fn run(params: serde_json::Value, inputs: &[(&str, &[u8])]) -> Ran {
@@ -509,6 +554,35 @@ mod tests {
         let p = serde_json::json!({"run": ["sh", "-c", "echo > out/d"], "outputs": {"d": "dir"}});
         let e = run(p, &[]).result.unwrap_err();
         assert!(e.contains("out/d is a file; directory outputs (kind \"dir\") must be directories"), "{e}");
+    }
+
+    #[test]
+    fn a_metrics_output_becomes_the_stages_metrics() {
+        let write = |doc: &str| {
+            let doc = doc.replace('{', "{{").replace('}', "}}");
+            serde_json::json!({
+                "run": ["sh", "-c", "printf '%s' \"$1\" > \"$2\"", "sh", doc, "{outputs.m}"],
+                "outputs": {"m": "json"}, "metrics": "m"
+            })
+        };
+        let r = run(write(r#"{"auc": 0.61, "ok": true, "name": "x", "cv": {"folds": 5, "list": [1]}}"#), &[]);
+        assert!(r.result.is_ok(), "{:?}", r.result);
+        let got: Vec<(&str, String)> = r.metrics.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect();
+        assert_eq!(got, [("auc", "0.61".to_owned()), ("cv.folds", "5".to_owned()), ("ok", "true".to_owned())]);
+        let e = run(write("[1, 2]"), &[]).result.unwrap_err();
+        assert!(e.contains("output `m`: out/m.json (the `metrics` output) must be a JSON object"), "{e}");
+        let many: String = (0..=MAX_METRICS).map(|i| format!("\"m{i}\": {i}")).collect::<Vec<_>>().join(",");
+        let e = run(write(&format!("{{{many}}}")), &[]).result.unwrap_err();
+        assert!(e.contains("holds more than 1000 metrics"), "{e}");
+        // The metrics output must be a declared json output.
+        for (outputs, want) in [
+            (serde_json::json!({"m": "txt"}), "param `metrics`: output `m` must be of kind \"json\""),
+            (serde_json::json!({"n": "json"}), "param `metrics`: `m` is not a declared output (outputs: n)"),
+        ] {
+            let p = serde_json::json!({"run": ["true"], "outputs": outputs, "metrics": "m"});
+            let e = CommandStage::from_params(p).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
     }
 
     #[test]

@@ -14,6 +14,10 @@ use serde_json::Value;
 
 use crate::{RunRecord, escape_html};
 
+mod paired;
+
+pub use paired::{PairedDifference, StageDifference, against, paired, t_quantile_975};
+
 /// One metric of one run, with its interval when the run recorded one.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct MetricValue {
@@ -222,7 +226,7 @@ impl Comparison {
         let shown = self.shown(metrics);
         let mut header: Vec<String> = vec!["RUN".into(), "STATUS".into()];
         header.extend(self.params.iter().cloned());
-        header.extend(shown.iter().map(|m| short_metric(m).to_owned()));
+        header.extend(column_names(shown));
         let rows: Vec<Vec<String>> = self
             .runs
             .iter()
@@ -417,15 +421,23 @@ fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-fn short_metric(m: &str) -> &str {
-    m.rsplit_once('.').map_or(m, |(_, s)| s)
+/// Each metric's column header: its short name, or its full one where two shown metrics share it.
+fn column_names(shown: &[String]) -> Vec<String> {
+    let short = |m: &str| m.rsplit_once('.').map_or(m, |(_, s)| s).to_owned();
+    shown
+        .iter()
+        .map(|m| {
+            let s = short(m);
+            if shown.iter().filter(|o| short(o) == s).count() > 1 { m.clone() } else { s }
+        })
+        .collect()
 }
 
 fn fmt_num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.4}") }
 }
 
-fn value_text(v: &Value) -> String {
+pub(crate) fn value_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Number(n) => {
@@ -468,127 +480,13 @@ fn render_table(header: &[String], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// The paired differences of one metric between each level of a param and its baseline level.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PairedDifference {
-    /// The param compared.
-    pub param: String,
-    /// Its baseline value.
-    pub baseline: Value,
-    /// The other value.
-    pub level: Value,
-    /// The metric.
-    pub metric: String,
-    /// Pairs found: runs at `level` and at `baseline` that agree on every other compared param.
-    pub pairs: usize,
-    /// Mean of `level − baseline` over the pairs.
-    pub mean: f64,
-    /// Standard deviation of the differences (absent with one pair).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sd: Option<f64>,
-    /// The 95 % interval of the mean difference, Student's t with `pairs − 1` degrees of freedom
-    /// (absent with one pair).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lower: Option<f64>,
-    /// Its upper end.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upper: Option<f64>,
-}
-
-/// Paired differences of `metric` between every level of `param` and `baseline`: each run at a
-/// level is paired with the succeeded run at the baseline that has the same value of every other
-/// compared param (for a split sweep: the same seed). Failed runs and runs without the metric
-/// are left out. Levels come in the order of their first run.
-pub fn paired(cmp: &Comparison, param: &str, baseline: &Value, metric: &str) -> Vec<PairedDifference> {
-    let others = |r: &ComparedRun| -> Vec<(String, String)> {
-        cmp.params
-            .iter()
-            .filter(|p| *p != param)
-            .map(|p| (p.clone(), r.params.get(p).map_or_else(String::new, value_text)))
-            .collect()
-    };
-    let ok: Vec<&ComparedRun> =
-        cmp.runs.iter().filter(|r| r.status == "succeeded" && r.metrics.contains_key(metric)).collect();
-    let base: BTreeMap<Vec<(String, String)>, f64> = ok
-        .iter()
-        .filter(|r| r.params.get(param) == Some(baseline))
-        .filter_map(|r| Some((others(r), r.metrics.get(metric)?.value)))
-        .collect();
-    let mut levels: Vec<Value> = Vec::new();
-    let mut diffs: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for r in &ok {
-        let Some(level) = r.params.get(param) else { continue };
-        if level == baseline {
-            continue;
-        }
-        let Some(b) = base.get(&others(r)) else { continue };
-        let Some(v) = r.metrics.get(metric).map(|m| m.value) else { continue };
-        if !levels.contains(level) {
-            levels.push(level.clone());
-        }
-        diffs.entry(value_text(level)).or_default().push(v - b);
-    }
-    levels
-        .into_iter()
-        .map(|level| {
-            let d = &diffs[&value_text(&level)];
-            let n = d.len();
-            let mean = d.iter().sum::<f64>() / n as f64;
-            let (sd, lower, upper) = if n > 1 {
-                let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-                let sd = var.sqrt();
-                let half = t_quantile_975(n - 1) * sd / (n as f64).sqrt();
-                (Some(sd), Some(mean - half), Some(mean + half))
-            } else {
-                (None, None, None)
-            };
-            PairedDifference {
-                param: param.to_owned(),
-                baseline: baseline.clone(),
-                level,
-                metric: metric.to_owned(),
-                pairs: n,
-                mean,
-                sd,
-                lower,
-                upper,
-            }
-        })
-        .collect()
-}
-
-/// The 0.975 quantile of Student's t with `df` degrees of freedom: the table's values (R's
-/// `qt(0.975, df)` to 6 decimals) up to 30, the Cornish–Fisher expansion around the normal
-/// quantile above (within 1e-5 there).
-pub fn t_quantile_975(df: usize) -> f64 {
-    const TABLE: [f64; 30] = [
-        12.706_205, 4.302_653, 3.182_446, 2.776_445, 2.570_582, 2.446_912, 2.364_624, 2.306_004, 2.262_157, 2.228_139,
-        2.200_985, 2.178_813, 2.160_369, 2.144_787, 2.131_450, 2.119_905, 2.109_816, 2.100_922, 2.093_024, 2.085_963,
-        2.079_614, 2.073_873, 2.068_658, 2.063_899, 2.059_539, 2.055_529, 2.051_831, 2.048_407, 2.045_230, 2.042_272,
-    ];
-    const Z: f64 = 1.959_963_984_540_054;
-    match df {
-        0 => f64::NAN,
-        1..=30 => TABLE[df - 1],
-        _ => {
-            let v = df as f64;
-            let z = Z;
-            let (z3, z5, z7, z9) = (z.powi(3), z.powi(5), z.powi(7), z.powi(9));
-            z + (z3 + z) / (4.0 * v)
-                + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * v * v)
-                + (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / (384.0 * v.powi(3))
-                + (79.0 * z9 + 776.0 * z7 + 1482.0 * z5 - 1920.0 * z3 - 945.0 * z) / (92_160.0 * v.powi(4))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{ContentHash, RunStatus, StageRecord, StageStatus, SweepTag};
     use serde_json::json;
 
-    fn run(id: &str, variant: usize, alpha: f64, seed: i64, auc: Option<f64>) -> RunRecord {
+    pub(super) fn run(id: &str, variant: usize, alpha: f64, seed: i64, auc: Option<f64>) -> RunRecord {
         let mut metrics = BTreeMap::new();
         if let Some(a) = auc {
             metrics.insert("roc_auc".to_owned(), json!(a));
@@ -676,38 +574,8 @@ mod tests {
     }
 
     #[test]
-    fn paired_differences_match_on_the_other_params() {
-        // Level 1.0 is better than 0.1 by 0.01, 0.03, 0.02 on seeds 1..3; seed 4 has no pair.
-        let runs = [
-            run("a1", 0, 0.1, 1, Some(0.70)),
-            run("a2", 1, 0.1, 2, Some(0.60)),
-            run("a3", 2, 0.1, 3, Some(0.65)),
-            run("b1", 3, 1.0, 1, Some(0.71)),
-            run("b2", 4, 1.0, 2, Some(0.63)),
-            run("b3", 5, 1.0, 3, Some(0.67)),
-            run("b4", 6, 1.0, 4, Some(0.99)),
-        ];
-        let c = Comparison::of(&runs);
-        let d = paired(&c, "train.alpha", &json!(0.1), "evaluate.roc_auc");
-        assert_eq!(d.len(), 1);
-        assert_eq!(d[0].pairs, 3);
-        assert!((d[0].mean - 0.02).abs() < 1e-12);
-        let sd = d[0].sd.unwrap();
-        assert!((sd - 0.01).abs() < 1e-12);
-        let half = 4.302_653 * 0.01 / 3f64.sqrt();
-        assert!((d[0].lower.unwrap() - (0.02 - half)).abs() < 1e-12);
-        assert!((d[0].upper.unwrap() - (0.02 + half)).abs() < 1e-12);
-    }
-
-    #[test]
-    fn t_quantiles_are_close_to_exact() {
-        // Exact values (R: qt(0.975, df)).
-        for (df, exact) in [(31, 2.039_513), (40, 2.021_075), (60, 2.000_298), (100, 1.983_972), (1000, 1.962_339)] {
-            let t = t_quantile_975(df);
-            assert!((t - exact).abs() < 1e-5, "df {df}: {t} vs {exact}");
-        }
-        // The table meets the expansion without a jump.
-        assert!(t_quantile_975(30) > t_quantile_975(31) && t_quantile_975(31) > t_quantile_975(32));
-        assert!(t_quantile_975(0).is_nan());
+    fn a_column_header_is_the_short_name_unless_two_shown_metrics_share_it() {
+        let shown = ["evaluate.roc_auc".to_owned(), "reference.roc_auc".to_owned(), "evaluate.rows".to_owned()];
+        assert_eq!(column_names(&shown), ["evaluate.roc_auc", "reference.roc_auc", "rows"]);
     }
 }

@@ -61,6 +61,10 @@ pub enum Cmd {
         /// is paired with the run at the baseline that agrees on every other compared param.
         #[arg(long, value_name = "PARAM=VALUE")]
         baseline: Option<String>,
+        /// Paired differences against another stage's metrics of the same names, run by run
+        /// (`--against reference`: `evaluate.roc_auc − reference.roc_auc` in each run).
+        #[arg(long, value_name = "STAGE")]
+        against: Option<String>,
     },
     /// Params, metrics and outputs of two runs side by side.
     Diff {
@@ -100,7 +104,7 @@ pub(super) fn exec(g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
             store.name_run(name, &r.id).map_err(|e| OrchestratorError::Usage(e.to_string()))?;
             super::outln!("{name} -> run {}", r.id)?;
         }
-        Cmd::Compare { runs, sweep, html, json, sort, ascending, metric, baseline } => {
+        Cmd::Compare { runs, sweep, html, json, sort, ascending, metric, baseline, against } => {
             let records = match (sweep, runs.is_empty()) {
                 (Some(name), true) => sweep_runs(&store, name)?,
                 (None, false) => runs.iter().map(|r| store.run_get(r)).collect::<Result<Vec<_>, _>>()?,
@@ -120,6 +124,10 @@ pub(super) fn exec(g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
                 Some(b) => Some(paired_differences(&cmp, b, &metrics)?),
                 None => None,
             };
+            let versus = match against {
+                Some(stage) => Some(stage_differences(&cmp, stage, &metrics)?),
+                None => None,
+            };
             if let Some(path) = html {
                 let title =
                     cmp.sweep.as_ref().map_or_else(|| format!("{} runs", cmp.runs.len()), |s| format!("sweep {s}"));
@@ -127,11 +135,14 @@ pub(super) fn exec(g: &Global, cmd: &Cmd) -> Result<u8, OrchestratorError> {
                     .map_err(|e| OrchestratorError::WriteFile { path: path.clone(), source: e })?;
             }
             if *json {
-                print_json(&serde_json::json!({"comparison": cmp, "paired": paired}))?;
+                print_json(&serde_json::json!({"comparison": cmp, "paired": paired, "against": versus}))?;
             } else {
                 super::out!("{}", cmp.render_text(&metrics))?;
                 if let Some(p) = &paired {
                     super::out!("{}", render_paired(p))?;
+                }
+                if let (Some(d), Some(stage)) = (&versus, against) {
+                    super::out!("{}", render_against(stage, d))?;
                 }
             }
         }
@@ -176,6 +187,49 @@ fn paired_differences(
     }
     let shown = if metrics.is_empty() { &cmp.headline } else { metrics };
     Ok(shown.iter().flat_map(|m| esteira_core::compare::paired(cmp, &param, &o.value, m)).collect())
+}
+
+/// `--against STAGE`: each shown metric against STAGE's metric of the same name.
+fn stage_differences(
+    cmp: &esteira_core::compare::Comparison,
+    stage: &str,
+    metrics: &[String],
+) -> Result<Vec<esteira_core::compare::StageDifference>, OrchestratorError> {
+    let has_stage =
+        cmp.runs.iter().any(|r| r.metrics.keys().any(|m| m.split_once('.').is_some_and(|(s, _)| s == stage)));
+    if !has_stage {
+        return Err(OrchestratorError::Usage(format!(
+            "--against {stage}: no compared run has metrics of a stage named `{stage}`"
+        )));
+    }
+    let shown = if metrics.is_empty() { &cmp.headline } else { metrics };
+    Ok(esteira_core::compare::against(cmp, stage, shown))
+}
+
+fn render_against(stage: &str, d: &[esteira_core::compare::StageDifference]) -> String {
+    if d.is_empty() {
+        return format!("\nagainst {stage}: it has none of the shown metrics (see --metric)\n");
+    }
+    let rows: Vec<Vec<String>> = d
+        .iter()
+        .map(|d| {
+            let interval = match (d.lower, d.upper) {
+                (Some(lo), Some(hi)) => format!("[{lo:+.4}, {hi:+.4}]"),
+                _ => "-".into(),
+            };
+            vec![
+                format!("{} - {}", d.metric, d.against),
+                d.pairs.to_string(),
+                format!("{:+.4}", d.mean),
+                interval,
+                format!("{}/{}", d.at_least, d.pairs),
+            ]
+        })
+        .collect();
+    format!(
+        "\npaired differences against `{stage}` (run by run; 95 % t interval over the runs):\n{}",
+        table::render(&["DIFFERENCE", "PAIRS", "MEAN", "INTERVAL", ">= 0"], &rows)
+    )
 }
 
 fn render_paired(p: &[esteira_core::compare::PairedDifference]) -> String {

@@ -189,3 +189,61 @@ fn a_failed_variant_does_not_stop_the_others() {
     assert_eq!(by.iter().filter(|(f, s)| !f && s == "succeeded").count(), 2, "{by:?}");
     assert_eq!(by.iter().filter(|(f, s)| *f && s == "failed").count(), 2, "{by:?}");
 }
+
+/// A `command` stage's `metrics` output is its record's metrics, and `runs compare --against`
+/// gives the paired difference to another stage's metric of the same name, run by run: the
+/// split-sweep of scripts/split_sweep.py, here with two shell programs.
+#[test]
+fn a_sweep_compares_one_stages_metrics_against_anothers() {
+    const TWO: &str = r#"
+[stages.src]
+kind = "test.source"
+params = { text = "abc", note = "n" }
+
+[stages.mine]
+kind = "command"
+inputs = { text = "src.out" }
+[stages.mine.params]
+run = ["sh", "-c", "printf '{{\"score\": %d, \"fit\": {{\"n\": 2, \"ok\": true}}, \"tag\": \"x\"}}' $(wc -c < \"$1\") > \"$2\"", "sh", "{inputs.text}", "{outputs.m}"]
+outputs = { m = "json" }
+metrics = "m"
+
+[stages.theirs]
+kind = "command"
+inputs = { text = "src.out" }
+[stages.theirs.params]
+run = ["sh", "-c", "test -s \"$1\" && echo '{{\"score\": 1}}' > \"$2\"", "sh", "{inputs.text}", "{outputs.m}"]
+outputs = { m = "json" }
+metrics = "m"
+"#;
+    let b = super::common::Bed::new();
+    b.write("esteira.toml", TWO);
+    let rec = b.run(&[]);
+    // Numbers and booleans, nested objects flattened; strings are not metrics.
+    assert_eq!(rec["stages"]["mine"]["metrics"], serde_json::json!({"score": 3, "fit.n": 2, "fit.ok": true}));
+    b.esteira(&["sweep", "-S", "src.text=\"a\",\"bb\",\"ccc\"", "--name", "vs"]).ok();
+    let out = b
+        .esteira(&["runs", "compare", "--sweep", "vs", "--against", "theirs", "--metric", "mine.score", "--json"])
+        .ok();
+    let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let d = &j["against"][0];
+    assert_eq!((d["metric"].as_str(), d["against"].as_str()), (Some("mine.score"), Some("theirs.score")), "{j}");
+    // Differences 0, 1, 2: mean 1, sd 1, t(2) = 4.303 → 1 ± 2.4841.
+    assert_eq!((d["pairs"].as_u64(), d["mean"].as_f64(), d["at_least"].as_u64()), (Some(3), Some(1.0), Some(3)));
+    assert!((d["lower"].as_f64().unwrap() + 1.4841).abs() < 1e-4, "{d}");
+    assert!((d["upper"].as_f64().unwrap() - 3.4841).abs() < 1e-4, "{d}");
+    let text = b.esteira(&["runs", "compare", "--sweep", "vs", "--against", "theirs", "--metric", "mine.score"]).ok();
+    assert!(
+        text.stdout.contains("mine.score - theirs.score  3      +1.0000  [-1.4841, +3.4841]  3/3"),
+        "{}",
+        text.stdout
+    );
+    let out = b.esteira(&["runs", "compare", "--sweep", "vs", "--against", "nobody"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("no compared run has metrics of a stage named `nobody`"), "{}", out.stderr);
+    // A metrics output that is not a JSON object fails the stage, naming it.
+    b.write("esteira.toml", &TWO.replace("echo '{{\\\"score\\\": 1}}'", "echo '[1]'"));
+    let out = b.esteira(&["run"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("must be a JSON object"), "{}\n{}", out.stdout, out.stderr);
+}
