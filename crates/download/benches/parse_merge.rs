@@ -14,7 +14,7 @@
 //! `ESTEIRA_BENCH_NAIVE=1` merges as the original study did instead (no aggregation, nothing
 //! validated), for comparison with older figures.
 
-#[path = "../tests/common/ufrn_merge.rs"]
+#[path = "../tests/download/common/ufrn_merge.rs"]
 mod ufrn_merge;
 
 use std::collections::BTreeMap;

@@ -16,6 +16,12 @@ pub enum DownloadError {
         /// What is wrong with it.
         message: String,
     },
+    /// An `http(s)://` source, but this build of esteira-download has no `http` feature.
+    #[error("{url}: this build cannot fetch over HTTP (esteira-download was built without its `http` feature)")]
+    HttpDisabled {
+        /// The URL.
+        url: String,
+    },
     /// The server answered with a status we do not retry (a 4xx, or 5xx after the last retry).
     #[error("{url}: HTTP {status} (after {attempts} attempt(s))")]
     HttpStatus {

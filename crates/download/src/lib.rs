@@ -2,7 +2,9 @@
 //!
 //! - [`fetch`](fetch()) a source — `https://`, `http://` or `file:` — into a [`DownloadSink`],
 //!   streaming and hashing, with retries, resumption, size cap, checksum and conditional
-//!   requests; [`fetch_to_vec`] and [`fetch_to_file`] for the simple cases.
+//!   requests; [`fetch_to_vec`] and [`fetch_to_file`] for the simple cases. HTTP is the default
+//!   `http` feature (reqwest, rustls, tokio): with `default-features = false` the crate reads
+//!   `file:` sources, CSV and joins with no network stack.
 //! - [`read_csv`] the UFRN portal's CSV dialect (`;`, quoted, CRLF or LF, BOM) into Arrow, every
 //!   column `Utf8`, empty fields null, with errors naming the source, the physical line and the
 //!   field counts. The text encoding is declared, never guessed silently ([`CsvEncoding`]):
@@ -64,9 +66,11 @@ pub use csv::{CsvEncoding, CsvOptions, CsvTable, InvalidUtf8, TextEncoding, read
 pub use dedup::drop_duplicates;
 pub use error::DownloadError;
 pub use fetch::{
-    DownloadSink, FetchOptions, FetchOutcome, FetchReport, Source, Validators, copy_file, fetch, fetch_http,
-    fetch_to_file, fetch_to_vec, http_client,
+    DownloadSink, FetchOptions, FetchOutcome, FetchReport, Source, Validators, copy_file, fetch, fetch_to_file,
+    fetch_to_vec,
 };
+#[cfg(feature = "http")]
+pub use fetch::{fetch_http, http_client};
 pub use fetch_stage::{FetchParams, FetchStage, MAX_BACKOFF_MS, MAX_FETCH_BYTES, MAX_RETRIES, MAX_TIMEOUT_SECS};
 pub use join::{Cardinality, JoinSpec, JoinStats, JoinType, join, join_with, select};
 pub use merge::{

@@ -159,7 +159,6 @@ const LONG_FILES: &[(&str, &str)] = &[
     ("crates/checks/src/validate.rs", "the validation engine: dispatch, batching and the result of each expectation"),
     ("crates/core/src/store/local.rs", "LocalStore: objects, records, memo and their checks behind one type"),
     ("crates/download/src/csv.rs", "the portal CSV parser: encodings, quoting and positions in one state machine"),
-    ("crates/download/src/fetch.rs", "the fetch stage: HTTP retries, resume, validators and file: share one state"),
     ("crates/download/src/join.rs", "still to split (issue #15): join / dedup / key hashing"),
     ("crates/inference/src/compare_stage.rs", "the compare stage: pooling, interactions and the report of one study"),
     ("crates/inference/src/logit.rs", "Newton fit, naive and clustered covariances and their warnings"),

@@ -1,7 +1,6 @@
 //! The `fetch` and `merge` stages run as the orchestrator runs them: a real store, a context,
 //! previous cache records for revalidation.
 
-mod common;
 #[path = "stages/merge_rules.rs"]
 mod merge_rules;
 
@@ -9,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::common::{Reply, TestServer};
 use arrow::array::{Array, StringArray};
-use common::{Reply, TestServer};
 use esteira_core::{
     ArtifactStore, CacheRecord, ContentHash, InputArtifact, LocalStore, Registry, Stage, StageContext, StageOutcome,
     cache_key,

@@ -2,8 +2,7 @@
 //! right (it tracks which enrolments belong to students with a socio-economic row, and how many
 //! socio-economic rows each has).
 
-#[path = "common/ufrn_merge.rs"]
-mod ufrn_merge;
+use super::common::ufrn_merge;
 
 use std::collections::BTreeMap;
 

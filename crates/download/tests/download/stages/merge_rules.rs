@@ -18,8 +18,7 @@ use serde_json::json;
 
 use super::{build, column, input, run, store};
 
-#[path = "../common/ufrn_merge.rs"]
-mod ufrn_merge;
+use crate::common::ufrn_merge;
 
 /// A shared log buffer: what a scoped subscriber writes, from any thread it is dispatched on.
 #[derive(Clone, Default)]

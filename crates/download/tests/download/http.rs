@@ -1,10 +1,8 @@
 //! The fetch functions against real HTTP servers on 127.0.0.1.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Reply, TestServer, body, ranged};
+use super::common::{Reply, TestServer, body, ranged};
 use esteira_download::{
     CsvOptions, DownloadError, FetchOptions, FetchOutcome, FetchReport, Validators, fetch_to_vec, read_csv,
 };
@@ -82,6 +80,8 @@ fn dropped_connection_resumes_with_range() {
     assert_eq!(bytes, full);
     assert_eq!((report.attempts, report.resumed, report.restarted), (2, 1, 0));
     let reqs = server.requests();
+    // The resumption asks for the same resource again.
+    assert!(reqs.iter().all(|r| r.method == "GET" && server.url.ends_with(&r.path)), "{reqs:?}");
     assert_eq!(reqs[0].header("range"), None);
     assert_eq!(reqs[1].header("range"), Some("bytes=70000-"));
     // The resume is guarded: a changed resource would be sent whole.
