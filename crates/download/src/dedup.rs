@@ -13,7 +13,7 @@ use arrow::row::{RowConverter, SortField};
 
 use crate::{DownloadError, Table};
 
-type FxBuild = rustc_hash::FxBuildHasher;
+use crate::join::FxBuild;
 
 /// Drops rows equal in every column to an earlier row; returns the table and how many rows
 /// were dropped. The first occurrence is kept, so the order of the rest is unchanged.

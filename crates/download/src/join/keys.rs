@@ -1,0 +1,221 @@
+//! Join keys as byte strings and the indexes over them: [`KeyEncoder`] (a `Utf8` key is its own
+//! bytes, anything else the `arrow-row` encoding), [`KeyGroups`] (each distinct key's rows
+//! chained in table order), [`DistinctKeys`] (exact distinct counts without an allocation per
+//! key) and the one hasher the in-memory maps use ([`FxBuild`]).
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use arrow::datatypes::DataType;
+use arrow::error::ArrowError;
+use arrow::row::{RowConverter, Rows, SortField};
+
+use crate::Table;
+
+/// The end of a chain of rows.
+pub(crate) const END: u32 = u32::MAX;
+
+/// The distinct non-null keys of a table (the right one of a join, or one being aggregated):
+/// each key's rows chained in table order.
+pub(crate) struct KeyGroups<'k> {
+    /// Each key's group.
+    pub(crate) map: HashMap<&'k [u8], Group, FxBuild>,
+    /// The row after each row of its group, or [`END`].
+    pub(crate) next: Vec<u32>,
+    /// Rows with a null key (in no group: a null key never matches).
+    pub(crate) null_rows: usize,
+    /// Rows with a blank key: null, or empty text.
+    pub(crate) blank_rows: usize,
+}
+
+impl<'k> KeyGroups<'k> {
+    /// Indexes the `n` rows of `keys` (at most `u32::MAX - 1`).
+    pub(crate) fn build(keys: &'k EncodedKeys, n: usize) -> Self {
+        let mut map: HashMap<&[u8], Group, FxBuild> = HashMap::with_capacity_and_hasher(n, FxBuild::default());
+        let mut next = vec![END; n];
+        let (mut null_rows, mut blank_rows) = (0, 0);
+        // Back to front, so each chain runs in table order.
+        for j in (0..n).rev() {
+            blank_rows += usize::from(keys.is_blank(j));
+            let Some(key) = keys.key(j) else {
+                null_rows += 1;
+                continue;
+            };
+            match map.entry(key) {
+                Entry::Occupied(mut e) => {
+                    let g = e.get_mut();
+                    next[j] = g.head;
+                    g.head = j as u32;
+                    g.rows += 1;
+                }
+                Entry::Vacant(e) => {
+                    e.insert(Group { head: j as u32, rows: 1, left: 0 });
+                }
+            }
+        }
+        Self { map, next, null_rows, blank_rows }
+    }
+
+    /// The rows of the group whose first row is `head`, in table order.
+    pub(crate) fn rows(&self, head: u32) -> impl Iterator<Item = usize> + '_ {
+        std::iter::successors(Some(head), |&j| Some(self.next[j as usize]).filter(|&n| n != END)).map(|j| j as usize)
+    }
+}
+
+/// One distinct key of a table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Group {
+    /// Its first row (the chain continues in [`KeyGroups::next`]).
+    pub(crate) head: u32,
+    /// Its rows.
+    pub(crate) rows: u32,
+    /// The rows of a join's left table counted so far with this key.
+    pub(crate) left: u32,
+}
+
+/// Distinct byte strings and how many rows each has, without an allocation per string: they
+/// are copied into one buffer and indexed by hash, and compared on a hash match so the count is
+/// exact.
+#[derive(Default)]
+pub(crate) struct DistinctKeys {
+    bytes: Vec<u8>,
+    /// Where each key is in `bytes`, by index.
+    ranges: Vec<(usize, usize)>,
+    /// Rows counted for each key ([`Self::count_row`]).
+    pub(crate) counts: Vec<u32>,
+    first: HashMap<u64, u32, FxBuild>,
+    /// Keys whose hash an earlier, different key already has.
+    more: Vec<(u64, u32)>,
+}
+
+impl DistinctKeys {
+    /// The index of `key`, added if new.
+    pub(crate) fn insert(&mut self, key: &[u8]) -> u32 {
+        let h = FxBuild::default().hash_one(key);
+        let is_key = |index: u32| {
+            let (a, b) = self.ranges[index as usize];
+            &self.bytes[a..b] == key
+        };
+        let collided = match self.first.get(&h) {
+            None => false,
+            Some(&index) if is_key(index) => return index,
+            Some(_) => {
+                if let Some(&(_, index)) = self.more.iter().find(|&&(mh, index)| mh == h && is_key(index)) {
+                    return index;
+                }
+                true
+            }
+        };
+        let index = self.ranges.len() as u32;
+        self.ranges.push((self.bytes.len(), self.bytes.len() + key.len()));
+        self.counts.push(0);
+        self.bytes.extend_from_slice(key);
+        if collided {
+            self.more.push((h, index));
+        } else {
+            self.first.insert(h, index);
+        }
+        index
+    }
+
+    /// Counts one more row of key `index`; returns its rows so far.
+    pub(crate) fn count_row(&mut self, index: u32) -> u32 {
+        let count = &mut self.counts[index as usize];
+        *count += 1;
+        *count
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ranges.len()
+    }
+}
+
+/// A table's columns each as one array. The batches are taken apart first so each column's
+/// pieces are freed as soon as it is concatenated: the peak is one column, not the table.
+pub(crate) fn concat_columns(table: Table) -> Result<Vec<ArrayRef>, ArrowError> {
+    if let [batch] = table.batches.as_slice() {
+        return Ok(batch.columns().to_vec());
+    }
+    let mut pieces: Vec<Vec<ArrayRef>> = vec![Vec::with_capacity(table.batches.len()); table.schema.fields().len()];
+    for batch in table.batches {
+        for (column, array) in pieces.iter_mut().zip(batch.columns()) {
+            column.push(Arc::clone(array));
+        }
+    }
+    pieces
+        .into_iter()
+        .zip(table.schema.fields())
+        .map(|(arrays, field)| {
+            if arrays.is_empty() {
+                return Ok(arrow::array::new_empty_array(field.data_type()));
+            }
+            let refs: Vec<&dyn Array> = arrays.iter().map(AsRef::as_ref).collect();
+            arrow::compute::concat(&refs)
+        })
+        .collect()
+}
+
+/// Turns join keys into byte strings that are equal exactly when the keys are.
+pub(crate) enum KeyEncoder {
+    /// One `Utf8` key (the portal's ids): its own UTF-8 bytes, no copy.
+    Utf8,
+    /// Anything else: the `arrow-row` encoding.
+    Rows(RowConverter),
+}
+
+/// One batch's keys, encoded.
+pub(crate) enum EncodedKeys {
+    Utf8(StringArray),
+    Rows(Rows, Vec<ArrayRef>),
+}
+
+impl KeyEncoder {
+    pub(crate) fn new(types: &[DataType]) -> Result<Self, ArrowError> {
+        if let [DataType::Utf8] = types {
+            return Ok(Self::Utf8);
+        }
+        Ok(Self::Rows(RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?))
+    }
+
+    pub(crate) fn encode(&self, arrays: &[ArrayRef]) -> Result<EncodedKeys, ArrowError> {
+        match self {
+            Self::Utf8 => arrays
+                .first()
+                .and_then(|a| a.as_string_opt::<i32>())
+                .map(|s| EncodedKeys::Utf8(s.clone()))
+                .ok_or_else(|| ArrowError::InvalidArgumentError("a Utf8 key column is not Utf8".into())),
+            Self::Rows(converter) => Ok(EncodedKeys::Rows(converter.convert_columns(arrays)?, arrays.to_vec())),
+        }
+    }
+}
+
+impl EncodedKeys {
+    /// Row `i`'s key, or `None` when any of its columns is null (null keys never match).
+    #[inline]
+    pub(crate) fn key(&self, i: usize) -> Option<&[u8]> {
+        match self {
+            Self::Utf8(s) => s.is_valid(i).then(|| s.value(i).as_bytes()),
+            Self::Rows(rows, arrays) => (!arrays.iter().any(|a| a.is_null(i))).then(|| rows.row(i).data()),
+        }
+    }
+
+    /// Whether row `i`'s key is blank: null, or empty text, in any of its columns.
+    #[inline]
+    pub(crate) fn is_blank(&self, i: usize) -> bool {
+        match self {
+            Self::Utf8(s) => s.is_null(i) || s.value(i).is_empty(),
+            Self::Rows(_, arrays) => arrays.iter().any(|a| {
+                a.is_null(i)
+                    || a.as_string_opt::<i32>().is_some_and(|s| s.value(i).is_empty())
+                    || a.as_string_opt::<i64>().is_some_and(|s| s.value(i).is_empty())
+            }),
+        }
+    }
+}
+
+/// Hashing for the in-memory maps (never iterated into outputs, so their order does not
+/// matter): rustc-hash's Fx, for key bytes and for row hashes alike.
+pub(crate) type FxBuild = rustc_hash::FxBuildHasher;
