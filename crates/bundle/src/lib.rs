@@ -710,6 +710,7 @@ mod tests {
             inputs: BTreeMap::from([("in".into(), input)]),
             outputs: BTreeMap::from([("out".into(), output)]),
             output_files: BTreeMap::new(),
+            output_media: BTreeMap::new(),
             metrics: BTreeMap::new(),
             start_ms: 0.0,
             end_ms: 1.0,

@@ -78,6 +78,11 @@ pub struct CommandParams {
     /// to `outer.inner`. At most [`MAX_METRICS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<String>,
+    /// Output name -> what it is, for consumers that look for one (`{ model = "model" }`: a
+    /// model in esteira-train's format, which `esteira serve` then serves like train's). Names
+    /// declared outputs; kinds are 1 to 32 of `[a-z0-9._-]`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub media: BTreeMap<String, String>,
 }
 
 /// The most metrics a `metrics` output may hold (they are copied into every run record).
@@ -181,6 +186,23 @@ impl Spec {
                         format!("`{}` is not a declared output (outputs: {known})", excerpt(m, MAX_EXCERPT_CHARS)),
                     ));
                 }
+            }
+        }
+        for (name, kind) in &p.media {
+            if !declared.contains(name.as_str()) {
+                let known = declared.iter().copied().collect::<Vec<_>>().join(", ");
+                return Err(param(
+                    format!("media.{}", excerpt(name, MAX_EXCERPT_CHARS)),
+                    format!("not a declared output (outputs: {known})"),
+                ));
+            }
+            let ok = (1..=32).contains(&kind.len())
+                && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+            if !ok {
+                return Err(param(
+                    format!("media.{name}"),
+                    format!("`{}` is not a media kind (1 to 32 of [a-z0-9._-])", excerpt(kind, MAX_EXCERPT_CHARS)),
+                ));
             }
         }
         let mut inputs = BTreeSet::new();
@@ -433,6 +455,22 @@ mod tests {
             (
                 serde_json::json!({"run": ["x"], "tool_version": "1"}),
                 "param `tool_version`: is what version_cmd prints",
+            ),
+            (
+                serde_json::json!({"run": ["x"], "outputs": {"m": "json"}, "metrics": "n"}),
+                "param `metrics`: `n` is not a declared output (outputs: m)",
+            ),
+            (
+                serde_json::json!({"run": ["x"], "outputs": {"m": "txt"}, "metrics": "m"}),
+                "param `metrics`: output `m` must be of kind \"json\"",
+            ),
+            (
+                serde_json::json!({"run": ["x"], "outputs": {"m": "json"}, "media": {"n": "model"}}),
+                "param `media.n`: not a declared output (outputs: m)",
+            ),
+            (
+                serde_json::json!({"run": ["x"], "outputs": {"m": "json"}, "media": {"m": "A Model"}}),
+                "param `media.m`: `A Model` is not a media kind",
             ),
         ];
         for (v, want) in cases {

@@ -245,7 +245,18 @@ impl Stage for CommandStage {
     }
 
     fn outputs(&self) -> Vec<OutputSpec> {
-        let mut v: Vec<OutputSpec> = self.spec.outputs.iter().map(|(n, k)| OutputSpec::new(n, k.ext())).collect();
+        let mut v: Vec<OutputSpec> = self
+            .spec
+            .outputs
+            .iter()
+            .map(|(n, k)| {
+                let o = OutputSpec::new(n, k.ext());
+                match self.params.media.get(n) {
+                    Some(m) => o.with_media(m.clone()),
+                    None => o,
+                }
+            })
+            .collect();
         if self.params.log {
             v.push(OutputSpec::new(LOG_OUTPUT, "txt"));
         }

@@ -505,6 +505,7 @@ mod tests {
             inputs: BTreeMap::new(),
             outputs: BTreeMap::new(),
             output_files: BTreeMap::new(),
+            output_media: BTreeMap::new(),
             metrics,
             start_ms: 0.0,
             end_ms: 1.0,

@@ -74,7 +74,7 @@ pub use hash::{ContentHash, HashingWriter};
 pub use html::escape_html;
 pub use number::{NumberError, parse_integer, parse_number};
 pub use paths::{MAX_NAME_LEN, PathPolicy, is_safe_name, name_problem};
-pub use stage::{BuildFn, OutputSpec, Registry, Stage, StageError, StageFactory, params_json, parse_params};
+pub use stage::{BuildFn, OutputSpec, Registry, Stage, StageError, StageFactory, media, params_json, parse_params};
 pub use store::{
     ArtifactStore, CacheRecord, LocalStore, ObjectSink, RunRecord, RunStatus, StageRecord, StageStatus, StoreLock,
     SweepTag,

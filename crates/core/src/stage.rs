@@ -17,18 +17,35 @@ pub struct OutputSpec {
     pub name: String,
     /// File extension without the dot (`parquet`, `json`, `html`, `csv`).
     pub ext: String,
+    /// What the output is, when that is more than its file type ([`media::MODEL`]): consumers
+    /// such as `esteira serve` find it by this, whatever stage kind produced it. Recorded in the
+    /// run record's `output_media`.
+    pub media: Option<String>,
 }
 
 impl OutputSpec {
     /// An output named `name` with extension `ext`.
     pub fn new(name: impl Into<String>, ext: impl Into<String>) -> Self {
-        Self { name: name.into(), ext: ext.into() }
+        Self { name: name.into(), ext: ext.into(), media: None }
+    }
+
+    /// The same output, declared to be a `media` ([`media::MODEL`], …).
+    #[must_use]
+    pub fn with_media(mut self, media: impl Into<String>) -> Self {
+        self.media = Some(media.into());
+        self
     }
 
     /// `name.ext`: the file name used when materialising.
     pub fn file_name(&self) -> String {
         if self.ext.is_empty() { self.name.clone() } else { format!("{}.{}", self.name, self.ext) }
     }
+}
+
+/// Media kinds: what an output is, for the consumers that look for one (see [`OutputSpec::media`]).
+pub mod media {
+    /// A fitted model in `esteira-train`'s model JSON: what `esteira serve` and `predict` load.
+    pub const MODEL: &str = "model";
 }
 
 /// The error a stage returns: any error of the stage's own crate, boxed.

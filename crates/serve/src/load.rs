@@ -4,13 +4,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use esteira_core::{ArtifactStore, ContentHash, RunRecord, RunStatus, StageRecord, StageStatus};
+use esteira_core::{ArtifactStore, ContentHash, RunRecord, RunStatus, StageRecord, StageStatus, media};
 use esteira_train::Model;
 
 use crate::ServeError;
 use crate::calibration::{self, Calibration};
 
-/// The stage kind whose `model` output is served.
+/// The stage kind whose `model` output is served in records older than media kinds (now: any
+/// stage's output of media kind [`media::MODEL`]).
 pub const TRAIN_KIND: &str = "train";
 /// The stage kind whose `metrics` output and metric map describe the model on the test split.
 pub const EVALUATE_KIND: &str = "evaluate";
@@ -61,13 +62,24 @@ pub(crate) fn stages_in_order(run: &RunRecord) -> Vec<(&str, &StageRecord)> {
     out
 }
 
-/// The train stages of a run that produced a model: (stage name, model hash).
+/// The stages of a run that produced a model: (stage name, model hash), in execution order.
 fn models_of(run: &RunRecord) -> Vec<(String, ContentHash)> {
     stages_in_order(run)
         .into_iter()
-        .filter(|(_, s)| s.kind == TRAIN_KIND && usable(s))
-        .filter_map(|(n, s)| s.outputs.get("model").map(|h| (n.to_owned(), *h)))
+        .filter(|(_, s)| usable(s))
+        .filter_map(|(n, s)| model_output(s).map(|h| (n.to_owned(), h)))
         .collect()
+}
+
+/// The stage's model: its output declared of media kind `model` (whatever the stage's kind),
+/// or, in records older than media kinds, a `train` stage's `model` output.
+pub(crate) fn model_output(s: &StageRecord) -> Option<ContentHash> {
+    let declared = s.output_media.iter().find(|(_, m)| m.as_str() == media::MODEL);
+    match declared {
+        Some((name, _)) => s.outputs.get(name).copied(),
+        None if s.kind == TRAIN_KIND && s.output_media.is_empty() => s.outputs.get("model").copied(),
+        None => None,
+    }
 }
 
 fn evaluation_of(run: &RunRecord, model: &ContentHash) -> Option<Evaluation> {
@@ -138,7 +150,11 @@ impl LoadedModel {
                 let Some((stage, hash)) = models_of(&rec).into_iter().next() else {
                     return Err(ServeError::NoModel {
                         store: store.describe(),
-                        reason: format!("run {} has no `{TRAIN_KIND}` stage that produced a `model`", rec.id),
+                        reason: format!(
+                            "run {} has no stage that produced a model (an output of media kind `{}`, as `train`'s)",
+                            rec.id,
+                            media::MODEL
+                        ),
                     });
                 };
                 if rec.status != RunStatus::Succeeded {
@@ -158,7 +174,7 @@ impl LoadedModel {
                     return Err(ServeError::NoModel {
                         store: store.describe(),
                         reason: format!(
-                            "none of its {total} run(s) succeeded with a `{TRAIN_KIND}` stage; run `esteira run` first"
+                            "none of its {total} run(s) succeeded with a stage that produces a model (`train`); run `esteira run` first"
                         ),
                     });
                 };
@@ -236,7 +252,7 @@ fn resolve_model(
         0 => {
             return Err(ServeError::Model {
                 query: query.to_owned(),
-                reason: format!("no `{TRAIN_KIND}` stage of the {} run(s) in the store produced it", runs.len()),
+                reason: format!("no stage of the {} run(s) in the store produced it as a model", runs.len()),
             });
         }
         n => {
@@ -253,4 +269,41 @@ fn resolve_model(
             .find_map(|r| models_of(r).into_iter().find(|(_, h)| *h == hash).map(|(stage, _)| (r.clone(), stage)))
     };
     Ok((hash, producer(true).or_else(|| producer(false))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(kind: &str, outputs: &[(&str, &[u8])], media: &[(&str, &str)]) -> StageRecord {
+        StageRecord {
+            kind: kind.into(),
+            version: "1".into(),
+            params: serde_json::json!({}),
+            key: None,
+            status: StageStatus::Ran,
+            input_sources: BTreeMap::new(),
+            inputs: BTreeMap::new(),
+            outputs: outputs.iter().map(|(n, b)| ((*n).to_owned(), ContentHash::of_bytes(b))).collect(),
+            output_files: BTreeMap::new(),
+            output_media: media.iter().map(|(n, m)| ((*n).to_owned(), (*m).to_owned())).collect(),
+            metrics: BTreeMap::new(),
+            start_ms: 0.0,
+            end_ms: 0.0,
+            error: None,
+            remote_hit: false,
+            job: None,
+        }
+    }
+
+    #[test]
+    fn a_model_is_found_by_its_media_kind_whatever_the_stage_kind() {
+        let custom = stage("my.trainer", &[("fitted", b"m"), ("log", b"l")], &[("fitted", media::MODEL)]);
+        assert_eq!(model_output(&custom), Some(ContentHash::of_bytes(b"m")));
+        // A record from before media kinds: train's `model` output.
+        assert_eq!(model_output(&stage("train", &[("model", b"t")], &[])), Some(ContentHash::of_bytes(b"t")));
+        // An output called `model` is not a model unless it says so, or is train's.
+        assert_eq!(model_output(&stage("command", &[("model", b"c")], &[])), None);
+        assert_eq!(model_output(&stage("train", &[("model", b"t")], &[("cv", "report")])), None);
+    }
 }

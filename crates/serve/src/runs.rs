@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use esteira_core::{RunRecord, StageRecord, StageStatus};
 
 use crate::html::{Nav, duration, esc, metric_value, page, status};
-use crate::load::{EVALUATE_KIND, TRAIN_KIND, stages_in_order};
+use crate::load::{EVALUATE_KIND, model_output, stages_in_order};
 
 /// Metrics shown in the run list, from the evaluate stage.
 const HEADLINE: [(&str, &str); 3] =
@@ -59,8 +59,7 @@ pub(crate) fn list_page(runs: &[RunRecord], served_run: Option<&str>) -> String 
         }
         let model = stages_in_order(run)
             .into_iter()
-            .find(|(_, s)| s.kind == TRAIN_KIND)
-            .and_then(|(_, s)| s.outputs.get("model"))
+            .find_map(|(_, s)| model_output(s))
             .map_or_else(|| "–".to_owned(), |h| format!("<code>{}</code>", h.short()));
         let _ = write!(b, "<td>{model}</td></tr>");
     }

@@ -61,7 +61,7 @@ impl Stage for TrainStage {
     }
 
     fn outputs(&self) -> Vec<OutputSpec> {
-        vec![OutputSpec::new("model", "json"), OutputSpec::new("cv", "json")]
+        vec![OutputSpec::new("model", "json").with_media(esteira_core::media::MODEL), OutputSpec::new("cv", "json")]
     }
 
     fn params(&self) -> serde_json::Value {

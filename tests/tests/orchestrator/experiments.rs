@@ -207,6 +207,7 @@ inputs = { text = "src.out" }
 run = ["sh", "-c", "printf '{{\"score\": %d, \"fit\": {{\"n\": 2, \"ok\": true}}, \"tag\": \"x\"}}' $(wc -c < \"$1\") > \"$2\"", "sh", "{inputs.text}", "{outputs.m}"]
 outputs = { m = "json" }
 metrics = "m"
+media = { m = "scores" }
 
 [stages.theirs]
 kind = "command"
@@ -221,6 +222,9 @@ metrics = "m"
     let rec = b.run(&[]);
     // Numbers and booleans, nested objects flattened; strings are not metrics.
     assert_eq!(rec["stages"]["mine"]["metrics"], serde_json::json!({"score": 3, "fit.n": 2, "fit.ok": true}));
+    // A declared media kind is in the record (what `serve` looks a model up by); none, no field.
+    assert_eq!(rec["stages"]["mine"]["output_media"], serde_json::json!({"m": "scores"}));
+    assert!(rec["stages"]["theirs"].get("output_media").is_none(), "{rec}");
     b.esteira(&["sweep", "-S", "src.text=\"a\",\"bb\",\"ccc\"", "--name", "vs"]).ok();
     let out = b
         .esteira(&["runs", "compare", "--sweep", "vs", "--against", "theirs", "--metric", "mine.score", "--json"])

@@ -224,6 +224,10 @@ pub struct StageRecord {
     pub outputs: BTreeMap<String, ContentHash>,
     /// Output name -> file name used when materialised (`table.parquet`).
     pub output_files: BTreeMap<String, String>,
+    /// Output name -> its declared media kind, for the outputs that declare one
+    /// ([`crate::media::MODEL`]). Absent (empty) in older records and for stages without any.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub output_media: BTreeMap<String, String>,
     /// Metrics (from the execution, or from the cache record on a hit).
     pub metrics: BTreeMap<String, serde_json::Value>,
     /// Milliseconds from run start to stage start.

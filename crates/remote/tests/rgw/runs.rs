@@ -22,6 +22,7 @@ fn stage(
         input_sources: BTreeMap::new(),
         inputs,
         output_files: outputs.keys().map(|k| (k.clone(), format!("{k}.txt"))).collect(),
+        output_media: BTreeMap::new(),
         outputs,
         metrics: BTreeMap::new(),
         start_ms: 0.0,

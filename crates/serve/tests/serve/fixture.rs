@@ -148,6 +148,7 @@ fn stage(
         inputs: inputs.iter().map(|(k, h)| ((*k).to_owned(), *h)).collect(),
         outputs: outputs.iter().map(|(k, h, _)| ((*k).to_owned(), *h)).collect(),
         output_files: outputs.iter().map(|(k, _, f)| ((*k).to_owned(), (*f).to_owned())).collect(),
+        output_media: BTreeMap::new(),
         metrics: BTreeMap::new(),
         start_ms: window.0,
         end_ms: window.1,

@@ -480,7 +480,9 @@ fn model_choice_latest_succeeded_run_or_model_prefix() {
     // A model and a run that did not train it.
     let e = LoadedModel::load(store.as_ref(), Some(&f.run_ok), Some(&f.model_b.to_hex())).unwrap_err();
     assert!(e.to_string().contains("did not train this model"), "{e}");
-    for (q, want) in [("xyz", "hex digits"), ("ffffffffffffffff", "no `train` stage")] {
+    for (q, want) in
+        [("xyz", "hex digits"), ("ffffffffffffffff", "no stage of the 2 run(s) in the store produced it as a model")]
+    {
         let e = LoadedModel::load(store.as_ref(), None, Some(q)).unwrap_err();
         assert!(e.to_string().contains(want), "{q}: {e}");
     }
