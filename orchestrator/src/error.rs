@@ -22,27 +22,10 @@ pub mod exit {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OrchestratorError {
-    /// The pipeline file is malformed; the message names file, line (and column, when known)
-    /// and key.
-    #[error("{file}:{line}{}: {message}", column.map(|c| format!(":{c}")).unwrap_or_default())]
-    Pipeline {
-        /// The pipeline file.
-        file: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column (in characters), when the error has a position in the TOML.
-        column: Option<usize>,
-        /// What is wrong.
-        message: String,
-    },
-    /// The pipeline file has a cycle.
-    #[error("{file}: the stages form a cycle: {cycle}")]
-    Cycle {
-        /// The pipeline file.
-        file: PathBuf,
-        /// `a -> b -> a`.
-        cycle: String,
-    },
+    /// Loading the pipeline, building its DAG or running it failed (file:line errors, an
+    /// unknown stage, the store).
+    #[error(transparent)]
+    Engine(#[from] esteira_engine::EngineError),
     /// A command-line argument is wrong.
     #[error("{0}")]
     Usage(String),
@@ -153,12 +136,9 @@ impl OrchestratorError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Pipeline { .. }
-            | Self::Cycle { .. }
-            | Self::Usage(_)
-            | Self::StoreNotDir { .. }
-            | Self::WriteFile { .. }
-            | Self::NoRemote { .. } => exit::BAD_INPUT,
+            Self::Usage(_) | Self::StoreNotDir { .. } | Self::WriteFile { .. } | Self::NoRemote { .. } => {
+                exit::BAD_INPUT
+            }
             Self::StagesFailed { .. }
             | Self::NotReproduced { .. }
             | Self::Incomplete { .. }
@@ -166,6 +146,7 @@ impl OrchestratorError {
             | Self::ChecksFailed { .. }
             | Self::ExecFailed { .. } => exit::FAILED,
             Self::Core(e) => core_exit(e),
+            Self::Engine(e) => engine_exit(e),
             Self::Checks(e) => checks_exit(e),
             Self::Synth(e) => synth_exit(e),
             Self::Serve(e) => serve_exit(e),
@@ -179,6 +160,15 @@ impl OrchestratorError {
     /// message.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Self::Stdout(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+fn engine_exit(e: &esteira_engine::EngineError) -> u8 {
+    use esteira_engine::EngineError;
+    match e {
+        EngineError::Core(c) => core_exit(c),
+        EngineError::Runtime(_) => exit::INTERNAL,
+        _ => exit::BAD_INPUT,
     }
 }
 

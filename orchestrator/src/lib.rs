@@ -1,5 +1,7 @@
-//! The esteira orchestrator: pipeline files, the DAG, cached parallel execution, records,
-//! and the command line. `main.rs` only calls [`cli::main`].
+//! The `esteira` command line: the engine (`esteira-engine`: pipeline files, the DAG, cached
+//! parallel execution, records), the shipped stage kinds ([`registry`]), Slurm
+//! ([`slurm_jobs`]), the S3 team cache and every subcommand ([`cli`]). `main.rs` only calls
+//! [`cli::main`].
 //!
 //! # Embedding: your own stages, the same CLI
 //!
@@ -22,30 +24,19 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
-pub mod dag;
 pub mod error;
-pub mod execute;
-pub mod lineage;
-pub mod pipeline;
-pub mod plan;
-pub mod progress;
+#[cfg(test)]
+mod pipeline_fuzz;
 pub mod registry;
-pub mod reproduce;
-pub mod runner;
 pub mod slurm_jobs;
-pub mod sweep;
+
+// The engine's modules at the paths they had before it became its own crate.
+pub use esteira_engine::{
+    EngineError, build_info, dag, execute, lineage, pipeline, plan, progress, reproduce, runner, sweep,
+};
 
 pub use error::{OrchestratorError, exit};
 pub use esteira_core;
 pub use esteira_core::{
     CoreError, OutputSpec, Params, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params,
 };
-
-/// How this binary was built, for run records: the target triple and the profile (`debug` when
-/// built with debug assertions, as cargo's dev profile is, else `release`).
-pub fn build_info() -> esteira_core::store::BuildInfo {
-    esteira_core::store::BuildInfo {
-        target: env!("ESTEIRA_TARGET").to_owned(),
-        profile: if cfg!(debug_assertions) { "debug" } else { "release" }.to_owned(),
-    }
-}

@@ -32,21 +32,14 @@ use esteira_slurm::{Finished, JobId, JobOutcome, JobScript, PollPolicy, Slurm, T
 use serde::{Deserialize, Serialize};
 
 use crate::dag::Dag;
-use crate::execute::{BatchExecutor, StageFailure};
+use crate::execute::{BatchBackend, BatchExecutor, StageFailure};
 
 /// The format tag of [`JobSpec`] and [`JobResult`]: a job of another esteira build that reads
 /// another format says so instead of misreading it.
 pub const JOB_FORMAT: &str = "esteira-job/1";
 
-/// How stages execute.
-#[derive(Debug, Clone, Default)]
-pub enum Executor {
-    /// In this process, on tokio's blocking pool.
-    #[default]
-    Local,
-    /// As Slurm jobs.
-    Slurm(Box<SlurmOptions>),
-}
+/// How many Slurm jobs a run keeps in the queue at once unless `-j` says otherwise.
+pub const SLURM_DEFAULT_JOBS: usize = 64;
 
 /// Settings of `--executor slurm`.
 #[derive(Debug, Clone)]
@@ -245,7 +238,7 @@ impl SlurmExecutor {
 
     /// Cancels every job of the run with one `scancel` and submits no more: their stages fail
     /// as cancelled.
-    pub fn cancel_all(&self) {
+    pub fn cancel_all_jobs(&self) {
         let mut tracker = self.shared.tracker();
         self.shared.cancelled.store(true, Ordering::SeqCst);
         match tracker.cancel_all() {
@@ -264,7 +257,39 @@ impl SlurmExecutor {
     }
 }
 
+impl BatchBackend for SlurmOptions {
+    fn default_jobs(&self) -> usize {
+        SLURM_DEFAULT_JOBS
+    }
+
+    fn start(
+        &self,
+        dag: &Dag,
+        store: &Path,
+        remote: Option<String>,
+        run_id: &str,
+        set: &[String],
+    ) -> Result<Arc<dyn BatchExecutor>, std::io::Error> {
+        Ok(Arc::new(SlurmExecutor::start(self, dag, store, remote, run_id, set)?))
+    }
+}
+
 impl BatchExecutor for SlurmExecutor {
+    fn cancel_all(&self) {
+        self.cancel_all_jobs();
+    }
+
+    fn finish(&self) {
+        let c = self.calls();
+        tracing::info!(
+            "slurm: {} sbatch, {} squeue, {} sacct, {} scancel calls for this run",
+            c.sbatch,
+            c.squeue,
+            c.sacct,
+            c.scancel
+        );
+    }
+
     /// Executes stage `name` with `inputs` (verified objects of `layers`) as one job and waits
     /// for it. Returns the job id (`slurm:N`) when one was submitted. With `--job-store` the
     /// inputs are uploaded to the remote first (the job downloads them there).

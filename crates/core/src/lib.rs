@@ -61,6 +61,7 @@ mod hash;
 mod html;
 pub mod number;
 mod paths;
+pub mod resources;
 mod stage;
 pub mod store;
 pub mod table;

@@ -10,13 +10,8 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum SlurmError {
     /// A resource setting is invalid (found when the pipeline file is read).
-    #[error("resources `{key}`: {message}")]
-    Resource {
-        /// The key, e.g. `memory` or `sbatch[1]`.
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
+    #[error(transparent)]
+    Resource(#[from] esteira_core::resources::ResourceError),
     /// A job script cannot be written as asked (a relative path, a newline in an argument…).
     #[error("job script: {0}")]
     Script(String),

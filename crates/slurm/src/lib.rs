@@ -44,13 +44,12 @@
 mod client;
 mod error;
 mod outcome;
-mod resources;
 mod script;
 mod tracker;
 
 pub use client::{Calls, DEFAULT_COMMAND_TIMEOUT, JobId, JobState, JobStatus, Slurm, SlurmCommand, StatusSource};
 pub use error::SlurmError;
+pub use esteira_core::resources::{Cpus, Memory, Partition, ResourceError, Resources, SbatchArg, TimeLimit};
 pub use outcome::{FailureReason, JobFailure, JobOutcome, TAIL_LINES};
-pub use resources::{Cpus, Memory, Partition, Resources, SbatchArg, TimeLimit};
 pub use script::{JobFiles, JobScript, shell_quote};
 pub use tracker::{Finished, PollPolicy, Tracker};

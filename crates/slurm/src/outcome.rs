@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn the_table_of_outcomes() {
-        let r = Resources::from_toml(toml::from_str("time = 1\nmemory = \"1G\"").unwrap()).unwrap();
+        let r = Resources::from_toml(toml::from_str::<toml::Value>("time = 1\nmemory = \"1G\"").unwrap()).unwrap();
         let sq = StatusSource::Squeue;
         let j = job(Some("0\n"), "");
         assert_eq!(JobOutcome::of(&j.files, &status(JobState::Running, sq.clone()), &r, true), None);

@@ -239,7 +239,7 @@ mod tests {
     use super::*;
 
     fn resources(text: &str) -> Resources {
-        Resources::from_toml(toml::from_str(text).unwrap()).unwrap()
+        Resources::from_toml(toml::from_str::<toml::Value>(text).unwrap()).unwrap()
     }
 
     #[test]

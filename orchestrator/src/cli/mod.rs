@@ -185,7 +185,7 @@ fn init_tracing(quiet: bool) {
     let filter = EnvFilter::try_from_env("ESTEIRA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(crate::progress::LogWriter)
+        .with_writer(|| crate::progress::LogWriter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .without_time()
@@ -231,7 +231,7 @@ fn load_dag(g: &Global, registry: &Registry) -> Result<Dag, OrchestratorError> {
     let mut pipeline = Pipeline::load(&g.config)?;
     let overrides = g.set.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>, _>>()?;
     pipeline.apply_overrides(&overrides)?;
-    Dag::build(pipeline, registry)
+    Ok(Dag::build(pipeline, registry)?)
 }
 
 /// Opens the store: `--store`, else the pipeline file's, else `./artifacts`.

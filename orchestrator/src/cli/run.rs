@@ -7,10 +7,11 @@ use esteira_core::{Registry, RunRecord, RunStatus, StageStatus};
 use super::remote::{open_layers, traffic_line};
 use super::select::{Select, options};
 use super::{Global, load_dag, print_json, table};
+use crate::execute::Executor;
 use crate::plan::plan;
 use crate::progress::Reporter;
 use crate::runner::run;
-use crate::slurm_jobs::{Executor, SlurmOptions};
+use crate::slurm_jobs::SlurmOptions;
 use crate::{OrchestratorError, exit};
 
 /// Options of `esteira run`.
@@ -101,7 +102,7 @@ pub(super) fn exec(g: &Global, registry: &Registry, a: &Args) -> Result<u8, Orch
             }
             slurm.job_store.clone_from(&a.job_store);
             slurm.jobs_dir.clone_from(&a.jobs_dir);
-            opts.executor = Executor::Slurm(Box::new(slurm));
+            opts.executor = Executor::Batch(Arc::new(slurm));
         }
         ExecutorKind::Local if a.job_store.is_some() || a.jobs_dir.is_some() => {
             return Err(OrchestratorError::Usage("--job-store and --jobs-dir are for --executor slurm".into()));

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::remote::RemoteArgs;
 use super::{Global, command_line};
+use crate::execute::Executor;
 use crate::runner::RunOptions;
-use crate::slurm_jobs::Executor;
 
 /// Which stages run, shared by `run` and `status`.
 #[derive(Debug, clap::Args)]

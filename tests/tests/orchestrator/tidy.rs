@@ -164,7 +164,7 @@ const LONG_FILES: &[(&str, &str)] = &[
     ("crates/remote/src/remote.rs", "the S3 client: each operation with its verification and retries"),
     ("crates/train/src/params.rs", "every train param with its bounds and checks, in one place"),
     ("crates/train/tests/train.rs", "esteira-train's one integration-test binary"),
-    ("orchestrator/src/runner.rs", "the run: resolution, scheduling, records and materialising"),
+    ("crates/engine/src/runner.rs", "the run: resolution, scheduling, records and materialising"),
 ];
 
 /// The length past which a file needs a reason in [`LONG_FILES`].

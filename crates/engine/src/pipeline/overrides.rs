@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::Pipeline;
-use crate::OrchestratorError;
+use crate::EngineError;
 
 /// One parsed `STAGE.KEY=VALUE`.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,8 +21,8 @@ pub struct Override {
 impl Override {
     /// Parses `STAGE.KEY[.KEY…]=VALUE`; VALUE is a TOML value (`0.1`, `true`, `"text"`,
     /// `[1, 2]`, `{ k = 10 }`), and a bare word that is not one (`latin1`) is taken as text.
-    pub fn parse(arg: &str) -> Result<Self, OrchestratorError> {
-        let bad = |why: String| OrchestratorError::Usage(format!("--set {}: {why}", esteira_core::excerpt(arg, 120)));
+    pub fn parse(arg: &str) -> Result<Self, EngineError> {
+        let bad = |why: String| EngineError::Usage(format!("--set {}: {why}", esteira_core::excerpt(arg, 120)));
         let Some((key, raw)) = arg.split_once('=') else {
             return Err(bad("expected STAGE.KEY=VALUE".into()));
         };
@@ -54,12 +54,12 @@ impl Pipeline {
     /// Applies `--set` overrides to the stages' params, in order (a later one wins). The stage
     /// must be declared; intermediate tables are created; a key under a value that is not a
     /// table is an error naming it.
-    pub fn apply_overrides(&mut self, overrides: &[Override]) -> Result<(), OrchestratorError> {
+    pub fn apply_overrides(&mut self, overrides: &[Override]) -> Result<(), EngineError> {
         for o in overrides {
             let shown = format!("{}.{}", o.stage, o.path.join("."));
             let Some(decl) = self.stages.get_mut(&o.stage) else {
                 let known: Vec<&str> = self.stages.keys().map(String::as_str).collect();
-                return Err(OrchestratorError::Usage(format!(
+                return Err(EngineError::Usage(format!(
                     "--set {shown}: no stage `{}` in {} (stages: {})",
                     o.stage,
                     self.path.display(),
@@ -70,7 +70,7 @@ impl Pipeline {
             for (i, key) in o.path.iter().enumerate() {
                 let Value::Object(map) = at else {
                     let parent = o.path[..i].join(".");
-                    return Err(OrchestratorError::Usage(format!(
+                    return Err(EngineError::Usage(format!(
                         "--set {shown}: `{}.{parent}` is not a table, so it has no key `{key}`",
                         o.stage
                     )));

@@ -20,7 +20,7 @@ fn bars() -> &'static MultiProgress {
     BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
 }
 
-/// A `tracing` writer that prints above the bars.
+/// A log writer that prints above the bars (the binary's subscriber writes through it).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LogWriter;
 
@@ -33,13 +33,6 @@ impl std::io::Write for LogWriter {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
-    type Writer = LogWriter;
-    fn make_writer(&'a self) -> Self::Writer {
-        *self
     }
 }
 

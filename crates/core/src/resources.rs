@@ -1,5 +1,7 @@
-//! What a stage's job asks Slurm for: CPUs, memory, a time limit, a partition and free-form
-//! `sbatch` options, read from the pipeline file and merged with pipeline-wide defaults.
+//! What a stage asks of the machine that runs it — CPUs, memory, a time limit — and, for a
+//! batch scheduler (esteira-slurm), a partition and free-form `sbatch` options: read from the
+//! pipeline file and merged with pipeline-wide defaults. Here, in core, because the pipeline
+//! file (the engine) reads them and the executors (Slurm) use them.
 //!
 //! ```toml
 //! [stages.train.resources]
@@ -33,7 +35,15 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::SlurmError;
+/// A resource setting is invalid (found when the pipeline file is read).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("resources `{key}`: {message}")]
+pub struct ResourceError {
+    /// The key, e.g. `memory` or `sbatch[1]`.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
 
 /// The options esteira sets itself, and why a user may not.
 const RESERVED: &[(&str, &str)] = &[
@@ -79,7 +89,7 @@ impl Resources {
     /// Reads and checks a `resources` table (a TOML value); the error names the bad key.
     ///
     /// ```
-    /// use esteira_slurm::Resources;
+    /// use esteira_core::resources::Resources;
     /// let v: toml::Value = toml::from_str(r#"cpus = 2
     /// memory = "4G""#).unwrap();
     /// let r = Resources::from_toml(v).unwrap();
@@ -89,12 +99,11 @@ impl Resources {
     /// let e = Resources::from_toml(bad).unwrap_err().to_string();
     /// assert!(e.starts_with("resources `memory`:"), "{e}");
     /// ```
-    pub fn from_toml(value: toml::Value) -> Result<Self, SlurmError> {
+    pub fn from_toml<'de, D: Deserializer<'de>>(value: D) -> Result<Self, ResourceError> {
         serde_path_to_error::deserialize::<_, Self>(value).map_err(|e| {
-            let key = esteira_core::excerpt(&e.path().to_string(), esteira_core::MAX_EXCERPT_CHARS).into_owned();
-            let message =
-                esteira_core::excerpt(&e.into_inner().to_string(), 2 * esteira_core::MAX_EXCERPT_CHARS).into_owned();
-            SlurmError::Resource { key, message }
+            let key = crate::excerpt(&e.path().to_string(), crate::MAX_EXCERPT_CHARS).into_owned();
+            let message = crate::excerpt(&e.into_inner().to_string(), 2 * crate::MAX_EXCERPT_CHARS).into_owned();
+            ResourceError { key, message }
         })
     }
 
@@ -103,7 +112,7 @@ impl Resources {
     /// defaults' `--account=…`; the defaults' other options come first.
     ///
     /// ```
-    /// use esteira_slurm::Resources;
+    /// use esteira_core::resources::Resources;
     /// let stage: Resources = toml::from_str(r#"memory = "8G"
     /// sbatch = ["--account=b"]"#).unwrap();
     /// let defaults: Resources = toml::from_str(r#"memory = "1G"
@@ -186,7 +195,7 @@ impl Memory {
     /// Parses `4G`, `512M`, `1t`, `2048` (megabytes); the unit is case-insensitive.
     ///
     /// ```
-    /// use esteira_slurm::Memory;
+    /// use esteira_core::resources::Memory;
     /// assert_eq!(Memory::parse("4G").unwrap().megabytes(), 4096);
     /// assert_eq!(Memory::parse("512m").unwrap().to_string(), "512M");
     /// assert_eq!(Memory::parse("2048").unwrap().to_string(), "2048M");
@@ -197,7 +206,7 @@ impl Memory {
         let bad = || {
             format!(
                 "{:?} is not an amount of memory: write a whole number and a unit, e.g. \"512M\" or \"4G\" (K, M, G, T)",
-                esteira_core::excerpt(s, 40)
+                crate::excerpt(s, 40)
             )
         };
         let t = s.trim();
@@ -249,7 +258,7 @@ impl TimeLimit {
     /// Parses Slurm's forms: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`.
     ///
     /// ```
-    /// use esteira_slurm::TimeLimit;
+    /// use esteira_core::resources::TimeLimit;
     /// assert_eq!(TimeLimit::parse("01:00:00").unwrap().seconds(), 3600);
     /// assert_eq!(TimeLimit::parse("1-00:00:00").unwrap().to_string(), "1-00:00:00");
     /// assert_eq!(TimeLimit::parse("90").unwrap().to_string(), "01:30:00");
@@ -261,7 +270,7 @@ impl TimeLimit {
         let bad = |why: &str| {
             format!(
                 "{:?} is not a time limit ({why}): write minutes (\"90\"), \"HH:MM:SS\" or \"D-HH:MM:SS\"",
-                esteira_core::excerpt(s, 40)
+                crate::excerpt(s, 40)
             )
         };
         let t = s.trim();
@@ -341,7 +350,7 @@ impl Partition {
         {
             return Err(format!(
                 "{:?} is not a partition name (1 to 200 of A-Z a-z 0-9 _ . - , for a list)",
-                esteira_core::excerpt(s, 40)
+                crate::excerpt(s, 40)
             ));
         }
         Ok(Self(s.to_owned()))
@@ -367,7 +376,7 @@ impl SbatchArg {
     /// Checks one option.
     ///
     /// ```
-    /// use esteira_slurm::SbatchArg;
+    /// use esteira_core::resources::SbatchArg;
     /// assert!(SbatchArg::new("--gres=gpu:1").is_ok());
     /// assert!(SbatchArg::new("--comment=a b #c").is_ok());
     /// assert!(SbatchArg::new("--job-name=x").unwrap_err().contains("esteira names jobs"));
@@ -376,7 +385,7 @@ impl SbatchArg {
     /// assert!(SbatchArg::new("--comment=a\nb").is_err());
     /// ```
     pub fn new(s: &str) -> Result<Self, String> {
-        let shown = esteira_core::excerpt(s, 60);
+        let shown = crate::excerpt(s, 60);
         let Some(body) = s.strip_prefix("--") else {
             return Err(format!("{shown:?} is not a long option: write one option per item, as --name=value"));
         };
@@ -481,7 +490,7 @@ impl<'de> Deserialize<'de> for Cpus {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(Text {
             expecting: "a positive integer",
-            from_str: |s| Err(format!("{:?} is a string: write a number, e.g. cpus = 2", esteira_core::excerpt(s, 40))),
+            from_str: |s| Err(format!("{:?} is a string: write a number, e.g. cpus = 2", crate::excerpt(s, 40))),
             from_int: Some(Cpus::new),
         })
     }

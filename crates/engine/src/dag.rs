@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use esteira_core::{CoreError, Registry, Stage};
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::OrchestratorError;
+use crate::EngineError;
 use crate::pipeline::{Pipeline, Source, StageDecl};
 
 /// One node: the declaration and the built stage.
@@ -35,14 +35,10 @@ pub struct Dag {
 
 impl Dag {
     /// Builds every stage and validates bindings; a cycle is reported with its path.
-    pub fn build(pipeline: Pipeline, registry: &Registry) -> Result<Self, OrchestratorError> {
+    pub fn build(pipeline: Pipeline, registry: &Registry) -> Result<Self, EngineError> {
         let file = pipeline.path.clone();
-        let perr = |line: usize, message: String| OrchestratorError::Pipeline {
-            file: file.clone(),
-            line,
-            column: None,
-            message,
-        };
+        let perr =
+            |line: usize, message: String| EngineError::Pipeline { file: file.clone(), line, column: None, message };
         let mut nodes = BTreeMap::new();
         for decl in pipeline.stages.values() {
             let stage = registry.build(&decl.kind, decl.params.clone()).map_err(|e| match e {
@@ -51,7 +47,7 @@ impl Dag {
                 }
                 CoreError::Param { key, message, .. } => {
                     let (line, column) = pipeline.param_position(decl, &key);
-                    OrchestratorError::Pipeline {
+                    EngineError::Pipeline {
                         file: file.clone(),
                         line,
                         column,
@@ -131,7 +127,7 @@ impl Dag {
             }
         }
         if let Some(cycle) = find_cycle(&nodes) {
-            return Err(OrchestratorError::Cycle { file: pipeline.path.clone(), cycle: cycle.join(" -> ") });
+            return Err(EngineError::Cycle { file: pipeline.path.clone(), cycle: cycle.join(" -> ") });
         }
         let order = topo_order(&nodes);
         Ok(Self { pipeline, nodes, order, graph, index })
@@ -181,11 +177,11 @@ impl Dag {
     }
 
     /// Checks that a stage name exists, for `--force`, `--until`, `--only`.
-    pub fn require(&self, name: &str, flag: &str) -> Result<(), OrchestratorError> {
+    pub fn require(&self, name: &str, flag: &str) -> Result<(), EngineError> {
         if self.nodes.contains_key(name) {
             Ok(())
         } else {
-            Err(OrchestratorError::Usage(format!(
+            Err(EngineError::Usage(format!(
                 "{flag} {name}: no such stage in {} (stages: {})",
                 self.pipeline.path.display(),
                 self.order.join(", ")

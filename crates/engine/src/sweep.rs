@@ -17,7 +17,7 @@ use esteira_core::{
 };
 use serde_json::Value;
 
-use crate::OrchestratorError;
+use crate::EngineError;
 use crate::dag::Dag;
 use crate::pipeline::{Override, Pipeline, Source, StageDecl};
 use crate::progress::Reporter;
@@ -39,8 +39,8 @@ impl Axis {
     /// Parses `STAGE.KEY=V1,V2,…`: values are TOML, split at top-level commas (not inside
     /// brackets, braces or quotes); `A..B` is the integers from A to B inclusive. Each value is
     /// checked as `--set` checks one.
-    pub fn parse(arg: &str) -> Result<Self, OrchestratorError> {
-        let bad = |why: String| OrchestratorError::Usage(format!("-S {}: {why}", esteira_core::excerpt(arg, 120)));
+    pub fn parse(arg: &str) -> Result<Self, EngineError> {
+        let bad = |why: String| EngineError::Usage(format!("-S {}: {why}", esteira_core::excerpt(arg, 120)));
         let Some((key, raw)) = arg.split_once('=') else {
             return Err(bad("expected STAGE.KEY=VALUE[,VALUE…]".into()));
         };
@@ -128,7 +128,7 @@ pub struct Variant {
 
 impl Variant {
     /// The swept params' values, as JSON.
-    pub fn params(&self) -> Result<BTreeMap<String, Value>, OrchestratorError> {
+    pub fn params(&self) -> Result<BTreeMap<String, Value>, EngineError> {
         self.sets
             .iter()
             .map(|s| {
@@ -141,16 +141,16 @@ impl Variant {
 
 /// The variants of `axes`: their cartesian product (the last axis varies fastest), or with
 /// `zip` the i-th value of every axis together (axes of one value go with every variant).
-pub fn variants(axes: &[Axis], zip: bool) -> Result<Vec<Variant>, OrchestratorError> {
+pub fn variants(axes: &[Axis], zip: bool) -> Result<Vec<Variant>, EngineError> {
     let keys: BTreeSet<&str> = axes.iter().map(|a| a.key.as_str()).collect();
     if keys.len() != axes.len() {
-        return Err(OrchestratorError::Usage("-S: a param is swept twice".into()));
+        return Err(EngineError::Usage("-S: a param is swept twice".into()));
     }
     let out: Vec<Variant> = if zip {
         let lens: BTreeSet<usize> = axes.iter().map(|a| a.values.len()).filter(|&n| n > 1).collect();
         if lens.len() > 1 {
             let shown: Vec<String> = axes.iter().map(|a| format!("{} has {}", a.key, a.values.len())).collect();
-            return Err(OrchestratorError::Usage(format!(
+            return Err(EngineError::Usage(format!(
                 "--zip: the swept params need as many values each ({})",
                 shown.join(", ")
             )));
@@ -167,7 +167,7 @@ pub fn variants(axes: &[Axis], zip: bool) -> Result<Vec<Variant>, OrchestratorEr
     } else {
         let total = axes.iter().try_fold(1usize, |n, a| n.checked_mul(a.values.len())).unwrap_or(usize::MAX);
         if total > MAX_VARIANTS {
-            return Err(OrchestratorError::Usage(format!("the grid has {total} variants; at most {MAX_VARIANTS}")));
+            return Err(EngineError::Usage(format!("the grid has {total} variants; at most {MAX_VARIANTS}")));
         }
         let mut out = vec![Variant { sets: Vec::new() }];
         for a in axes {
@@ -185,7 +185,7 @@ pub fn variants(axes: &[Axis], zip: bool) -> Result<Vec<Variant>, OrchestratorEr
         out
     };
     if out.len() > MAX_VARIANTS {
-        return Err(OrchestratorError::Usage(format!("{} variants; at most {MAX_VARIANTS}", out.len())));
+        return Err(EngineError::Usage(format!("{} variants; at most {MAX_VARIANTS}", out.len())));
     }
     Ok(out)
 }
@@ -216,7 +216,7 @@ impl Sweep {
         axes: Vec<Axis>,
         variants: Vec<Variant>,
         registry: &Registry,
-    ) -> Result<Self, OrchestratorError> {
+    ) -> Result<Self, EngineError> {
         let mut forms: BTreeMap<String, Vec<ContentHash>> = BTreeMap::new();
         let mut decls: BTreeMap<(String, ContentHash), (StageDecl, usize)> = BTreeMap::new();
         let mut variant_forms: Vec<BTreeMap<String, ContentHash>> = Vec::new();
@@ -226,7 +226,7 @@ impl Sweep {
             let overrides = v.sets.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>, _>>()?;
             p.apply_overrides(&overrides)?;
             let dag = Dag::build(p, registry)
-                .map_err(|e| OrchestratorError::Usage(format!("variant {} ({}): {e}", i + 1, v.sets.join(" "))))?;
+                .map_err(|e| EngineError::Usage(format!("variant {} ({}): {e}", i + 1, v.sets.join(" "))))?;
             let mut sig: BTreeMap<String, ContentHash> = BTreeMap::new();
             for name in &dag.order {
                 let d = &dag.nodes[name].decl;
@@ -335,7 +335,7 @@ pub fn run_sweep(
     layers: &Arc<dyn CacheStore>,
     opts: &RunOptions,
     reporter: &Arc<Reporter>,
-) -> Result<SweepOutcome, OrchestratorError> {
+) -> Result<SweepOutcome, EngineError> {
     let mut opts = opts.clone();
     opts.sweep = Some(sweep.tag());
     // `--force STAGE` means every node of that stage.

@@ -139,6 +139,42 @@ pub trait BatchExecutor: Send + Sync {
         offline: bool,
         progress: &Arc<dyn Progress>,
     ) -> (Result<StageOutcome, StageFailure>, Option<String>);
+
+    /// Cancels everything submitted for the run (Ctrl-C or TERM reached the run); no more is
+    /// submitted afterwards.
+    fn cancel_all(&self);
+
+    /// Called once when the run's scheduling is over (to log what the run cost, say).
+    fn finish(&self) {}
+}
+
+/// A batch system that can run a run's stages: `--executor slurm` (esteira's `SlurmOptions`).
+/// The engine starts it for a run once something must execute.
+pub trait BatchBackend: Send + Sync + std::fmt::Debug {
+    /// How many stages the run keeps submitted at once when `-j` is 0.
+    fn default_jobs(&self) -> usize;
+
+    /// Starts executing for run `run_id` of `dag` over the store at `store` (with `remote`, the
+    /// URL of the remote under it, when the run has one; `set`: the `-S` overrides the pipeline
+    /// was loaded with, which the jobs apply too).
+    fn start(
+        &self,
+        dag: &Dag,
+        store: &Path,
+        remote: Option<String>,
+        run_id: &str,
+        set: &[String],
+    ) -> Result<Arc<dyn BatchExecutor>, std::io::Error>;
+}
+
+/// Where a run's stages execute.
+#[derive(Debug, Clone, Default)]
+pub enum Executor {
+    /// In this process, on tokio's blocking pool.
+    #[default]
+    Local,
+    /// On a batch system (volatile stages still here).
+    Batch(Arc<dyn BatchBackend>),
 }
 
 /// Everything a stage execution needs besides the DAG.
@@ -153,8 +189,8 @@ pub struct Env<'a> {
     /// Verified inputs.
     pub verified: &'a Verified,
     /// Where stages that are not volatile execute when not in this process (`--executor
-    /// slurm`: `slurm_jobs::SlurmExecutor`).
-    pub slurm: Option<&'a dyn BatchExecutor>,
+    /// slurm`: esteira's `SlurmExecutor`).
+    pub batch: Option<&'a dyn BatchExecutor>,
 }
 
 /// A stage that must execute, with what [`lookup`] found out about it.
@@ -298,8 +334,8 @@ pub fn execute_pending(
     }
     let started = Instant::now();
     // Volatile stages revalidate an external source: they run here, never on a compute node.
-    let (executed, job) = match env.slurm.filter(|_| !stage.volatile()) {
-        Some(slurm) => slurm.execute(store.as_ref(), dag, name, &inputs, key, env.offline, &progress),
+    let (executed, job) = match env.batch.filter(|_| !stage.volatile()) {
+        Some(batch) => batch.execute(store.as_ref(), dag, name, &inputs, key, env.offline, &progress),
         None => {
             let out: Arc<dyn ArtifactStore> = Arc::clone(store) as Arc<dyn ArtifactStore>;
             (run_stage(stage, name, &dag.pipeline.paths, artifacts, out, previous.clone(), env.offline, progress), None)

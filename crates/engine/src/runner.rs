@@ -10,13 +10,13 @@ use esteira_core::{
 };
 use tokio::task::JoinSet;
 
-use crate::OrchestratorError;
+use crate::EngineError;
 use crate::dag::Dag;
 use crate::execute::{
-    BatchExecutor, Env, Executed, Failure, Lookup, Mode, Pending, Verified, execute_pending, execute_stage, lookup,
+    BatchExecutor, Env, Executed, Executor, Failure, Lookup, Mode, Pending, Verified, execute_pending, execute_stage,
+    lookup,
 };
 use crate::progress::Reporter;
-use crate::slurm_jobs::{Executor, SlurmExecutor};
 
 /// Options of `esteira run`.
 #[derive(Debug, Clone, Default)]
@@ -50,21 +50,19 @@ pub struct RunOptions {
 
 impl RunOptions {
     /// Stages executing at once: [`Self::jobs`], or when that is 0 the number of cores (local)
-    /// or [`SLURM_DEFAULT_JOBS`] jobs in the queue (Slurm).
+    /// or the batch system's [`BatchBackend::default_jobs`](crate::execute::BatchBackend) jobs
+    /// in its queue.
     pub fn effective_jobs(&self) -> usize {
         match (self.jobs, &self.executor) {
             (0, Executor::Local) => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
-            (0, Executor::Slurm(_)) => SLURM_DEFAULT_JOBS,
+            (0, Executor::Batch(b)) => b.default_jobs(),
             (n, _) => n,
         }
     }
 }
 
-/// How many Slurm jobs a run keeps in the queue at once unless `-j` says otherwise.
-pub const SLURM_DEFAULT_JOBS: usize = 64;
-
 /// Which stages a run executes (others are resolved from the cache).
-pub fn selection(dag: &Dag, opts: &RunOptions) -> Result<BTreeSet<String>, OrchestratorError> {
+pub fn selection(dag: &Dag, opts: &RunOptions) -> Result<BTreeSet<String>, EngineError> {
     for f in &opts.force {
         dag.require(f, "--force")?;
     }
@@ -164,7 +162,7 @@ pub fn run(
     layers: &Arc<dyn CacheStore>,
     opts: &RunOptions,
     reporter: &Arc<Reporter>,
-) -> Result<RunOutcome, OrchestratorError> {
+) -> Result<RunOutcome, EngineError> {
     let selected = selection(dag, opts)?;
     let store = layers.local();
     let _lock = store.lock(&opts.command, opts.lock_wait)?;
@@ -190,17 +188,18 @@ pub fn run(
     let t0 = Instant::now();
     let verified = Arc::new(Verified::default());
     let mut board = Board::new(dag, &selected, reporter, t0);
-    let mut ctx = RunCtx { dag, store: layers, opts, run_id: &run_id, verified: &verified, slurm: None };
+    let mut ctx = RunCtx { dag, store: layers, opts, run_id: &run_id, verified: &verified, batch: None };
     let first = resolve_in_order(&ctx, &mut board);
     let marked = !board.pending.is_empty();
     let mut interrupted = false;
     if marked {
         store.run_put(&record)?;
         write_marker(store, &run_id);
-        if let Executor::Slurm(slurm) = &opts.executor {
-            let executor = SlurmExecutor::start(slurm, dag, store.root(), layers.remote_url(), &run_id, &opts.set)
-                .map_err(OrchestratorError::Runtime)?;
-            ctx.slurm = Some(Arc::new(executor));
+        if let Executor::Batch(backend) = &opts.executor {
+            let executor = backend
+                .start(dag, store.root(), layers.remote_url(), &run_id, &opts.set)
+                .map_err(EngineError::Runtime)?;
+            ctx.batch = Some(executor);
         }
         let jobs = opts.effective_jobs();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -208,17 +207,10 @@ pub fn run(
             .max_blocking_threads(jobs.max(1))
             .enable_all()
             .build()
-            .map_err(OrchestratorError::Runtime)?;
+            .map_err(EngineError::Runtime)?;
         interrupted = runtime.block_on(schedule(&ctx, &mut board, first));
-        if let Some(slurm) = ctx.slurm.take() {
-            let c = slurm.calls();
-            tracing::info!(
-                "slurm: {} sbatch, {} squeue, {} sacct, {} scancel calls for this run",
-                c.sbatch,
-                c.squeue,
-                c.sacct,
-                c.scancel
-            );
+        if let Some(batch) = ctx.batch.take() {
+            batch.finish();
         }
     }
 
@@ -301,7 +293,7 @@ struct RunCtx<'a> {
     run_id: &'a str,
     verified: &'a Arc<Verified>,
     /// `--executor slurm`, once something must execute.
-    slurm: Option<Arc<SlurmExecutor>>,
+    batch: Option<Arc<dyn BatchExecutor>>,
 }
 
 impl RunCtx<'_> {
@@ -383,7 +375,7 @@ impl<'a> Board<'a> {
 fn resolve_in_order(ctx: &RunCtx<'_>, board: &mut Board<'_>) -> Option<(String, Box<Pending>)> {
     // What this pass executes (volatile stages revalidating) runs here under any executor.
     let env =
-        Env { store: ctx.store, offline: ctx.opts.offline, run_id: ctx.run_id, verified: ctx.verified, slurm: None };
+        Env { store: ctx.store, offline: ctx.opts.offline, run_id: ctx.run_id, verified: ctx.verified, batch: None };
     for n in &ctx.dag.order {
         let upstream_ok = ctx.dag.upstream(n).iter().all(|u| board.records.get(u).is_some_and(|r| is_ok(r.status)));
         if !upstream_ok {
@@ -418,7 +410,7 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
     let dag = ctx.dag;
     let mut interrupted = false;
     // Installed once, before the first job is submitted, so no signal falls between two waits.
-    let mut signals = ctx.slurm.as_ref().and_then(|_| {
+    let mut signals = ctx.batch.as_ref().and_then(|_| {
         use tokio::signal::unix::{SignalKind, signal};
         match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
             (Ok(int), Ok(term)) => Some((int, term)),
@@ -495,15 +487,9 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
             let run_id = ctx.run_id.to_owned();
             let offline = ctx.opts.offline;
             let t0 = board.t0;
-            let slurm = ctx.slurm.clone();
+            let batch = ctx.batch.clone();
             set.spawn_blocking(move || {
-                let env = Env {
-                    store: &store,
-                    offline,
-                    run_id: &run_id,
-                    verified: &verified,
-                    slurm: slurm.as_deref().map(|s| s as &dyn BatchExecutor),
-                };
+                let env = Env { store: &store, offline, run_id: &run_id, verified: &verified, batch: batch.as_deref() };
                 let done = match looked_up {
                     Some(p) => execute_pending(&dag, &env, &n, *p, progress),
                     None => execute_stage(&dag, &env, &n, mode, &upstream, progress),
@@ -512,19 +498,19 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
                 (n, done, start, end)
             });
         }
-        let joined = match (&ctx.slurm, &mut signals) {
+        let joined = match (&ctx.batch, &mut signals) {
             // Ctrl-C (or a TERM): cancel the jobs (their stages then end as cancelled) instead of
             // dying and leaving them running against the store.
-            (Some(slurm), Some((int, term))) if !interrupted => tokio::select! {
+            (Some(batch), Some((int, term))) if !interrupted => tokio::select! {
                 joined = set.join_next() => joined,
                 _ = int.recv() => {
                     interrupted = true;
-                    slurm.cancel_all();
+                    batch.cancel_all();
                     continue;
                 }
                 _ = term.recv() => {
                     interrupted = true;
-                    slurm.cancel_all();
+                    batch.cancel_all();
                     continue;
                 }
             },

@@ -19,12 +19,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use esteira_core::resources::Resources;
 use esteira_core::{PathPolicy, name_problem};
-use esteira_slurm::Resources;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::OrchestratorError;
+use crate::EngineError;
 
 /// Where an input comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,8 +148,8 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 
 impl Pipeline {
     /// Reads and parses a pipeline file.
-    pub fn load(path: &Path) -> Result<Self, OrchestratorError> {
-        let text = std::fs::read_to_string(path).map_err(|e| OrchestratorError::Pipeline {
+    pub fn load(path: &Path) -> Result<Self, EngineError> {
+        let text = std::fs::read_to_string(path).map_err(|e| EngineError::Pipeline {
             file: path.to_path_buf(),
             line: 0,
             column: None,
@@ -159,8 +159,8 @@ impl Pipeline {
     }
 
     /// Parses pipeline text that came from `path`.
-    pub fn parse(path: &Path, text: String) -> Result<Self, OrchestratorError> {
-        let err = |line: usize, message: String| OrchestratorError::Pipeline {
+    pub fn parse(path: &Path, text: String) -> Result<Self, EngineError> {
+        let err = |line: usize, message: String| EngineError::Pipeline {
             file: path.to_path_buf(),
             line,
             column: None,
@@ -169,7 +169,7 @@ impl Pipeline {
         let file: FileToml = toml::from_str(&text).map_err(|e| match e.span() {
             Some(s) => {
                 let (line, column) = locate::line_column(&text, s.start);
-                OrchestratorError::Pipeline {
+                EngineError::Pipeline {
                     file: path.to_path_buf(),
                     line,
                     column: Some(column),
@@ -302,8 +302,6 @@ impl Pipeline {
     }
 }
 
-#[cfg(test)]
-mod fuzz;
 mod locate;
 mod overrides;
 
@@ -352,7 +350,7 @@ n = 3
         let p = Pipeline::parse(Path::new("p.toml"), text.to_owned()).unwrap();
         let r = p.stages["a"].resources.or(&p.resources);
         assert_eq!(
-            (r.cpus.map(esteira_slurm::Cpus::get), r.memory.map(esteira_slurm::Memory::megabytes)),
+            (r.cpus.map(esteira_core::resources::Cpus::get), r.memory.map(esteira_core::resources::Memory::megabytes)),
             (Some(2), Some(1024))
         );
         let bad = text.replace("cpus = 2", "cpus = 2\ngpus = 1");

@@ -6,7 +6,7 @@ use esteira_core::store::{CacheStore, KeyParts, Origin};
 use esteira_core::{ArtifactStore, ContentHash, RunRecord, StageStatus, cache_key};
 use serde::Serialize;
 
-use crate::OrchestratorError;
+use crate::EngineError;
 use crate::dag::Dag;
 use crate::pipeline::Source;
 use crate::runner::{RunOptions, selection};
@@ -43,7 +43,7 @@ pub struct PlanEntry {
 /// Computes the plan without executing or writing anything (file hashes use the memo). With a
 /// remote under the local store, a local miss that the remote has (record, and its objects at
 /// their sizes) is a hit `from the remote`, as the run would find it; nothing is downloaded.
-pub fn plan(dag: &Dag, layers: &dyn CacheStore, opts: &RunOptions) -> Result<Vec<PlanEntry>, OrchestratorError> {
+pub fn plan(dag: &Dag, layers: &dyn CacheStore, opts: &RunOptions) -> Result<Vec<PlanEntry>, EngineError> {
     let selected = selection(dag, opts)?;
     let store = layers.local();
     // Run records are only needed to explain a miss: read them once, and only then.
