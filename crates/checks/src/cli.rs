@@ -24,7 +24,7 @@ pub fn run_validate(
         drop(bytes);
         crate::validate::validate_parquet(table, &suite)?
     } else {
-        let (schema, batches) = read_csv(&bytes, &table.display().to_string())?;
+        let (schema, batches) = read_csv(&bytes, &table.display().to_string())?.into_parts();
         validate_and_profile(&schema, &batches, &suite)
     };
     if let Some(p) = json_out {
@@ -38,7 +38,7 @@ pub fn run_validate(
 
 /// `esteira checks profile TABLE -o suite.json`: proposes a tolerant suite and writes it.
 pub fn run_profile(table: &Path, out: &Path, options: &ProfileOptions) -> Result<Suite, CheckError> {
-    let (schema, batches) = read_table_file(table)?;
+    let (schema, batches) = read_table_file(table)?.into_parts();
     let suite = profile(&schema, &batches, options)?;
     std::fs::write(out, suite.to_json()).map_err(|e| CheckError::io(out, e))?;
     Ok(suite)

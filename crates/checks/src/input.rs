@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use esteira_core::table::Table;
 
 use crate::CheckError;
 
@@ -27,7 +28,7 @@ pub fn is_parquet(bytes: &[u8]) -> bool {
 
 /// Reads a table file: Parquet as stored, anything else as CSV typed like pandas (see
 /// [`read_csv`]).
-pub fn read_table_file(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), CheckError> {
+pub fn read_table_file(path: &Path) -> Result<Table, CheckError> {
     let bytes = std::fs::read(path).map_err(|e| CheckError::io(path, e))?;
     if is_parquet(&bytes) {
         drop(bytes);
@@ -99,7 +100,7 @@ pub(crate) fn read_parquet_columns(
 /// detected from the header line (`,`, `;`, tab or `|`), duplicate header names get `.1`,
 /// `.2` suffixes, pandas' default NA strings become nulls, and each column is typed by
 /// [`infer_types`]. `source_name` names the table in errors.
-pub fn read_csv(bytes: &[u8], source_name: &str) -> Result<(SchemaRef, Vec<RecordBatch>), CheckError> {
+pub fn read_csv(bytes: &[u8], source_name: &str) -> Result<Table, CheckError> {
     // arrow-csv's messages may quote a record: cut, like every value echoed in an error.
     let csv_err = |message: String| CheckError::Csv {
         source_name: source_name.to_owned(),
@@ -236,7 +237,7 @@ fn parse_float(s: &str) -> Option<f64> {
 ///
 /// Unlike pandas, a boolean column with missing values stays `bool` (with nulls) instead of
 /// becoming `object`.
-pub fn infer_types(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(SchemaRef, Vec<RecordBatch>), CheckError> {
+pub fn infer_types(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Table, CheckError> {
     let mut fields = Vec::with_capacity(schema.fields().len());
     let mut columns: Vec<Vec<ArrayRef>> = vec![Vec::with_capacity(batches.len()); batches.len()];
     for (ci, field) in schema.fields().iter().enumerate() {
@@ -308,7 +309,7 @@ pub fn infer_types(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(Schem
                 .map_err(|e| CheckError::Arrow { what: "typing CSV columns".into(), source: e })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((schema, batches))
+    Ok(Table::new(schema, batches))
 }
 
 #[cfg(test)]
@@ -322,7 +323,7 @@ mod tests {
         // i int64, f float64, b bool, s object (str), n float64 (int with a blank), e float64 (all NA),
         // m object (mixed).
         let text = "i;f;b;s;n;e;m;i\n1;1.5;True;x;1;;1;7\n-2;2;false;NA;;NA;a;8\n+3;1e3;TRUE;z;3;;2.5;9\n";
-        let (schema, batches) = read_csv(text.as_bytes(), "t.csv").unwrap();
+        let (schema, batches) = read_csv(text.as_bytes(), "t.csv").unwrap().into_parts();
         let types: Vec<String> = schema.fields().iter().map(|f| crate::type_name(f.data_type())).collect();
         assert_eq!(types, ["int64", "float64", "bool", "object", "float64", "float64", "object", "int64"]);
         assert_eq!(schema.field(7).name(), "i.1");

@@ -96,14 +96,14 @@ impl Stage for CheckStage {
         ctx.progress().set_message("validating");
         // A Parquet table is read for the columns the suite needs only.
         let (result, columns) = match &csv {
-            Some((schema, batches)) => validate_and_profile(schema, batches, &suite),
+            Some(t) => validate_and_profile(&t.schema, &t.batches, &suite),
             None => validate_parquet(&ctx.input("table")?.path.clone(), &suite)?,
         };
         // Downstream stages read Parquet: a Parquet input passes through byte for byte, a CSV
         // one leaves as the typed table that was validated.
         match &csv {
             None => ctx.write_bytes("table", &bytes)?,
-            Some((schema, batches)) => ctx.write_table("table", schema, batches)?,
+            Some(t) => ctx.write_table("table", &t.schema, &t.batches)?,
         };
         ctx.write_bytes("result", result.to_json().as_bytes())?;
         ctx.write_bytes("report", render_html(&result, &columns).as_bytes())?;

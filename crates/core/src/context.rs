@@ -201,7 +201,7 @@ impl StageContext {
     }
 
     /// Reads a Parquet input.
-    pub fn read_table(&self, name: &str) -> Result<(SchemaRef, Vec<RecordBatch>), CoreError> {
+    pub fn read_table(&self, name: &str) -> Result<crate::table::Table, CoreError> {
         crate::table::read_parquet(&self.input(name)?.path)
     }
 

@@ -161,8 +161,45 @@ pub fn rechunk(schema: &SchemaRef, batches: &[RecordBatch], rows: usize) -> Resu
     Ok(out)
 }
 
+/// A table held in memory: Arrow record batches sharing one schema, in row order. The one
+/// type for that pair across the workspace (stages read it, merge joins it, checks validate it).
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// The schema every batch has.
+    pub schema: SchemaRef,
+    /// The rows, in order.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Table {
+    /// A table from a schema and batches of that schema.
+    pub fn new(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
+        Self { schema, batches }
+    }
+
+    /// Total rows over all batches.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// The schema and the batches, for code that works on them apart.
+    pub fn into_parts(self) -> (SchemaRef, Vec<RecordBatch>) {
+        (self.schema, self.batches)
+    }
+
+    /// The column names, in order.
+    pub fn column_names(&self) -> Vec<&str> {
+        self.schema.fields().iter().map(|f| f.name().as_str()).collect()
+    }
+
+    /// All rows as one batch (an empty batch of the schema when there are none).
+    pub fn concat(&self) -> Result<RecordBatch, CoreError> {
+        concat(&self.schema, &self.batches)
+    }
+}
+
 /// Reads a whole Parquet file.
-pub fn read_parquet(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), CoreError> {
+pub fn read_parquet(path: &Path) -> Result<Table, CoreError> {
     let what = || path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
     let builder =
@@ -171,7 +208,7 @@ pub fn read_parquet(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), CoreEr
     let reader =
         builder.with_batch_size(BATCH_ROWS).build().map_err(|e| CoreError::Parquet { what: what(), source: e })?;
     let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| CoreError::Arrow { what: what(), source: e })?;
-    Ok((schema, batches))
+    Ok(Table { schema, batches })
 }
 
 /// Concatenates batches into one (an empty batch of `schema` when there are none).
@@ -233,7 +270,7 @@ mod tests {
         let (schema, a) = table(&[3, 20_000, 4_000]);
         let ours = write_parquet_with(Vec::new(), &schema, &a, props()).unwrap();
         assert_eq!(ours, reference(&schema, &a));
-        let (back, rows) = {
+        let Table { schema: back, batches: rows } = {
             let dir = tempfile::tempdir().unwrap();
             let p = dir.path().join("t.parquet");
             std::fs::write(&p, &ours).unwrap();
@@ -267,7 +304,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.parquet");
         std::fs::write(&p, write_parquet(Vec::new(), &schema, &a).unwrap()).unwrap();
-        let (s2, b) = read_parquet(&p).unwrap();
+        let Table { schema: s2, batches: b } = read_parquet(&p).unwrap();
         assert_eq!(s2.fields().len(), 2);
         assert_eq!(concat(&s2, &b).unwrap(), concat(&schema, &a).unwrap());
     }

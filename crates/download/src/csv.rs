@@ -799,6 +799,7 @@ impl TableBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::ColumnIndex;
 
     fn parse(text: &[u8]) -> Result<CsvTable, DownloadError> {
         read_csv(text, "t.csv", &CsvOptions::default())

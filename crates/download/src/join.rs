@@ -24,6 +24,7 @@ use gather::Gather;
 pub(crate) use keys::{DistinctKeys, END, FxBuild, Group, KeyEncoder, KeyGroups, concat_columns};
 
 use crate::aggregate::{AggregateParams, AggregateStats, Plan};
+use crate::table::ColumnIndex;
 use crate::{DownloadError, Table};
 
 /// Which rows of the left table a join keeps.

@@ -282,7 +282,7 @@ pub fn read_input_file(path: &Path, name: &str, csv: &CsvOptions) -> Result<Inpu
         }
     }
     if got == 4 && &magic == b"PAR1" {
-        let (schema, batches) = esteira_core::table::read_parquet(path)?;
+        let (schema, batches) = esteira_core::table::read_parquet(path)?.into_parts();
         return Ok(InputFile { table: Table::new(schema, batches), encoding: "parquet", invalid_utf8: None });
     }
     let file = std::fs::File::open(path).map_err(|e| DownloadError::io(name, e))?;

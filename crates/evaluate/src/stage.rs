@@ -85,8 +85,8 @@ impl Stage for EvaluateStage {
         let model_path = ctx.input("model")?.path.clone();
         let model = Model::from_json(&ctx.read_bytes("model")?)
             .map_err(|e| StageError::msg(format!("input `model` ({}): {e}", model_path.display())))?;
-        let (schema, batches) = ctx.read_table("test")?;
-        let (_, train) = ctx.read_table("train")?;
+        let (schema, batches) = ctx.read_table("test")?.into_parts();
+        let (_, train) = ctx.read_table("train")?.into_parts();
         ctx.progress().set_message("scoring the test split, fitting the inference model");
         // The predictions are encoded as Parquet (what `write_table` writes) while the bootstrap
         // runs.

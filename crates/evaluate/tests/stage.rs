@@ -148,8 +148,9 @@ fn logistic_model_beats_the_baseline_and_outputs_are_deterministic() {
         assert!(read(&store, &out, chart).starts_with(b"<svg"), "{chart}");
     }
 
-    let (schema, batches) =
-        esteira_core::table::read_parquet(&store.object_path(&out.outputs["predictions"]).unwrap()).unwrap();
+    let (schema, batches) = esteira_core::table::read_parquet(&store.object_path(&out.outputs["predictions"]).unwrap())
+        .unwrap()
+        .into_parts();
     assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 400);
     for col in ["sexo", "descricao", "true_class", "probability_APROVADO", "predicted_class"] {
         assert!(schema.index_of(col).is_ok(), "{col}");

@@ -317,8 +317,8 @@ impl Stage for CompareStage {
     }
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let (_, before) = ctx.read_table(BEFORE)?;
-        let (_, after) = ctx.read_table(AFTER)?;
+        let (_, before) = ctx.read_table(BEFORE)?.into_parts();
+        let (_, after) = ctx.read_table(AFTER)?.into_parts();
         ctx.progress().set_message("fitting the pooled model");
         let comparison = compare_tables(&before, &after, &self.params)?;
         ctx.metric("rows_before", comparison.before_rows);

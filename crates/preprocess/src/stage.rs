@@ -64,7 +64,7 @@ impl Stage for PreprocessStage {
     }
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let (schema, batches) = ctx.read_table("table")?;
+        let (schema, batches) = ctx.read_table("table")?.into_parts();
         let rows: usize = batches.iter().map(arrow::array::RecordBatch::num_rows).sum();
         ctx.progress().set_message(&format!("{} steps over {rows} rows", self.spec.steps.len()));
         let out = apply(&self.spec, &schema, batches)?;

@@ -60,7 +60,7 @@ impl Stage for SegregateStage {
     }
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let (schema, batches) = ctx.read_table("table")?;
+        let (schema, batches) = ctx.read_table("table")?.into_parts();
         ctx.progress().set_message("splitting");
         let out = split_table(&schema, batches, &self.params)?;
         for (name, value) in out.report.metrics() {

@@ -70,7 +70,7 @@ impl Stage for TrainStage {
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
         let hash = ctx.input("train")?.hash.to_hex();
-        let (_, batches) = ctx.read_table("train")?;
+        let (_, batches) = ctx.read_table("train")?.into_parts();
         ctx.progress().set_message("fitting features, outliers, cross-validation");
         let trained = crate::train(&self.params, &batches, &hash)?;
         ctx.write_bytes("model", &trained.model.to_json())?;

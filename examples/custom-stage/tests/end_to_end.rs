@@ -59,8 +59,9 @@ fn the_custom_stage_runs_beside_a_shipped_one_then_hits_the_cache() {
 
     // The shipped stage dropped the filtered words from the custom stage's table.
     let words = |stage: &str, file: &str| -> Vec<String> {
-        let (_, batches) =
-            esteira::esteira_core::table::read_parquet(&store.join("latest").join(stage).join(file)).unwrap();
+        let (_, batches) = esteira::esteira_core::table::read_parquet(&store.join("latest").join(stage).join(file))
+            .unwrap()
+            .into_parts();
         batches
             .iter()
             .flat_map(|b| {

@@ -81,7 +81,7 @@ fn checking_the_needed_columns_as_dictionaries_gives_the_same_bytes() {
     let (json, html) = (dir.path().join("r.json"), dir.path().join("r.html"));
     let result = esteira_checks::cli::run_validate(&path, &suite_path, Some(&json), Some(&html)).unwrap();
     // The same checks on the whole table, read as plain arrays.
-    let (schema, batches) = read_table_file(&path).unwrap();
+    let (schema, batches) = read_table_file(&path).unwrap().into_parts();
     assert!(batches.iter().all(|b| b.column(0).data_type() == &DataType::Utf8));
     let suite = Suite::from_json(SUITE).unwrap();
     let (plain, columns) = validate_and_profile(&schema, &batches, &suite);

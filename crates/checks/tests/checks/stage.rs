@@ -114,7 +114,7 @@ fn csv_input_is_detected_typed_and_leaves_as_parquet() {
     let table = output(&run, "table");
     assert_eq!(&table[..4], b"PAR1");
     let path = run.store.object_path(&run.result.as_ref().unwrap().outputs["table"]).unwrap();
-    let (schema, batches) = esteira_core::table::read_parquet(&path).unwrap();
+    let (schema, batches) = esteira_core::table::read_parquet(&path).unwrap().into_parts();
     let types: Vec<String> = schema.fields().iter().map(|f| format!("{}:{}", f.name(), f.data_type())).collect();
     assert_eq!(types, ["sexo:Utf8", "renda:Float64", "bolsa:Boolean"]);
     assert_eq!(batches.iter().map(arrow::array::RecordBatch::num_rows).sum::<usize>(), 3);

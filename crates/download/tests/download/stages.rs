@@ -283,7 +283,7 @@ fn merge_stage_gives_exactly_the_rows_the_joins_imply() {
     let out = run(stage.as_ref(), &store, inputs, None, false, dir.path()).unwrap();
 
     let (schema, batches) =
-        esteira_core::table::read_parquet(&store.object_path(&out.outputs["table"]).unwrap()).unwrap();
+        esteira_core::table::read_parquet(&store.object_path(&out.outputs["table"]).unwrap()).unwrap().into_parts();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(names, ["id_discente", "sexo", "id_curso", "renda", "area_conhecimento", "id_turma", "descricao"]);
     let b = esteira_core::table::concat(&schema, &batches).unwrap();
@@ -333,7 +333,7 @@ fn merge_accepts_parquet_inputs_and_can_keep_duplicates() {
     assert_eq!(out.metrics["rows_out"], 4);
     assert_eq!(out.metrics["duplicates_dropped"], 0);
     let (schema, batches) =
-        esteira_core::table::read_parquet(&store.object_path(&out.outputs["table"]).unwrap()).unwrap();
+        esteira_core::table::read_parquet(&store.object_path(&out.outputs["table"]).unwrap()).unwrap().into_parts();
     let b = esteira_core::table::concat(&schema, &batches).unwrap();
     assert_eq!(column(&b, "area_conhecimento")[3].as_deref(), Some("Saúde"));
 }

@@ -72,7 +72,7 @@ fn stage_runs_through_the_store() {
     assert_eq!(outcome.metrics["step05.fill.raca.filled"], json!(1));
 
     let (out_schema, batches) =
-        esteira_core::table::read_parquet(&store.object_path(&outcome.outputs["table"]).unwrap()).unwrap();
+        esteira_core::table::read_parquet(&store.object_path(&outcome.outputs["table"]).unwrap()).unwrap().into_parts();
     assert_eq!(out_schema.fields().len(), 5);
     let b = esteira_core::table::concat(&out_schema, &batches).unwrap();
     let outcome_col: Vec<_> = b.column(4).as_string::<i32>().iter().flatten().collect();

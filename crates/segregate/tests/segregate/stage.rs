@@ -58,7 +58,9 @@ fn stage_writes_train_and_test_with_class_metrics() {
     };
     let outcome = run();
     let read = |name: &str| {
-        let (s, b) = esteira_core::table::read_parquet(&store.object_path(&outcome.outputs[name]).unwrap()).unwrap();
+        let (s, b) = esteira_core::table::read_parquet(&store.object_path(&outcome.outputs[name]).unwrap())
+            .unwrap()
+            .into_parts();
         esteira_core::table::concat(&s, &b).unwrap()
     };
     let (train, test) = (read("train"), read("test"));

@@ -63,7 +63,7 @@ fn some(values: &[&str]) -> Vec<Option<String>> {
 
 fn output(store: &LocalStore, outcome: &esteira_core::StageOutcome) -> RecordBatch {
     let (schema, batches) =
-        esteira_core::table::read_parquet(&store.object_path(&outcome.outputs["table"]).unwrap()).unwrap();
+        esteira_core::table::read_parquet(&store.object_path(&outcome.outputs["table"]).unwrap()).unwrap().into_parts();
     esteira_core::table::concat(&schema, &batches).unwrap()
 }
 
