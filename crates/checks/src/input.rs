@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use esteira_core::table::Table;
 
@@ -101,7 +101,7 @@ pub(crate) fn read_parquet_columns(
 /// `.2` suffixes, pandas' default NA strings become nulls, and each column is typed by
 /// [`infer_types`]. `source_name` names the table in errors.
 pub fn read_csv(bytes: &[u8], source_name: &str) -> Result<Table, CheckError> {
-    // arrow-csv's messages may quote a record: cut, like every value echoed in an error.
+    // The reader's messages may quote a record: cut, like every value echoed in an error.
     let csv_err = |message: String| CheckError::Csv {
         source_name: source_name.to_owned(),
         message: esteira_core::excerpt(&message, 4 * esteira_core::MAX_EXCERPT_CHARS).into_owned(),
@@ -123,22 +123,49 @@ pub fn read_csv(bytes: &[u8], source_name: &str) -> Result<Table, CheckError> {
     let names = header_names(header, delimiter);
     let fields: Vec<Field> = names.iter().map(|n| Field::new(n, DataType::Utf8, true)).collect();
     let schema = Arc::new(Schema::new(fields));
-    let format = arrow::csv::reader::Format::default().with_header(true).with_delimiter(delimiter);
-    let reader = arrow::csv::ReaderBuilder::new(Arc::clone(&schema))
-        .with_format(format)
-        .with_batch_size(CSV_BATCH_ROWS)
-        .build(std::io::Cursor::new(bytes))
-        .map_err(|e| csv_err(e.to_string()))?;
+    // The csv crate's reader (serve's too): records as byte strings, already checked as UTF-8
+    // above, each column built as text (empty fields null) and typed afterwards.
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(true).from_reader(bytes);
+    let mut builders: Vec<StringBuilder> = names.iter().map(|_| StringBuilder::new()).collect();
     let mut batches = Vec::new();
-    for (i, batch) in reader.enumerate() {
-        let batch = batch.map_err(|e| {
-            csv_err(format!(
-                "{e} (in the batch of data records {}..{}; an unterminated quote also shows up as a wrong field count)",
-                i * CSV_BATCH_ROWS + 1,
-                (i + 1) * CSV_BATCH_ROWS
-            ))
-        })?;
+    let mut record = csv::ByteRecord::new();
+    let mut rows = 0usize;
+    let mut flush = |builders: &mut Vec<StringBuilder>| -> Result<(), CheckError> {
+        let columns: Vec<ArrayRef> = builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| csv_err(e.to_string()))?;
         batches.push(batch);
+        Ok(())
+    };
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, csv::Position::line);
+                let what = match e.kind() {
+                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!(
+                        "{len} fields where the header has {expected_len} (an unterminated quote also shows up as a wrong field count)"
+                    ),
+                    _ => e.to_string(),
+                };
+                return Err(csv_err(format!("line {line}: {what}")));
+            }
+        }
+        for (b, field) in builders.iter_mut().zip(record.iter()) {
+            if field.is_empty() {
+                b.append_null();
+            } else {
+                // Valid: the whole input was checked as UTF-8, and the reader splits at ASCII.
+                b.append_value(String::from_utf8_lossy(field));
+            }
+        }
+        rows += 1;
+        if rows % CSV_BATCH_ROWS == 0 {
+            flush(&mut builders)?;
+        }
+    }
+    if rows % CSV_BATCH_ROWS != 0 {
+        flush(&mut builders)?;
     }
     infer_types(&schema, &batches)
 }
@@ -375,6 +402,8 @@ mod tests {
         let err = read_csv(b"a,b\n1,2\n\xff,3\n", "bad.csv").unwrap_err().to_string();
         assert!(err.contains("bad.csv") && err.contains("line 3") && err.contains("UTF-8"), "{err}");
         let err = read_csv(b"a,b\n1,2\n1,2,3\n", "ragged.csv").unwrap_err().to_string();
-        assert!(err.contains("ragged.csv"), "{err}");
+        assert!(err.contains("ragged.csv") && err.contains("line 3: 3 fields where the header has 2"), "{err}");
+        let err = read_csv(b"a,b\n1,2\n\"open,3\n4,5\n", "quote.csv").unwrap_err().to_string();
+        assert!(err.contains("quote.csv") && err.contains("fields where the header has 2"), "{err}");
     }
 }
