@@ -160,11 +160,11 @@ pub fn read_csv(bytes: &[u8], source_name: &str) -> Result<Table, CheckError> {
             }
         }
         rows += 1;
-        if rows % CSV_BATCH_ROWS == 0 {
+        if rows.is_multiple_of(CSV_BATCH_ROWS) {
             flush(&mut builders)?;
         }
     }
-    if rows % CSV_BATCH_ROWS != 0 {
+    if !rows.is_multiple_of(CSV_BATCH_ROWS) {
         flush(&mut builders)?;
     }
     infer_types(&schema, &batches)

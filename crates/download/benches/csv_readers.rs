@@ -52,11 +52,11 @@ fn read_with_csv_crate(path: &Path) -> Result<Table, Box<dyn std::error::Error>>
             }
         }
         rows += 1;
-        if rows % BATCH_ROWS == 0 {
+        if rows.is_multiple_of(BATCH_ROWS) {
             flush(&mut builders, &mut batches)?;
         }
     }
-    if rows % BATCH_ROWS != 0 || batches.is_empty() {
+    if !rows.is_multiple_of(BATCH_ROWS) || batches.is_empty() {
         flush(&mut builders, &mut batches)?;
     }
     Ok(Table::new(schema, batches))
