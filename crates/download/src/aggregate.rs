@@ -29,7 +29,7 @@ use arrow::row::{RowConverter, SortField};
 use esteira_core::{MAX_EXCERPT_CHARS, excerpt};
 use serde::{Deserialize, Serialize};
 
-use crate::join::{KeyEncoder, KeyGroups, concat_columns, key_text, short};
+use crate::keys::{KeyEncoder, KeyGroups, concat_columns, key_text, short};
 use crate::{DownloadError, Table};
 
 /// How to collapse a table to one row per key (a join's `aggregate` in the merge params).

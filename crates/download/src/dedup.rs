@@ -13,7 +13,7 @@ use arrow::row::{RowConverter, SortField};
 
 use crate::{DownloadError, Table};
 
-use crate::join::FxBuild;
+use crate::keys::FxBuild;
 
 /// Drops rows equal in every column to an earlier row; returns the table and how many rows
 /// were dropped. The first occurrence is kept, so the order of the rest is unchanged.

@@ -12,16 +12,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch};
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
 
 mod gather;
-mod keys;
 
 use gather::Gather;
 
-pub(crate) use keys::{DistinctKeys, END, FxBuild, Group, KeyEncoder, KeyGroups, concat_columns};
+pub(crate) use crate::keys::{
+    DistinctKeys, END, FxBuild, Group, KeyEncoder, KeyGroups, concat_columns, key_text, short,
+};
 
 use crate::aggregate::{AggregateParams, AggregateStats, Plan};
 use crate::table::ColumnIndex;
@@ -542,30 +543,6 @@ fn cardinality_error(
     }
 }
 
-/// Row `row`'s key as an error message shows it: `id = "7"`, or `(a, b) = ("1", "x")`.
-pub(crate) fn key_text(on: &[String], arrays: &[ArrayRef], row: usize) -> String {
-    let value = |a: &ArrayRef| {
-        if a.is_null(row) {
-            return "null".to_owned();
-        }
-        let text = arrow::util::display::array_value_to_string(a.as_ref(), row).unwrap_or_else(|e| e.to_string());
-        format!("{:?}", esteira_core::excerpt(&text, esteira_core::MAX_EXCERPT_CHARS))
-    };
-    match (on, arrays) {
-        ([name], [array]) => format!("{} = {}", short(name), value(array)),
-        _ => format!(
-            "({}) = ({})",
-            on.iter().map(|n| short(n)).collect::<Vec<_>>().join(", "),
-            arrays.iter().map(value).collect::<Vec<_>>().join(", ")
-        ),
-    }
-}
-
-/// A column name from a file (a header can be megabytes long) as an error message shows it.
-pub(crate) fn short(name: &str) -> std::borrow::Cow<'_, str> {
-    esteira_core::excerpt(name, esteira_core::MAX_EXCERPT_CHARS)
-}
-
 /// `part` of `whole` as a percentage with one decimal, for log lines.
 fn share(part: usize, whole: usize) -> String {
     if whole == 0 { "0 %".to_owned() } else { format!("{:.1} %", 100.0 * part as f64 / whole as f64) }
@@ -574,7 +551,7 @@ fn share(part: usize, whole: usize) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use arrow::array::{AsArray, StringArray};
+    use arrow::array::{Array, AsArray, StringArray};
     use arrow::datatypes::DataType;
     use std::collections::HashSet;
     use std::hash::BuildHasher;

@@ -58,6 +58,7 @@ mod error;
 mod fetch;
 mod fetch_stage;
 mod join;
+mod keys;
 mod merge;
 mod table;
 

@@ -66,7 +66,7 @@ pub(crate) fn bootstrap_with_ece(
     resamples: usize,
     seed: u64,
 ) -> Result<(BootstrapIntervals, Vec<Option<Interval>>), EvaluateError> {
-    crate::model_eval::at_most("bootstrap", resamples, crate::MAX_BOOTSTRAP)?;
+    crate::error::at_most("bootstrap", resamples, crate::MAX_BOOTSTRAP)?;
     let n = y_true.len();
     for (what, found) in [("scores", scores.len()), ("y_pred", y_pred.len())] {
         if found != n {

@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 
 use crate::bootstrap::Interval;
 use crate::calibration::CalibrationSet;
-use crate::report::{Evaluation, escape_html, f3};
+use esteira_core::escape_html;
+
+use crate::evaluation::Evaluation;
+use crate::fmt::f3;
 
 fn ece_text(c: &CalibrationSet) -> String {
     match c.ece_interval {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use esteira_inference::{CoefficientStatus, Covariance, Direction};
 
 use crate::effects::{Effect, Effects};
-use crate::report::escape_html;
+use esteira_core::escape_html;
 
 /// Effects named in the verdict, at most.
 const VERDICT_NAMED: usize = 5;

@@ -92,3 +92,11 @@ impl EvaluateError {
         Self::Arrow { what: what.into(), source }
     }
 }
+
+/// `Ok` when `value` is at most `max`, else a param error naming `key`.
+pub(crate) fn at_most(key: &'static str, value: usize, max: usize) -> Result<(), EvaluateError> {
+    if value > max {
+        return Err(EvaluateError::Param { key, message: format!("{value} is more than the limit of {max}") });
+    }
+    Ok(())
+}

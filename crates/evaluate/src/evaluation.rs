@@ -1,9 +1,14 @@
 //! All metrics of a model and of the majority-class baseline on one labelled test set.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::EvaluateError;
 use crate::bootstrap::{BootstrapIntervals, Interval, bootstrap_with_ece};
+use crate::calibration::Calibration;
+use crate::effects::Effects;
+use crate::importance::ColumnImportance;
 use crate::metrics::{
     ClassificationReport, ConfusionMatrix, accuracy, average_precision, balanced_accuracy, brier_score,
     classification_report_of, confusion_matrix, decide, log_loss, roc_auc,
@@ -203,6 +208,58 @@ pub(crate) fn evaluate_scores_with_ece(
         baseline,
     };
     Ok((evaluation, eces))
+}
+
+/// The `format` field of every metrics document this crate writes (2 added `training`, 3
+/// `effects` and `calibration`).
+pub const METRICS_FORMAT: &str = "esteira-evaluate-metrics/3";
+
+/// One logistic-regression coefficient read as an odds ratio of the positive class: the
+/// model's own [`esteira_train::FeatureEffect`].
+pub type OddsRatio = esteira_train::FeatureEffect;
+
+/// A short label for an odds ratio: `column: category vs reference`, or the feature name.
+pub fn effect_label(e: &OddsRatio) -> String {
+    match (&e.category, &e.reference) {
+        (Some(c), Some(r)) => format!("{}: {c} vs {r}", e.column),
+        (Some(c), None) => format!("{}: {c}", e.column),
+        _ => e.feature.clone(),
+    }
+}
+
+/// Everything the evaluate stage found, as written to `metrics.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// [`METRICS_FORMAT`].
+    pub format: String,
+    /// The outcome column.
+    pub target: String,
+    /// The class probabilities refer to.
+    pub positive_class: String,
+    /// The other class.
+    pub negative_class: String,
+    /// The model's algorithm (`logistic_regression`, `random_forest`).
+    pub algorithm: String,
+    /// Metrics, intervals and baseline.
+    #[serde(flatten)]
+    pub scores: ScoreEvaluation,
+    /// Odds ratios, largest effect first; `None` when the model has no coefficients.
+    pub odds_ratios: Option<Vec<OddsRatio>>,
+    /// Permutation importance on the test split, largest ROC AUC drop first.
+    pub permutation_importance: Vec<ColumnImportance>,
+    /// Shuffles per column.
+    pub permutation_repeats: usize,
+    /// Seed of the shuffles.
+    pub permutation_seed: u64,
+    /// Feature -> test rows whose category was not seen in training (scored as the reference).
+    pub unseen_categories: BTreeMap<String, u64>,
+    /// How the model was trained (from the model artifact: training rows only).
+    pub training: esteira_train::TrainingSummary,
+    /// The inference model's effects with their intervals, fitted on the training split;
+    /// `None` when no training split was given.
+    pub effects: Option<Effects>,
+    /// Calibration on the test split, before and after Platt scaling.
+    pub calibration: Calibration,
 }
 
 #[cfg(test)]

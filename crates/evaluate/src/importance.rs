@@ -45,7 +45,7 @@ pub fn permutation_importance<F>(
 where
     F: FnMut(&RecordBatch) -> Result<Vec<f64>, EvaluateError>,
 {
-    crate::model_eval::at_most("permutation_repeats", repeats, crate::MAX_PERMUTATION_REPEATS)?;
+    crate::error::at_most("permutation_repeats", repeats, crate::MAX_PERMUTATION_REPEATS)?;
     let rows = table_rows(batch, y_true)?;
     let reference = roc_auc(y_true, &predict(batch)?)?;
     let schema = batch.schema();
@@ -78,7 +78,7 @@ pub(crate) fn model_permutation_importance(
     seed: u64,
     reference: f64,
 ) -> Result<Vec<ColumnImportance>, EvaluateError> {
-    crate::model_eval::at_most("permutation_repeats", repeats, crate::MAX_PERMUTATION_REPEATS)?;
+    crate::error::at_most("permutation_repeats", repeats, crate::MAX_PERMUTATION_REPEATS)?;
     let rows = table_rows(batch, y_true)?;
     for name in columns {
         column_index(batch, name)?;

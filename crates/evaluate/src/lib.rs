@@ -58,6 +58,7 @@ mod effects;
 mod effects_html;
 mod error;
 mod evaluation;
+mod fmt;
 mod importance;
 pub mod metrics;
 mod model_eval;

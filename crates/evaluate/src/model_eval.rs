@@ -69,18 +69,10 @@ impl EvaluateParams {
             ("permutation_repeats", self.permutation_repeats, MAX_PERMUTATION_REPEATS),
             ("chart_effects", self.chart_effects, MAX_CHART_EFFECTS),
         ] {
-            at_most(key, value, max)?;
+            crate::error::at_most(key, value, max)?;
         }
         Ok(())
     }
-}
-
-/// `Ok` when `value` is at most `max`, else a param error naming `key`.
-pub(crate) fn at_most(key: &'static str, value: usize, max: usize) -> Result<(), EvaluateError> {
-    if value > max {
-        return Err(EvaluateError::Param { key, message: format!("{value} is more than the limit of {max}") });
-    }
-    Ok(())
 }
 
 /// Everything [`evaluate_model`] produces.

@@ -1,69 +1,12 @@
-//! The evaluation document (`metrics.json`) and the self-contained HTML report built from it.
+//! The self-contained HTML report built from the evaluation document (`metrics.json`, in
+//! `evaluation.rs`).
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
-
 use crate::bootstrap::Interval;
-use crate::calibration::Calibration;
 use crate::calibration_html::calibration_section;
-use crate::effects::Effects;
 use crate::effects_html::{effects_section, effects_verdict};
-use crate::evaluation::{MetricSet, ScoreEvaluation};
-use crate::importance::ColumnImportance;
-
-/// The `format` field of every metrics document this crate writes (2 added `training`, 3
-/// `effects` and `calibration`).
-pub const METRICS_FORMAT: &str = "esteira-evaluate-metrics/3";
-
-/// One logistic-regression coefficient read as an odds ratio of the positive class: the
-/// model's own [`esteira_train::FeatureEffect`].
-pub type OddsRatio = esteira_train::FeatureEffect;
-
-/// A short label for an odds ratio: `column: category vs reference`, or the feature name.
-pub fn effect_label(e: &OddsRatio) -> String {
-    match (&e.category, &e.reference) {
-        (Some(c), Some(r)) => format!("{}: {c} vs {r}", e.column),
-        (Some(c), None) => format!("{}: {c}", e.column),
-        _ => e.feature.clone(),
-    }
-}
-
-/// Everything the evaluate stage found, as written to `metrics.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Evaluation {
-    /// [`METRICS_FORMAT`].
-    pub format: String,
-    /// The outcome column.
-    pub target: String,
-    /// The class probabilities refer to.
-    pub positive_class: String,
-    /// The other class.
-    pub negative_class: String,
-    /// The model's algorithm (`logistic_regression`, `random_forest`).
-    pub algorithm: String,
-    /// Metrics, intervals and baseline.
-    #[serde(flatten)]
-    pub scores: ScoreEvaluation,
-    /// Odds ratios, largest effect first; `None` when the model has no coefficients.
-    pub odds_ratios: Option<Vec<OddsRatio>>,
-    /// Permutation importance on the test split, largest ROC AUC drop first.
-    pub permutation_importance: Vec<ColumnImportance>,
-    /// Shuffles per column.
-    pub permutation_repeats: usize,
-    /// Seed of the shuffles.
-    pub permutation_seed: u64,
-    /// Feature -> test rows whose category was not seen in training (scored as the reference).
-    pub unseen_categories: BTreeMap<String, u64>,
-    /// How the model was trained (from the model artifact: training rows only).
-    pub training: esteira_train::TrainingSummary,
-    /// The inference model's effects with their intervals, fitted on the training split;
-    /// `None` when no training split was given.
-    pub effects: Option<Effects>,
-    /// Calibration on the test split, before and after Platt scaling.
-    pub calibration: Calibration,
-}
+use crate::evaluation::MetricSet;
 
 /// The five charts, as SVG documents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,14 +25,13 @@ pub struct Charts {
 
 pub use esteira_core::escape_html;
 
+pub use crate::evaluation::{Evaluation, METRICS_FORMAT, OddsRatio, effect_label};
+use crate::fmt::f3;
+
 /// An SVG document ready to inline in HTML5: no XML namespace URL (HTML parsers put `<svg>` in
 /// the SVG namespace themselves), so the page holds no external reference at all.
 fn inline_svg(svg: &str) -> String {
     svg.replacen(r#" xmlns="http://www.w3.org/2000/svg""#, "", 1)
-}
-
-pub(crate) fn f3(v: f64) -> String {
-    format!("{v:.3}")
 }
 
 fn opt3(v: Option<f64>) -> String {
@@ -513,8 +455,12 @@ fn importance_table(e: &Evaluation) -> String {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::calibration::Calibration;
     use crate::evaluation::evaluate_scores;
+    use crate::importance::ColumnImportance;
 
     pub(crate) fn sample_evaluation() -> Evaluation {
         let y: Vec<bool> = (0..200).map(|i| i % 5 != 0).collect();

@@ -73,7 +73,7 @@ pub(crate) struct Plan {
     pub schema: SchemaRef,
 }
 
-/// The schema [`crate::apply`] would produce for a table of `schema`, or the first error in
+/// The schema applying `spec` would produce for a table of `schema`, or the first error in
 /// the recipe that does not depend on row values.
 pub fn output_schema(spec: &Spec, schema: &SchemaRef) -> Result<SchemaRef, PreprocessError> {
     Ok(compile(spec, schema)?.schema)

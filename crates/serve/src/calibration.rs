@@ -242,8 +242,8 @@ pub(crate) fn of_run(
             "no run lists this model, so no evaluate stage fitted a calibrator for it",
         ));
     };
-    let evaluate = crate::load::stages_in_order(run).into_iter().find(|(_, s)| {
-        s.kind == crate::EVALUATE_KIND && crate::load::usable(s) && s.inputs.values().any(|h| h == model)
+    let evaluate = crate::record::stages_in_order(run).into_iter().find(|(_, s)| {
+        s.kind == crate::EVALUATE_KIND && crate::record::usable(s) && s.inputs.values().any(|h| h == model)
     });
     let Some((stage, record)) = evaluate else {
         return Ok(Calibration::unavailable(format!(
@@ -262,7 +262,7 @@ pub(crate) fn of_run(
         )));
     };
     let file = format!("the `{CALIBRATION_OUTPUT}` output of stage `{stage}` in run {} (object {hash})", run.id);
-    let bytes = crate::load::read_verified(store, &hash).map_err(|e| refused(&file, ".", e.to_string()))?;
+    let bytes = crate::record::read_verified(store, &hash).map_err(|e| refused(&file, ".", e.to_string()))?;
     let calibration = match parse(&bytes, &file, positive_class)? {
         Ok((platt, fitted_rows)) => Calibration::Platt { platt, stage: stage.to_owned(), hash, fitted_rows },
         Err(withheld) => Calibration::unavailable(format!("the `{stage}` stage withheld it: {withheld}")),

@@ -75,6 +75,7 @@ mod html;
 mod json;
 mod load;
 mod pages;
+mod record;
 mod rows;
 mod runs;
 mod server;
@@ -83,7 +84,8 @@ mod state;
 pub use batch::{output_columns, predict_csv};
 pub use calibration::{CALIBRATION_OUTPUT, CALIBRATOR_FORMAT, Calibration, Platt};
 pub use error::{CsvCellError, ServeError};
-pub use load::{EVALUATE_KIND, Evaluation, LoadedModel, TRAIN_KIND};
+pub use load::{Evaluation, LoadedModel};
+pub use record::{EVALUATE_KIND, TRAIN_KIND};
 pub use rows::{FieldError, MAX_ERRORS};
 pub use server::{
     HEADER_READ_TIMEOUT, IDLE_TIMEOUT, REQUEST_TIMEOUT, ServeOptions, Server, Timeouts, app, exposure_warning,

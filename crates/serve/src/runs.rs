@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use esteira_core::{RunRecord, StageRecord, StageStatus};
 
 use crate::html::{Nav, duration, esc, metric_value, page, status};
-use crate::load::{EVALUATE_KIND, model_output, stages_in_order};
+use crate::record::{EVALUATE_KIND, model_output, stages_in_order};
 
 /// Metrics shown in the run list, from the evaluate stage.
 const HEADLINE: [(&str, &str); 3] =

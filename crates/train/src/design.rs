@@ -4,8 +4,8 @@
 //! identical (a student's enrolments share every feature). [`Design`] keeps each distinct row
 //! once, as a *pattern* (its numeric values and the one-hot columns that are 1), and each row as
 //! the index of its pattern: a few bytes a row instead of eight per column, with no copy per
-//! cross-validation fold. Fits sum their loss over patterns with weights (see
-//! [`crate::lbfgs`]); the forests and smartcore get the dense rows they need.
+//! cross-validation fold. Fits sum their loss over patterns with weights (our L-BFGS does);
+//! the forests and smartcore get the dense rows they need.
 
 use std::collections::HashMap;
 
@@ -168,7 +168,7 @@ impl Design {
 
     /// `x_u . w` for pattern `u`, summed in column order from -0.0 as `Iterator::sum` does over a
     /// dense row (the zero columns add nothing), so a logistic model scores a pattern exactly as
-    /// [`crate::estimator`] scores the dense row. `w` must be finite (0 * inf is NaN).
+    /// the fitted model scores the dense row. `w` must be finite (0 * inf is NaN).
     pub(crate) fn dot(&self, u: usize, w: &[f64]) -> f64 {
         let mut s = -0.0;
         for (x, wj) in self.numeric(u).iter().zip(w) {

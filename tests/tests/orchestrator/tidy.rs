@@ -193,14 +193,6 @@ const KNOWN_CYCLES: &[&str] = &[
     "crates/checks/src: input <-> validate",
     "crates/checks/src: profile <-> validate",
     "crates/checks/src: result <-> validate",
-    "crates/download/src: aggregate <-> join",
-    "crates/evaluate/src: calibration_html <-> report",
-    "crates/evaluate/src: effects_html <-> report",
-    "crates/evaluate/src: importance <-> model_eval",
-    "crates/preprocess/src: apply <-> plan",
-    "crates/serve/src: calibration <-> load",
-    "crates/train/src: design <-> estimator",
-    "crates/train/src: design <-> lbfgs",
 ];
 
 /// The modules a file names through `crate::` (or, in `cli/`, through `super::`), doc

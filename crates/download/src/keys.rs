@@ -1,7 +1,8 @@
 //! Join keys as byte strings and the indexes over them: [`KeyEncoder`] (a `Utf8` key is its own
 //! bytes, anything else the `arrow-row` encoding), [`KeyGroups`] (each distinct key's rows
 //! chained in table order), [`DistinctKeys`] (exact distinct counts without an allocation per
-//! key) and the one hasher the in-memory maps use ([`FxBuild`]).
+//! key), the one hasher the in-memory maps use ([`FxBuild`]), and keys and column names as
+//! error messages show them. Shared by the joins and the aggregation.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -219,3 +220,27 @@ impl EncodedKeys {
 /// Hashing for the in-memory maps (never iterated into outputs, so their order does not
 /// matter): rustc-hash's Fx, for key bytes and for row hashes alike.
 pub(crate) type FxBuild = rustc_hash::FxBuildHasher;
+
+/// Row `row`'s key as an error message shows it: `id = "7"`, or `(a, b) = ("1", "x")`.
+pub(crate) fn key_text(on: &[String], arrays: &[ArrayRef], row: usize) -> String {
+    let value = |a: &ArrayRef| {
+        if a.is_null(row) {
+            return "null".to_owned();
+        }
+        let text = arrow::util::display::array_value_to_string(a.as_ref(), row).unwrap_or_else(|e| e.to_string());
+        format!("{:?}", esteira_core::excerpt(&text, esteira_core::MAX_EXCERPT_CHARS))
+    };
+    match (on, arrays) {
+        ([name], [array]) => format!("{} = {}", short(name), value(array)),
+        _ => format!(
+            "({}) = ({})",
+            on.iter().map(|n| short(n)).collect::<Vec<_>>().join(", "),
+            arrays.iter().map(value).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// A column name from a file (a header can be megabytes long) as an error message shows it.
+pub(crate) fn short(name: &str) -> std::borrow::Cow<'_, str> {
+    esteira_core::excerpt(name, esteira_core::MAX_EXCERPT_CHARS)
+}
