@@ -202,6 +202,9 @@ impl CommandStage {
     }
 }
 
+/// The longest metric name (after flattening) a metrics output may use.
+const MAX_METRIC_NAME_CHARS: usize = 200;
+
 /// The numbers and booleans of a metrics document, nested objects flattened to `a.b`; other
 /// values (strings, arrays, null) are not metrics and are left out.
 fn metrics_of(doc: &serde_json::Value) -> Result<Vec<(String, serde_json::Value)>, String> {
@@ -216,6 +219,15 @@ fn metrics_of(doc: &serde_json::Value) -> Result<Vec<(String, serde_json::Value)
             serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
                 if out.len() == MAX_METRICS {
                     return Err(format!("holds more than {MAX_METRICS} metrics"));
+                }
+                // Names go into every run record and table header: short, and each once.
+                if prefix.is_empty() || prefix.chars().count() > MAX_METRIC_NAME_CHARS {
+                    let shown = excerpt(prefix, MAX_EXCERPT_CHARS);
+                    return Err(format!("metric name `{shown}` must be 1 to {MAX_METRIC_NAME_CHARS} characters"));
+                }
+                if out.iter().any(|(k, _)| k == prefix) {
+                    let shown = excerpt(prefix, MAX_EXCERPT_CHARS);
+                    return Err(format!("metric `{shown}` is given twice (a dotted name and a nested object)"));
                 }
                 out.push((prefix.to_owned(), v.clone()));
             }
@@ -585,6 +597,12 @@ mod tests {
         let many: String = (0..=MAX_METRICS).map(|i| format!("\"m{i}\": {i}")).collect::<Vec<_>>().join(",");
         let e = run(write(&format!("{{{many}}}")), &[]).result.unwrap_err();
         assert!(e.contains("holds more than 1000 metrics"), "{e}");
+        let e = run(write(&format!("{{\"{}\": 1}}", "k".repeat(201))), &[]).result.unwrap_err();
+        assert!(e.contains("must be 1 to 200 characters"), "{e}");
+        let e = run(write(r#"{"": 1}"#), &[]).result.unwrap_err();
+        assert!(e.contains("metric name `` must be 1 to 200"), "{e}");
+        let e = run(write(r#"{"a.b": 1, "a": {"b": 2}}"#), &[]).result.unwrap_err();
+        assert!(e.contains("metric `a.b` is given twice"), "{e}");
         // The metrics output must be a declared json output.
         for (outputs, want) in [
             (serde_json::json!({"m": "txt"}), "param `metrics`: output `m` must be of kind \"json\""),
