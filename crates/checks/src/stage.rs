@@ -1,7 +1,7 @@
 //! The `check` stage: validates a table against a suite inside a pipeline.
 
 use esteira_core::{
-    CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params,
+    CoreError, OutputSpec, Params, Registry, Stage, StageContext, StageError, StageFactory, parse_params,
 };
 use serde::{Deserialize, Serialize};
 
@@ -34,9 +34,9 @@ pub struct CheckParams {
 /// legacy JSON); outputs `table` (the input's exact bytes, so descendants consume the validated
 /// table), `result` (GE result JSON) and `report` (HTML). Metrics: `evaluated`, `successful`,
 /// `unsuccessful`, `success_percent`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CheckStage {
-    params: CheckParams,
+    params: Params<CheckParams>,
 }
 
 /// The stage kind.
@@ -48,13 +48,13 @@ const DETAILED_FAILURES: usize = 5;
 
 impl CheckStage {
     /// A stage with these params.
-    pub fn new(params: CheckParams) -> Self {
-        Self { params }
+    pub fn new(params: CheckParams) -> Result<Self, CoreError> {
+        Ok(Self { params: Params::new(CHECK_KIND, params)? })
     }
 
     /// Builds the stage from pipeline-file params (errors name the offending key).
     pub fn from_params(params: serde_json::Value) -> Result<Self, CoreError> {
-        Ok(Self::new(parse_params(CHECK_KIND, params)?))
+        Self::new(parse_params(CHECK_KIND, params)?)
     }
 }
 
@@ -77,7 +77,7 @@ impl Stage for CheckStage {
     }
 
     fn params(&self) -> serde_json::Value {
-        params_json(&self.params)
+        self.params.json()
     }
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {

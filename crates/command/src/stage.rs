@@ -5,8 +5,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use esteira_core::{
-    CoreError, MAX_EXCERPT_CHARS, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, excerpt,
-    params_json, parse_params,
+    CoreError, MAX_EXCERPT_CHARS, OutputSpec, Params, Registry, Stage, StageContext, StageError, StageFactory, excerpt,
+    parse_params,
 };
 
 use crate::CommandError;
@@ -25,7 +25,7 @@ const TAIL_BYTES: u64 = 16 * 1024;
 /// A program with declared inputs and outputs; params = [`CommandParams`].
 #[derive(Debug, Clone)]
 pub struct CommandStage {
-    params: CommandParams,
+    params: Params<CommandParams>,
     spec: Spec,
 }
 
@@ -35,7 +35,7 @@ impl CommandStage {
     pub fn new(mut params: CommandParams) -> Result<Self, CommandError> {
         let spec = Spec::check(&params)?;
         params.tool_version = tool_version(&params)?;
-        Ok(Self { params, spec })
+        Ok(Self { params: Params::new(KIND, params)?, spec })
     }
 
     /// Builds the stage from pipeline-file params; errors name the offending key.
@@ -276,7 +276,7 @@ impl Stage for CommandStage {
     }
 
     fn params(&self) -> serde_json::Value {
-        params_json(&self.params)
+        self.params.json()
     }
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {

@@ -27,8 +27,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use esteira_core::{
-    CacheRecord, ContentHash, CoreError, OutputSpec, OutputWriter, Progress, Stage, StageContext, StageError,
-    params_json, parse_params,
+    CacheRecord, ContentHash, CoreError, OutputSpec, OutputWriter, Params, Progress, Stage, StageContext, StageError,
+    parse_params,
 };
 use serde::{Deserialize, Serialize};
 
@@ -121,7 +121,7 @@ impl FetchState {
 /// request (or one `stat` for a file) and reuses the stored object, counting as cached.
 #[derive(Debug, Clone)]
 pub struct FetchStage {
-    params: FetchParams,
+    params: Params<FetchParams>,
 }
 
 impl FetchStage {
@@ -157,7 +157,7 @@ impl FetchStage {
         if params.ext.is_empty() || !params.ext.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') {
             return Err(bad("ext", format!("{:?} is not a file extension (letters, digits and dots)", params.ext)));
         }
-        Ok(Self { params })
+        Ok(Self { params: Params::new("fetch", params)? })
     }
 
     /// The typed params.
@@ -303,7 +303,7 @@ impl Stage for FetchStage {
     }
 
     fn params(&self) -> serde_json::Value {
-        params_json(&self.params)
+        self.params.json()
     }
 
     fn volatile(&self) -> bool {

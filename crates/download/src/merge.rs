@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use esteira_core::{CoreError, OutputSpec, Stage, StageContext, StageError, params_json, parse_params};
+use esteira_core::{CoreError, OutputSpec, Params, Stage, StageContext, StageError, parse_params};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{AggregateParams, AggregateStats};
@@ -298,7 +298,7 @@ pub fn read_input_file(path: &Path, name: &str, csv: &CsvOptions) -> Result<Inpu
 /// [`MergeParams`] say.
 #[derive(Debug, Clone)]
 pub struct MergeStage {
-    params: MergeParams,
+    params: Params<MergeParams>,
 }
 
 impl MergeStage {
@@ -318,7 +318,7 @@ impl MergeStage {
                     .map_err(|(list, message)| bad(format!("joins[{i}].aggregate.{list}"), message))?;
             }
         }
-        Ok(Self { params })
+        Ok(Self { params: Params::new("merge", params)? })
     }
 
     /// The typed params.
@@ -388,7 +388,7 @@ impl Stage for MergeStage {
     }
 
     fn params(&self) -> serde_json::Value {
-        params_json(&self.params)
+        self.params.json()
     }
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {

@@ -1,6 +1,6 @@
 //! The `evaluate` stage: a thin [`Stage`] over [`evaluate_model`].
 
-use esteira_core::{OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params};
+use esteira_core::{OutputSpec, Params, Registry, Stage, StageContext, StageError, StageFactory, parse_params};
 use esteira_train::Model;
 
 use crate::EvaluateError;
@@ -17,13 +17,13 @@ pub const KIND: &str = "evaluate";
 /// charts `confusion`, `roc`, `pr`, `effects` (a forest plot), `reliability` (svg).
 #[derive(Debug, Clone)]
 pub struct EvaluateStage {
-    params: EvaluateParams,
+    params: Params<EvaluateParams>,
 }
 
 impl EvaluateStage {
     /// A stage with typed params.
-    pub fn new(params: EvaluateParams) -> Self {
-        Self { params }
+    pub fn new(params: EvaluateParams) -> Result<Self, esteira_core::CoreError> {
+        Ok(Self { params: Params::new(KIND, params)? })
     }
 
     /// Builds the stage from pipeline-file params (JSON); errors name the offending key.
@@ -35,7 +35,7 @@ impl EvaluateStage {
             }
             other => esteira_core::CoreError::Param { kind: KIND.into(), key: ".".into(), message: other.to_string() },
         })?;
-        Ok(Self::new(params))
+        Self::new(params)
     }
 }
 
@@ -78,7 +78,7 @@ impl Stage for EvaluateStage {
     }
 
     fn params(&self) -> serde_json::Value {
-        params_json(&self.params)
+        self.params.json()
     }
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {

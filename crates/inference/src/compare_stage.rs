@@ -46,7 +46,7 @@ use std::fmt::Write as _;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type};
 use esteira_core::{
-    CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, escape_html, excerpt, params_json,
+    CoreError, OutputSpec, Params, Registry, Stage, StageContext, StageError, StageFactory, escape_html, excerpt,
     parse_number, parse_params,
 };
 use esteira_train::Derived;
@@ -283,7 +283,7 @@ pub struct Comparison {
 /// Input `before`, `after` (Parquet) -> `comparison` (JSON), `report` (HTML).
 #[derive(Debug, Clone)]
 pub struct CompareStage {
-    params: CompareParams,
+    params: Params<CompareParams>,
 }
 
 impl CompareStage {
@@ -291,7 +291,7 @@ impl CompareStage {
     pub fn from_params(params: serde_json::Value) -> Result<Self, CoreError> {
         let p: CompareParams = parse_params(KIND, params)?;
         p.validate().map_err(|(key, message)| CoreError::Param { kind: KIND.into(), key, message })?;
-        Ok(Self { params: p })
+        Ok(Self { params: Params::new(KIND, p)? })
     }
 }
 
@@ -313,7 +313,7 @@ impl Stage for CompareStage {
     }
 
     fn params(&self) -> serde_json::Value {
-        params_json(&self.params)
+        self.params.json()
     }
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {

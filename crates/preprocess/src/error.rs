@@ -92,6 +92,9 @@ pub enum PreprocessError {
         /// The underlying error.
         source: arrow::error::ArrowError,
     },
+    /// The recipe cannot be written into the cache key (core's `Params`).
+    #[error(transparent)]
+    Core(#[from] esteira_core::CoreError),
 }
 
 impl PreprocessError {
@@ -104,7 +107,7 @@ impl PreprocessError {
             | Self::Cast { step, .. }
             | Self::Unmapped { step, .. }
             | Self::Arrow { step, .. } => Some(*step),
-            Self::BatchSchema { .. } => None,
+            Self::BatchSchema { .. } | Self::Core(_) => None,
         }
     }
 }

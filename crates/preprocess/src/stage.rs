@@ -1,7 +1,7 @@
 //! The `preprocess` stage: a thin [`Stage`] over [`crate::apply`].
 
 use esteira_core::{
-    CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params,
+    CoreError, OutputSpec, Params, Registry, Stage, StageContext, StageError, StageFactory, parse_params,
 };
 
 use crate::{Spec, apply};
@@ -12,14 +12,14 @@ pub const KIND: &str = "preprocess";
 /// Input `table` (Parquet) -> output `table` (Parquet), params = a [`Spec`].
 #[derive(Debug, Clone)]
 pub struct PreprocessStage {
-    spec: Spec,
+    spec: Params<Spec>,
 }
 
 impl PreprocessStage {
     /// A stage running `spec` (checked with [`Spec::validate`]).
     pub fn new(spec: Spec) -> Result<Self, crate::PreprocessError> {
         spec.validate()?;
-        Ok(Self { spec })
+        Ok(Self { spec: Params::new(KIND, spec)? })
     }
 
     /// Builds the stage from pipeline-file params; errors name the offending key.
@@ -60,7 +60,7 @@ impl Stage for PreprocessStage {
     }
 
     fn params(&self) -> serde_json::Value {
-        params_json(&self.spec)
+        self.spec.json()
     }
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {

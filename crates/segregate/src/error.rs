@@ -78,6 +78,9 @@ pub enum SegregateError {
         /// The underlying error.
         source: arrow::error::ArrowError,
     },
+    /// The params cannot be written into the cache key (core's `Params`).
+    #[error(transparent)]
+    Core(#[from] esteira_core::CoreError),
 }
 
 /// Column names in backticks, each cut to [`MAX_EXCERPT_CHARS`] and the list to four times

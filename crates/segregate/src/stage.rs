@@ -1,7 +1,7 @@
 //! The `segregate` stage: a thin [`Stage`] over [`crate::split_table`].
 
 use esteira_core::{
-    CoreError, OutputSpec, Registry, Stage, StageContext, StageError, StageFactory, params_json, parse_params,
+    CoreError, OutputSpec, Params, Registry, Stage, StageContext, StageError, StageFactory, parse_params,
 };
 
 use crate::{SegregateParams, split_table};
@@ -12,14 +12,14 @@ pub const KIND: &str = "segregate";
 /// Input `table` (Parquet) -> outputs `train` and `test` (Parquet), params = [`SegregateParams`].
 #[derive(Debug, Clone)]
 pub struct SegregateStage {
-    params: SegregateParams,
+    params: Params<SegregateParams>,
 }
 
 impl SegregateStage {
     /// A stage with these params (the fraction is checked now, columns when it runs).
     pub fn new(params: SegregateParams) -> Result<Self, crate::SegregateError> {
         params.options().validate()?;
-        Ok(Self { params })
+        Ok(Self { params: Params::new(KIND, params)? })
     }
 
     /// Builds the stage from pipeline-file params; errors name the offending key.
@@ -56,7 +56,7 @@ impl Stage for SegregateStage {
     }
 
     fn params(&self) -> serde_json::Value {
-        params_json(&self.params)
+        self.params.json()
     }
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {

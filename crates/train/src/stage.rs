@@ -1,6 +1,6 @@
 //! The `train` stage: the [`train`](crate::train) function behind the Stage contract.
 
-use esteira_core::{OutputSpec, Stage, StageContext, StageError, StageFactory, params_json, parse_params};
+use esteira_core::{OutputSpec, Params, Stage, StageContext, StageError, StageFactory, parse_params};
 
 use crate::TrainError;
 use crate::params::TrainParams;
@@ -9,7 +9,7 @@ use crate::params::TrainParams;
 /// (JSON: cross-validation scores per grid point).
 #[derive(Debug, Clone)]
 pub struct TrainStage {
-    params: TrainParams,
+    params: Params<TrainParams>,
 }
 
 impl TrainStage {
@@ -22,12 +22,12 @@ impl TrainStage {
                 esteira_core::CoreError::Param { kind: "train".into(), key: ".".into(), message: other.to_string() }
             }
         })?;
-        Ok(Self { params })
+        Self::new(params)
     }
 
     /// A stage with these params.
-    pub fn new(params: TrainParams) -> Self {
-        Self { params }
+    pub fn new(params: TrainParams) -> Result<Self, esteira_core::CoreError> {
+        Ok(Self { params: Params::new("train", params)? })
     }
 }
 
@@ -65,7 +65,7 @@ impl Stage for TrainStage {
     }
 
     fn params(&self) -> serde_json::Value {
-        params_json(&self.params)
+        self.params.json()
     }
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
