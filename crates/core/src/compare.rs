@@ -16,7 +16,7 @@ use crate::{RunRecord, escape_html};
 
 mod paired;
 
-pub use paired::{PairedDifference, StageDifference, against, paired, t_quantile_975};
+pub use paired::{MeanDifference, PairedDifference, StageDifference, against, paired, t_quantile_975};
 
 /// One metric of one run, with its interval when the run recorded one.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

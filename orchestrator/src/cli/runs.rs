@@ -213,15 +213,11 @@ fn render_against(stage: &str, d: &[esteira_core::compare::StageDifference]) -> 
     let rows: Vec<Vec<String>> = d
         .iter()
         .map(|d| {
-            let interval = match (d.lower, d.upper) {
-                (Some(lo), Some(hi)) => format!("[{lo:+.4}, {hi:+.4}]"),
-                _ => "-".into(),
-            };
             vec![
                 format!("{} - {}", d.metric, d.against),
                 d.pairs.to_string(),
-                format!("{:+.4}", d.mean),
-                interval,
+                format!("{:+.4}", d.difference.mean),
+                d.difference.interval_text(),
                 format!("{}/{}", d.at_least, d.pairs),
             ]
         })
@@ -240,16 +236,12 @@ fn render_paired(p: &[esteira_core::compare::PairedDifference]) -> String {
     let rows: Vec<Vec<String>> = p
         .iter()
         .map(|d| {
-            let interval = match (d.lower, d.upper) {
-                (Some(lo), Some(hi)) => format!("[{lo:+.4}, {hi:+.4}]"),
-                _ => "-".into(),
-            };
             vec![
                 d.metric.clone(),
                 format!("{} = {} vs {}", d.param, d.level, d.baseline),
                 d.pairs.to_string(),
-                format!("{:+.4}", d.mean),
-                interval,
+                format!("{:+.4}", d.difference.mean),
+                d.difference.interval_text(),
             ]
         })
         .collect();

@@ -10,15 +10,32 @@ use serde_json::Value;
 
 use super::{ComparedRun, Comparison, value_text};
 
-/// A mean difference, its standard deviation and 95 % t interval (absent with one value).
-struct MeanInterval {
-    mean: f64,
-    sd: Option<f64>,
-    lower: Option<f64>,
-    upper: Option<f64>,
+/// The mean of paired differences, their standard deviation and the 95 % interval of the mean,
+/// Student's t with `n − 1` degrees of freedom (sd and interval absent with one pair).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MeanDifference {
+    /// The mean difference.
+    pub mean: f64,
+    /// Standard deviation of the differences.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sd: Option<f64>,
+    /// The interval's lower end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lower: Option<f64>,
+    /// Its upper end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upper: Option<f64>,
 }
 
-impl MeanInterval {
+impl MeanDifference {
+    /// `[lo, hi]` with signs and four decimals, or `-` without an interval.
+    pub fn interval_text(&self) -> String {
+        match (self.lower, self.upper) {
+            (Some(lo), Some(hi)) => format!("[{lo:+.4}, {hi:+.4}]"),
+            _ => "-".into(),
+        }
+    }
+
     /// Of `d`, which is not empty.
     fn of(d: &[f64]) -> Self {
         let n = d.len();
@@ -46,18 +63,9 @@ pub struct PairedDifference {
     pub metric: String,
     /// Pairs found: runs at `level` and at `baseline` that agree on every other compared param.
     pub pairs: usize,
-    /// Mean of `level − baseline` over the pairs.
-    pub mean: f64,
-    /// Standard deviation of the differences (absent with one pair).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sd: Option<f64>,
-    /// The 95 % interval of the mean difference, Student's t with `pairs − 1` degrees of freedom
-    /// (absent with one pair).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lower: Option<f64>,
-    /// Its upper end.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upper: Option<f64>,
+    /// `level − baseline` over the pairs.
+    #[serde(flatten)]
+    pub difference: MeanDifference,
 }
 
 /// Paired differences of `metric` between every level of `param` and `baseline`: each run at a
@@ -97,17 +105,13 @@ pub fn paired(cmp: &Comparison, param: &str, baseline: &Value, metric: &str) -> 
         .into_iter()
         .map(|level| {
             let d = &diffs[&value_text(&level)];
-            let MeanInterval { mean, sd, lower, upper } = MeanInterval::of(d);
             PairedDifference {
                 param: param.to_owned(),
                 baseline: baseline.clone(),
                 level,
                 metric: metric.to_owned(),
                 pairs: d.len(),
-                mean,
-                sd,
-                lower,
-                upper,
+                difference: MeanDifference::of(d),
             }
         })
         .collect()
@@ -147,17 +151,9 @@ pub struct StageDifference {
     pub against: String,
     /// Runs that have both.
     pub pairs: usize,
-    /// Mean of `metric − against` over them.
-    pub mean: f64,
-    /// Standard deviation of the differences (absent with one pair).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sd: Option<f64>,
-    /// The 95 % interval of the mean difference, Student's t with `pairs − 1` degrees of freedom.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lower: Option<f64>,
-    /// Its upper end.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upper: Option<f64>,
+    /// `metric − against` over them.
+    #[serde(flatten)]
+    pub difference: MeanDifference,
     /// Runs in which `metric` is at least `against`.
     pub at_least: usize,
 }
@@ -180,16 +176,12 @@ pub fn against(cmp: &Comparison, other: &str, metrics: &[String]) -> Vec<StageDi
         if d.is_empty() {
             continue;
         }
-        let MeanInterval { mean, sd, lower, upper } = MeanInterval::of(&d);
         let at_least = d.iter().filter(|x| **x >= 0.0).count();
         out.push(StageDifference {
             metric: metric.clone(),
             against: theirs,
             pairs: d.len(),
-            mean,
-            sd,
-            lower,
-            upper,
+            difference: MeanDifference::of(&d),
             at_least,
         });
     }
@@ -220,12 +212,12 @@ mod tests {
         let d = paired(&c, "train.alpha", &json!(0.1), "evaluate.roc_auc");
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].pairs, 3);
-        assert!((d[0].mean - 0.02).abs() < 1e-12);
-        let sd = d[0].sd.unwrap();
+        assert!((d[0].difference.mean - 0.02).abs() < 1e-12);
+        let sd = d[0].difference.sd.unwrap();
         assert!((sd - 0.01).abs() < 1e-12);
         let half = 4.302_653 * 0.01 / 3f64.sqrt();
-        assert!((d[0].lower.unwrap() - (0.02 - half)).abs() < 1e-12);
-        assert!((d[0].upper.unwrap() - (0.02 + half)).abs() < 1e-12);
+        assert!((d[0].difference.lower.unwrap() - (0.02 - half)).abs() < 1e-12);
+        assert!((d[0].difference.upper.unwrap() - (0.02 + half)).abs() < 1e-12);
     }
 
     #[test]
@@ -260,9 +252,9 @@ mod tests {
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!((d[0].metric.as_str(), d[0].against.as_str()), ("evaluate.roc_auc", "reference.roc_auc"));
         assert_eq!((d[0].pairs, d[0].at_least), (3, 3));
-        assert!((d[0].mean - 0.02).abs() < 1e-12);
+        assert!((d[0].difference.mean - 0.02).abs() < 1e-12);
         let half = 4.302_653 * 0.02 / 3f64.sqrt();
-        assert!((d[0].lower.unwrap() - (0.02 - half)).abs() < 1e-12, "{d:?}");
+        assert!((d[0].difference.lower.unwrap() - (0.02 - half)).abs() < 1e-12, "{d:?}");
         assert!(against(&c, "nope", &metrics).is_empty());
     }
 }
