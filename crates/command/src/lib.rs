@@ -91,7 +91,7 @@ mod template;
 
 pub use error::CommandError;
 pub use params::{
-    CommandParams, DEFAULT_PATH, DIR_EXT, DIR_KIND, LOG_OUTPUT, MAX_METRICS, MAX_TOOL_VERSION_BYTES, OutputKind,
-    VERSION_CMD_TIMEOUT, input_path, output_path,
+    CommandParams, DEFAULT_PATH, DIR_EXT, DIR_KIND, LOG_OUTPUT, MAX_METRICS, MAX_METRICS_BYTES, MAX_TOOL_VERSION_BYTES,
+    OutputKind, VERSION_CMD_TIMEOUT, input_path, output_path,
 };
 pub use stage::{CommandStage, KIND, register};

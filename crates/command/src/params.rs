@@ -88,6 +88,9 @@ pub struct CommandParams {
 /// The most metrics a `metrics` output may hold (they are copied into every run record).
 pub const MAX_METRICS: usize = 1000;
 
+/// The largest `metrics` output, in bytes (it is parsed whole in memory).
+pub const MAX_METRICS_BYTES: u64 = 16 << 20;
+
 fn yes() -> bool {
     true
 }

@@ -11,7 +11,9 @@ use esteira_core::{
 
 use crate::CommandError;
 use crate::archive::{self, set_mode};
-use crate::params::{CommandParams, LOG_OUTPUT, MAX_METRICS, OutputKind, Spec, input_path, output_path, tool_version};
+use crate::params::{
+    CommandParams, LOG_OUTPUT, MAX_METRICS, MAX_METRICS_BYTES, OutputKind, Spec, input_path, output_path, tool_version,
+};
 use crate::process::{self, Ended};
 
 /// The stage kind in pipeline files.
@@ -121,6 +123,7 @@ impl CommandStage {
         tracing::info!(stage = %stage, program = %program, "the program finished");
 
         let mut missing = Vec::new();
+        let mut metrics = Vec::new();
         for (name, kind) in &self.spec.outputs {
             let rel = output_path(name, kind);
             let path = work.join(&rel);
@@ -139,6 +142,24 @@ impl CommandStage {
                     let summary = archive::write_dir(&path, &mut w).map_err(|m| bad(format!("{rel}/{m}")))?;
                     ctx.commit_output(w)?;
                     tracing::debug!(stage = %stage, output = %name, files = summary.files, bytes = summary.bytes, "directory output");
+                }
+                OutputKind::File(_) if meta.is_file() && self.params.metrics.as_ref() == Some(name) => {
+                    // Read once, bounded: checked as JSON and as metrics, then stored.
+                    let mut bytes = Vec::new();
+                    File::open(&path)
+                        .and_then(|f| f.take(MAX_METRICS_BYTES + 1).read_to_end(&mut bytes))
+                        .map_err(|e| bad(format!("{rel}: {e}")))?;
+                    if bytes.len() as u64 > MAX_METRICS_BYTES {
+                        return Err(bad(format!(
+                            "{rel} (the `metrics` output) is larger than {MAX_METRICS_BYTES} bytes"
+                        )));
+                    }
+                    let doc: serde_json::Value =
+                        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{rel} is not valid JSON: {e}")))?;
+                    metrics = metrics_of(&doc).map_err(|m| bad(format!("{rel} (the `metrics` output) {m}")))?;
+                    let mut w = ctx.create_output(name)?;
+                    w.write_all(&bytes).map_err(|e| bad(format!("{rel}: {e}")))?;
+                    ctx.commit_output(w)?;
                 }
                 OutputKind::File(ext) if meta.is_file() => {
                     check_format(&path, ext).map_err(|m| bad(format!("{rel} {m}")))?;
@@ -188,15 +209,8 @@ impl CommandStage {
                 undeclared.join(", ")
             );
         }
-        if let Some(name) = &self.params.metrics {
-            let rel = output_path(name, &OutputKind::File("json".into()));
-            let bad = |message: String| CommandError::Output { stage: stage.clone(), name: name.clone(), message };
-            let text = std::fs::read(work.join(&rel)).map_err(|e| bad(format!("{rel}: {e}")))?;
-            let doc: serde_json::Value =
-                serde_json::from_slice(&text).map_err(|e| bad(format!("{rel} is not valid JSON: {e}")))?;
-            for (k, v) in metrics_of(&doc).map_err(|m| bad(format!("{rel} (the `metrics` output) {m}")))? {
-                ctx.metric(&k, v);
-            }
+        for (k, v) in metrics {
+            ctx.metric(&k, v);
         }
         Ok(())
     }
@@ -603,6 +617,15 @@ mod tests {
         assert!(e.contains("metric name `` must be 1 to 200"), "{e}");
         let e = run(write(r#"{"a.b": 1, "a": {"b": 2}}"#), &[]).result.unwrap_err();
         assert!(e.contains("metric `a.b` is given twice"), "{e}");
+        let e = run(write(r#"{"auc": 0.6"#), &[]).result.unwrap_err();
+        assert!(e.contains("out/m.json is not valid JSON"), "{e}");
+        // A huge document is refused without reading it whole.
+        let huge = serde_json::json!({
+            "run": ["sh", "-c", "( printf '{{\"pad\": \"'; head -c 17000000 /dev/zero | tr '\\0' a; printf '\"}}') > \"$1\"", "sh", "{outputs.m}"],
+            "outputs": {"m": "json"}, "metrics": "m"
+        });
+        let e = run(huge, &[]).result.unwrap_err();
+        assert!(e.contains("(the `metrics` output) is larger than 16777216 bytes"), "{e}");
         // The metrics output must be a declared json output.
         for (outputs, want) in [
             (serde_json::json!({"m": "txt"}), "param `metrics`: output `m` must be of kind \"json\""),
