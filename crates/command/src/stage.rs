@@ -235,9 +235,15 @@ fn metrics_of(doc: &serde_json::Value) -> Result<Vec<(String, serde_json::Value)
                     return Err(format!("holds more than {MAX_METRICS} metrics"));
                 }
                 // Names go into every run record and table header: short, and each once.
-                if prefix.is_empty() || prefix.chars().count() > MAX_METRIC_NAME_CHARS {
-                    let shown = excerpt(prefix, MAX_EXCERPT_CHARS);
-                    return Err(format!("metric name `{shown}` must be 1 to {MAX_METRIC_NAME_CHARS} characters"));
+                // (No control characters: names are printed to terminals.)
+                if prefix.is_empty()
+                    || prefix.chars().count() > MAX_METRIC_NAME_CHARS
+                    || prefix.chars().any(char::is_control)
+                {
+                    let shown = excerpt(prefix, MAX_EXCERPT_CHARS).escape_debug().to_string();
+                    return Err(format!(
+                        "metric name `{shown}` must be 1 to {MAX_METRIC_NAME_CHARS} characters, none a control character"
+                    ));
                 }
                 if out.iter().any(|(k, _)| k == prefix) {
                     let shown = excerpt(prefix, MAX_EXCERPT_CHARS);
@@ -615,6 +621,8 @@ mod tests {
         assert!(e.contains("must be 1 to 200 characters"), "{e}");
         let e = run(write(r#"{"": 1}"#), &[]).result.unwrap_err();
         assert!(e.contains("metric name `` must be 1 to 200"), "{e}");
+        let e = run(write(r#"{"a\u001b[31m": 1}"#), &[]).result.unwrap_err();
+        assert!(e.contains("metric name `a\\u{1b}[31m` must be"), "{e}");
         let e = run(write(r#"{"a.b": 1, "a": {"b": 2}}"#), &[]).result.unwrap_err();
         assert!(e.contains("metric `a.b` is given twice"), "{e}");
         let e = run(write(r#"{"auc": 0.6"#), &[]).result.unwrap_err();
