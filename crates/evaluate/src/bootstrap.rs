@@ -107,11 +107,11 @@ pub(crate) fn bootstrap_with_ece(
     Ok((intervals, eces))
 }
 
-/// The rows by score, highest first: `order[k]` is the row at position `k`; `code[k]` its
-/// (label << 1) | decision, bit 2 set when the position ends a group of equal scores; per
-/// probability set, its value and bin at each position.
+/// The rows by score, highest first: row `i` is at position `rank[i]` (where its draws are
+/// counted); `code[k]` is position `k`'s (label << 1) | decision, bit 2 set when the position
+/// ends a group of equal scores; per probability set, its value and bin at each position.
 struct Sorted {
-    order: Vec<u32>,
+    rank: Vec<u32>,
     code: Vec<u8>,
     sets: Vec<(Vec<f64>, Vec<u16>)>,
     bins: usize,
@@ -136,7 +136,11 @@ impl Sorted {
                 (value, bin)
             })
             .collect();
-        Self { order, code, sets, bins: usize::from(bins) }
+        let mut rank = vec![0u32; order.len()];
+        for (k, &i) in (0u32..).zip(&order) {
+            rank[i as usize] = k;
+        }
+        Self { rank, code, sets, bins: usize::from(bins) }
     }
 }
 
@@ -157,10 +161,8 @@ struct BinSums {
     positive: u64,
 }
 
-/// Per set: the bin being summed (positions of a bin are adjacent when the set is monotone in
-/// the score, as the model's probabilities and their Platt calibration are) and every bin.
+/// Every set's bins, reused across resamples.
 struct Scratch {
-    current: Vec<(u16, BinSums)>,
     bins: Vec<BinSums>,
 }
 
@@ -168,16 +170,17 @@ impl Visit for Sorted {
     type Out = Figures;
     type Scratch = Scratch;
     fn scratch(&self) -> Scratch {
-        Scratch {
-            current: vec![(0, BinSums::default()); self.sets.len()],
-            bins: vec![BinSums::default(); self.sets.len() * self.bins],
-        }
+        Scratch { bins: vec![BinSums::default(); self.sets.len() * self.bins] }
     }
 
-    /// One pass in score order, without branches on the data for the AUC and balanced accuracy:
-    /// at the end of each group of equal scores, `q (P_start + P_end)` (its drawn negatives
-    /// times the drawn positives before and through it) adds to twice the area, the integer
-    /// `auc_from_group_counts` sums.
+    fn slots(&self) -> &[u32] {
+        &self.rank
+    }
+
+    /// Passes in score order over the counts, one for the AUC and balanced accuracy (without
+    /// branches on the data: at the end of each group of equal scores, `q (P_start + P_end)`,
+    /// its drawn negatives times the drawn positives before and through it, adds to twice the
+    /// area, the integer `auc_from_group_counts` sums), then one per probability set.
     fn visit<T: Count>(&self, counts: &mut [T], scratch: &mut Scratch) -> Figures {
         let (mut all, mut pos) = (0u64, 0u64);
         // Drawn positives and negatives decided positive (the rest of the confusion matrix follows).
@@ -185,13 +188,8 @@ impl Visit for Sorted {
         // The current group's drawn rows and positives.
         let (mut group_all, mut group_pos) = (0u64, 0u64);
         let mut twice_area = 0u64;
-        for (s, (_, bin)) in self.sets.iter().enumerate() {
-            scratch.current[s] = (bin.first().copied().unwrap_or(0), BinSums::default());
-        }
-        for (k, (&row, &c)) in self.order.iter().zip(&self.code).enumerate() {
-            let slot = &mut counts[row as usize];
-            let drawn: u64 = (*slot).into();
-            *slot = T::default();
+        for (&count, &c) in counts.iter().zip(&self.code) {
+            let drawn: u64 = count.into();
             let positive = u64::from((c >> 1) & 1);
             let decided = u64::from(c & 1);
             let last = u64::from(c >> 2);
@@ -205,32 +203,40 @@ impl Visit for Sorted {
             twice_area += last * ((group_all - group_pos) * (2 * pos - group_pos));
             group_all *= 1 - last;
             group_pos *= 1 - last;
-            for (s, (value, bin)) in self.sets.iter().enumerate() {
-                let (current, sums) = &mut scratch.current[s];
-                if bin[k] != *current {
-                    add(&mut scratch.bins[s * self.bins + usize::from(*current)], sums);
-                    *current = bin[k];
-                    *sums = BinSums::default();
-                }
-                sums.rows += drawn;
-                sums.p += drawn as f64 * value[k];
-                sums.positive += drawn_pos;
-            }
         }
-        let (tp, total_neg) = (pos, all - pos);
-        let cm =
-            ConfusionMatrix { tn: total_neg - neg_decided, fp: neg_decided, fn_: tp - pos_decided, tp: pos_decided };
-        let auc = (tp > 0 && total_neg > 0).then(|| twice_area as f64 / (2 * tp * total_neg) as f64);
-        let eces = (0..self.sets.len())
-            .map(|s| {
-                let (current, sums) = scratch.current[s];
+        let eces = self
+            .sets
+            .iter()
+            .enumerate()
+            .map(|(s, (value, bin))| {
                 let set = &mut scratch.bins[s * self.bins..(s + 1) * self.bins];
+                // The bin being summed: a set's positions of one bin are adjacent when the set is
+                // monotone in the score, as the model's probabilities and their Platt
+                // calibration are.
+                let mut current = bin.first().copied().unwrap_or(0);
+                let mut sums = BinSums::default();
+                for ((&count, &c), (&b, &v)) in counts.iter().zip(&self.code).zip(bin.iter().zip(value)) {
+                    if b != current {
+                        add(&mut set[usize::from(current)], &sums);
+                        current = b;
+                        sums = BinSums::default();
+                    }
+                    let drawn: u64 = count.into();
+                    sums.rows += drawn;
+                    sums.p += drawn as f64 * v;
+                    sums.positive += drawn * u64::from((c >> 1) & 1);
+                }
                 add(&mut set[usize::from(current)], &sums);
                 let gaps: f64 = set.iter().filter(|b| b.rows > 0).map(|b| (b.positive as f64 - b.p).abs()).sum();
                 set.fill(BinSums::default());
                 gaps / all as f64
             })
             .collect();
+        counts.fill(T::default());
+        let (tp, total_neg) = (pos, all - pos);
+        let cm =
+            ConfusionMatrix { tn: total_neg - neg_decided, fp: neg_decided, fn_: tp - pos_decided, tp: pos_decided };
+        let auc = (tp > 0 && total_neg > 0).then(|| twice_area as f64 / (2 * tp * total_neg) as f64);
         Figures { auc, balanced_accuracy: balanced_accuracy_of(&cm), eces }
     }
 }
