@@ -204,40 +204,61 @@ impl Visit for Sorted {
             group_all *= 1 - last;
             group_pos *= 1 - last;
         }
-        let eces = self
-            .sets
-            .iter()
-            .enumerate()
-            .map(|(s, (value, bin))| {
-                let set = &mut scratch.bins[s * self.bins..(s + 1) * self.bins];
-                // The bin being summed: a set's positions of one bin are adjacent when the set is
-                // monotone in the score, as the model's probabilities and their Platt
-                // calibration are.
-                let mut current = bin.first().copied().unwrap_or(0);
-                let mut sums = BinSums::default();
-                for ((&count, &c), (&b, &v)) in counts.iter().zip(&self.code).zip(bin.iter().zip(value)) {
-                    if b != current {
-                        add(&mut set[usize::from(current)], &sums);
-                        current = b;
-                        sums = BinSums::default();
-                    }
-                    let drawn: u64 = count.into();
-                    sums.rows += drawn;
-                    sums.p += drawn as f64 * v;
-                    sums.positive += drawn * u64::from((c >> 1) & 1);
+        // Two sets a pass: their float sums are two chains the processor runs side by side.
+        let mut eces = Vec::with_capacity(self.sets.len());
+        for (sets, bins) in self.sets.chunks(2).zip(scratch.bins.chunks_mut(2 * self.bins)) {
+            match sets {
+                [a, b] => {
+                    let (first, second) = bins.split_at_mut(self.bins);
+                    sum_bins(counts, &self.code, [a, b], [first, second]);
                 }
-                add(&mut set[usize::from(current)], &sums);
+                [a] => sum_bins(counts, &self.code, [a], [bins]),
+                _ => unreachable!("chunks of one or two"),
+            }
+            for set in bins.chunks_mut(self.bins) {
                 let gaps: f64 = set.iter().filter(|b| b.rows > 0).map(|b| (b.positive as f64 - b.p).abs()).sum();
                 set.fill(BinSums::default());
-                gaps / all as f64
-            })
-            .collect();
+                eces.push(gaps / all as f64);
+            }
+        }
         counts.fill(T::default());
         let (tp, total_neg) = (pos, all - pos);
         let cm =
             ConfusionMatrix { tn: total_neg - neg_decided, fp: neg_decided, fn_: tp - pos_decided, tp: pos_decided };
         let auc = (tp > 0 && total_neg > 0).then(|| twice_area as f64 / (2 * tp * total_neg) as f64);
         Figures { auc, balanced_accuracy: balanced_accuracy_of(&cm), eces }
+    }
+}
+
+/// Sums each of `N` probability sets' drawn rows, probabilities and positives into its bins,
+/// in position order. The bin being summed is kept aside until the bin changes: a set's
+/// positions of one bin are adjacent when the set is monotone in the score, as the model's
+/// probabilities and their Platt calibration are.
+fn sum_bins<T: Count, const N: usize>(
+    counts: &[T],
+    code: &[u8],
+    sets: [&(Vec<f64>, Vec<u16>); N],
+    bins: [&mut [BinSums]; N],
+) {
+    let mut current: [u16; N] = std::array::from_fn(|s| sets[s].1.first().copied().unwrap_or(0));
+    let mut sums = [BinSums::default(); N];
+    for (k, (&count, &c)) in counts.iter().zip(code).enumerate() {
+        let drawn: u64 = count.into();
+        let drawn_pos = drawn * u64::from((c >> 1) & 1);
+        for s in 0..N {
+            let (value, bin) = sets[s];
+            if bin[k] != current[s] {
+                add(&mut bins[s][usize::from(current[s])], &sums[s]);
+                current[s] = bin[k];
+                sums[s] = BinSums::default();
+            }
+            sums[s].rows += drawn;
+            sums[s].p += drawn as f64 * value[k];
+            sums[s].positive += drawn_pos;
+        }
+    }
+    for s in 0..N {
+        add(&mut bins[s][usize::from(current[s])], &sums[s]);
     }
 }
 
