@@ -210,9 +210,9 @@ impl Visit for Sorted {
             match sets {
                 [a, b] => {
                     let (first, second) = bins.split_at_mut(self.bins);
-                    sum_bins(counts, &self.code, [a, b], [first, second]);
+                    sum_bins(counts, &self.code, [a, b], &mut [first, second]);
                 }
-                [a] => sum_bins(counts, &self.code, [a], [bins]),
+                [a] => sum_bins(counts, &self.code, [a], &mut [bins]),
                 _ => unreachable!("chunks of one or two"),
             }
             for set in bins.chunks_mut(self.bins) {
@@ -238,7 +238,7 @@ fn sum_bins<T: Count, const N: usize>(
     counts: &[T],
     code: &[u8],
     sets: [&(Vec<f64>, Vec<u16>); N],
-    bins: [&mut [BinSums]; N],
+    bins: &mut [&mut [BinSums]; N],
 ) {
     let mut current: [u16; N] = std::array::from_fn(|s| sets[s].1.first().copied().unwrap_or(0));
     let mut sums = [BinSums::default(); N];
