@@ -338,8 +338,13 @@ pub(crate) fn join_owned(
     // The first left key seen twice, when the declared cardinality needs left keys unique.
     let check_left = validate.is_some_and(Cardinality::left_unique);
     let mut left_repeat: Option<(String, Vec<u8>)> = None;
-    let mut out = Vec::new();
+    // The probe is one pass in left order; the gathers that copy the values are independent,
+    // so output batches wait as (left batch, left rows, right rows) until there are a few for
+    // each core, then are gathered in parallel (and the left batches they used are freed).
     let gather = Gather { schema: &schema, right: &right_carried, context: &context };
+    let wave = 2 * rayon::current_num_threads();
+    let mut pending: Vec<(RecordBatch, Vec<u32>, Vec<Option<u32>>)> = Vec::new();
+    let mut out = Vec::new();
     for batch in left.batches {
         let keys: Vec<ArrayRef> = left_keys.iter().map(|&i| Arc::clone(batch.column(i))).collect();
         let encoded = encoder.encode(&keys).map_err(arrow_err)?;
@@ -405,18 +410,25 @@ pub(crate) fn join_owned(
                 left_repeat = Some((key_text(on, &keys, i), k.to_vec()));
             }
             if li.len() >= OUT_BATCH_ROWS {
-                out.push(gather.batch(&batch, &li, &ri)?);
-                li.clear();
-                ri.clear();
+                let rows = OUT_BATCH_ROWS.min(batch.num_rows());
+                let full = (
+                    std::mem::replace(&mut li, Vec::with_capacity(rows)),
+                    std::mem::replace(&mut ri, Vec::with_capacity(rows)),
+                );
+                pending.push((batch.clone(), full.0, full.1));
             }
         }
         if let Some((lk, Found::Matched { .. })) = last {
             add_run(&mut groups, lk, &mut run);
         }
         if !li.is_empty() {
-            out.push(gather.batch(&batch, &li, &ri)?);
+            pending.push((batch, li, ri));
+        }
+        if pending.len() >= wave {
+            out.extend(gather.all(std::mem::take(&mut pending))?);
         }
     }
+    out.extend(gather.all(pending)?);
     stats.out_rows = out.iter().map(RecordBatch::num_rows).sum();
     stats.unmatched_left_keys = unmatched_keys.len();
     fan_out_stats(&mut stats, groups.values(), &unmatched_keys.counts);

@@ -16,6 +16,16 @@ pub(super) struct Gather<'a> {
 }
 
 impl Gather<'_> {
+    /// The output batches of `pending` (left batch, left rows, right rows), in order, gathered
+    /// on all cores.
+    pub(super) fn all(
+        &self,
+        pending: Vec<(RecordBatch, Vec<u32>, Vec<Option<u32>>)>,
+    ) -> Result<Vec<RecordBatch>, DownloadError> {
+        use rayon::prelude::*;
+        pending.into_par_iter().map(|(left, li, ri)| self.batch(&left, &li, &ri)).collect()
+    }
+
     pub(super) fn batch(
         &self,
         left: &RecordBatch,
