@@ -107,11 +107,11 @@ pub(crate) fn bootstrap_with_ece(
     Ok((intervals, eces))
 }
 
-/// The rows by score, highest first: row `i` is at position `rank[i]` (where its draws are
-/// counted); `code[k]` is position `k`'s (label << 1) | decision, bit 2 set when the position
-/// ends a group of equal scores; per probability set, its value and bin at each position.
+/// The rows by score, highest first: `order[k]` is the row at position `k`; `code[k]` its
+/// (label << 1) | decision, bit 2 set when the position ends a group of equal scores; per
+/// probability set, its value and bin at each position.
 struct Sorted {
-    rank: Vec<u32>,
+    order: Vec<u32>,
     code: Vec<u8>,
     sets: Vec<(Vec<f64>, Vec<u16>)>,
     bins: usize,
@@ -136,11 +136,64 @@ impl Sorted {
                 (value, bin)
             })
             .collect();
-        let mut rank = vec![0u32; order.len()];
-        for (k, &i) in (0u32..).zip(&order) {
-            rank[i as usize] = k;
+        Self { order, code, sets, bins: usize::from(bins) }
+    }
+
+    /// Walks the positions in score order: with `tally`, the AUC and balanced accuracy sums
+    /// (without branches on the data: at the end of each group of equal scores,
+    /// `q (P_start + P_end)`, its drawn negatives times the drawn positives before and through
+    /// it, adds to twice the area, the integer `auc_from_group_counts` sums), and each of `N`
+    /// probability sets' drawn rows, probabilities and positives into its bins. A set's bin
+    /// being summed is kept aside until the bin changes: a set's positions of one bin are
+    /// adjacent when the set is monotone in the score, as the model's probabilities and their
+    /// Platt calibration are. The sums stay in registers, so two sets' float chains overlap.
+    fn walk<T: Count, const N: usize>(
+        &self,
+        counts: &[T],
+        sets: [&(Vec<f64>, Vec<u16>); N],
+        bins: &mut [&mut [BinSums]; N],
+        tally: Option<&mut Tally>,
+    ) {
+        let with_tally = tally.is_some();
+        let mut t = Tally::default();
+        // The current group's drawn rows and positives.
+        let (mut group_all, mut group_pos) = (0u64, 0u64);
+        let mut current: [u16; N] = std::array::from_fn(|s| sets[s].1.first().copied().unwrap_or(0));
+        let mut sums = [BinSums::default(); N];
+        for (k, (&row, &c)) in self.order.iter().zip(&self.code).enumerate() {
+            let drawn: u64 = counts[row as usize].into();
+            let drawn_pos = drawn * u64::from((c >> 1) & 1);
+            if with_tally {
+                let decided = u64::from(c & 1);
+                let last = u64::from(c >> 2);
+                t.pos_decided += drawn_pos * decided;
+                t.neg_decided += (drawn - drawn_pos) * decided;
+                t.all += drawn;
+                t.pos += drawn_pos;
+                group_all += drawn;
+                group_pos += drawn_pos;
+                t.twice_area += last * ((group_all - group_pos) * (2 * t.pos - group_pos));
+                group_all *= 1 - last;
+                group_pos *= 1 - last;
+            }
+            for s in 0..N {
+                let (value, bin) = sets[s];
+                if bin[k] != current[s] {
+                    add(&mut bins[s][usize::from(current[s])], &sums[s]);
+                    current[s] = bin[k];
+                    sums[s] = BinSums::default();
+                }
+                sums[s].rows += drawn;
+                sums[s].p += drawn as f64 * value[k];
+                sums[s].positive += drawn_pos;
+            }
         }
-        Self { rank, code, sets, bins: usize::from(bins) }
+        for s in 0..N {
+            add(&mut bins[s][usize::from(current[s])], &sums[s]);
+        }
+        if let Some(tally) = tally {
+            *tally = t;
+        }
     }
 }
 
@@ -166,6 +219,19 @@ struct Scratch {
     bins: Vec<BinSums>,
 }
 
+/// The integer sums of a resample's walk in score order.
+#[derive(Default)]
+struct Tally {
+    /// Drawn rows and drawn positives.
+    all: u64,
+    pos: u64,
+    /// Drawn positives and negatives decided positive (the rest of the confusion matrix follows).
+    pos_decided: u64,
+    neg_decided: u64,
+    /// Twice the ROC area in units of one (positive, negative) pair.
+    twice_area: u64,
+}
+
 impl Visit for Sorted {
     type Out = Figures;
     type Scratch = Scratch;
@@ -173,92 +239,45 @@ impl Visit for Sorted {
         Scratch { bins: vec![BinSums::default(); self.sets.len() * self.bins] }
     }
 
-    fn slots(&self) -> &[u32] {
-        &self.rank
-    }
-
-    /// Passes in score order over the counts, one for the AUC and balanced accuracy (without
-    /// branches on the data: at the end of each group of equal scores, `q (P_start + P_end)`,
-    /// its drawn negatives times the drawn positives before and through it, adds to twice the
-    /// area, the integer `auc_from_group_counts` sums), then one per probability set.
+    /// One walk in score order, reading each row's count where the draw left it, sums the AUC,
+    /// the balanced accuracy and the first two probability sets' calibration bins; further
+    /// sets take a walk per two. (Counting at the row keeps the draw's random increments in the
+    /// one small array, which is what holds up past the cache: counting at the position instead
+    /// was 1.8× slower at 2.5 M rows.)
     fn visit<T: Count>(&self, counts: &mut [T], scratch: &mut Scratch) -> Figures {
-        let (mut all, mut pos) = (0u64, 0u64);
-        // Drawn positives and negatives decided positive (the rest of the confusion matrix follows).
-        let (mut pos_decided, mut neg_decided) = (0u64, 0u64);
-        // The current group's drawn rows and positives.
-        let (mut group_all, mut group_pos) = (0u64, 0u64);
-        let mut twice_area = 0u64;
-        for (&count, &c) in counts.iter().zip(&self.code) {
-            let drawn: u64 = count.into();
-            let positive = u64::from((c >> 1) & 1);
-            let decided = u64::from(c & 1);
-            let last = u64::from(c >> 2);
-            let drawn_pos = drawn * positive;
-            pos_decided += drawn_pos * decided;
-            neg_decided += (drawn - drawn_pos) * decided;
-            all += drawn;
-            pos += drawn_pos;
-            group_all += drawn;
-            group_pos += drawn_pos;
-            twice_area += last * ((group_all - group_pos) * (2 * pos - group_pos));
-            group_all *= 1 - last;
-            group_pos *= 1 - last;
-        }
-        // Two sets a pass: their float sums are two chains the processor runs side by side.
+        let mut tally = Tally::default();
         let mut eces = Vec::with_capacity(self.sets.len());
+        let mut first = true;
         for (sets, bins) in self.sets.chunks(2).zip(scratch.bins.chunks_mut(2 * self.bins)) {
+            let tally = first.then_some(&mut tally);
+            first = false;
             match sets {
                 [a, b] => {
-                    let (first, second) = bins.split_at_mut(self.bins);
-                    sum_bins(counts, &self.code, [a, b], &mut [first, second]);
+                    let (x, y) = bins.split_at_mut(self.bins);
+                    self.walk(counts, [a, b], &mut [x, y], tally);
                 }
-                [a] => sum_bins(counts, &self.code, [a], &mut [bins]),
+                [a] => self.walk(counts, [a], &mut [&mut *bins], tally),
                 _ => unreachable!("chunks of one or two"),
             }
             for set in bins.chunks_mut(self.bins) {
                 let gaps: f64 = set.iter().filter(|b| b.rows > 0).map(|b| (b.positive as f64 - b.p).abs()).sum();
                 set.fill(BinSums::default());
-                eces.push(gaps / all as f64);
+                eces.push(gaps);
             }
         }
+        if first {
+            self.walk::<T, 0>(counts, [], &mut [], Some(&mut tally));
+        }
         counts.fill(T::default());
+        let Tally { all, pos, pos_decided, neg_decided, twice_area } = tally;
+        for ece in &mut eces {
+            *ece /= all as f64;
+        }
         let (tp, total_neg) = (pos, all - pos);
         let cm =
             ConfusionMatrix { tn: total_neg - neg_decided, fp: neg_decided, fn_: tp - pos_decided, tp: pos_decided };
         let auc = (tp > 0 && total_neg > 0).then(|| twice_area as f64 / (2 * tp * total_neg) as f64);
         Figures { auc, balanced_accuracy: balanced_accuracy_of(&cm), eces }
-    }
-}
-
-/// Sums each of `N` probability sets' drawn rows, probabilities and positives into its bins,
-/// in position order. The bin being summed is kept aside until the bin changes: a set's
-/// positions of one bin are adjacent when the set is monotone in the score, as the model's
-/// probabilities and their Platt calibration are.
-fn sum_bins<T: Count, const N: usize>(
-    counts: &[T],
-    code: &[u8],
-    sets: [&(Vec<f64>, Vec<u16>); N],
-    bins: &mut [&mut [BinSums]; N],
-) {
-    let mut current: [u16; N] = std::array::from_fn(|s| sets[s].1.first().copied().unwrap_or(0));
-    let mut sums = [BinSums::default(); N];
-    for (k, (&count, &c)) in counts.iter().zip(code).enumerate() {
-        let drawn: u64 = count.into();
-        let drawn_pos = drawn * u64::from((c >> 1) & 1);
-        for s in 0..N {
-            let (value, bin) = sets[s];
-            if bin[k] != current[s] {
-                add(&mut bins[s][usize::from(current[s])], &sums[s]);
-                current[s] = bin[k];
-                sums[s] = BinSums::default();
-            }
-            sums[s].rows += drawn;
-            sums[s].p += drawn as f64 * value[k];
-            sums[s].positive += drawn_pos;
-        }
-    }
-    for s in 0..N {
-        add(&mut bins[s][usize::from(current[s])], &sums[s]);
     }
 }
 
