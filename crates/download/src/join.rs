@@ -21,7 +21,7 @@ mod gather;
 use gather::Gather;
 
 pub(crate) use crate::keys::{
-    DistinctKeys, END, FxBuild, Group, KeyEncoder, KeyGroups, concat_columns, key_text, short,
+    DistinctKeys, END, EncodedKeys, FxBuild, Group, KeyEncoder, KeyGroups, concat_columns, key_text, short,
 };
 
 use crate::aggregate::{AggregateParams, AggregateStats, Plan};
@@ -247,6 +247,63 @@ pub(crate) fn join_owned(
     right_name: &str,
     spec: &JoinSpec<'_>,
 ) -> Result<(Table, JoinStats, Option<AggregateStats>), DownloadError> {
+    match prepare_right(right, right_name, spec.on) {
+        Ok((side, encoded)) => {
+            let index = index_keys(&encoded, side.rows);
+            probe(left, left_name, Ok((side, &encoded)), index, right_name, spec)
+        }
+        Err(e) => probe(left, left_name, Err(e), None, right_name, spec),
+    }
+}
+
+/// A join's right table made ready for the probe: each column one array (its keys encoded
+/// beside it, [`prepare_right`]). It needs nothing of the left table, so a merge prepares
+/// every join's right side, and indexes it ([`index_keys`]), while earlier joins run.
+pub(crate) struct RightSide {
+    schema: SchemaRef,
+    keys: Vec<usize>,
+    columns: Vec<ArrayRef>,
+    key_arrays: Vec<ArrayRef>,
+    /// The table's rows.
+    pub(crate) rows: usize,
+}
+
+/// Every distinct non-null key of a right side's `encoded` keys (`rows` of them): its rows
+/// chained in right-table order, and the rows it has on each side, all in the map's bucket
+/// (one cache miss a probe). `None` when the table has more rows than a join supports (the
+/// probe says so).
+pub(crate) fn index_keys(encoded: &EncodedKeys, rows: usize) -> Option<KeyGroups<'_>> {
+    u32::try_from(rows).is_ok().then(|| KeyGroups::build(encoded, rows))
+}
+
+/// The right side of a join on `on` and its encoded keys; `name` labels the table in errors.
+pub(crate) fn prepare_right(
+    right: Table,
+    name: &str,
+    on: &[String],
+) -> Result<(RightSide, EncodedKeys), DownloadError> {
+    let keys: Vec<usize> = on.iter().map(|k| right.column_index(name, k)).collect::<Result<_, _>>()?;
+    let (schema, rows) = (Arc::clone(&right.schema), right.num_rows());
+    let arrow_err = |e| DownloadError::arrow(format!("reading `{name}` for a join"), e);
+    let columns = concat_columns(right).map_err(arrow_err)?;
+    let key_arrays: Vec<ArrayRef> = keys.iter().map(|&i| Arc::clone(&columns[i])).collect();
+    let encoder = KeyEncoder::new(&keys.iter().map(|&i| schema.field(i).data_type().clone()).collect::<Vec<_>>())
+        .map_err(arrow_err)?;
+    let encoded = encoder.encode(&key_arrays).map_err(arrow_err)?;
+    Ok((RightSide { schema, keys, columns, key_arrays, rows }, encoded))
+}
+
+/// Joins the prepared right side onto `left`, with `index` its [`index_keys`]. Errors
+/// come in the order a reader checks: the keys on the left, then the right side's own, then
+/// the two sides against each other.
+pub(crate) fn probe<'r>(
+    left: Table,
+    left_name: &str,
+    right: Result<(RightSide, &'r EncodedKeys), DownloadError>,
+    index: Option<KeyGroups<'r>>,
+    right_name: &str,
+    spec: &JoinSpec<'_>,
+) -> Result<(Table, JoinStats, Option<AggregateStats>), DownloadError> {
     let JoinSpec { on, how, validate, aggregate: aggregation } = *spec;
     let context = format!("{} join of `{right_name}` onto `{left_name}`", how.as_str());
     let bad = |message: String| DownloadError::Join { context: context.clone(), message };
@@ -254,16 +311,23 @@ pub(crate) fn join_owned(
         return Err(bad("no key columns (`on` is empty)".into()));
     }
     let left_keys: Vec<usize> = on.iter().map(|k| left.column_index(left_name, k)).collect::<Result<_, _>>()?;
-    let right_keys: Vec<usize> = on.iter().map(|k| right.column_index(right_name, k)).collect::<Result<_, _>>()?;
+    let (right, right_encoded) = right?;
+    let RightSide {
+        schema: right_schema,
+        keys: right_keys,
+        columns: mut right_columns,
+        key_arrays: right_key_arrays,
+        rows: n_right,
+    } = right;
     for ((k, &l), &r) in on.iter().zip(&left_keys).zip(&right_keys) {
-        let (lt, rt) = (left.schema.field(l).data_type(), right.schema.field(r).data_type());
+        let (lt, rt) = (left.schema.field(l).data_type(), right_schema.field(r).data_type());
         if lt != rt {
             return Err(bad(format!("key `{k}` is {lt} in `{left_name}` but {rt} in `{right_name}`")));
         }
     }
-    let right_carry: Vec<usize> = (0..right.schema.fields().len()).filter(|i| !right_keys.contains(i)).collect();
+    let right_carry: Vec<usize> = (0..right_schema.fields().len()).filter(|i| !right_keys.contains(i)).collect();
     for &i in &right_carry {
-        let name = right.schema.field(i).name();
+        let name = right_schema.field(i).name();
         if left.schema.index_of(name).is_ok() {
             return Err(bad(format!(
                 "column `{}` is in both tables and is not a key: rename it or leave it out on one side",
@@ -273,29 +337,21 @@ pub(crate) fn join_owned(
     }
     let mut fields: Vec<Field> = left.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend(right_carry.iter().map(|&i| {
-        let f = right.schema.field(i).clone();
+        let f = right_schema.field(i).clone();
         if how == JoinType::Left { f.with_nullable(true) } else { f }
     }));
     let schema: SchemaRef = Arc::new(Schema::new(fields));
     let arrow_err = |e| DownloadError::arrow(context.clone(), e);
 
-    let n_right = right.num_rows();
-    if u32::try_from(n_right).is_err() {
+    let (Ok(_), Some(mut index)) = (u32::try_from(n_right), index) else {
         return Err(bad(format!("`{right_name}` has {n_right} rows, more than a join supports (2^32 - 1)")));
-    }
+    };
     let mut stats = JoinStats { left_rows: left.num_rows(), right_rows: n_right, ..JoinStats::default() };
-    let plan = aggregation.map(|params| Plan::new(&right.schema, right_name, on, params)).transpose()?;
-    let right_schema = Arc::clone(&right.schema);
-    let mut right_columns = concat_columns(right).map_err(arrow_err)?;
-    let right_key_arrays: Vec<ArrayRef> = right_keys.iter().map(|&i| Arc::clone(&right_columns[i])).collect();
+    let plan = aggregation.map(|params| Plan::new(&right_schema, right_name, on, params)).transpose()?;
     let encoder =
         KeyEncoder::new(&left_keys.iter().map(|&i| left.schema.field(i).data_type().clone()).collect::<Vec<_>>())
             .map_err(arrow_err)?;
-    let right_encoded = encoder.encode(&right_key_arrays).map_err(arrow_err)?;
 
-    // Every distinct non-null right key: its rows chained in right-table order, and the rows it
-    // has on each side, all in the map's bucket (one cache miss a probe).
-    let mut index = KeyGroups::build(&right_encoded, n_right);
     let null_key_right_rows = index.null_rows;
     stats.blank_key_right_rows = index.blank_rows;
     let mut aggregated = None;

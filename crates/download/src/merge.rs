@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::{AggregateParams, AggregateStats};
 use crate::csv::{CsvEncoding, CsvOptions, InvalidUtf8, TextEncoding, read_csv};
 use crate::dedup::drop_duplicates;
-use crate::join::{Cardinality, JoinSpec, JoinStats, JoinType, join_owned, select};
+use crate::join::{Cardinality, JoinSpec, JoinStats, JoinType, RightSide, index_keys, prepare_right, probe, select};
+use crate::keys::{EncodedKeys, KeyGroups};
 use crate::{DownloadError, Table};
 
 /// Params of the `merge` stage: the raw tables joined into one, as the pipeline file declares.
@@ -205,24 +206,64 @@ pub fn merge_tables(
     let mut acc = select(&base, &params.base, params.base_columns.as_deref(), &params.base_rename)?;
     drop(base);
     let mut acc_name = params.base.clone();
+    // Every join's right side selected (columns nobody selected freed now), made one array a
+    // column and its keys encoded, on all cores: none of it needs the table so far. An error
+    // waits for its join's turn, so errors come in join order.
+    let mut rights = Vec::with_capacity(params.joins.len());
     for (step, j) in params.joins.iter().enumerate() {
-        let right = take(&j.input, step + 1)?;
-        let columns = j.columns.as_ref().map(|cols| {
-            let mut cols = cols.clone();
-            for key in &j.on {
-                // The input's own name for the key: the one renamed to it, or the key itself.
-                let source = j.rename.iter().find(|(_, to)| *to == key).map_or(key, |(from, _)| from);
-                if !cols.contains(source) {
-                    cols.push(source.clone());
-                }
-            }
-            cols
-        });
-        let selected = select(&right, &j.input, columns.as_deref(), &j.rename)?;
-        // Columns nobody selected are freed now, and the join frees the rest as it goes.
-        drop(right);
+        rights.push(take(&j.input, step + 1).and_then(|right| select_right(&right, j)));
+    }
+    let prepared: Vec<Result<(RightSide, EncodedKeys), DownloadError>> = {
+        use rayon::prelude::*;
+        rights
+            .into_par_iter()
+            .zip(params.joins.par_iter())
+            .map(|(right, j)| right.and_then(|r| prepare_right(r, &j.input, &j.on)))
+            .collect()
+    };
+    // The sides go to their probes (and are freed there); the keys stay for the indexes.
+    let (mut sides, mut encoded) = (Vec::with_capacity(prepared.len()), Vec::with_capacity(prepared.len()));
+    for p in prepared {
+        let (side, keys) = match p {
+            Ok((side, keys)) => (Ok(side), Some(keys)),
+            Err(e) => (Err(e), None),
+        };
+        sides.push(side);
+        encoded.push(keys);
+    }
+    let rows: Vec<usize> = sides.iter().map(|s| s.as_ref().map_or(0, |s| s.rows)).collect();
+    let index_of = |i: usize| encoded[i].as_ref().and_then(|keys| index_keys(keys, rows[i]));
+    // The later joins' indexes are built while the first join runs: the first join is where a
+    // merge of the portal's tables waits longest on one core, and the matrículas index (the
+    // last join's, the largest) is the one the later joins need.
+    let mut later: Vec<Option<KeyGroups<'_>>> = Vec::new();
+    for (step, (j, side)) in params.joins.iter().zip(sides).enumerate() {
         let spec = JoinSpec { on: &j.on, how: j.how, validate: j.validate, aggregate: j.aggregate.as_ref() };
-        let (joined, stats, aggregated) = join_owned(acc, &acc_name, selected, &j.input, &spec)?;
+        let right = side.and_then(|side| match &encoded[step] {
+            Some(keys) => Ok((side, keys)),
+            None => Err(DownloadError::Join { context: "merge".into(), message: "a join lost its keys".into() }),
+        });
+        let (joined, stats, aggregated) = if step == 0 {
+            // The probe logs (warnings about the join) where the merge's own logs go, on
+            // whichever thread runs it.
+            let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+            let (first, built) = rayon::join(
+                || {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        probe(acc, &acc_name, right, index_of(0), &j.input, &spec)
+                    })
+                },
+                || {
+                    use rayon::prelude::*;
+                    (1..params.joins.len()).into_par_iter().map(index_of).collect::<Vec<_>>()
+                },
+            );
+            later = built;
+            first?
+        } else {
+            let index = later.get_mut(step - 1).and_then(Option::take);
+            probe(acc, &acc_name, right, index, &j.input, &spec)?
+        };
         if let Some(agg) = &aggregated {
             tracing::info!(input = %j.input, rows_in = agg.rows_in, rows_out = agg.rows_out,
                 keys_with_2_rows = agg.keys_with_2_rows, keys_with_3_or_more_rows = agg.keys_with_3_or_more_rows,
@@ -247,6 +288,23 @@ pub fn merge_tables(
     }
     report.rows_out = acc.num_rows();
     Ok((acc, report))
+}
+
+/// A join's input with the columns it brings: its `columns` (all when absent) and its keys,
+/// renamed.
+fn select_right(right: &Table, j: &JoinParams) -> Result<Table, DownloadError> {
+    let columns = j.columns.as_ref().map(|cols| {
+        let mut cols = cols.clone();
+        for key in &j.on {
+            // The input's own name for the key: the one renamed to it, or the key itself.
+            let source = j.rename.iter().find(|(_, to)| *to == key).map_or(key, |(from, _)| from);
+            if !cols.contains(source) {
+                cols.push(source.clone());
+            }
+        }
+        cols
+    });
+    select(right, &j.input, columns.as_deref(), &j.rename)
 }
 
 /// Reads a table from a file: Parquet when it starts with the `PAR1` magic, else a portal CSV.
