@@ -233,9 +233,9 @@ pub fn merge_tables(
     }
     let rows: Vec<usize> = sides.iter().map(|s| s.as_ref().map_or(0, |s| s.rows)).collect();
     let index_of = |i: usize| encoded[i].as_ref().and_then(|keys| index_keys(keys, rows[i]));
-    // The later joins' indexes are built while the first join runs: the first join is where a
-    // merge of the portal's tables waits longest on one core, and the matrículas index (the
-    // last join's, the largest) is the one the later joins need.
+    // The later joins' indexes need nothing of the first join, so they are built while it
+    // runs: the matrículas index (the last join's, 2.4 M keys at `synth --scale 100`) is the
+    // largest piece of single-core work in a merge of the portal's tables.
     let mut later: Vec<Option<KeyGroups<'_>>> = Vec::new();
     for (step, (j, side)) in params.joins.iter().zip(sides).enumerate() {
         let spec = JoinSpec { on: &j.on, how: j.how, validate: j.validate, aggregate: j.aggregate.as_ref() };

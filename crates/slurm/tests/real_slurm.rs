@@ -149,8 +149,10 @@ fn independent_jobs_overlap() {
     let mut t = Tracker::new(Slurm::new(), quick());
     // Each job records when it started, waits until the other has started too (at most 240 s: a
     // loaded runner can be slow to start a job), and records when it ended: if Slurm ran them
-    // one after the other, the first ends before the second starts.
-    let body = "date +%s%N > \"$1.start\"; i=0; while [ ! -e \"$2.start\" ] && [ $i -lt 2400 ]; do sleep 0.1; i=$((i+1)); done; date +%s%N > \"$1.end\"";
+    // one after the other, the first ends before the second starts. The start time is written
+    // aside and renamed into place: a redirection creates the file before `date` runs, and the
+    // other job seeing it then could end before this one's clock is read (seen once in CI).
+    let body = "date +%s%N > \"$1.start.tmp\"; mv \"$1.start.tmp\" \"$1.start\"; i=0; while [ ! -e \"$2.start\" ] && [ $i -lt 2400 ]; do sleep 0.1; i=$((i+1)); done; date +%s%N > \"$1.end\"";
     let (a, b) = (fx.path("a"), fx.path("b"));
     let ja = t.submit(&fx.sh("a", body, &[&a, &b]), &job_name()).unwrap();
     let jb = t.submit(&fx.sh("b", body, &[&b, &a]), &job_name()).unwrap();
