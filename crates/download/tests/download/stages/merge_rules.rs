@@ -439,6 +439,20 @@ fn real_format_tables_give_one_row_per_enrolment() {
         ),
         "{err}"
     );
+    // Every join's right side is selected and prepared before the first join runs; its errors
+    // still come in join order. Without the rename, `matriculas` has no `id_discente` to join
+    // on: with the socio join failing too, that one is reported; alone, the missing key is.
+    let mut no_rename = ufrn_merge::ufrn_merge_params();
+    assert_eq!(no_rename["joins"][2]["input"], "matriculas");
+    no_rename["joins"][2].as_object_mut().unwrap().remove("rename");
+    let mut both = no_rename.clone();
+    both["joins"][0].as_object_mut().unwrap().remove("aggregate");
+    let both: MergeParams = serde_json::from_value(both).unwrap();
+    let err = merge_tables(&both, real_tables()).unwrap_err().to_string();
+    assert!(err.contains("needs each key at most once in the right table (`socio`)"), "{err}");
+    let missing: MergeParams = serde_json::from_value(no_rename).unwrap();
+    let err = merge_tables(&missing, real_tables()).unwrap_err().to_string();
+    assert!(err.starts_with("matriculas: no column `id_discente` (columns: id_turma, discente,"), "{err}");
 }
 
 // ---------------------------------------------------------------- encoding
