@@ -17,12 +17,12 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
 
 mod gather;
+mod right;
 
 use gather::Gather;
+pub(crate) use right::{RightSide, index_keys, prepare_right};
 
-pub(crate) use crate::keys::{
-    DistinctKeys, END, EncodedKeys, FxBuild, Group, KeyEncoder, KeyGroups, concat_columns, key_text, short,
-};
+pub(crate) use crate::keys::{DistinctKeys, END, EncodedKeys, FxBuild, Group, KeyEncoder, KeyGroups, key_text, short};
 
 use crate::aggregate::{AggregateParams, AggregateStats, Plan};
 use crate::table::ColumnIndex;
@@ -254,43 +254,6 @@ pub(crate) fn join_owned(
         }
         Err(e) => probe(left, left_name, Err(e), None, right_name, spec),
     }
-}
-
-/// A join's right table made ready for the probe: each column one array (its keys encoded
-/// beside it, [`prepare_right`]). It needs nothing of the left table, so a merge prepares
-/// every join's right side, and indexes it ([`index_keys`]), while earlier joins run.
-pub(crate) struct RightSide {
-    schema: SchemaRef,
-    keys: Vec<usize>,
-    columns: Vec<ArrayRef>,
-    key_arrays: Vec<ArrayRef>,
-    /// The table's rows.
-    pub(crate) rows: usize,
-}
-
-/// Every distinct non-null key of a right side's `encoded` keys (`rows` of them): its rows
-/// chained in right-table order, and the rows it has on each side, all in the map's bucket
-/// (one cache miss a probe). `None` when the table has more rows than a join supports (the
-/// probe says so).
-pub(crate) fn index_keys(encoded: &EncodedKeys, rows: usize) -> Option<KeyGroups<'_>> {
-    u32::try_from(rows).is_ok().then(|| KeyGroups::build(encoded, rows))
-}
-
-/// The right side of a join on `on` and its encoded keys; `name` labels the table in errors.
-pub(crate) fn prepare_right(
-    right: Table,
-    name: &str,
-    on: &[String],
-) -> Result<(RightSide, EncodedKeys), DownloadError> {
-    let keys: Vec<usize> = on.iter().map(|k| right.column_index(name, k)).collect::<Result<_, _>>()?;
-    let (schema, rows) = (Arc::clone(&right.schema), right.num_rows());
-    let arrow_err = |e| DownloadError::arrow(format!("reading `{name}` for a join"), e);
-    let columns = concat_columns(right).map_err(arrow_err)?;
-    let key_arrays: Vec<ArrayRef> = keys.iter().map(|&i| Arc::clone(&columns[i])).collect();
-    let encoder = KeyEncoder::new(&keys.iter().map(|&i| schema.field(i).data_type().clone()).collect::<Vec<_>>())
-        .map_err(arrow_err)?;
-    let encoded = encoder.encode(&key_arrays).map_err(arrow_err)?;
-    Ok((RightSide { schema, keys, columns, key_arrays, rows }, encoded))
 }
 
 /// Joins the prepared right side onto `left`, with `index` its [`index_keys`]. Errors
