@@ -249,7 +249,7 @@ pub(crate) fn join_owned(
 ) -> Result<(Table, JoinStats, Option<AggregateStats>), DownloadError> {
     match prepare_right(right, right_name, spec.on) {
         Ok((side, encoded)) => {
-            let index = index_keys(&encoded, side.rows);
+            let index = index_keys(&encoded);
             probe(left, left_name, Ok((side, &encoded)), index, right_name, spec)
         }
         Err(e) => probe(left, left_name, Err(e), None, right_name, spec),

@@ -194,6 +194,14 @@ impl KeyEncoder {
 }
 
 impl EncodedKeys {
+    /// The rows whose keys these are.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::Utf8(s) => s.len(),
+            Self::Rows(rows, _) => rows.num_rows(),
+        }
+    }
+
     /// Row `i`'s key, or `None` when any of its columns is null (null keys never match).
     #[inline]
     pub(crate) fn key(&self, i: usize) -> Option<&[u8]> {

@@ -231,12 +231,11 @@ pub fn merge_tables(
         sides.push(side);
         encoded.push(keys);
     }
-    let rows: Vec<usize> = sides.iter().map(|s| s.as_ref().map_or(0, |s| s.rows)).collect();
-    let index_of = |i: usize| encoded[i].as_ref().and_then(|keys| index_keys(keys, rows[i]));
+    let index_of = |i: usize| encoded[i].as_ref().and_then(index_keys);
     // The later joins' indexes need nothing of the first join, so they are built while it
     // runs: the matrículas index (the last join's, 2.4 M keys at `synth --scale 100`) is the
     // largest piece of single-core work in a merge of the portal's tables.
-    let mut later: Vec<Option<KeyGroups<'_>>> = Vec::new();
+    let mut later: std::vec::IntoIter<Option<KeyGroups<'_>>> = Vec::new().into_iter();
     for (step, (j, side)) in params.joins.iter().zip(sides).enumerate() {
         let spec = JoinSpec { on: &j.on, how: j.how, validate: j.validate, aggregate: j.aggregate.as_ref() };
         let right = side.and_then(|side| match &encoded[step] {
@@ -258,11 +257,10 @@ pub fn merge_tables(
                     (1..params.joins.len()).into_par_iter().map(index_of).collect::<Vec<_>>()
                 },
             );
-            later = built;
+            later = built.into_iter();
             first?
         } else {
-            let index = later.get_mut(step - 1).and_then(Option::take);
-            probe(acc, &acc_name, right, index, &j.input, &spec)?
+            probe(acc, &acc_name, right, later.next().flatten(), &j.input, &spec)?
         };
         if let Some(agg) = &aggregated {
             tracing::info!(input = %j.input, rows_in = agg.rows_in, rows_out = agg.rows_out,

@@ -22,14 +22,15 @@ pub(crate) struct RightSide {
     /// The key columns.
     pub(super) key_arrays: Vec<ArrayRef>,
     /// The table's rows.
-    pub(crate) rows: usize,
+    pub(super) rows: usize,
 }
 
-/// Every distinct non-null key of a right side's `encoded` keys (`rows` of them): its rows
-/// chained in right-table order, and the rows it has on each side, all in the map's bucket
-/// (one cache miss a probe). `None` when the table has more rows than a join supports (the
-/// probe says so).
-pub(crate) fn index_keys(encoded: &EncodedKeys, rows: usize) -> Option<KeyGroups<'_>> {
+/// Every distinct non-null key of a right side's `encoded` keys: its rows chained in
+/// right-table order, and the rows it has on each side, all in the map's bucket (one cache
+/// miss a probe). `None` when the table has more rows than a join supports (the probe says
+/// so).
+pub(crate) fn index_keys(encoded: &EncodedKeys) -> Option<KeyGroups<'_>> {
+    let rows = encoded.len();
     u32::try_from(rows).is_ok().then(|| KeyGroups::build(encoded, rows))
 }
 
