@@ -189,6 +189,82 @@ fn dedup_exact(table: Table, rows: &RowHasher) -> Result<(Table, usize), Downloa
     Ok((Table::new(schema, out), dropped))
 }
 
+/// Each row's class among `batches` (one schema): rows equal in every column share a class, and
+/// classes are numbered by first appearance, in table order. A merge's last join drops duplicate
+/// output rows by these: an output row is its left row beside its right row, so two output rows
+/// are equal exactly when their left classes and their right classes are.
+///
+/// Hashed on all cores; every row taking an earlier row's class is compared with it value by
+/// value, and on a 64-bit collision (in practice never) the classes are made the exact way.
+pub(crate) fn row_classes(batches: &[RecordBatch], rows: &RowHasher) -> Result<Vec<u32>, ArrowError> {
+    use rayon::prelude::*;
+    let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if total >= u32::MAX as usize || batches.len() > u32::MAX as usize {
+        return Err(ArrowError::InvalidArgumentError(format!("{total} rows are more than 2^32 - 1")));
+    }
+    let hashes: Vec<Vec<u64>> = batches
+        .par_iter()
+        .map(|b| {
+            let mut h = Vec::new();
+            rows.hash_batch(b, &mut h).map(|()| h)
+        })
+        .collect::<Result<_, _>>()?;
+    // Hash -> (class, batch, row) of its first row.
+    let mut first: HashMap<u64, (u32, u32, u32), FxBuild> =
+        HashMap::with_capacity_and_hasher(total, FxBuild::default());
+    let mut classes = Vec::with_capacity(total);
+    let mut pairs: Vec<[u32; 4]> = Vec::new();
+    for (b, hashes) in hashes.iter().enumerate() {
+        for (i, &h) in hashes.iter().enumerate() {
+            let next = first.len() as u32;
+            let &mut (class, ob, oi) = first.entry(h).or_insert((next, b as u32, i as u32));
+            if class != next {
+                pairs.push([b as u32, i as u32, ob, oi]);
+            }
+            classes.push(class);
+        }
+    }
+    drop(first);
+    let all_equal = pairs
+        .par_chunks(4096)
+        .map(|chunk| -> Result<bool, ArrowError> {
+            for &[b, i, ob, oi] in chunk {
+                if !rows.equal(&batches[b as usize], i as usize, &batches[ob as usize], oi as usize)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+        .try_reduce(|| true, |x, y| Ok(x && y))?;
+    if all_equal {
+        return Ok(classes);
+    }
+    tracing::debug!("a 64-bit row hash collided: classing rows the exact way");
+    // Hash -> every distinct row with it, as (class, batch, row).
+    let mut chains: HashMap<u64, Vec<(u32, u32, u32)>, FxBuild> = HashMap::default();
+    let mut count = 0u32;
+    classes.clear();
+    for (b, hashes) in hashes.iter().enumerate() {
+        for (i, &h) in hashes.iter().enumerate() {
+            let chain = chains.entry(h).or_default();
+            let mut class = None;
+            for &(c, ob, oi) in chain.iter() {
+                if rows.equal(&batches[ob as usize], oi as usize, &batches[b], i)? {
+                    class = Some(c);
+                    break;
+                }
+            }
+            let class = class.unwrap_or_else(|| {
+                chain.push((count, b as u32, i as u32));
+                count += 1;
+                count - 1
+            });
+            classes.push(class);
+        }
+    }
+    Ok(classes)
+}
+
 /// Hashes and compares whole rows: `Utf8` columns directly, any other columns through their
 /// `arrow-row` encoding (equal exactly when the values are).
 pub(crate) struct RowHasher {
@@ -352,6 +428,26 @@ mod tests {
             let hasher = RowHasher::new(&t.schema, mask).unwrap();
             let (out, dropped) = dedup_rows(t.clone(), &hasher).unwrap();
             assert_eq!((out.num_rows(), dropped), (5, 2), "mask {mask}");
+        }
+    }
+
+    #[test]
+    fn row_classes_number_equal_rows_alike_with_and_without_collisions() {
+        let t = table(
+            &["a", "b"],
+            &[
+                &[Some("1"), None],
+                &[Some("1"), Some("")],
+                &[Some("1"), None],
+                &[Some("2"), Some("x")],
+                &[Some("1"), Some("")],
+                &[Some("2"), Some("y")],
+            ],
+        );
+        let two = vec![t.batches[0].slice(0, 4), t.batches[0].slice(4, 2)];
+        for mask in [u64::MAX, 0] {
+            let hasher = RowHasher::new(&t.schema, mask).unwrap();
+            assert_eq!(row_classes(&two, &hasher).unwrap(), [0, 1, 0, 2, 1, 3], "mask {mask}");
         }
     }
 

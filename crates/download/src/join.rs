@@ -16,9 +16,11 @@ use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
 
+mod distinct;
 mod gather;
 mod right;
 
+use distinct::Distinct;
 use gather::Gather;
 pub(crate) use right::{RightSide, index_keys, prepare_right};
 
@@ -250,15 +252,19 @@ pub(crate) fn join_owned(
     match prepare_right(right, right_name, spec.on) {
         Ok((side, encoded)) => {
             let index = index_keys(&encoded);
-            probe(left, left_name, Ok((side, &encoded)), index, right_name, spec)
+            probe(left, left_name, Ok((side, &encoded)), index, right_name, spec, false).map(|(t, s, a, _)| (t, s, a))
         }
-        Err(e) => probe(left, left_name, Err(e), None, right_name, spec),
+        Err(e) => probe(left, left_name, Err(e), None, right_name, spec, false).map(|(t, s, a, _)| (t, s, a)),
     }
 }
 
 /// Joins the prepared right side onto `left`, with `index` its [`index_keys`]. Errors
 /// come in the order a reader checks: the keys on the left, then the right side's own, then
 /// the two sides against each other.
+///
+/// With `drop_duplicates`, output rows equal to an earlier output row are dropped before they
+/// are gathered (as [`drop_duplicates`](crate::drop_duplicates) of the output would: the same
+/// rows in the same batches), and how many comes back; `out_rows` counts them all the same.
 pub(crate) fn probe<'r>(
     left: Table,
     left_name: &str,
@@ -266,7 +272,8 @@ pub(crate) fn probe<'r>(
     index: Option<KeyGroups<'r>>,
     right_name: &str,
     spec: &JoinSpec<'_>,
-) -> Result<(Table, JoinStats, Option<AggregateStats>), DownloadError> {
+    drop_duplicates: bool,
+) -> Result<(Table, JoinStats, Option<AggregateStats>, usize), DownloadError> {
     let JoinSpec { on, how, validate, aggregate: aggregation } = *spec;
     let context = format!("{} join of `{right_name}` onto `{left_name}`", how.as_str());
     let bad = |message: String| DownloadError::Join { context: context.clone(), message };
@@ -362,6 +369,15 @@ pub(crate) fn probe<'r>(
     // each core, then are gathered in parallel (and the left batches they used are freed).
     let gather = Gather { schema: &schema, right: &right_carried, context: &context };
     let wave = 2 * rayon::current_num_threads();
+    let mut distinct = if drop_duplicates {
+        let carried: Vec<Field> = right_carry.iter().map(|&i| right_schema.field(i).clone()).collect();
+        let d = Distinct::new(&left.batches, &left.schema, &carried, &right_carried)
+            .map_err(|e| DownloadError::arrow("dropping duplicate rows", e))?;
+        Some(d)
+    } else {
+        None
+    };
+    let mut offset = 0;
     let mut pending: Vec<(RecordBatch, Vec<u32>, Vec<Option<u32>>)> = Vec::new();
     let mut out = Vec::new();
     for batch in left.batches {
@@ -430,16 +446,25 @@ pub(crate) fn probe<'r>(
             }
             if li.len() >= OUT_BATCH_ROWS {
                 let rows = OUT_BATCH_ROWS.min(batch.num_rows());
-                let full = (
+                let mut full = (
                     std::mem::replace(&mut li, Vec::with_capacity(rows)),
                     std::mem::replace(&mut ri, Vec::with_capacity(rows)),
                 );
-                pending.push((batch.clone(), full.0, full.1));
+                if let Some(d) = &mut distinct {
+                    d.retain(offset, &mut full.0, &mut full.1);
+                }
+                if !full.0.is_empty() {
+                    pending.push((batch.clone(), full.0, full.1));
+                }
             }
         }
         if let Some((lk, Found::Matched { .. })) = last {
             add_run(&mut groups, lk, &mut run);
         }
+        if let Some(d) = &mut distinct {
+            d.retain(offset, &mut li, &mut ri);
+        }
+        offset += batch.num_rows();
         if !li.is_empty() {
             pending.push((batch, li, ri));
         }
@@ -448,7 +473,8 @@ pub(crate) fn probe<'r>(
         }
     }
     out.extend(gather.all(pending)?);
-    stats.out_rows = out.iter().map(RecordBatch::num_rows).sum();
+    let dropped = distinct.map_or(0, |d| d.dropped);
+    stats.out_rows = out.iter().map(RecordBatch::num_rows).sum::<usize>() + dropped;
     stats.unmatched_left_keys = unmatched_keys.len();
     fan_out_stats(&mut stats, groups.values(), &unmatched_keys.counts);
     stats.unmatched_right_rows += null_key_right_rows;
@@ -496,8 +522,8 @@ pub(crate) fn probe<'r>(
             tracing::warn!(%context, extra_rows = stats.extra_rows, "the join multiplies rows: {message}");
         }
     }
-    tracing::debug!(%context, ?stats, "joined");
-    Ok((Table::new(schema, out), stats, aggregated))
+    tracing::debug!(%context, ?stats, dropped, "joined");
+    Ok((Table::new(schema, out), stats, aggregated, dropped))
 }
 
 /// What a left key's lookup found: its right group (its head, and its left rows counted at the

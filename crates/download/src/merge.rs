@@ -236,20 +236,23 @@ pub fn merge_tables(
     // runs: the matrículas index (the last join's, 2.4 M keys at `synth --scale 100`) is the
     // largest piece of single-core work in a merge of the portal's tables.
     let mut later: std::vec::IntoIter<Option<KeyGroups<'_>>> = Vec::new().into_iter();
+    let last = params.joins.len().saturating_sub(1);
     for (step, (j, side)) in params.joins.iter().zip(sides).enumerate() {
+        // Duplicates are dropped by the last join, before it gathers them.
+        let dedup = params.drop_duplicates && step == last;
         let spec = JoinSpec { on: &j.on, how: j.how, validate: j.validate, aggregate: j.aggregate.as_ref() };
         let right = side.and_then(|side| match &encoded[step] {
             Some(keys) => Ok((side, keys)),
             None => Err(DownloadError::Join { context: "merge".into(), message: "a join lost its keys".into() }),
         });
-        let (joined, stats, aggregated) = if step == 0 {
+        let (joined, stats, aggregated, dropped) = if step == 0 {
             // The probe logs (warnings about the join) where the merge's own logs go, on
             // whichever thread runs it.
             let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
             let (first, built) = rayon::join(
                 || {
                     tracing::dispatcher::with_default(&dispatch, || {
-                        probe(acc, &acc_name, right, index_of(0), &j.input, &spec)
+                        probe(acc, &acc_name, right, index_of(0), &j.input, &spec, dedup)
                     })
                 },
                 || {
@@ -260,7 +263,7 @@ pub fn merge_tables(
             later = built.into_iter();
             first?
         } else {
-            probe(acc, &acc_name, right, later.next().flatten(), &j.input, &spec)?
+            probe(acc, &acc_name, right, later.next().flatten(), &j.input, &spec, dedup)?
         };
         if let Some(agg) = &aggregated {
             tracing::info!(input = %j.input, rows_in = agg.rows_in, rows_out = agg.rows_out,
@@ -278,8 +281,9 @@ pub fn merge_tables(
         });
         acc = joined;
         acc_name = format!("{acc_name}+{}", j.input);
+        report.duplicates_dropped = dropped;
     }
-    if params.drop_duplicates {
+    if params.drop_duplicates && params.joins.is_empty() {
         let (deduped, dropped) = drop_duplicates(acc)?;
         report.duplicates_dropped = dropped;
         acc = deduped;
