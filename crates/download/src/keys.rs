@@ -35,7 +35,12 @@ pub(crate) struct KeyGroups<'k> {
 impl<'k> KeyGroups<'k> {
     /// Indexes the `n` rows of `keys` (at most `u32::MAX - 1`).
     pub(crate) fn build(keys: &'k EncodedKeys, n: usize) -> Self {
-        let mut map: HashMap<&[u8], Group, FxBuild> = HashMap::with_capacity_and_hasher(n, FxBuild::default());
+        // Sized for the runs of equal adjacent keys: at least the distinct keys, and exactly
+        // them when each key's rows are together (the portal's enrolments come student by
+        // student). Sized for the rows, the matrículas map at `synth --scale 100` (2.4 M rows,
+        // 504 k keys) held 4 M buckets, 100 MB more than the 1 M it needs.
+        let runs = (0..n).filter(|&j| keys.key(j).is_some() && (j == 0 || keys.key(j) != keys.key(j - 1))).count();
+        let mut map: HashMap<&[u8], Group, FxBuild> = HashMap::with_capacity_and_hasher(runs, FxBuild::default());
         let mut next = vec![END; n];
         let (mut null_rows, mut blank_rows) = (0, 0);
         // Back to front, so each chain runs in table order.
