@@ -239,6 +239,19 @@ pub fn execute_stage(
     }
 }
 
+/// The cache key `name` will be looked up under, given its upstream stages' outputs; `None`
+/// when its inputs do not resolve (its lookup then says why).
+pub fn key_of(
+    dag: &Dag,
+    store: &dyn CacheStore,
+    name: &str,
+    upstream: &BTreeMap<String, BTreeMap<String, ContentHash>>,
+) -> Option<ContentHash> {
+    let stage = dag.nodes[name].stage.as_ref();
+    let inputs = resolve_inputs(dag, store.local(), name, upstream).ok()?;
+    Some(cache_key(stage.kind(), stage.version(), &stage.params(), &inputs))
+}
+
 /// Resolves a stage's inputs and key and looks it up in the cache, executing nothing: a hit (or a
 /// stage not selected) is done, anything else must execute. Volatile stages always execute (they
 /// revalidate their source) unless not selected.

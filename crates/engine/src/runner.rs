@@ -14,7 +14,7 @@ use crate::EngineError;
 use crate::dag::Dag;
 use crate::execute::{
     BatchExecutor, Env, Executed, Executor, Failure, Lookup, Mode, Pending, Verified, execute_pending, execute_stage,
-    lookup,
+    key_of, lookup,
 };
 use crate::progress::Reporter;
 
@@ -421,6 +421,11 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
         }
     });
     let mut running: BTreeMap<String, f64> = BTreeMap::new();
+    // Stages of one kind and params (a sweep's variants of a stage whose upstream forms differ
+    // only in ways that left their outputs alike) can have one key: such a stage waits while
+    // another with its key executes, then is served from the cache.
+    let twins = twins(dag);
+    let mut executing: BTreeMap<ContentHash, String> = BTreeMap::new();
     let mut set: JoinSet<(String, Result<Executed, Failure>, f64, f64)> = JoinSet::new();
     let jobs = ctx.opts.effective_jobs();
     loop {
@@ -472,8 +477,17 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
             if running.len() >= jobs {
                 break;
             }
-            board.pending.remove(&n);
             let mode = ctx.mode(board.selected, &n);
+            if twins.contains(&n)
+                && mode == (Mode::Execute { force: false })
+                && let Some(key) = key_of(dag, ctx.store.as_ref(), &n, &board.outputs)
+            {
+                if executing.contains_key(&key) {
+                    continue;
+                }
+                executing.insert(key, n.clone());
+            }
+            board.pending.remove(&n);
             let start = board.now_ms();
             running.insert(n.clone(), start);
             if mode != Mode::ResolveOnly {
@@ -526,9 +540,21 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
             }
         };
         running.remove(&n);
+        executing.retain(|_, stage| *stage != n);
         board.finish(n, done, start, end);
     }
     interrupted
+}
+
+/// The stages whose kind and params another stage of `dag` shares.
+fn twins(dag: &Dag) -> BTreeSet<String> {
+    let mut by_form: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+    for (name, node) in &dag.nodes {
+        let stage = node.stage.as_ref();
+        let form = serde_json::json!({"kind": stage.kind(), "version": stage.version(), "params": stage.params()});
+        by_form.entry(esteira_core::canonical_json(&form)).or_default().push(name);
+    }
+    by_form.into_values().filter(|names| names.len() > 1).flatten().cloned().collect()
 }
 
 fn is_ok(s: StageStatus) -> bool {
