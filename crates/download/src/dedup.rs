@@ -77,18 +77,7 @@ pub(crate) fn dedup_rows(table: Table, rows: &RowHasher) -> Result<(Table, usize
         keep.push(kept);
     }
     drop((first, hashes));
-    let all_equal = pairs
-        .par_chunks(4096)
-        .map(|chunk| {
-            for &[b, i, ob, oi] in chunk {
-                if !rows.equal(&batches[b as usize], i as usize, &batches[ob as usize], oi as usize)? {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        })
-        .try_reduce(|| true, |x, y| Ok(x && y))
-        .map_err(err)?;
+    let all_equal = pairs_equal(batches, &pairs, rows).map_err(err)?;
     if !all_equal {
         tracing::debug!("a 64-bit row hash collided: dropping duplicates the exact way");
         return dedup_exact(table, rows);
@@ -116,6 +105,23 @@ pub(crate) fn dedup_rows(table: Table, rows: &RowHasher) -> Result<(Table, usize
         .map_err(err)?;
     out.retain(|b| b.num_rows() > 0);
     Ok((Table::new(schema, out), dropped))
+}
+
+/// Whether each pair `[batch, row, other batch, other row]` of `batches` is two equal rows,
+/// compared on all cores.
+fn pairs_equal(batches: &[RecordBatch], pairs: &[[u32; 4]], rows: &RowHasher) -> Result<bool, ArrowError> {
+    use rayon::prelude::*;
+    pairs
+        .par_chunks(4096)
+        .map(|chunk| {
+            for &[b, i, ob, oi] in chunk {
+                if !rows.equal(&batches[b as usize], i as usize, &batches[ob as usize], oi as usize)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+        .try_reduce(|| true, |x, y| Ok(x && y))
 }
 
 /// The exact, sequential dedup: every hash match is compared before the row is dropped, and a
@@ -225,18 +231,7 @@ pub(crate) fn row_classes(batches: &[RecordBatch], rows: &RowHasher) -> Result<V
         }
     }
     drop(first);
-    let all_equal = pairs
-        .par_chunks(4096)
-        .map(|chunk| -> Result<bool, ArrowError> {
-            for &[b, i, ob, oi] in chunk {
-                if !rows.equal(&batches[b as usize], i as usize, &batches[ob as usize], oi as usize)? {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        })
-        .try_reduce(|| true, |x, y| Ok(x && y))?;
-    if all_equal {
+    if pairs_equal(batches, &pairs, rows)? {
         return Ok(classes);
     }
     tracing::debug!("a 64-bit row hash collided: classing rows the exact way");
@@ -374,9 +369,9 @@ mod tests {
         assert_eq!(rows(&out), vec![s(&[Some("1"), None]), s(&[Some("1"), Some("")]), s(&[Some("2"), Some("x")])]);
     }
 
-    #[test]
-    fn colliding_hashes_never_drop_distinct_rows() {
-        let t = table(
+    /// Six rows, two of them repeats, some null or empty.
+    fn six_rows() -> Table {
+        table(
             &["a", "b"],
             &[
                 &[Some("1"), None],
@@ -386,7 +381,12 @@ mod tests {
                 &[Some("1"), Some("")],
                 &[Some("2"), Some("y")],
             ],
-        );
+        )
+    }
+
+    #[test]
+    fn colliding_hashes_never_drop_distinct_rows() {
+        let t = six_rows();
         // Every row hashes to 0: only the value comparison tells rows apart.
         let mut two = t.clone();
         two.batches = vec![t.batches[0].slice(0, 4), t.batches[0].slice(4, 2)];
@@ -433,17 +433,7 @@ mod tests {
 
     #[test]
     fn row_classes_number_equal_rows_alike_with_and_without_collisions() {
-        let t = table(
-            &["a", "b"],
-            &[
-                &[Some("1"), None],
-                &[Some("1"), Some("")],
-                &[Some("1"), None],
-                &[Some("2"), Some("x")],
-                &[Some("1"), Some("")],
-                &[Some("2"), Some("y")],
-            ],
-        );
+        let t = six_rows();
         let two = vec![t.batches[0].slice(0, 4), t.batches[0].slice(4, 2)];
         for mask in [u64::MAX, 0] {
             let hasher = RowHasher::new(&t.schema, mask).unwrap();
