@@ -39,7 +39,13 @@ impl<'k> KeyGroups<'k> {
         // them when each key's rows are together (the portal's enrolments come student by
         // student). Sized for the rows, the matrículas map at `synth --scale 100` (2.4 M rows,
         // 504 k keys) held 4 M buckets, 100 MB more than the 1 M it needs.
-        let runs = (0..n).filter(|&j| keys.key(j).is_some() && (j == 0 || keys.key(j) != keys.key(j - 1))).count();
+        let mut runs = 0;
+        let mut previous = None;
+        for j in 0..n {
+            let key = keys.key(j);
+            runs += usize::from(key.is_some() && key != previous);
+            previous = key;
+        }
         let mut map: HashMap<&[u8], Group, FxBuild> = HashMap::with_capacity_and_hasher(runs, FxBuild::default());
         let mut next = vec![END; n];
         let (mut null_rows, mut blank_rows) = (0, 0);

@@ -423,9 +423,12 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
     let mut running: BTreeMap<String, f64> = BTreeMap::new();
     // Stages of one kind and params (a sweep's variants of a stage whose upstream forms differ
     // only in ways that left their outputs alike) can have one key: such a stage waits while
-    // another with its key executes, then is served from the cache.
-    let twins = twins(dag);
-    let mut executing: BTreeMap<ContentHash, String> = BTreeMap::new();
+    // another with its key executes, then is served from the cache. Its key is worked out only
+    // while a stage of its form is executing, so the scheduler resolves (and maybe hashes) no
+    // inputs otherwise.
+    let forms = twin_forms(dag);
+    // What executes now, of the stages that have twins: name -> (form, key once worked out).
+    let mut executing: BTreeMap<String, (usize, Option<Option<ContentHash>>)> = BTreeMap::new();
     let mut set: JoinSet<(String, Result<Executed, Failure>, f64, f64)> = JoinSet::new();
     let jobs = ctx.opts.effective_jobs();
     loop {
@@ -478,14 +481,21 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
                 break;
             }
             let mode = ctx.mode(board.selected, &n);
-            if twins.contains(&n)
+            if let Some(&form) = forms.get(&n)
                 && mode == (Mode::Execute { force: false })
-                && let Some(key) = key_of(dag, ctx.store.as_ref(), &n, &board.outputs)
             {
-                if executing.contains_key(&key) {
+                let mut key = None;
+                let mut wait = false;
+                for (other, (_, other_key)) in executing.iter_mut().filter(|(_, (f, _))| *f == form) {
+                    let key = *key.get_or_insert_with(|| key_of(dag, ctx.store.as_ref(), &n, &board.outputs));
+                    let other_key =
+                        *other_key.get_or_insert_with(|| key_of(dag, ctx.store.as_ref(), other, &board.outputs));
+                    wait |= key.is_some() && key == other_key;
+                }
+                if wait {
                     continue;
                 }
-                executing.insert(key, n.clone());
+                executing.insert(n.clone(), (form, key));
             }
             board.pending.remove(&n);
             let start = board.now_ms();
@@ -540,21 +550,27 @@ async fn schedule(ctx: &RunCtx<'_>, board: &mut Board<'_>, mut first: Option<(St
             }
         };
         running.remove(&n);
-        executing.retain(|_, stage| *stage != n);
+        executing.remove(&n);
         board.finish(n, done, start, end);
     }
     interrupted
 }
 
-/// The stages whose kind and params another stage of `dag` shares.
-fn twins(dag: &Dag) -> BTreeSet<String> {
+/// The stages whose kind and params another stage of `dag` shares, each with the number of its
+/// form (stages of one form have one number).
+fn twin_forms(dag: &Dag) -> BTreeMap<String, usize> {
     let mut by_form: BTreeMap<String, Vec<&String>> = BTreeMap::new();
     for (name, node) in &dag.nodes {
         let stage = node.stage.as_ref();
         let form = serde_json::json!({"kind": stage.kind(), "version": stage.version(), "params": stage.params()});
         by_form.entry(esteira_core::canonical_json(&form)).or_default().push(name);
     }
-    by_form.into_values().filter(|names| names.len() > 1).flatten().cloned().collect()
+    by_form
+        .into_values()
+        .filter(|names| names.len() > 1)
+        .enumerate()
+        .flat_map(|(form, names)| names.into_iter().map(move |n| (n.clone(), form)))
+        .collect()
 }
 
 fn is_ok(s: StageStatus) -> bool {

@@ -21,10 +21,6 @@ const SLICE_ROWS: usize = 65_536;
 pub(super) struct Distinct {
     left: Vec<u32>,
     right: Vec<u32>,
-    /// The class of a left join's null-filled right part. It can never meet a real right row's:
-    /// rows of one left class have one key, and a key either matched (every such row has a
-    /// right row) or did not.
-    none: u32,
     seen: HashSet<u64, FxBuild>,
     /// Pairs dropped as duplicates.
     pub(super) dropped: usize,
@@ -41,18 +37,17 @@ impl Distinct {
     ) -> Result<Self, ArrowError> {
         let left_classes = row_classes(left, &RowHasher::new(left_schema, u64::MAX)?)?;
         let rows = right.first().map_or(0, Array::len);
-        let (right_classes, none) = if right.is_empty() {
-            // Nothing carried: every right part is the same (empty) row.
-            (Vec::new(), 0)
+        let right_classes = if right.is_empty() {
+            Vec::new()
         } else {
             let schema = std::sync::Arc::new(Schema::new(fields.to_vec()));
             let whole = RecordBatch::try_new(schema, right.to_vec())?;
             let slices: Vec<RecordBatch> =
                 (0..rows).step_by(SLICE_ROWS).map(|o| whole.slice(o, SLICE_ROWS.min(rows - o))).collect();
-            (row_classes(&slices, &RowHasher::new(&whole.schema(), u64::MAX)?)?, u32::MAX)
+            row_classes(&slices, &RowHasher::new(&whole.schema(), u64::MAX)?)?
         };
         let seen = HashSet::with_capacity_and_hasher(left_classes.len(), FxBuild::default());
-        Ok(Self { left: left_classes, right: right_classes, none, seen, dropped: 0 })
+        Ok(Self { left: left_classes, right: right_classes, seen, dropped: 0 })
     }
 
     /// Keeps the pairs (`offset` + left row, right row) whose row was not output before.
@@ -62,9 +57,13 @@ impl Distinct {
         for n in 0..before {
             let (l, r) = (li[n], ri[n]);
             let rc = match r {
-                Some(_) if self.right.is_empty() => 0,
+                // Nothing carried: every right part is the same (empty) row.
+                _ if self.right.is_empty() => 0,
                 Some(j) => self.right[j as usize],
-                None => self.none,
+                // A left join's null-filled part, in a class no right row has. It could never
+                // meet a real right row's anyway: rows of one left class have one key, and a key
+                // either matched (each such row beside a right row) or did not.
+                None => u32::MAX,
             };
             let pair = (u64::from(self.left[offset + l as usize]) << 32) | u64::from(rc);
             if self.seen.insert(pair) {
