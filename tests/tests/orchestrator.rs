@@ -285,6 +285,16 @@ fn pipeline_errors_name_file_line_and_key() {
         "[stages.a]\nkind = \"test.upper\"\ninputs = { in = \"b.out\" }\n[stages.b]\nkind = \"test.upper\"\ninputs = { in = \"a.out\" }\n",
         &["cycle", "a -> b -> a"],
     );
+    // A longer cycle, entered from the first stage by name, with a branch off it and an
+    // `after` edge closing it: reported as the path the search walked.
+    check(
+        "[stages.a]\nkind = \"test.upper\"\ninputs = { in = \"s.out\" }\nafter = [\"c\"]\n\
+         [stages.b]\nkind = \"test.upper\"\ninputs = { in = \"a.out\" }\n\
+         [stages.c]\nkind = \"test.upper\"\ninputs = { in = \"b.out\" }\n\
+         [stages.d]\nkind = \"test.upper\"\ninputs = { in = \"a.out\" }\n\
+         [stages.s]\nkind = \"test.source\"\nparams = { text = \"x\" }\n",
+        &["cycle", "a -> b -> c -> a"],
+    );
     check(
         "[stages.a]\nkind = \"test.upper\"\ninputs = { in = \"nope.out\" }\n",
         &["esteira.toml:3:", "unknown stage `nope`"],

@@ -81,14 +81,24 @@ impl FromStr for ContentHash {
     type Err = CoreError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // By hand rather than `u8::from_str_radix` per pair, which also takes a sign ("+f"):
+        // a no-op run parses a few hundred of these from cache entries and run records.
+        fn nibble(c: u8) -> Option<u8> {
+            match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                b'a'..=b'f' => Some(c - b'a' + 10),
+                b'A'..=b'F' => Some(c - b'A' + 10),
+                _ => None,
+            }
+        }
         let bad = || CoreError::BadHash(s.to_owned());
-        if s.len() != 64 || !s.is_ascii() {
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 {
             return Err(bad());
         }
         let mut out = [0u8; 32];
-        for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
-            let hex = std::str::from_utf8(chunk).map_err(|_| bad())?;
-            out[i] = u8::from_str_radix(hex, 16).map_err(|_| bad())?;
+        for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            *o = (nibble(pair[0]).ok_or_else(bad)? << 4) | nibble(pair[1]).ok_or_else(bad)?;
         }
         Ok(Self(out))
     }
@@ -102,8 +112,18 @@ impl Serialize for ContentHash {
 
 impl<'de> Deserialize<'de> for ContentHash {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        // A visitor, so the hex is read from the input in place rather than copied to a String.
+        struct Hex;
+        impl serde::de::Visitor<'_> for Hex {
+            type Value = ContentHash;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a 64-digit hex BLAKE3 hash")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<ContentHash, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Hex)
     }
 }
 
@@ -169,6 +189,22 @@ mod tests {
     fn rejects_bad_hex() {
         assert!("xyz".parse::<ContentHash>().is_err());
         assert!("g".repeat(64).parse::<ContentHash>().is_err());
+        // A sign is not a digit, though `u8::from_str_radix` would take "+f".
+        assert!(format!("+f{}", "0".repeat(62)).parse::<ContentHash>().is_err());
+        // 64 bytes that are not 64 characters.
+        assert!(format!("é{}", "0".repeat(62)).parse::<ContentHash>().is_err());
+        let upper = ContentHash::of_bytes(b"x").to_hex().to_uppercase();
+        assert_eq!(upper.parse::<ContentHash>().unwrap(), ContentHash::of_bytes(b"x"));
+    }
+
+    #[test]
+    fn deserializes_from_json_text_in_place_and_names_bad_hashes() {
+        let h = ContentHash::of_bytes(b"esteira");
+        let parsed: ContentHash = serde_json::from_str(&format!("\"{}\"", h.to_hex())).unwrap();
+        assert_eq!(parsed, h);
+        let err = serde_json::from_str::<ContentHash>("\"abc\"").unwrap_err().to_string();
+        assert!(err.contains("abc"), "{err}");
+        assert!(serde_json::from_str::<ContentHash>("17").is_err());
     }
 
     #[test]

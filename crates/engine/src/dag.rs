@@ -203,45 +203,57 @@ fn upstream_of(d: &StageDecl) -> BTreeSet<String> {
     up
 }
 
+/// Every stage's direct consumers, in name order: the edges the cycle search and the
+/// topological sort walk (built once, so both are linear in stages and edges).
+fn downstream_edges(nodes: &BTreeMap<String, Node>) -> BTreeMap<&str, Vec<&str>> {
+    let mut down: BTreeMap<&str, Vec<&str>> = nodes.keys().map(|k| (k.as_str(), Vec::new())).collect();
+    for (m, node) in nodes {
+        for up in upstream_of(&node.decl) {
+            if let Some(consumers) = down.get_mut(up.as_str()) {
+                consumers.push(m.as_str());
+            }
+        }
+    }
+    down
+}
+
 fn find_cycle(nodes: &BTreeMap<String, Node>) -> Option<Vec<String>> {
     // Colour DFS; on a back edge, the stack from the target to here is the cycle.
-    fn visit(
-        n: &str,
-        nodes: &BTreeMap<String, Node>,
-        state: &mut BTreeMap<String, u8>,
-        stack: &mut Vec<String>,
+    fn visit<'a>(
+        n: &'a str,
+        down: &BTreeMap<&'a str, Vec<&'a str>>,
+        state: &mut BTreeMap<&'a str, u8>,
+        stack: &mut Vec<&'a str>,
     ) -> Option<Vec<String>> {
-        state.insert(n.to_owned(), 1);
-        stack.push(n.to_owned());
+        state.insert(n, 1);
+        stack.push(n);
         // Follow edges downstream: from n to every stage that consumes it.
-        for (m, node) in nodes {
-            if !upstream_of(&node.decl).contains(n) {
-                continue;
-            }
+        for &m in down.get(n).map(Vec::as_slice).unwrap_or_default() {
             match state.get(m).copied().unwrap_or(0) {
                 0 => {
-                    if let Some(c) = visit(m, nodes, state, stack) {
+                    if let Some(c) = visit(m, down, state, stack) {
                         return Some(c);
                     }
                 }
                 1 => {
-                    let start = stack.iter().position(|s| s == m).unwrap_or(0);
-                    let mut cycle: Vec<String> = stack[start..].to_vec();
-                    cycle.push(m.clone());
+                    let start = stack.iter().position(|s| *s == m).unwrap_or(0);
+                    let mut cycle: Vec<String> = stack[start..].iter().map(|s| (*s).to_owned()).collect();
+                    cycle.push(m.to_owned());
                     return Some(cycle);
                 }
                 _ => {}
             }
         }
         stack.pop();
-        state.insert(n.to_owned(), 2);
+        state.insert(n, 2);
         None
     }
+    let down = downstream_edges(nodes);
     let mut state = BTreeMap::new();
     for n in nodes.keys() {
-        if state.get(n).copied().unwrap_or(0) == 0 {
+        if state.get(n.as_str()).copied().unwrap_or(0) == 0 {
             let mut stack = Vec::new();
-            if let Some(c) = visit(n, nodes, &mut state, &mut stack) {
+            if let Some(c) = visit(n, &down, &mut state, &mut stack) {
                 return Some(c);
             }
         }
@@ -250,25 +262,24 @@ fn find_cycle(nodes: &BTreeMap<String, Node>) -> Option<Vec<String>> {
 }
 
 fn topo_order(nodes: &BTreeMap<String, Node>) -> Vec<String> {
+    let down = downstream_edges(nodes);
     let mut indeg: BTreeMap<&str, usize> = nodes.keys().map(|k| (k.as_str(), 0)).collect();
     for node in nodes.values() {
         indeg.insert(node.decl.name.as_str(), upstream_of(&node.decl).len());
     }
-    let mut ready: BTreeSet<String> = indeg.iter().filter(|(_, d)| **d == 0).map(|(k, _)| (*k).to_owned()).collect();
+    let mut ready: BTreeSet<&str> = indeg.iter().filter(|(_, d)| **d == 0).map(|(k, _)| *k).collect();
     let mut order = Vec::new();
     while let Some(n) = ready.pop_first() {
-        for (m, node) in nodes {
-            if upstream_of(&node.decl).contains(&n) {
-                let d = indeg.get_mut(m.as_str()).map(|d| {
-                    *d -= 1;
-                    *d
-                });
-                if d == Some(0) {
-                    ready.insert(m.clone());
-                }
+        for &m in down.get(n).map(Vec::as_slice).unwrap_or_default() {
+            let d = indeg.get_mut(m).map(|d| {
+                *d -= 1;
+                *d
+            });
+            if d == Some(0) {
+                ready.insert(m);
             }
         }
-        order.push(n);
+        order.push(n.to_owned());
     }
     order
 }
