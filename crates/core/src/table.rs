@@ -211,6 +211,70 @@ pub fn read_parquet(path: &Path) -> Result<Table, CoreError> {
     Ok(Table { schema, batches })
 }
 
+/// A Parquet file's Arrow schema, from its footer alone.
+pub fn parquet_schema(path: &Path) -> Result<SchemaRef, CoreError> {
+    let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .map(|b| Arc::clone(b.schema()))
+        .map_err(|e| CoreError::Parquet { what: path.display().to_string(), source: e })
+}
+
+/// A Parquet file read a batch at a time ([`read_parquet_batches`]): the same batches, of
+/// [`BATCH_ROWS`] rows, that [`read_parquet`] collects, without holding them all.
+pub struct ParquetBatches {
+    schema: SchemaRef,
+    rows: usize,
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    what: String,
+}
+
+impl ParquetBatches {
+    /// The schema of the batches: the file's, or its projection.
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// Rows in the file, from its footer.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+impl Iterator for ParquetBatches {
+    type Item = Result<RecordBatch, CoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.reader.next().map(|r| r.map_err(|e| CoreError::Arrow { what: self.what.clone(), source: e }))
+    }
+}
+
+/// Reads a Parquet file batch by batch; with `columns`, only those top-level fields (indices
+/// into the file's schema; the batches keep the file's order), so the other columns' pages are
+/// never read.
+pub fn read_parquet_batches(path: &Path, columns: Option<&[usize]>) -> Result<ParquetBatches, CoreError> {
+    let what = path.display().to_string();
+    let pq = |e| CoreError::Parquet { what: path.display().to_string(), source: e };
+    let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?.with_batch_size(BATCH_ROWS);
+    if let Some(columns) = columns {
+        let fields = builder.schema().fields().len();
+        if let Some(&bad) = columns.iter().find(|&&c| c >= fields) {
+            return Err(CoreError::Parquet {
+                what,
+                source: parquet::errors::ParquetError::General(format!(
+                    "column {bad} asked for, the file has {fields} columns"
+                )),
+            });
+        }
+        let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let reader = builder.build().map_err(pq)?;
+    let schema = arrow::array::RecordBatchReader::schema(&reader);
+    Ok(ParquetBatches { schema, rows, reader, what })
+}
+
 /// Concatenates batches into one (an empty batch of `schema` when there are none).
 pub fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch, CoreError> {
     arrow::compute::concat_batches(schema, batches)
@@ -307,5 +371,34 @@ mod tests {
         let Table { schema: s2, batches: b } = read_parquet(&p).unwrap();
         assert_eq!(s2.fields().len(), 2);
         assert_eq!(concat(&s2, &b).unwrap(), concat(&schema, &a).unwrap());
+    }
+
+    #[test]
+    fn batches_are_those_read_whole_and_a_projection_keeps_the_file_order() {
+        let (schema, a) = table(&[10_000, 7_000]);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.parquet");
+        std::fs::write(&p, write_parquet(Vec::new(), &schema, &a).unwrap()).unwrap();
+        let whole = read_parquet(&p).unwrap();
+        assert_eq!(parquet_schema(&p).unwrap(), whole.schema);
+        let streamed = read_parquet_batches(&p, None).unwrap();
+        assert_eq!(streamed.schema(), whole.schema);
+        assert_eq!(streamed.rows(), 17_000);
+        let streamed: Vec<RecordBatch> = streamed.collect::<Result<_, _>>().unwrap();
+        assert_eq!(streamed, whole.batches);
+        assert_eq!(streamed.iter().map(RecordBatch::num_rows).max(), Some(BATCH_ROWS));
+
+        // Asked for in another order and twice: the file's order, once.
+        let only_s = read_parquet_batches(&p, Some(&[1, 1])).unwrap();
+        assert_eq!(only_s.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(), ["s"]);
+        let got: Vec<RecordBatch> = only_s.collect::<Result<_, _>>().unwrap();
+        let want: Vec<RecordBatch> = whole.batches.iter().map(|b| b.project(&[1]).unwrap()).collect();
+        assert_eq!(got, want);
+        let both = read_parquet_batches(&p, Some(&[1, 0])).unwrap();
+        assert_eq!(both.schema(), whole.schema);
+
+        let err = read_parquet_batches(&p, Some(&[2])).err().unwrap().to_string();
+        assert!(err.contains("column 2") && err.contains("t.parquet"), "{err}");
+        assert!(parquet_schema(&dir.path().join("missing.parquet")).is_err());
     }
 }

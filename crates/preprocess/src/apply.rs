@@ -75,6 +75,19 @@ pub struct Preprocessed {
 /// still run up to that step so the error counts and lists offending values from the whole
 /// table, as if the steps had run one after another.
 pub fn apply(spec: &Spec, schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<Preprocessed, PreprocessError> {
+    apply_stream(spec, schema, batches.into_iter().map(Ok::<_, PreprocessError>))
+}
+
+/// [`apply`] over batches as they arrive (e.g. [`esteira_core::table::read_parquet_batches`]),
+/// so only the output and the batch at hand are held; the first error reading a batch ends it.
+pub fn apply_stream<E>(
+    spec: &Spec,
+    schema: &SchemaRef,
+    batches: impl IntoIterator<Item = Result<RecordBatch, E>>,
+) -> Result<Preprocessed, PreprocessError>
+where
+    PreprocessError: From<E>,
+{
     let plan = compile(spec, schema)?;
     let mut reports: Vec<StepReport> = plan
         .steps
@@ -85,6 +98,7 @@ pub fn apply(spec: &Spec, schema: &SchemaRef, batches: Vec<RecordBatch>) -> Resu
     let mut failure: Option<(usize, Failure)> = None;
     let mut rows_in = 0u64;
     for (n, input) in batches.into_iter().enumerate() {
+        let input = input?;
         check_batch(n, schema, &input)?;
         let rows = input.num_rows();
         let (_, cols, _) = input.into_parts();

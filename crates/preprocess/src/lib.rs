@@ -91,9 +91,9 @@ mod spec;
 mod stage;
 mod steps;
 
-pub use apply::{Preprocessed, Report, StepReport, apply};
+pub use apply::{Preprocessed, Report, StepReport, apply, apply_stream};
 pub use cast::{Parsed, parse_bool, parse_float64, parse_int64};
 pub use error::{MAX_EXAMPLES, PreprocessError};
-pub use plan::output_schema;
+pub use plan::{input_columns, output_schema};
 pub use spec::{CastSpec, CastType, FilterOp, FilterSpec, Literal, MapSpec, OnError, Spec, Step, Unmapped};
 pub use stage::{KIND, PreprocessStage, register};

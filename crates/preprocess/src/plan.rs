@@ -79,6 +79,22 @@ pub fn output_schema(spec: &Spec, schema: &SchemaRef) -> Result<SchemaRef, Prepr
     Ok(compile(spec, schema)?.schema)
 }
 
+/// The input columns (indices into `schema`, in its order) applying `spec` reads: those of a
+/// leading `select`, when the recipe starts with one, else `None` (all of them). Any error
+/// in the recipe that does not depend on row values is reported as [`output_schema`] would.
+pub fn input_columns(spec: &Spec, schema: &SchemaRef) -> Result<Option<Vec<usize>>, PreprocessError> {
+    let plan = compile(spec, schema)?;
+    Ok(plan.steps.first().and_then(|s| match &s.op {
+        Op::Select(indices) => {
+            let mut read = indices.clone();
+            read.sort_unstable();
+            read.dedup();
+            Some(read)
+        }
+        _ => None,
+    }))
+}
+
 pub(crate) fn compile(spec: &Spec, schema: &SchemaRef) -> Result<Plan, PreprocessError> {
     spec.validate()?;
     let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();

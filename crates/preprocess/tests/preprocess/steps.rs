@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
-use esteira_preprocess::{PreprocessError, Preprocessed, Spec, apply};
+use esteira_preprocess::{PreprocessError, Preprocessed, Spec, apply, apply_stream, input_columns};
 use serde_json::json;
 
 fn table(cols: Vec<(&str, ArrayRef)>) -> (SchemaRef, RecordBatch) {
@@ -324,4 +324,35 @@ fn huge_values_are_cut_in_error_messages() {
     let cols: Vec<(&str, ArrayRef)> = huge.iter().map(|name| (name.as_str(), strs(&[]))).collect();
     let err = run(json!([{ "select": ["renda"] }]), cols).unwrap_err().to_string();
     assert!(err.len() < 2_000 && err.contains("no column named `renda`"), "{} bytes", err.len());
+}
+
+#[test]
+fn a_leading_select_reads_only_its_columns_and_gives_the_same_table() {
+    let (schema, whole) = table(vec![
+        ("a", strs(&[Some("x"), Some("y"), None])),
+        ("d", outcome().slice(0, 3)),
+        ("n", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
+    ]);
+    let steps = spec(json!([{ "select": ["n", "a", "n"] }, { "fill": { "a": "?" } }]));
+    // A name twice is the recipe's error, as it always was.
+    assert!(input_columns(&steps, &schema).is_err());
+    let steps = spec(json!([{ "select": ["n", "a"] }, { "fill": { "a": "?" } }]));
+    assert_eq!(input_columns(&steps, &schema).unwrap(), Some(vec![0, 2]));
+    assert_eq!(input_columns(&spec(json!([{ "fill": { "a": "?" } }])), &schema).unwrap(), None);
+    assert!(input_columns(&spec(json!([{ "select": ["nope"] }])), &schema).is_err());
+
+    // Given only the columns it reads, batch by batch, the recipe makes the same table.
+    let read = [0, 2];
+    let projected = Arc::new(schema.project(&read).unwrap());
+    let batches = [whole.slice(0, 1), whole.slice(1, 2)].map(|b| Ok::<_, PreprocessError>(b.project(&read).unwrap()));
+    let streamed = apply_stream(&steps, &projected, batches).unwrap();
+    let full = apply(&steps, &schema, vec![whole.clone()]).unwrap();
+    assert_eq!(one(&streamed), one(&full));
+    assert_eq!(streamed.report, full.report);
+
+    // A batch that cannot be read ends the run with that error.
+    let broken = std::io::Error::other("the reader failed at batch 1");
+    let failing = [Ok(whole.clone()), Err(esteira_core::CoreError::io(std::path::Path::new("t.parquet"), broken))];
+    let err = apply_stream(&steps, &schema, failing).unwrap_err().to_string();
+    assert!(err.contains("the reader failed at batch 1"), "{err}");
 }
