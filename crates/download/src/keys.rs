@@ -263,3 +263,52 @@ pub(crate) fn key_text(on: &[String], arrays: &[ArrayRef], row: usize) -> String
 pub(crate) fn short(name: &str) -> std::borrow::Cow<'_, str> {
     esteira_core::excerpt(name, esteira_core::MAX_EXCERPT_CHARS)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// Each group's rows in table order, by key, as the per-row definition gives them.
+    fn groups_by_row(values: &[Option<&str>]) -> BTreeMap<String, Vec<usize>> {
+        let mut out: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (j, v) in values.iter().enumerate() {
+            if let Some(v) = v {
+                out.entry((*v).to_owned()).or_default().push(j);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn runs_of_equal_keys_chain_like_one_lookup_a_row() {
+        let values = [
+            Some("b"),
+            Some("b"),
+            Some("a"),
+            None,
+            Some("a"),
+            Some("a"),
+            Some("b"),
+            Some(""),
+            Some(""),
+            None,
+            None,
+            Some("c"),
+            Some("b"),
+            Some("b"),
+        ];
+        let array: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
+        let encoded = KeyEncoder::new(&[DataType::Utf8]).unwrap().encode(&[array]).unwrap();
+        let groups = KeyGroups::build(&encoded, values.len());
+        let mut got: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (key, g) in &groups.map {
+            let rows: Vec<usize> = groups.rows(g.head).collect();
+            assert_eq!(rows.len(), g.rows as usize);
+            got.insert(String::from_utf8(key.to_vec()).unwrap(), rows);
+        }
+        assert_eq!(got, groups_by_row(&values));
+        assert_eq!((groups.null_rows, groups.blank_rows), (3, 5));
+    }
+}
