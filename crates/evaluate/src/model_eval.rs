@@ -168,8 +168,8 @@ fn fit_calibrator(model: &Model, train: &[RecordBatch]) -> Result<Fitted, Evalua
         )));
     }
     model_schema(train)?;
-    // Batch by batch: a row's probability depends on that row alone, and the training split's
-    // dense encoding whole (145 MB at `synth --scale 100`) ran beside the inference model's.
+    // Batch by batch: a row's probability depends on that row alone, so the training split is
+    // neither copied into one batch nor encoded whole (145 MB dense at `synth --scale 100`).
     let (mut y, mut p) = (Vec::new(), Vec::new());
     for batch in train {
         y.extend(labels(batch, model.target(), model.positive_class(), model.negative_class())?);
