@@ -200,30 +200,65 @@ impl Table {
 
 /// Reads a whole Parquet file.
 pub fn read_parquet(path: &Path) -> Result<Table, CoreError> {
-    let what = || path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| CoreError::Parquet { what: what(), source: e })?;
-    let schema = Arc::clone(builder.schema());
-    let reader =
-        builder.with_batch_size(BATCH_ROWS).build().map_err(|e| CoreError::Parquet { what: what(), source: e })?;
-    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| CoreError::Arrow { what: what(), source: e })?;
-    Ok(Table { schema, batches })
+    let batches = ParquetFile::open(path)?.batches(None)?;
+    let schema = batches.schema();
+    Ok(Table { schema, batches: batches.collect::<Result<Vec<_>, _>>()? })
 }
 
-/// A Parquet file's Arrow schema, from its footer alone.
-pub fn parquet_schema(path: &Path) -> Result<SchemaRef, CoreError> {
-    let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
-    ParquetRecordBatchReaderBuilder::try_new(file)
-        .map(|b| Arc::clone(b.schema()))
-        .map_err(|e| CoreError::Parquet { what: path.display().to_string(), source: e })
+/// A Parquet file whose footer has been read: its schema and row count, before any rows are.
+pub struct ParquetFile {
+    builder: ParquetRecordBatchReaderBuilder<std::fs::File>,
+    what: String,
 }
 
-/// A Parquet file read a batch at a time ([`read_parquet_batches`]): the same batches, of
-/// [`BATCH_ROWS`] rows, that [`read_parquet`] collects, without holding them all.
+impl ParquetFile {
+    /// Opens `path` and reads its footer.
+    pub fn open(path: &Path) -> Result<Self, CoreError> {
+        let what = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| CoreError::Parquet { what: what.clone(), source: e })?;
+        Ok(Self { builder, what })
+    }
+
+    /// The file's Arrow schema.
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(self.builder.schema())
+    }
+
+    /// Rows in the file, from its footer.
+    pub fn rows(&self) -> usize {
+        usize::try_from(self.builder.metadata().file_metadata().num_rows()).unwrap_or(0)
+    }
+
+    /// Its rows a batch at a time, of [`BATCH_ROWS`] rows (the batches [`read_parquet`]
+    /// collects); with `columns`, only those top-level fields (indices into [`Self::schema`];
+    /// the batches keep the file's order), so the other columns' pages are never read.
+    pub fn batches(self, columns: Option<&[usize]>) -> Result<ParquetBatches, CoreError> {
+        let Self { mut builder, what } = self;
+        builder = builder.with_batch_size(BATCH_ROWS);
+        if let Some(columns) = columns {
+            let fields = builder.schema().fields().len();
+            if let Some(&bad) = columns.iter().find(|&&c| c >= fields) {
+                return Err(CoreError::Parquet {
+                    what,
+                    source: parquet::errors::ParquetError::General(format!(
+                        "column {bad} asked for, the file has {fields} columns"
+                    )),
+                });
+            }
+            let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+            builder = builder.with_projection(mask);
+        }
+        let reader = builder.build().map_err(|e| CoreError::Parquet { what: what.clone(), source: e })?;
+        let schema = arrow::array::RecordBatchReader::schema(&reader);
+        Ok(ParquetBatches { schema, reader, what })
+    }
+}
+
+/// A Parquet file's rows a batch at a time ([`ParquetFile::batches`]), without holding them all.
 pub struct ParquetBatches {
     schema: SchemaRef,
-    rows: usize,
     reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
     what: String,
 }
@@ -233,11 +268,6 @@ impl ParquetBatches {
     pub fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
     }
-
-    /// Rows in the file, from its footer.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
 }
 
 impl Iterator for ParquetBatches {
@@ -246,33 +276,6 @@ impl Iterator for ParquetBatches {
     fn next(&mut self) -> Option<Self::Item> {
         self.reader.next().map(|r| r.map_err(|e| CoreError::Arrow { what: self.what.clone(), source: e }))
     }
-}
-
-/// Reads a Parquet file batch by batch; with `columns`, only those top-level fields (indices
-/// into the file's schema; the batches keep the file's order), so the other columns' pages are
-/// never read.
-pub fn read_parquet_batches(path: &Path, columns: Option<&[usize]>) -> Result<ParquetBatches, CoreError> {
-    let what = path.display().to_string();
-    let pq = |e| CoreError::Parquet { what: path.display().to_string(), source: e };
-    let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?.with_batch_size(BATCH_ROWS);
-    if let Some(columns) = columns {
-        let fields = builder.schema().fields().len();
-        if let Some(&bad) = columns.iter().find(|&&c| c >= fields) {
-            return Err(CoreError::Parquet {
-                what,
-                source: parquet::errors::ParquetError::General(format!(
-                    "column {bad} asked for, the file has {fields} columns"
-                )),
-            });
-        }
-        let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
-        builder = builder.with_projection(mask);
-    }
-    let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-    let reader = builder.build().map_err(pq)?;
-    let schema = arrow::array::RecordBatchReader::schema(&reader);
-    Ok(ParquetBatches { schema, rows, reader, what })
 }
 
 /// Concatenates batches into one (an empty batch of `schema` when there are none).
@@ -380,25 +383,45 @@ mod tests {
         let p = dir.path().join("t.parquet");
         std::fs::write(&p, write_parquet(Vec::new(), &schema, &a).unwrap()).unwrap();
         let whole = read_parquet(&p).unwrap();
-        assert_eq!(parquet_schema(&p).unwrap(), whole.schema);
-        let streamed = read_parquet_batches(&p, None).unwrap();
+        let file = ParquetFile::open(&p).unwrap();
+        assert_eq!((file.schema(), file.rows()), (whole.schema.clone(), 17_000));
+        let streamed = file.batches(None).unwrap();
         assert_eq!(streamed.schema(), whole.schema);
-        assert_eq!(streamed.rows(), 17_000);
         let streamed: Vec<RecordBatch> = streamed.collect::<Result<_, _>>().unwrap();
         assert_eq!(streamed, whole.batches);
         assert_eq!(streamed.iter().map(RecordBatch::num_rows).max(), Some(BATCH_ROWS));
 
         // Asked for in another order and twice: the file's order, once.
-        let only_s = read_parquet_batches(&p, Some(&[1, 1])).unwrap();
+        let only_s = ParquetFile::open(&p).unwrap().batches(Some(&[1, 1])).unwrap();
         assert_eq!(only_s.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(), ["s"]);
         let got: Vec<RecordBatch> = only_s.collect::<Result<_, _>>().unwrap();
         let want: Vec<RecordBatch> = whole.batches.iter().map(|b| b.project(&[1]).unwrap()).collect();
         assert_eq!(got, want);
-        let both = read_parquet_batches(&p, Some(&[1, 0])).unwrap();
+        let both = ParquetFile::open(&p).unwrap().batches(Some(&[1, 0])).unwrap();
         assert_eq!(both.schema(), whole.schema);
 
-        let err = read_parquet_batches(&p, Some(&[2])).err().unwrap().to_string();
+        let err = ParquetFile::open(&p).unwrap().batches(Some(&[2])).err().unwrap().to_string();
         assert!(err.contains("column 2") && err.contains("t.parquet"), "{err}");
-        assert!(parquet_schema(&dir.path().join("missing.parquet")).is_err());
+    }
+
+    #[test]
+    fn a_missing_garbage_or_truncated_file_is_an_error_naming_it() {
+        let (schema, a) = table(&[10_000]);
+        let dir = tempfile::tempdir().unwrap();
+        let good = write_parquet(Vec::new(), &schema, &a).unwrap();
+        let cases: [(&str, Vec<u8>); 4] = [
+            ("garbage.parquet", b"not a parquet file at all".to_vec()),
+            ("empty.parquet", Vec::new()),
+            ("no-footer.parquet", good[..good.len() / 2].to_vec()),
+            ("no-head.parquet", good[good.len() / 2..].to_vec()),
+        ];
+        for (name, bytes) in cases {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            let err = read_parquet(&p).err().unwrap_or_else(|| panic!("{name} was read")).to_string();
+            assert!(err.contains(name), "{name}: {err}");
+        }
+        let err = ParquetFile::open(&dir.path().join("missing.parquet")).err().unwrap().to_string();
+        assert!(err.contains("missing.parquet"), "{err}");
     }
 }

@@ -121,15 +121,16 @@ impl Dag {
         for name in nodes.keys() {
             index.insert(name.clone(), graph.add_node(name.clone()));
         }
-        for node in nodes.values() {
-            for up in upstream_of(&node.decl) {
-                graph.update_edge(index[&up], index[&node.decl.name], ());
+        let down = downstream_edges(&nodes);
+        for (up, consumers) in &down {
+            for m in consumers {
+                graph.update_edge(index[*up], index[*m], ());
             }
         }
-        if let Some(cycle) = find_cycle(&nodes) {
+        if let Some(cycle) = find_cycle(&down) {
             return Err(EngineError::Cycle { file: pipeline.path.clone(), cycle: cycle.join(" -> ") });
         }
-        let order = topo_order(&nodes);
+        let order = topo_order(&down);
         Ok(Self { pipeline, nodes, order, graph, index })
     }
 
@@ -217,7 +218,7 @@ fn downstream_edges(nodes: &BTreeMap<String, Node>) -> BTreeMap<&str, Vec<&str>>
     down
 }
 
-fn find_cycle(nodes: &BTreeMap<String, Node>) -> Option<Vec<String>> {
+fn find_cycle(down: &BTreeMap<&str, Vec<&str>>) -> Option<Vec<String>> {
     // Colour DFS; on a back edge, the stack from the target to here is the cycle.
     fn visit<'a>(
         n: &'a str,
@@ -248,12 +249,11 @@ fn find_cycle(nodes: &BTreeMap<String, Node>) -> Option<Vec<String>> {
         state.insert(n, 2);
         None
     }
-    let down = downstream_edges(nodes);
     let mut state = BTreeMap::new();
-    for n in nodes.keys() {
-        if state.get(n.as_str()).copied().unwrap_or(0) == 0 {
+    for &n in down.keys() {
+        if state.get(n).copied().unwrap_or(0) == 0 {
             let mut stack = Vec::new();
-            if let Some(c) = visit(n, &down, &mut state, &mut stack) {
+            if let Some(c) = visit(n, down, &mut state, &mut stack) {
                 return Some(c);
             }
         }
@@ -261,11 +261,11 @@ fn find_cycle(nodes: &BTreeMap<String, Node>) -> Option<Vec<String>> {
     None
 }
 
-fn topo_order(nodes: &BTreeMap<String, Node>) -> Vec<String> {
-    let down = downstream_edges(nodes);
-    let mut indeg: BTreeMap<&str, usize> = nodes.keys().map(|k| (k.as_str(), 0)).collect();
-    for node in nodes.values() {
-        indeg.insert(node.decl.name.as_str(), upstream_of(&node.decl).len());
+fn topo_order(down: &BTreeMap<&str, Vec<&str>>) -> Vec<String> {
+    // A stage's in-degree is how many consumer lists name it (its distinct upstream stages).
+    let mut indeg: BTreeMap<&str, usize> = down.keys().map(|k| (*k, 0)).collect();
+    for &m in down.values().flatten() {
+        *indeg.entry(m).or_default() += 1;
     }
     let mut ready: BTreeSet<&str> = indeg.iter().filter(|(_, d)| **d == 0).map(|(k, _)| *k).collect();
     let mut order = Vec::new();

@@ -78,7 +78,7 @@ pub fn apply(spec: &Spec, schema: &SchemaRef, batches: Vec<RecordBatch>) -> Resu
     apply_stream(spec, schema, batches.into_iter().map(Ok::<_, PreprocessError>))
 }
 
-/// [`apply`] over batches as they arrive (e.g. [`esteira_core::table::read_parquet_batches`]),
+/// [`apply`] over batches as they arrive (e.g. [`esteira_core::table::ParquetFile::batches`]),
 /// so only the output and the batch at hand are held; the first error reading a batch ends it.
 pub fn apply_stream<E>(
     spec: &Spec,

@@ -1,6 +1,6 @@
 //! The `preprocess` stage: a thin [`Stage`] over [`crate::apply_stream`].
 
-use esteira_core::table::{parquet_schema, read_parquet_batches};
+use esteira_core::table::ParquetFile;
 use esteira_core::{
     CoreError, OutputSpec, Params, Registry, Stage, StageContext, StageError, StageFactory, parse_params,
 };
@@ -67,11 +67,11 @@ impl Stage for PreprocessStage {
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
         // Streamed, and only the columns a leading `select` keeps: the merged table whole
         // (every column) was the stage's peak, 9.8 GB at `synth --scale 1000`.
-        let path = ctx.input("table")?.path.clone();
-        let columns = input_columns(&self.spec, &parquet_schema(&path)?)?;
-        let batches = read_parquet_batches(&path, columns.as_deref())?;
+        let file = ParquetFile::open(&ctx.input("table")?.path)?;
+        let columns = input_columns(&self.spec, &file.schema())?;
+        ctx.progress().set_message(&format!("{} steps over {} rows", self.spec.steps.len(), file.rows()));
+        let batches = file.batches(columns.as_deref())?;
         let schema = batches.schema();
-        ctx.progress().set_message(&format!("{} steps over {} rows", self.spec.steps.len(), batches.rows()));
         let out = apply_stream(&self.spec, &schema, batches)?;
         for (name, value) in out.report.metrics() {
             ctx.metric(&name, value);

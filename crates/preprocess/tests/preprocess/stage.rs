@@ -92,3 +92,33 @@ fn bad_params_name_the_step() {
     let err = registry.build("preprocess", json!({ "steps": [{ "cast": { "x": "int" } }] })).err().unwrap();
     assert!(err.to_string().contains("steps[0].cast.x"), "{err}");
 }
+
+#[test]
+fn an_input_that_is_not_parquet_or_lacks_a_selected_column_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalStore::open(dir.path()).unwrap());
+    let mut registry = Registry::new();
+    esteira_preprocess::register(&mut registry).unwrap();
+    let stage = registry.build("preprocess", ufrn_params()).unwrap();
+    let run = |bytes: &[u8]| {
+        let hash = store.put_bytes(bytes).unwrap();
+        let path = store.object_path(&hash).unwrap();
+        let inputs = BTreeMap::from([("table".to_owned(), InputArtifact { hash, path: path.clone() })]);
+        let mut ctx = StageContext::new("preprocess", inputs, stage.outputs(), store.clone());
+        (stage.run(&mut ctx).err().expect("the stage fails").to_string(), path)
+    };
+    let (err, path) = run(b"id_discente;sexo\n1;F\n");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+
+    // A table without `descricao`: the recipe's own error, listing what the table has.
+    let (schema, batch) = input_table();
+    let keep: Vec<usize> = (0..schema.fields().len() - 1).collect();
+    let bytes = esteira_core::table::write_parquet(
+        Vec::new(),
+        &Arc::new(schema.project(&keep).unwrap()),
+        &[batch.project(&keep).unwrap()],
+    )
+    .unwrap();
+    let (err, _) = run(&bytes);
+    assert!(err.contains("no column named `descricao`") && err.contains("`sexo`"), "{err}");
+}
