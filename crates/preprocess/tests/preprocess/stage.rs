@@ -105,7 +105,7 @@ fn an_input_that_is_not_parquet_or_lacks_a_selected_column_is_an_error_naming_it
         let path = store.object_path(&hash).unwrap();
         let inputs = BTreeMap::from([("table".to_owned(), InputArtifact { hash, path: path.clone() })]);
         let mut ctx = StageContext::new("preprocess", inputs, stage.outputs(), store.clone());
-        (stage.run(&mut ctx).err().expect("the stage fails").to_string(), path)
+        (stage.run(&mut ctx).expect_err("the stage fails").to_string(), path)
     };
     let (err, path) = run(b"id_discente;sexo\n1;F\n");
     assert!(err.contains(&path.display().to_string()), "{err}");
